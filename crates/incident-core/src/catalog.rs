@@ -1,0 +1,331 @@
+//! The service catalog: who owns what, how to reach them, and how alarms map to services.
+//!
+//! It is written by people as YAML (see `catalog.example.yaml` at the repository root), imported
+//! with `incidentctl catalog import`, and read by ingest (to name a signal's service) and triage
+//! (owner, tier, commander).
+
+use crate::signal::Signal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    #[serde(default)]
+    pub settings: Settings,
+    #[serde(default)]
+    pub teams: Vec<Team>,
+    #[serde(default)]
+    pub services: Vec<Service>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Team engaged for signals that map to no catalog service.
+    pub default_owner: String,
+    /// Engaged for every multi-service event; incident commanders are drawn from its members.
+    pub incident_response_team: String,
+    /// Engaged when customers are affected.
+    pub support_team: String,
+    /// Foundational services whose owners join every multi-service event (auth, DNS, networking).
+    #[serde(default)]
+    pub usual_suspects: Vec<String>,
+    /// The alarm tag whose value names the service directly.
+    #[serde(default = "default_service_tag")]
+    pub service_tag: String,
+    /// Minutes to wait for an acknowledgement before escalating, by severity (`SEV1` …).
+    #[serde(default = "default_ack_minutes")]
+    pub ack_minutes: BTreeMap<String, u32>,
+}
+
+fn default_service_tag() -> String {
+    "service".into()
+}
+
+fn default_ack_minutes() -> BTreeMap<String, u32> {
+    [("SEV1", 5), ("SEV2", 10), ("SEV3", 15), ("SEV4", 30), ("SEV5", 60)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            default_owner: "unowned".into(),
+            incident_response_team: "incident-response".into(),
+            support_team: "support".into(),
+            usual_suspects: Vec::new(),
+            service_tag: default_service_tag(),
+            ack_minutes: default_ack_minutes(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Team {
+    pub name: String,
+    /// Where the team is paged: an SNS topic ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_target: Option<String>,
+    /// People on the team; for the incident-response team these are the commanders.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    pub owner: String,
+    /// Overrides the owner team's target for this service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_target: Option<String>,
+    /// 1 is the most critical.
+    pub tier: u8,
+    #[serde(default)]
+    pub customer_facing: bool,
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    /// Principals allowed to approve mitigations (IAM ARNs or user names).
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    #[serde(default)]
+    pub alarms: AlarmMapping,
+}
+
+/// How signals find this service when they do not name it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmMapping {
+    /// Alarm tags that must all be present with these values.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Glob patterns (`*` and `?`) over alarm and canary names.
+    #[serde(default)]
+    pub name_patterns: Vec<String>,
+}
+
+/// The catalog failed validation: each problem is listed so that a person can fix them all at once.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid catalog:\n  - {}", .0.join("\n  - "))]
+pub struct CatalogError(pub Vec<String>);
+
+/// Which service a signal belongs to, and whether the catalog knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceMatch {
+    pub service: String,
+    pub known: bool,
+    /// How it was matched, for the timeline.
+    pub how: String,
+}
+
+impl Catalog {
+    /// Checks what YAML cannot: references between entries, tiers, duplicate names.
+    pub fn validate(&self) -> Result<(), CatalogError> {
+        let mut problems = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &self.services {
+            if !seen.insert(s.name.as_str()) {
+                problems.push(format!("service '{}' is listed twice", s.name));
+            }
+            if !(1..=4).contains(&s.tier) {
+                problems.push(format!("service '{}': tier {} is not 1–4", s.name, s.tier));
+            }
+            if self.team(&s.owner).is_none() {
+                problems.push(format!("service '{}': owner team '{}' is not in teams", s.name, s.owner));
+            }
+            if s.name.trim().is_empty() || s.name.contains('#') {
+                problems.push(format!("service name '{}' must be non-empty and without '#'", s.name));
+            }
+        }
+        let st = &self.settings;
+        for (what, team) in [
+            ("default_owner", &st.default_owner),
+            ("incident_response_team", &st.incident_response_team),
+            ("support_team", &st.support_team),
+        ] {
+            if self.team(team).is_none() {
+                problems.push(format!("settings.{what}: team '{team}' is not in teams"));
+            }
+        }
+        for suspect in &st.usual_suspects {
+            if self.service(suspect).is_none() {
+                problems.push(format!("settings.usual_suspects: service '{suspect}' is not in services"));
+            }
+        }
+        for sev in st.ack_minutes.keys() {
+            if crate::severity::Severity::parse(sev).is_none() {
+                problems.push(format!("settings.ack_minutes: '{sev}' is not SEV1–SEV5"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(CatalogError(problems))
+        }
+    }
+
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    pub fn team(&self, name: &str) -> Option<&Team> {
+        self.teams.iter().find(|t| t.name == name)
+    }
+
+    /// Where to page `team`, if anywhere.
+    pub fn team_target(&self, team: &str) -> Option<&str> {
+        self.team(team).and_then(|t| t.notification_target.as_deref())
+    }
+
+    /// Names the service of a signal. Order: the service the event names itself (customer reports),
+    /// the alarm's service tag, a service's tag matcher, a service's name pattern (first in catalog
+    /// order). A signal that matches nothing belongs to an unknown service named after the tag value
+    /// or, lacking one, after what fired, so that it still correlates with its own repeats.
+    pub fn resolve(&self, signal: &Signal) -> ServiceMatch {
+        let known = |name: &str, how: String| ServiceMatch { service: name.to_string(), known: true, how };
+        let tags = signal.alarm.as_ref().map(|a| &a.tags);
+        if let Some(hint) = &signal.service_hint {
+            return match self.service(hint) {
+                Some(s) => known(&s.name, "named by the report".into()),
+                None => ServiceMatch { service: hint.clone(), known: false, how: "named by the report".into() },
+            };
+        }
+        let tagged = tags.and_then(|t| t.get(&self.settings.service_tag));
+        if let Some(s) = tagged.and_then(|name| self.service(name)) {
+            return known(&s.name, format!("alarm tag {}={}", self.settings.service_tag, s.name));
+        }
+        if let Some(tags) = tags {
+            let by_tags = self.services.iter().find(|s| {
+                !s.alarms.tags.is_empty() && s.alarms.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+            });
+            if let Some(s) = by_tags {
+                return known(&s.name, "alarm tags".into());
+            }
+        }
+        for s in &self.services {
+            if let Some(p) = s.alarms.name_patterns.iter().find(|p| glob_match(p, &signal.resource)) {
+                return known(&s.name, format!("name pattern '{p}'"));
+            }
+        }
+        match tagged {
+            Some(name) => ServiceMatch {
+                service: name.clone(),
+                known: false,
+                how: format!("alarm tag {}={name}, not in the catalog", self.settings.service_tag),
+            },
+            None => ServiceMatch {
+                service: format!("unmapped/{}", signal.resource),
+                known: false,
+                how: "no catalog service matches".into(),
+            },
+        }
+    }
+}
+
+/// Matches `*` (any run) and `?` (one character); everything else literally.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signal::{AlarmDetails, AlarmKind, Health, SignalSource};
+    use crate::SignalKey;
+
+    pub(crate) fn example() -> Catalog {
+        serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).expect("example catalog parses")
+    }
+
+    fn alarm_signal(name: &str, tags: &[(&str, &str)]) -> Signal {
+        Signal {
+            key: SignalKey::new("aws.cloudwatch", name),
+            source: SignalSource::Alarm,
+            health: Health::Impaired,
+            resource: name.into(),
+            at: chrono::Utc::now(),
+            reason: "r".into(),
+            service_hint: None,
+            exercise: false,
+            alarm: Some(AlarmDetails {
+                kind: AlarmKind::SingleMetric,
+                arn: None,
+                metrics: vec![],
+                alarm_rule: None,
+                actions_suppressed_by: None,
+                tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                previous_state: None,
+            }),
+            link: None,
+            reporter: None,
+        }
+    }
+
+    #[test]
+    fn the_shipped_example_catalog_is_valid() {
+        example().validate().unwrap();
+    }
+
+    #[test]
+    fn the_service_tag_wins_over_name_patterns() {
+        let c = example();
+        let m = c.resolve(&alarm_signal("checkout-api-5xx", &[("service", "orders")]));
+        assert_eq!((m.service.as_str(), m.known), ("orders", true));
+    }
+
+    #[test]
+    fn name_patterns_map_untagged_alarms() {
+        let m = example().resolve(&alarm_signal("checkout-api-5xx", &[]));
+        assert_eq!((m.service.as_str(), m.known), ("checkout", true));
+    }
+
+    #[test]
+    fn unknown_signals_are_flagged_and_keep_their_own_identity() {
+        let c = example();
+        let m = c.resolve(&alarm_signal("mystery-alarm", &[]));
+        assert_eq!((m.service.as_str(), m.known), ("unmapped/mystery-alarm", false));
+        let m = c.resolve(&alarm_signal("x", &[("service", "ghost")]));
+        assert_eq!((m.service.as_str(), m.known), ("ghost", false));
+    }
+
+    #[test]
+    fn validation_lists_every_problem() {
+        let mut c = example();
+        c.services[0].owner = "nobody".into();
+        c.services[1].tier = 9;
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.0.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn globs_match_like_a_shell() {
+        assert!(glob_match("checkout-*", "checkout-api-5xx"));
+        assert!(glob_match("*-5xx", "checkout-api-5xx"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("checkout-*", "orders-api"));
+        assert!(!glob_match("a?c", "ac"));
+    }
+}

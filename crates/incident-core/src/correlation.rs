@@ -1,0 +1,353 @@
+//! Correlation: which incident a signal belongs to.
+//!
+//! Two levels, each a small state that the store keeps as one item and updates with optimistic
+//! concurrency (read, decide here, conditional write, retry on conflict):
+//!
+//! * [`ServiceClusters`] — per service, the recent incidents as time clusters. An impairment signal
+//!   joins every open cluster whose span, widened by the window on both sides, covers its time; when
+//!   it covers several (a late signal bridging two), they merge into the earliest. The clusters are
+//!   therefore exactly the single-linkage groups of the signals' times with gap ≤ window, whatever
+//!   order the signals arrive in — the property the tests check.
+//! * [`StormState`] — across services, the incidents opened recently. When incidents of at least
+//!   `multi_service_threshold` distinct services open within the window of each other (an aggregate
+//!   alarm), they become one multi-service event; later openings inside its window link into it.
+//!
+//! Dedup of redelivered signals is the store's job (a conditional put on the signal key, in the same
+//! transaction as the state write); [`Correlator`] does it with a set, for tests and benchmarks.
+
+use crate::signal::{Health, Signal};
+use crate::{IncidentId, SignalKey};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// Correlation settings (from the functions' configuration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub window: TimeDelta,
+    pub multi_service_threshold: usize,
+    /// How long closed history is kept in the state items.
+    pub horizon: TimeDelta,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self { window: TimeDelta::minutes(15), multi_service_threshold: 3, horizon: TimeDelta::hours(24) }
+    }
+}
+
+/// One incident of one service, as a span of signal times.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cluster {
+    pub incident: IncidentId,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+    /// Closed once the incident is resolved: later signals open a new incident.
+    pub open: bool,
+}
+
+impl Cluster {
+    fn covers(&self, at: DateTime<Utc>, window: TimeDelta) -> bool {
+        self.open && self.first_at - window <= at && at <= self.last_at + window
+    }
+}
+
+/// Where an impairment signal was placed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "placement", rename_all = "snake_case")]
+pub enum Placement {
+    Opened { incident: IncidentId },
+    Joined { incident: IncidentId },
+    /// The signal bridged several incidents of one service; `merged` now belong to `incident`.
+    Merged { incident: IncidentId, merged: Vec<IncidentId> },
+}
+
+impl Placement {
+    pub fn incident(&self) -> &IncidentId {
+        match self {
+            Placement::Opened { incident } | Placement::Joined { incident } | Placement::Merged { incident, .. } => {
+                incident
+            }
+        }
+    }
+}
+
+/// The recent incidents of one service.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceClusters {
+    pub clusters: Vec<Cluster>,
+}
+
+impl ServiceClusters {
+    /// Places an impairment signal of `service` at `at`.
+    pub fn place(&mut self, service: &str, key: &SignalKey, at: DateTime<Utc>, policy: &Policy) -> Placement {
+        let mut hits: Vec<usize> = (0..self.clusters.len()).filter(|&i| self.clusters[i].covers(at, policy.window)).collect();
+        if hits.is_empty() {
+            let incident = IncidentId::for_service(service, key);
+            self.clusters.push(Cluster { incident: incident.clone(), first_at: at, last_at: at, open: true });
+            return Placement::Opened { incident };
+        }
+        hits.sort_by(|&a, &b| {
+            let (x, y) = (&self.clusters[a], &self.clusters[b]);
+            (x.first_at, &x.incident).cmp(&(y.first_at, &y.incident))
+        });
+        let survivor = hits[0];
+        let (mut first, mut last) = (at, at);
+        for &i in &hits {
+            first = first.min(self.clusters[i].first_at);
+            last = last.max(self.clusters[i].last_at);
+        }
+        let incident = self.clusters[survivor].incident.clone();
+        self.clusters[survivor].first_at = first;
+        self.clusters[survivor].last_at = last;
+        if hits.len() == 1 {
+            return Placement::Joined { incident };
+        }
+        let doomed: BTreeSet<usize> = hits[1..].iter().copied().collect();
+        let merged = doomed.iter().map(|&i| self.clusters[i].incident.clone()).collect();
+        let mut index = 0;
+        self.clusters.retain(|_| {
+            index += 1;
+            !doomed.contains(&(index - 1))
+        });
+        Placement::Merged { incident, merged }
+    }
+
+    /// The open incident a recovery (OK) signal at `at` belongs to, if any.
+    pub fn recovery_target(&self, at: DateTime<Utc>, policy: &Policy) -> Option<&IncidentId> {
+        self.clusters
+            .iter()
+            .filter(|c| c.open && c.first_at - policy.window <= at)
+            .max_by_key(|c| (c.last_at, c.incident.clone()))
+            .map(|c| &c.incident)
+    }
+
+    /// Marks an incident resolved: its cluster takes no more signals.
+    pub fn close(&mut self, incident: &IncidentId) -> bool {
+        self.clusters.iter_mut().filter(|c| &c.incident == incident).fold(false, |_, c| {
+            c.open = false;
+            true
+        })
+    }
+
+    /// Drops closed clusters older than the horizon so that the item stays small.
+    pub fn prune(&mut self, now: DateTime<Utc>, policy: &Policy) {
+        self.clusters.retain(|c| c.open || c.last_at + policy.horizon >= now);
+    }
+}
+
+/// An incident opening, as the storm detector sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub incident: IncidentId,
+    pub service: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A multi-service event: one parent incident over the single-service incidents of a storm.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MultiEvent {
+    pub incident: IncidentId,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+    pub members: BTreeSet<IncidentId>,
+    pub services: BTreeSet<String>,
+    pub open: bool,
+}
+
+/// What admitting an opening did at the multi-service level.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Aggregation {
+    pub event: IncidentId,
+    /// The event was created by this admission (start its loop).
+    pub created: bool,
+    /// Single-service incidents that now link to the event.
+    pub linked: Vec<IncidentId>,
+    pub services: BTreeSet<String>,
+    pub first_at: DateTime<Utc>,
+}
+
+/// Recent openings across all services, and the multi-service events made of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StormState {
+    pub members: Vec<Member>,
+    pub events: Vec<MultiEvent>,
+}
+
+impl StormState {
+    /// Admits a newly opened single-service incident.
+    pub fn admit(&mut self, member: Member, policy: &Policy) -> Option<Aggregation> {
+        if self.members.iter().any(|m| m.incident == member.incident) {
+            return None;
+        }
+        let w = policy.window;
+        self.members.push(member.clone());
+        if let Some(event) =
+            self.events.iter_mut().find(|e| e.open && e.first_at - w <= member.at && member.at <= e.last_at + w)
+        {
+            event.first_at = event.first_at.min(member.at);
+            event.last_at = event.last_at.max(member.at);
+            event.members.insert(member.incident.clone());
+            event.services.insert(member.service);
+            return Some(Aggregation {
+                event: event.incident.clone(),
+                created: false,
+                linked: vec![member.incident],
+                services: event.services.clone(),
+                first_at: event.first_at,
+            });
+        }
+        let group = self.linkage_group(&member, w);
+        let services: BTreeSet<String> = group.iter().map(|m| m.service.clone()).collect();
+        if services.len() < policy.multi_service_threshold {
+            return None;
+        }
+        let first = group.iter().min_by(|a, b| (a.at, &a.incident).cmp(&(b.at, &b.incident)))?;
+        let event = MultiEvent {
+            incident: IncidentId::for_multi_service(&first.incident),
+            first_at: first.at,
+            last_at: group.iter().map(|m| m.at).max()?,
+            members: group.iter().map(|m| m.incident.clone()).collect(),
+            services: services.clone(),
+            open: true,
+        };
+        let aggregation = Aggregation {
+            event: event.incident.clone(),
+            created: true,
+            linked: event.members.iter().cloned().collect(),
+            services,
+            first_at: event.first_at,
+        };
+        self.events.push(event);
+        Some(aggregation)
+    }
+
+    /// The openings not yet in any event that chain to `member` with gaps of at most `window`.
+    fn linkage_group(&self, member: &Member, window: TimeDelta) -> Vec<Member> {
+        let linked: HashSet<&IncidentId> = self.events.iter().flat_map(|e| e.members.iter()).collect();
+        let mut free: Vec<&Member> = self.members.iter().filter(|m| !linked.contains(&m.incident)).collect();
+        free.sort_by(|a, b| (a.at, &a.incident).cmp(&(b.at, &b.incident)));
+        let Some(pos) = free.iter().position(|m| m.incident == member.incident) else {
+            return Vec::new();
+        };
+        let mut start = pos;
+        while start > 0 && free[start].at - free[start - 1].at <= window {
+            start -= 1;
+        }
+        let mut end = pos;
+        while end + 1 < free.len() && free[end + 1].at - free[end].at <= window {
+            end += 1;
+        }
+        free[start..=end].iter().map(|m| (*m).clone()).collect()
+    }
+
+    /// After a service-level merge, the merged incidents stop counting as members of their own.
+    pub fn retarget(&mut self, merged: &[IncidentId], survivor: &IncidentId) {
+        self.members.retain(|m| !merged.contains(&m.incident));
+        for event in &mut self.events {
+            if merged.iter().any(|id| event.members.remove(id)) {
+                event.members.insert(survivor.clone());
+            }
+        }
+    }
+
+    /// The multi-service event an incident is linked into, if any.
+    pub fn event_of(&self, incident: &IncidentId) -> Option<&MultiEvent> {
+        self.events.iter().find(|e| e.members.contains(incident))
+    }
+
+    pub fn close(&mut self, event: &IncidentId) -> bool {
+        self.events.iter_mut().filter(|e| &e.incident == event).fold(false, |_, e| {
+            e.open = false;
+            true
+        })
+    }
+
+    pub fn prune(&mut self, now: DateTime<Utc>, policy: &Policy) {
+        let keep = |at: DateTime<Utc>| at + policy.horizon >= now;
+        self.events.retain(|e| e.open || keep(e.last_at));
+        let linked: HashSet<IncidentId> = self.events.iter().flat_map(|e| e.members.iter().cloned()).collect();
+        self.members.retain(|m| keep(m.at) || linked.contains(&m.incident));
+    }
+}
+
+/// What correlating one signal decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Already seen: nothing changes.
+    Duplicate,
+    Placed { placement: Placement, aggregation: Option<Aggregation> },
+    /// A recovery signal recorded on the incident it belongs to.
+    Recovery { incident: IncidentId },
+    /// Recorded but attached to no incident, with the reason.
+    Ignored { reason: String },
+}
+
+/// Correlates a non-duplicate signal against the two state items. The store calls this between its
+/// read and its conditional write; the returned flag says whether `storm` changed (only openings and
+/// merges touch it), so that a plain join never contends on the shared storm item.
+pub fn correlate(
+    service: &str,
+    signal: &Signal,
+    clusters: &mut ServiceClusters,
+    storm: &mut StormState,
+    policy: &Policy,
+) -> (Outcome, bool) {
+    match signal.health {
+        Health::InsufficientData => {
+            (Outcome::Ignored { reason: "INSUFFICIENT_DATA is not evidence of impact".into() }, false)
+        }
+        Health::Recovered => match clusters.recovery_target(signal.at, policy) {
+            Some(incident) => (Outcome::Recovery { incident: incident.clone() }, false),
+            None => (Outcome::Ignored { reason: format!("no open incident for {service} to recover") }, false),
+        },
+        Health::Impaired => {
+            let placement = clusters.place(service, &signal.key, signal.at, policy);
+            let (aggregation, changed) = match &placement {
+                Placement::Joined { .. } => (None, false),
+                Placement::Opened { incident } => {
+                    let member = Member { incident: incident.clone(), service: service.to_string(), at: signal.at };
+                    (storm.admit(member, policy), true)
+                }
+                Placement::Merged { incident, merged } => {
+                    storm.retarget(merged, incident);
+                    (None, true)
+                }
+            };
+            (Outcome::Placed { placement, aggregation }, changed)
+        }
+    }
+}
+
+/// The whole correlation in memory: the reference the store's behaviour is tested against, and what
+/// the benchmark measures.
+#[derive(Debug, Default)]
+pub struct Correlator {
+    pub policy: Policy,
+    seen: HashSet<SignalKey>,
+    services: BTreeMap<String, ServiceClusters>,
+    storm: StormState,
+}
+
+impl Correlator {
+    pub fn new(policy: Policy) -> Self {
+        Self { policy, ..Self::default() }
+    }
+
+    pub fn ingest(&mut self, service: &str, signal: &Signal) -> Outcome {
+        if !self.seen.insert(signal.key.clone()) {
+            return Outcome::Duplicate;
+        }
+        let clusters = self.services.entry(service.to_string()).or_default();
+        correlate(service, signal, clusters, &mut self.storm, &self.policy).0
+    }
+
+    pub fn clusters(&self, service: &str) -> Option<&ServiceClusters> {
+        self.services.get(service)
+    }
+
+    pub fn storm(&self) -> &StormState {
+        &self.storm
+    }
+}

@@ -1,0 +1,158 @@
+//! Who to engage, who leads, and how long to wait for an acknowledgement.
+
+use crate::catalog::Catalog;
+use crate::incident::{Incident, Scope};
+use crate::severity::Severity;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngagedTeam {
+    pub team: String,
+    /// Why this team, for the timeline.
+    pub reason: String,
+    /// The SNS topic to page, when the catalog has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub teams: Vec<EngagedTeam>,
+    /// The incident commander (call leader), for SEV1–2 and multi-service events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commander: Option<String>,
+    pub ack_minutes: u32,
+    /// Who is paged when nobody acknowledges in time.
+    pub escalation_team: String,
+}
+
+/// Plans engagement for a triaged incident.
+pub fn plan(catalog: &Catalog, incident: &Incident) -> Plan {
+    let settings = &catalog.settings;
+    let mut teams: Vec<EngagedTeam> = Vec::new();
+    let mut add = |team: &str, reason: String, target: Option<&str>| {
+        if !teams.iter().any(|t| t.team == team) {
+            let target = target.or_else(|| catalog.team_target(team)).map(str::to_string);
+            teams.push(EngagedTeam { team: team.to_string(), reason, target });
+        }
+    };
+    match incident.scope {
+        Scope::SingleService => {
+            let service = incident.services.first().and_then(|s| catalog.service(s));
+            let owner = incident.owner.clone().unwrap_or_else(|| settings.default_owner.clone());
+            let reason = match service {
+                Some(s) => format!("owns {}", s.name),
+                None => "default owner: the service is not in the catalog".to_string(),
+            };
+            add(&owner, reason, service.and_then(|s| s.notification_target.as_deref()));
+            if incident.customer_facing || incident.customer_detected {
+                add(&settings.support_team, "customers are affected".into(), None);
+            }
+        }
+        Scope::MultiService => {
+            add(&settings.incident_response_team, "multi-service event".into(), None);
+            add(&settings.support_team, "multi-service event: customers are likely affected".into(), None);
+            for suspect in &settings.usual_suspects {
+                if let Some(s) = catalog.service(suspect) {
+                    add(&s.owner, format!("usual suspect: owns {}", s.name), s.notification_target.as_deref());
+                }
+            }
+        }
+    }
+    let severity = incident.severity.unwrap_or(Severity::Sev3);
+    let needs_commander = severity <= Severity::Sev2 || incident.scope == Scope::MultiService;
+    let commander = needs_commander.then(|| pick_commander(catalog, incident)).flatten();
+    let ack_minutes = settings.ack_minutes.get(&severity.to_string()).copied().unwrap_or(15);
+    Plan { teams, commander, ack_minutes, escalation_team: settings.incident_response_team.clone() }
+}
+
+/// Draws a commander from the incident-response team, spread by incident id so that a storm of
+/// incidents does not land on one person, and stable so that a retried triage picks the same one.
+fn pick_commander(catalog: &Catalog, incident: &Incident) -> Option<String> {
+    let members = &catalog.team(&catalog.settings.incident_response_team)?.members;
+    if members.is_empty() {
+        return None;
+    }
+    let digest = Sha256::digest(incident.id.as_str().as_bytes());
+    let index = u64::from_be_bytes(digest[..8].try_into().ok()?) % members.len() as u64;
+    members.get(index as usize).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::Status;
+    use crate::{IncidentId, SignalKey};
+
+    fn catalog() -> Catalog {
+        serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap()
+    }
+
+    fn incident(scope: Scope, service: &str, severity: Severity, customer_facing: bool) -> Incident {
+        let now = chrono::Utc::now();
+        Incident {
+            id: IncidentId::for_service(service, &SignalKey::new("t", service)),
+            title: "t".into(),
+            status: Status::Triaged,
+            scope,
+            services: vec![service.into()],
+            service_known: true,
+            owner: catalog().service(service).map(|s| s.owner.clone()),
+            severity: Some(severity),
+            commander: None,
+            exercise: false,
+            customer_detected: false,
+            customer_facing,
+            impact_started_at: now,
+            detected_at: now,
+            engaged_at: None,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            resolved_at: None,
+            resolved_by: None,
+            parent: None,
+            members: vec![],
+            merged_into: None,
+            engaged_teams: vec![],
+            escalations: 0,
+            first_signal: "s".into(),
+        }
+    }
+
+    fn team_names(plan: &Plan) -> Vec<&str> {
+        plan.teams.iter().map(|t| t.team.as_str()).collect()
+    }
+
+    #[test]
+    fn a_customer_facing_single_service_incident_engages_its_owner_and_support() {
+        let p = plan(&catalog(), &incident(Scope::SingleService, "checkout", Severity::Sev3, true));
+        assert_eq!(team_names(&p), ["payments", "customer-support"]);
+        assert_eq!(p.commander, None);
+        assert!(p.teams[0].target.as_deref().unwrap().starts_with("arn:aws:sns:"));
+    }
+
+    #[test]
+    fn an_internal_single_service_incident_engages_only_its_owner() {
+        let p = plan(&catalog(), &incident(Scope::SingleService, "reporting", Severity::Sev4, false));
+        assert_eq!(team_names(&p), ["analytics"]);
+    }
+
+    #[test]
+    fn multi_service_events_engage_incident_response_support_and_the_usual_suspects_with_a_commander() {
+        let p = plan(&catalog(), &incident(Scope::MultiService, "checkout", Severity::Sev2, true));
+        assert_eq!(team_names(&p), ["incident-response", "customer-support", "identity", "network"]);
+        let catalog = catalog();
+        let commanders = &catalog.team("incident-response").unwrap().members;
+        assert!(commanders.contains(p.commander.as_ref().unwrap()));
+    }
+
+    #[test]
+    fn sev1_and_sev2_get_a_commander_and_a_stable_one() {
+        let i = incident(Scope::SingleService, "checkout", Severity::Sev1, true);
+        let (a, b) = (plan(&catalog(), &i), plan(&catalog(), &i));
+        assert!(a.commander.is_some());
+        assert_eq!(a.commander, b.commander);
+        assert_eq!(a.ack_minutes, 5);
+    }
+}

@@ -1,0 +1,107 @@
+//! The incident record.
+
+use crate::severity::Severity;
+use crate::IncidentId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Opened by ingest; triage has not run yet.
+    Open,
+    /// Owner and severity assigned.
+    Triaged,
+    /// Teams paged, waiting for a human.
+    Engaged,
+    Acknowledged,
+    Mitigated,
+    Resolved,
+    /// A late signal showed it was part of another incident of the same service.
+    Merged,
+}
+
+impl Status {
+    pub fn is_closed(self) -> bool {
+        matches!(self, Status::Resolved | Status::Merged)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        f.write_str(&text)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    SingleService,
+    MultiService,
+}
+
+/// One incident. Times are kept so that time-to-detect, -engage and -acknowledge can be computed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: IncidentId,
+    pub title: String,
+    pub status: Status,
+    pub scope: Scope,
+    pub services: Vec<String>,
+    /// False when a service is not in the catalog: routed to the default owner and flagged.
+    pub service_known: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commander: Option<String>,
+    pub exercise: bool,
+    pub customer_detected: bool,
+    #[serde(default)]
+    pub customer_facing: bool,
+    /// Impact start: the earliest signal's own time.
+    pub impact_started_at: DateTime<Utc>,
+    /// When the loop opened the incident.
+    pub detected_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engaged_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<String>,
+    /// The multi-service event this incident is linked into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<IncidentId>,
+    /// For multi-service events: the linked single-service incidents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<IncidentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<IncidentId>,
+    #[serde(default)]
+    pub engaged_teams: Vec<String>,
+    #[serde(default)]
+    pub escalations: u32,
+    /// The first signal's one-line summary.
+    pub first_signal: String,
+}
+
+impl Incident {
+    pub fn time_to_engage_secs(&self) -> Option<i64> {
+        self.engaged_at.map(|t| (t - self.detected_at).num_seconds())
+    }
+
+    pub fn time_to_acknowledge_secs(&self) -> Option<i64> {
+        self.acknowledged_at.map(|t| (t - self.detected_at).num_seconds())
+    }
+
+    pub fn time_to_detect_secs(&self) -> i64 {
+        (self.detected_at - self.impact_started_at).num_seconds()
+    }
+}

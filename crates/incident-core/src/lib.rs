@@ -1,0 +1,18 @@
+//! The incident-loop domain.
+//!
+//! Everything here is plain Rust with no AWS dependency: the adapters in `incident-aws` persist and
+//! transport these types, the Lambda handlers wire them together. Keeping the rules here means the
+//! rules are tested without a cloud, and the same code runs in Lambda, in the CLI and in benchmarks.
+
+pub mod catalog;
+pub mod correlation;
+pub mod engagement;
+pub mod event;
+pub mod incident;
+pub mod severity;
+pub mod signal;
+pub mod timeline;
+
+mod ids;
+
+pub use ids::{IncidentId, SignalKey};

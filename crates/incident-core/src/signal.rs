@@ -1,0 +1,123 @@
+//! Signals: what the outside world tells us, normalised from the events that carry it.
+
+use crate::SignalKey;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where a signal came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalSource {
+    /// A CloudWatch alarm state change.
+    Alarm,
+    /// A CloudWatch Synthetics canary test run that failed.
+    Canary,
+    /// A customer impact report filed by support (`incidentctl report`).
+    CustomerReport,
+}
+
+/// What the signal says about the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Something is wrong: opens or joins an incident.
+    Impaired,
+    /// An alarm returned to OK: recorded as recovery on the open incident.
+    Recovered,
+    /// An alarm lacks data: recorded and ignored.
+    InsufficientData,
+}
+
+/// The documented kinds of CloudWatch alarm, told apart by their configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmKind {
+    SingleMetric,
+    MetricMath,
+    AnomalyDetection,
+    Composite,
+}
+
+/// One metric an alarm watches, kept so that evidence capture can redraw the chart later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmMetric {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<u32>,
+}
+
+/// Alarm-specific facts about a signal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmDetails {
+    pub kind: AlarmKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<AlarmMetric>,
+    /// For composite alarms: the rule over child alarms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_rule: Option<String>,
+    /// For composite alarms whose actions were suppressed: by what (`Alarm`, `WaitPeriod`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions_suppressed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_state: Option<String>,
+}
+
+/// A normalised signal. `resource` is what fired (alarm name, canary name or report subject).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signal {
+    pub key: SignalKey,
+    pub source: SignalSource,
+    pub health: Health,
+    pub resource: String,
+    /// When the condition was observed (the state change's own timestamp where the event has one).
+    pub at: DateTime<Utc>,
+    /// The human reason carried by the event (alarm reason, canary failure reason, report text).
+    pub reason: String,
+    /// A service named by the event itself (customer reports name one; alarms may via tags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_hint: Option<String>,
+    /// Arrived through the game-day source: a rehearsal, never a real incident.
+    #[serde(default)]
+    pub exercise: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<AlarmDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Who filed a customer report, for the timeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporter: Option<String>,
+}
+
+impl Signal {
+    /// True when customers told us before any alarm did.
+    pub fn is_customer_detected(&self) -> bool {
+        self.source == SignalSource::CustomerReport
+    }
+
+    /// A one-line description for timelines and tables.
+    pub fn summary(&self) -> String {
+        let what = match (self.source, self.health) {
+            (SignalSource::Alarm, Health::Impaired) => "alarm in ALARM",
+            (SignalSource::Alarm, Health::Recovered) => "alarm back to OK",
+            (SignalSource::Alarm, Health::InsufficientData) => "alarm has INSUFFICIENT_DATA",
+            (SignalSource::Canary, _) => "canary run failed",
+            (SignalSource::CustomerReport, _) => "customer impact reported",
+        };
+        format!("{what}: {} — {}", self.resource, self.reason)
+    }
+}
