@@ -1,0 +1,87 @@
+//! Every documented event variant in `events/` parses to the signal it should.
+
+use incident_core::event::{parse, Envelope, ParseError};
+use incident_core::signal::{AlarmKind, Health, SignalSource};
+use serde_json::Value;
+
+fn envelope(path: &str) -> Envelope {
+    let text = std::fs::read_to_string(format!("{}/../../events/{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let v: Value = serde_json::from_str(&text).unwrap();
+    Envelope {
+        id: v["id"].as_str().map(str::to_string),
+        source: v["source"].as_str().unwrap().to_string(),
+        detail_type: v["detail-type"].as_str().unwrap().to_string(),
+        time: v["time"].as_str().map(|t| t.parse().unwrap()),
+        resources: serde_json::from_value(v["resources"].clone()).unwrap_or_default(),
+        detail: v.get("detail").cloned().unwrap_or(Value::Null),
+    }
+}
+
+#[test]
+fn every_documented_alarm_variant_parses_with_its_kind() {
+    for (file, kind, name) in [
+        ("cloudwatch/single-metric-alarm.json", AlarmKind::SingleMetric, "checkout-api-5xx"),
+        ("cloudwatch/single-metric-alarm-tagged.json", AlarmKind::SingleMetric, "checkout-api-5xx"),
+        ("cloudwatch/metric-math-alarm.json", AlarmKind::MetricMath, "orders-error-rate"),
+        ("cloudwatch/anomaly-detection-alarm.json", AlarmKind::AnomalyDetection, "search-latency-anomaly"),
+        ("cloudwatch/composite-alarm.json", AlarmKind::Composite, "payments-composite"),
+        ("cloudwatch/composite-alarm-suppressed.json", AlarmKind::Composite, "payments-composite-suppressed"),
+    ] {
+        let s = parse(&envelope(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let alarm = s.alarm.as_ref().unwrap();
+        assert_eq!((alarm.kind, s.resource.as_str(), s.health), (kind, name, Health::Impaired), "{file}");
+        assert_eq!(s.source, SignalSource::Alarm);
+        assert!(!s.exercise);
+        assert!(!s.reason.is_empty(), "{file}: reason kept");
+    }
+}
+
+#[test]
+fn alarm_tags_are_kept_when_present() {
+    let s = parse(&envelope("cloudwatch/single-metric-alarm-tagged.json")).unwrap();
+    assert_eq!(s.alarm.unwrap().tags.get("service").map(String::as_str), Some("checkout"));
+    let s = parse(&envelope("cloudwatch/single-metric-alarm.json")).unwrap();
+    assert!(s.alarm.unwrap().tags.is_empty());
+}
+
+#[test]
+fn suppressed_composite_alarms_say_by_what() {
+    let s = parse(&envelope("cloudwatch/composite-alarm-suppressed.json")).unwrap();
+    assert!(s.alarm.unwrap().actions_suppressed_by.is_some());
+}
+
+#[test]
+fn metric_alarms_keep_their_metrics_for_evidence_capture() {
+    let s = parse(&envelope("cloudwatch/single-metric-alarm.json")).unwrap();
+    let m = &s.alarm.unwrap().metrics[0];
+    assert_eq!(m.name.as_deref(), Some("HTTPCode_Target_5XX_Count"));
+    assert!(m.period.is_some());
+    let s = parse(&envelope("cloudwatch/metric-math-alarm.json")).unwrap();
+    assert!(s.alarm.unwrap().metrics.iter().any(|m| m.expression.is_some()));
+}
+
+#[test]
+fn ok_and_insufficient_data_are_recovery_and_no_data() {
+    assert_eq!(parse(&envelope("cloudwatch/single-metric-ok.json")).unwrap().health, Health::Recovered);
+    let s = parse(&envelope("cloudwatch/insufficient-data.json")).unwrap();
+    assert_eq!(s.health, Health::InsufficientData);
+}
+
+#[test]
+fn a_failed_canary_run_is_a_signal_and_a_passed_one_is_not() {
+    let s = parse(&envelope("synthetics/canary-failure.json")).unwrap();
+    assert_eq!((s.source, s.resource.as_str()), (SignalSource::Canary, "checkout-homepage"));
+    assert_eq!(s.at.timestamp(), 1715679039, "run completion time, epoch seconds");
+    let e = parse(&envelope("synthetics/canary-success.json")).unwrap_err();
+    assert!(matches!(e, ParseError::UnknownDetailType { .. } | ParseError::NotASignal(_)), "{e}");
+}
+
+#[test]
+fn malformed_events_are_refused_with_a_reason() {
+    assert_eq!(parse(&envelope("malformed/missing-detail.json")).unwrap_err(), ParseError::MissingDetail);
+    let e = parse(&envelope("malformed/unknown-detail-type.json")).unwrap_err();
+    assert!(e.to_string().contains("CloudWatch Alarm Configuration Change"), "{e}");
+    let e = parse(&envelope("malformed/bad-state.json")).unwrap_err();
+    assert!(e.to_string().contains("BROKEN"), "{e}");
+}
