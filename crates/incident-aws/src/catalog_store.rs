@@ -1,0 +1,127 @@
+//! The service catalog in DynamoDB: one item per service and team plus the settings, under one
+//! partition so that a single paged Query loads it.
+
+use crate::items::{from_item, key, to_item, Item, CATALOG_PK};
+use crate::AwsError;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use incident_core::catalog::{Catalog, Service, Settings, Team};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+#[derive(Serialize, Deserialize)]
+struct Entry<T> {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    value: T,
+}
+
+#[derive(Clone, Debug)]
+pub struct CatalogStore {
+    client: Client,
+    table: String,
+}
+
+/// What an import changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    pub services: usize,
+    pub teams: usize,
+    pub removed: usize,
+}
+
+impl CatalogStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// Loads the catalog; an empty table yields an empty catalog with default settings.
+    pub async fn load(&self) -> Result<Catalog, AwsError> {
+        let mut catalog = Catalog { settings: Settings::default(), teams: Vec::new(), services: Vec::new() };
+        for item in self.items().await? {
+            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            if sk == "SETTINGS" {
+                catalog.settings = from_item::<Entry<Settings>>("catalog settings", item)?.value;
+            } else if sk.starts_with("TEAM#") {
+                catalog.teams.push(from_item::<Entry<Team>>("catalog team", item)?.value);
+            } else if sk.starts_with("SERVICE#") {
+                catalog.services.push(from_item::<Entry<Service>>("catalog service", item)?.value);
+            }
+        }
+        Ok(catalog)
+    }
+
+    async fn items(&self) -> Result<Vec<Item>, AwsError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(CATALOG_PK.into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk("Query", e))?;
+            out.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Replaces the stored catalog with `catalog` (validated first): entries no longer in the file
+    /// are removed, so the table always matches the file that was imported last.
+    pub async fn import(&self, catalog: &Catalog) -> Result<ImportSummary, AwsError> {
+        catalog.validate().map_err(|e| AwsError::Rejected(e.to_string()))?;
+        let mut puts = vec![to_item(&Entry { pk: CATALOG_PK.into(), sk: "SETTINGS".into(), value: &catalog.settings })?];
+        for t in &catalog.teams {
+            puts.push(to_item(&Entry { pk: CATALOG_PK.into(), sk: format!("TEAM#{}", t.name), value: t })?);
+        }
+        for s in &catalog.services {
+            puts.push(to_item(&Entry { pk: CATALOG_PK.into(), sk: format!("SERVICE#{}", s.name), value: s })?);
+        }
+        let keep: HashSet<String> =
+            puts.iter().filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).cloned()).collect();
+        let stale: Vec<String> = self
+            .items()
+            .await?
+            .iter()
+            .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).cloned())
+            .filter(|sk| !keep.contains(sk))
+            .collect();
+        let mut requests: Vec<WriteRequest> = puts
+            .into_iter()
+            .map(|item| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("item set")).build())
+            .collect();
+        for sk in &stale {
+            let delete = DeleteRequest::builder().set_key(Some(key(CATALOG_PK, sk.clone()))).build().expect("key set");
+            requests.push(WriteRequest::builder().delete_request(delete).build());
+        }
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            for _ in 0..8 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::sdk("BatchWriteItem", e))?;
+                pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            if !pending.is_empty() {
+                return Err(AwsError::Contention("catalog import (unprocessed items)".into()));
+            }
+        }
+        Ok(ImportSummary { services: catalog.services.len(), teams: catalog.teams.len(), removed: stale.len() })
+    }
+}

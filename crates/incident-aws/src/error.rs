@@ -1,0 +1,39 @@
+//! Adapter errors: what went wrong talking to AWS, and whether trying again can help.
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("missing configuration: environment variable {0} is not set")]
+    Config(String),
+    #[error("{operation} failed: {message}")]
+    Service { operation: &'static str, message: String, code: Option<String> },
+    #[error("stored item is not readable ({what}): {message}")]
+    Decode { what: String, message: String },
+    #[error("incident {0} does not exist")]
+    NotFound(String),
+    #[error("concurrent updates kept conflicting on {0}; giving up after retries")]
+    Contention(String),
+    #[error("{0}")]
+    Rejected(String),
+}
+
+impl AwsError {
+    /// Wraps any SDK error with the operation's name and the service's error code.
+    pub fn sdk<E>(operation: &'static str, err: aws_sdk_dynamodb::error::SdkError<E>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let code = err.code().map(str::to_string);
+        Self::Service { operation, message: DisplayErrorContext(&err).to_string(), code }
+    }
+
+    pub fn decode(what: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        Self::Decode { what: what.into(), message: err.to_string() }
+    }
+
+    /// Transient failures (throttling, network, contention) are worth a retry; the rest are not.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, AwsError::Service { .. } | AwsError::Contention(_))
+    }
+}

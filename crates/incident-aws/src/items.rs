@@ -1,0 +1,180 @@
+//! The single-table layout: keys and item shapes, (de)serialised with `serde_dynamo`.
+//!
+//! | pk                           | sk                          | what                              |
+//! |------------------------------|-----------------------------|-----------------------------------|
+//! | `INCIDENT#<id>`              | `META`                      | the incident record               |
+//! | `INCIDENT#<id>`              | `SIGNAL#<time>#<key>`       | each signal that joined it        |
+//! | `INCIDENT#<id>`              | `TIMELINE#<time>#<key>`     | timeline entries, append-only     |
+//! | `INCIDENT#<id>`              | `ENTRY#<key>`               | marks an idempotent entry written |
+//! | `INCIDENT#<id>`              | `TOKEN#<kind>`              | a Step Functions task token (TTL) |
+//! | `DEDUP#<signal key>`         | `DEDUP`                     | a signal already ingested (TTL)   |
+//! | `CORRELATION#SERVICE#<name>` | `STATE`                     | the service's clusters, versioned |
+//! | `CORRELATION#STORM`          | `STATE`                     | recent openings, multi-service    |
+//! | `IGNORED#<day>`              | `<time>#<key>`              | signals recorded and ignored      |
+//! | `CATALOG`                    | `SETTINGS`/`TEAM#`/`SERVICE#` | the service catalog             |
+//!
+//! GSIs: `ByDay` (`day`, `detected_at`) lists incidents by the day they opened; `OpenByService`
+//! (`open_service`, `detected_at`) holds open incidents only, per service.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, SecondsFormat, Utc};
+use incident_core::correlation::{ServiceClusters, StormState};
+use incident_core::incident::Incident;
+use incident_core::signal::Signal;
+use incident_core::timeline::Entry;
+use incident_core::{IncidentId, SignalKey};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const META: &str = "META";
+pub const STATE: &str = "STATE";
+pub const STORM_PK: &str = "CORRELATION#STORM";
+pub const CATALOG_PK: &str = "CATALOG";
+pub const BY_DAY_INDEX: &str = "ByDay";
+pub const OPEN_BY_SERVICE_INDEX: &str = "OpenByService";
+/// The `open_service` value of a multi-service event.
+pub const MULTI_SERVICE_KEY: &str = "*multi-service*";
+
+pub fn incident_pk(id: &IncidentId) -> String {
+    format!("INCIDENT#{id}")
+}
+
+pub fn service_state_pk(service: &str) -> String {
+    format!("CORRELATION#SERVICE#{service}")
+}
+
+pub fn dedup_pk(key: &SignalKey) -> String {
+    format!("DEDUP#{key}")
+}
+
+pub fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_string(), AttributeValue::S(pk.into())), ("sk".to_string(), AttributeValue::S(sk.into()))])
+}
+
+pub fn to_item<T: Serialize>(value: &T) -> Result<Item, crate::AwsError> {
+    serde_dynamo::to_item(value).map_err(|e| crate::AwsError::decode("serialise item", e))
+}
+
+pub fn from_item<T: for<'de> Deserialize<'de>>(what: &str, item: Item) -> Result<T, crate::AwsError> {
+    serde_dynamo::from_item(item).map_err(|e| crate::AwsError::decode(what, e))
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct MetaItem {
+    pub pk: String,
+    pub sk: String,
+    pub day: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_service: Option<String>,
+    #[serde(flatten)]
+    pub incident: Incident,
+}
+
+impl MetaItem {
+    pub fn new(incident: Incident) -> Self {
+        let open_service = (!incident.status.is_closed()).then(|| open_service_of(&incident));
+        Self {
+            pk: incident_pk(&incident.id),
+            sk: META.into(),
+            day: incident.detected_at.format("%Y-%m-%d").to_string(),
+            open_service,
+            incident,
+        }
+    }
+}
+
+pub fn open_service_of(incident: &Incident) -> String {
+    match incident.scope {
+        incident_core::incident::Scope::MultiService => MULTI_SERVICE_KEY.to_string(),
+        incident_core::incident::Scope::SingleService => incident.services.first().cloned().unwrap_or_default(),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct SignalItem {
+    pub pk: String,
+    pub sk: String,
+    pub service: String,
+    #[serde(flatten)]
+    pub signal: Signal,
+}
+
+impl SignalItem {
+    pub fn new(incident: &IncidentId, service: &str, signal: &Signal) -> Self {
+        Self {
+            pk: incident_pk(incident),
+            sk: format!("SIGNAL#{}#{}", stamp(signal.at), signal.key),
+            service: service.to_string(),
+            signal: signal.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct TimelineItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+impl TimelineItem {
+    pub fn new(incident: &IncidentId, entry: Entry) -> Self {
+        Self { pk: incident_pk(incident), sk: format!("TIMELINE#{}#{}", stamp(entry.at), entry.key), entry }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct DedupItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<IncidentId>,
+    /// Incidents this signal opened, whose loops must be running.
+    #[serde(default)]
+    pub opened: Vec<IncidentId>,
+    pub ttl: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ServiceStateItem {
+    pub pk: String,
+    pub sk: String,
+    pub version: u64,
+    #[serde(flatten)]
+    pub state: ServiceClusters,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct StormItem {
+    pub pk: String,
+    pub sk: String,
+    pub version: u64,
+    #[serde(flatten)]
+    pub state: StormState,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct IgnoredItem {
+    pub pk: String,
+    pub sk: String,
+    pub reason: String,
+    pub service: String,
+    #[serde(flatten)]
+    pub signal: Signal,
+    pub ttl: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct TokenItem {
+    pub pk: String,
+    pub sk: String,
+    pub token: String,
+    pub ttl: i64,
+}

@@ -1,0 +1,557 @@
+//! The incident store on DynamoDB.
+//!
+//! Ingest correlates with optimistic concurrency: it reads the service's correlation state and the
+//! storm state, lets `incident_core::correlation::correlate` decide, and writes everything the
+//! decision implies in one transaction guarded by the state versions *and* a conditional put of the
+//! signal's dedup item. A redelivered event therefore fails the transaction on its dedup item and
+//! changes nothing; a concurrent signal fails it on a version and is retried against fresh state.
+
+use crate::items::*;
+use crate::AwsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, TimeDelta, Utc};
+use incident_core::catalog::ServiceMatch;
+use incident_core::correlation::{correlate, Aggregation, Outcome, Placement, Policy, ServiceClusters, StormState};
+use incident_core::incident::{Incident, Scope, Status};
+use incident_core::signal::Signal;
+use incident_core::timeline::{Entry, EntryKind};
+use incident_core::IncidentId;
+use serde::de::DeserializeOwned;
+
+const ATTEMPTS: usize = 8;
+const DEDUP_DAYS: i64 = 30;
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+/// What ingesting a signal did, for the handler to act on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    pub outcome: Outcome,
+    /// Incidents whose lifecycle must be running (newly opened; on a duplicate, those it opened).
+    pub start: Vec<IncidentId>,
+    /// Incidents merged away whose lifecycle should stop.
+    pub stop: Vec<IncidentId>,
+}
+
+fn ttl_after(days: i64) -> i64 {
+    (Utc::now() + TimeDelta::days(days)).timestamp()
+}
+
+fn put(table: &str, item: Item, condition: Option<&str>, values: &[(&str, AttributeValue)]) -> TransactWriteItem {
+    let mut p = Put::builder().table_name(table).set_item(Some(item));
+    if let Some(c) = condition {
+        p = p.condition_expression(c);
+    }
+    for (k, v) in values {
+        p = p.expression_attribute_values(*k, v.clone());
+    }
+    TransactWriteItem::builder().put(p.build().expect("table and item are set")).build()
+}
+
+fn versioned(table: &str, item: Item, old_version: u64) -> TransactWriteItem {
+    if old_version == 0 {
+        put(table, item, Some("attribute_not_exists(pk)"), &[])
+    } else {
+        put(table, item, Some("version = :v"), &[(":v", AttributeValue::N(old_version.to_string()))])
+    }
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("GetItem", e))?;
+        out.item.map(|item| from_item(pk, item)).transpose()
+    }
+
+    /// Ingests one signal: dedup, correlation, and every write it implies, atomically.
+    pub async fn record_signal(&self, matched: &ServiceMatch, signal: &Signal, policy: &Policy) -> Result<Recorded, AwsError> {
+        let service = matched.service.as_str();
+        for _ in 0..ATTEMPTS {
+            if let Some(seen) = self.get::<DedupItem>(&dedup_pk(&signal.key), "DEDUP").await? {
+                return Ok(Recorded { outcome: Outcome::Duplicate, start: seen.opened, stop: Vec::new() });
+            }
+            let svc: Option<ServiceStateItem> = self.get(&service_state_pk(service), STATE).await?;
+            let storm: Option<StormItem> = self.get(STORM_PK, STATE).await?;
+            let (svc_version, mut clusters) = svc.map(|s| (s.version, s.state)).unwrap_or((0, ServiceClusters::default()));
+            let (storm_version, mut storm_state) = storm.map(|s| (s.version, s.state)).unwrap_or((0, StormState::default()));
+            let (outcome, storm_changed) = correlate(service, signal, &mut clusters, &mut storm_state, policy);
+            clusters.prune(signal.at, policy);
+            let plan = self.plan_writes(matched, signal, &outcome, &storm_state)?;
+            let mut writes = vec![put(
+                &self.table,
+                to_item(&DedupItem {
+                    pk: dedup_pk(&signal.key),
+                    sk: "DEDUP".into(),
+                    incident: incident_of(&outcome),
+                    opened: plan.start.clone(),
+                    ttl: ttl_after(DEDUP_DAYS),
+                })?,
+                Some("attribute_not_exists(pk)"),
+                &[],
+            )];
+            let svc_item = ServiceStateItem {
+                pk: service_state_pk(service),
+                sk: STATE.into(),
+                version: svc_version + 1,
+                state: clusters,
+            };
+            writes.push(versioned(&self.table, to_item(&svc_item)?, svc_version));
+            if storm_changed {
+                storm_state.prune(signal.at, policy);
+                let item = StormItem { pk: STORM_PK.into(), sk: STATE.into(), version: storm_version + 1, state: storm_state };
+                writes.push(versioned(&self.table, to_item(&item)?, storm_version));
+            }
+            writes.extend(plan.writes);
+            match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+                Ok(_) => {
+                    self.link_members(&plan.link).await?;
+                    for (merged, into) in &plan.merge {
+                        self.mark_merged(merged, into).await?;
+                    }
+                    return Ok(Recorded { outcome, start: plan.start, stop: plan.stop });
+                }
+                Err(err) => {
+                    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+                    let canceled = matches!(err.as_service_error(), Some(E::TransactionCanceledException(_)));
+                    if !canceled {
+                        return Err(AwsError::sdk("TransactWriteItems", err));
+                    }
+                    // Dedup failed: someone else recorded this very signal; the loop re-reads it above.
+                    // Version failed: a concurrent signal won; retry against fresh state.
+                }
+            }
+        }
+        Err(AwsError::Contention(format!("correlation state of {service}")))
+    }
+
+    /// Works out the item writes for an outcome (besides dedup and state).
+    fn plan_writes(
+        &self,
+        matched: &ServiceMatch,
+        signal: &Signal,
+        outcome: &Outcome,
+        storm: &StormState,
+    ) -> Result<WritePlan, AwsError> {
+        let service = matched.service.as_str();
+        let now = Utc::now();
+        let mut plan = WritePlan::default();
+        let t = &self.table;
+        let entry = |kind, text: String| Entry::system("ingest", kind, format!("signal-{}", signal.key), text).at(now);
+        match outcome {
+            Outcome::Duplicate => {}
+            Outcome::Ignored { reason } => {
+                let item = IgnoredItem {
+                    pk: format!("IGNORED#{}", now.format("%Y-%m-%d")),
+                    sk: format!("{}#{}", stamp(now), signal.key),
+                    reason: reason.clone(),
+                    service: service.to_string(),
+                    signal: signal.clone(),
+                    ttl: ttl_after(DEDUP_DAYS),
+                };
+                plan.writes.push(put(t, to_item(&item)?, None, &[]));
+            }
+            Outcome::Recovery { incident } => {
+                plan.writes.push(put(t, to_item(&SignalItem::new(incident, service, signal))?, None, &[]));
+                let e = entry(EntryKind::Recovery, signal.summary());
+                plan.writes.push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
+            }
+            Outcome::Placed { placement, aggregation } => {
+                let incident = placement.incident();
+                plan.writes.push(put(t, to_item(&SignalItem::new(incident, service, signal))?, None, &[]));
+                match placement {
+                    Placement::Opened { .. } => {
+                        let record = open_single(incident, matched, signal, now);
+                        plan.writes.push(put(t, to_item(&MetaItem::new(record))?, Some("attribute_not_exists(pk)"), &[]));
+                        let text = format!("opened for {service} ({}): {}", matched.how, signal.summary());
+                        let e = Entry::system("ingest", EntryKind::Opened, "opened", text).at(now);
+                        plan.writes.push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
+                        plan.start.push(incident.clone());
+                    }
+                    Placement::Joined { .. } => {
+                        let e = entry(EntryKind::Signal, signal.summary());
+                        plan.writes.push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
+                    }
+                    Placement::Merged { merged, .. } => {
+                        let names: Vec<&str> = merged.iter().map(IncidentId::as_str).collect();
+                        let text = format!("{} — bridged and merged {}", signal.summary(), names.join(", "));
+                        let e = entry(EntryKind::Merged, text);
+                        plan.writes.push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
+                        for m in merged {
+                            let e = Entry::system("ingest", EntryKind::Merged, "merged", format!("merged into {incident}"))
+                                .at(now);
+                            plan.writes.push(put(t, to_item(&TimelineItem::new(m, e))?, None, &[]));
+                            plan.merge.push((m.clone(), incident.clone()));
+                            plan.stop.push(m.clone());
+                        }
+                    }
+                }
+                if let Some(agg) = aggregation {
+                    self.plan_aggregation(agg, storm, signal, now, &mut plan)?;
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    fn plan_aggregation(
+        &self,
+        agg: &Aggregation,
+        storm: &StormState,
+        signal: &Signal,
+        now: DateTime<Utc>,
+        plan: &mut WritePlan,
+    ) -> Result<(), AwsError> {
+        let t = &self.table;
+        let services: Vec<String> = agg.services.iter().cloned().collect();
+        if agg.created {
+            let members: Vec<IncidentId> = storm.event_of(&agg.linked[0]).map(|e| e.members.iter().cloned().collect()).unwrap_or_default();
+            let record = Incident {
+                id: agg.event.clone(),
+                title: format!("Multi-service event: {}", services.join(", ")),
+                status: Status::Open,
+                scope: Scope::MultiService,
+                services: services.clone(),
+                service_known: true,
+                owner: None,
+                severity: None,
+                commander: None,
+                exercise: signal.exercise,
+                customer_detected: signal.is_customer_detected(),
+                customer_facing: false,
+                impact_started_at: agg.first_at,
+                detected_at: now,
+                engaged_at: None,
+                acknowledged_at: None,
+                acknowledged_by: None,
+                resolved_at: None,
+                resolved_by: None,
+                parent: None,
+                members,
+                merged_into: None,
+                engaged_teams: Vec::new(),
+                escalations: 0,
+                first_signal: signal.summary(),
+            };
+            plan.writes.push(put(t, to_item(&MetaItem::new(record))?, Some("attribute_not_exists(pk)"), &[]));
+            let text = format!(
+                "aggregate alarm: {} services alarmed within the correlation window ({})",
+                services.len(),
+                services.join(", ")
+            );
+            let e = Entry::system("ingest", EntryKind::Opened, "opened", text).at(now);
+            plan.writes.push(put(t, to_item(&TimelineItem::new(&agg.event, e))?, None, &[]));
+            plan.start.push(agg.event.clone());
+        }
+        for member in &agg.linked {
+            plan.link.push((member.clone(), agg.event.clone()));
+            let e = Entry::system("ingest", EntryKind::Linked, format!("linked-{}", agg.event), format!("linked into multi-service event {}", agg.event)).at(now);
+            plan.writes.push(put(t, to_item(&TimelineItem::new(member, e))?, None, &[]));
+            let e = Entry::system("ingest", EntryKind::Linked, format!("member-{member}"), format!("linked {member}")).at(now);
+            plan.writes.push(put(t, to_item(&TimelineItem::new(&agg.event, e))?, None, &[]));
+        }
+        Ok(())
+    }
+
+    /// Sets `parent` on linked incidents and `members` on the event. Idempotent, so a retry after a
+    /// crash converges; the storm item remains the record of membership meanwhile.
+    async fn link_members(&self, links: &[(IncidentId, IncidentId)]) -> Result<(), AwsError> {
+        for (member, event) in links {
+            let parent = event.clone();
+            self.update_incident(member, |i| {
+                i.parent = Some(parent.clone());
+                Ok(())
+            })
+            .await?;
+            let member = member.clone();
+            self.update_incident(event, |i| {
+                if !i.members.contains(&member) {
+                    i.members.push(member.clone());
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Marks merged incidents (after `record_signal` reported them).
+    pub async fn mark_merged(&self, merged: &IncidentId, into: &IncidentId) -> Result<(), AwsError> {
+        let into = into.clone();
+        self.update_incident(merged, |i| {
+            i.status = Status::Merged;
+            i.merged_into = Some(into.clone());
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn incident(&self, id: &IncidentId) -> Result<Incident, AwsError> {
+        self.get::<MetaItem>(&incident_pk(id), META).await?.map(|m| m.incident).ok_or_else(|| AwsError::NotFound(id.to_string()))
+    }
+
+    /// Read-modify-write of an incident record, retried on concurrent change. `change` may refuse
+    /// with [`AwsError::Rejected`], which is returned as is.
+    pub async fn update_incident<F>(&self, id: &IncidentId, mut change: F) -> Result<Incident, AwsError>
+    where
+        F: FnMut(&mut Incident) -> Result<(), AwsError>,
+    {
+        for _ in 0..ATTEMPTS {
+            let raw = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key(incident_pk(id), META)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk("GetItem", e))?
+                .item
+                .ok_or_else(|| AwsError::NotFound(id.to_string()))?;
+            let rev = raw.get("rev").and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+            let mut incident = from_item::<MetaItem>("incident", raw)?.incident;
+            change(&mut incident)?;
+            let mut item = to_item(&MetaItem::new(incident.clone()))?;
+            item.insert("rev".into(), AttributeValue::N((rev + 1).to_string()));
+            let mut req = self.client.put_item().table_name(&self.table).set_item(Some(item));
+            req = if rev == 0 {
+                req.condition_expression("attribute_not_exists(rev)")
+            } else {
+                req.condition_expression("rev = :rev").expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
+            };
+            match req.send().await {
+                Ok(_) => return Ok(incident),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => continue,
+                Err(e) => return Err(AwsError::sdk("PutItem", e)),
+            }
+        }
+        Err(AwsError::Contention(format!("incident {id}")))
+    }
+
+    /// Appends a timeline entry once: a retried step with the same entry key writes nothing.
+    pub async fn append(&self, id: &IncidentId, entry: Entry) -> Result<bool, AwsError> {
+        let marker = key(incident_pk(id), format!("ENTRY#{}", entry.key));
+        let writes = vec![
+            put(&self.table, marker, Some("attribute_not_exists(pk)"), &[]),
+            put(&self.table, to_item(&TimelineItem::new(id, entry))?, None, &[]),
+        ];
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_transaction_canceled_exception()) => Ok(false),
+            Err(e) => Err(AwsError::sdk("TransactWriteItems", e)),
+        }
+    }
+
+    async fn query_prefix<T: DeserializeOwned>(&self, pk: &str, prefix: &str) -> Result<Vec<T>, AwsError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
+                .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk("Query", e))?;
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item(pk, item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    pub async fn timeline(&self, id: &IncidentId) -> Result<Vec<Entry>, AwsError> {
+        let items: Vec<TimelineItem> = self.query_prefix(&incident_pk(id), "TIMELINE#").await?;
+        Ok(items.into_iter().map(|i| i.entry).collect())
+    }
+
+    pub async fn signals(&self, id: &IncidentId) -> Result<Vec<SignalItem>, AwsError> {
+        self.query_prefix(&incident_pk(id), "SIGNAL#").await
+    }
+
+    /// Incidents detected on the given days (newest first), optionally only open ones.
+    pub async fn list(&self, days: &[String], open_only: bool) -> Result<Vec<Incident>, AwsError> {
+        let mut out = Vec::new();
+        for day in days {
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(BY_DAY_INDEX)
+                    .key_condition_expression("#d = :d")
+                    .expression_attribute_names("#d", "day")
+                    .expression_attribute_values(":d", AttributeValue::S(day.clone()))
+                    .scan_index_forward(false)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::sdk("Query", e))?;
+                for item in page.items.unwrap_or_default() {
+                    let incident = from_item::<MetaItem>("incident", item)?.incident;
+                    if !open_only || !incident.status.is_closed() {
+                        out.push(incident);
+                    }
+                }
+                start = page.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        out.sort_by(|a, b| b.detected_at.cmp(&a.detected_at));
+        Ok(out)
+    }
+
+    /// Keeps a Step Functions task token server-side, for a human command to complete later.
+    pub async fn put_token(&self, id: &IncidentId, kind: &str, token: &str, ttl_days: i64) -> Result<(), AwsError> {
+        let item = TokenItem { pk: incident_pk(id), sk: format!("TOKEN#{kind}"), token: token.into(), ttl: ttl_after(ttl_days) };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&item)?))
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("PutItem", e))?;
+        Ok(())
+    }
+
+    pub async fn token(&self, id: &IncidentId, kind: &str) -> Result<Option<String>, AwsError> {
+        Ok(self.get::<TokenItem>(&incident_pk(id), &format!("TOKEN#{kind}")).await?.map(|t| t.token))
+    }
+
+    pub async fn delete_token(&self, id: &IncidentId, kind: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(incident_pk(id), format!("TOKEN#{kind}"))))
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("DeleteItem", e))?;
+        Ok(())
+    }
+
+    /// Closes an incident's cluster (or multi-service event) so that later signals open a new one.
+    pub async fn close_correlation(&self, incident: &Incident, policy: &Policy) -> Result<(), AwsError> {
+        for _ in 0..ATTEMPTS {
+            let (_pk, version, item) = match incident.scope {
+                Scope::SingleService => {
+                    let pk = service_state_pk(incident.services.first().map(String::as_str).unwrap_or_default());
+                    let Some(mut s) = self.get::<ServiceStateItem>(&pk, STATE).await? else { return Ok(()) };
+                    if !s.state.close(&incident.id) {
+                        return Ok(());
+                    }
+                    s.state.prune(Utc::now(), policy);
+                    let v = s.version;
+                    s.version += 1;
+                    (pk, v, to_item(&s)?)
+                }
+                Scope::MultiService => {
+                    let Some(mut s) = self.get::<StormItem>(STORM_PK, STATE).await? else { return Ok(()) };
+                    if !s.state.close(&incident.id) {
+                        return Ok(());
+                    }
+                    let v = s.version;
+                    s.version += 1;
+                    (STORM_PK.to_string(), v, to_item(&s)?)
+                }
+            };
+            let res = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+                .send()
+                .await;
+            match res {
+                Ok(_) => return Ok(()),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => continue,
+                Err(e) => return Err(AwsError::sdk("PutItem", e)),
+            }
+        }
+        Err(AwsError::Contention(pk_name(incident)))
+    }
+}
+
+fn pk_name(incident: &Incident) -> String {
+    format!("correlation state of {}", incident.id)
+}
+
+#[derive(Default)]
+struct WritePlan {
+    writes: Vec<TransactWriteItem>,
+    start: Vec<IncidentId>,
+    stop: Vec<IncidentId>,
+    link: Vec<(IncidentId, IncidentId)>,
+    merge: Vec<(IncidentId, IncidentId)>,
+}
+
+fn incident_of(outcome: &Outcome) -> Option<IncidentId> {
+    match outcome {
+        Outcome::Placed { placement, .. } => Some(placement.incident().clone()),
+        Outcome::Recovery { incident } => Some(incident.clone()),
+        _ => None,
+    }
+}
+
+/// The record of a newly opened single-service incident.
+fn open_single(id: &IncidentId, matched: &ServiceMatch, signal: &Signal, now: DateTime<Utc>) -> Incident {
+    Incident {
+        id: id.clone(),
+        title: format!("{}: {}", matched.service, signal.resource),
+        status: Status::Open,
+        scope: Scope::SingleService,
+        services: vec![matched.service.clone()],
+        service_known: matched.known,
+        owner: None,
+        severity: None,
+        commander: None,
+        exercise: signal.exercise,
+        customer_detected: signal.is_customer_detected(),
+        customer_facing: false,
+        impact_started_at: signal.at.min(now),
+        detected_at: now,
+        engaged_at: None,
+        acknowledged_at: None,
+        acknowledged_by: None,
+        resolved_at: None,
+        resolved_by: None,
+        parent: None,
+        members: Vec::new(),
+        merged_into: None,
+        engaged_teams: Vec::new(),
+        escalations: 0,
+        first_signal: signal.summary(),
+    }
+}
