@@ -9,7 +9,9 @@ pub mod catalog_store;
 pub mod error;
 pub mod items;
 pub mod lifecycle;
+pub mod lambda;
 pub mod logging;
+pub mod rejects;
 pub mod store;
 
 pub use error::AwsError;

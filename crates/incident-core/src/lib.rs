@@ -12,6 +12,7 @@ pub mod incident;
 pub mod severity;
 pub mod signal;
 pub mod timeline;
+pub mod triage;
 
 mod ids;
 

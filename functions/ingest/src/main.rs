@@ -1,1 +1,25 @@
-fn main() {}
+//! ingest: EventBridge → signal → dedup and correlation → incident opened or joined.
+
+mod handler;
+
+use incident_aws::{bus::Bus, catalog_store::CatalogStore, env_var, lambda, lifecycle::Lifecycle, rejects::Rejects, store::Store};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    incident_aws::logging::init_lambda_tracing();
+    let table = env_var("TABLE_NAME")?;
+    let policy = lambda::policy_from_env()?;
+    let (machine, bus_name, dlq) = (env_var("STATE_MACHINE_ARN")?, env_var("EVENT_BUS_NAME")?, env_var("DLQ_URL")?);
+    let config = incident_aws::sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let deps = handler::Deps {
+        store: Store::new(dynamo.clone(), &table),
+        catalog: CatalogStore::new(dynamo, &table),
+        lifecycle: Lifecycle::new(&config, machine),
+        bus: Bus::new(&config, bus_name),
+        rejects: Rejects::new(&config, dlq),
+        policy,
+    };
+    run(service_fn(|event: LambdaEvent<serde_json::Value>| handler::handle(&deps, event.payload))).await
+}
