@@ -1,0 +1,110 @@
+# Shared helpers for scripts/local-up, scripts/test and scripts/local-down. Source, don't run.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="$ROOT/.local"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/incident-loop/target}"
+export STACK_NAME="${STACK_NAME:-incident-loop}"
+export MINISTACK_PORT="${MINISTACK_PORT:-4566}"
+ENDPOINT="http://127.0.0.1:$MINISTACK_PORT"
+
+# The local stack's account and region: ministack maps the access key "test" to 000000000000.
+local_aws_env() {
+  export AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+  export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
+  unset AWS_PROFILE AWS_SESSION_TOKEN
+}
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Python tools, pinned together so that botocore stays consistent; node tools from tools/package.json.
+install_tools() {
+  log "installing tools (pip: ministack, awscli, cfn-lint; npm: asl-validator)"
+  python3 -m pip install --quiet --disable-pip-version-check \
+    "ministack==1.5.33" "awscli==1.45.11" "aws-sam-translator==1.110.0" \
+    "cfn-lint==1.51.0" "cfn-lint-serverless==0.3.6" >/dev/null
+  (cd "$ROOT/tools" && npm install --no-audit --no-fund --silent >/dev/null)
+  command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
+}
+
+lint_templates() {
+  log "cfn-lint (with cfn-lint-serverless rules) on template.yaml"
+  cfn-lint --append-rules cfn_lint_serverless.rules -- "$ROOT/template.yaml"
+  log "asl-validator on statemachines/*.asl.json"
+  for f in "$ROOT"/statemachines/*.asl.json; do
+    "$ROOT/tools/node_modules/.bin/asl-validator" --json-path "$f"
+  done
+}
+
+# Starts ministack in the background unless it already answers. SFN_WAIT_SCALE shortens Step
+# Functions waits (acknowledgement timeouts) for tests; 1 keeps real time.
+start_emulator() {
+  mkdir -p "$LOCAL"
+  if curl -fsS "$ENDPOINT/_ministack/health" >/dev/null 2>&1; then
+    log "ministack already running on $ENDPOINT"
+    return
+  fi
+  log "starting ministack on $ENDPOINT (log: .local/ministack.log)"
+  (
+    local_aws_env
+    cd "$LOCAL" && BIND_HOST=127.0.0.1 GATEWAY_PORT="$MINISTACK_PORT" IOT_MTLS_ENABLED=0 \
+      SFN_WAIT_SCALE="${SFN_WAIT_SCALE:-1}" nohup ministack >"$LOCAL/ministack.log" 2>&1 &
+    echo $! >"$LOCAL/ministack.pid"
+  )
+  for _ in $(seq 1 60); do
+    curl -fsS "$ENDPOINT/_ministack/health" >/dev/null 2>&1 && return
+    sleep 0.5
+  done
+  echo "ministack did not become healthy; see $LOCAL/ministack.log" >&2
+  tail -20 "$LOCAL/ministack.log" >&2
+  exit 1
+}
+
+stop_emulator() {
+  if [ -f "$LOCAL/ministack.pid" ]; then
+    local pid
+    pid=$(cat "$LOCAL/ministack.pid")
+    pkill -P "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+    rm -f "$LOCAL/ministack.pid"
+  fi
+  pkill -f "bin/ministack" 2>/dev/null || true
+}
+
+build_functions() {
+  log "building the workspace (debug, x86_64; target dir $CARGO_TARGET_DIR)"
+  (cd "$ROOT" && cargo build --workspace --bins --locked)
+}
+
+# Deploys the real template.yaml: what `sam build` does for rust-cargolambda (one bootstrap per
+# function, named by its BuildProperties.Binary) is done with the binaries just built, then the
+# template is packaged and deployed through CloudFormation with the SAM transform.
+deploy_stack() {
+  local_aws_env
+  log "packaging template.yaml with the built binaries"
+  python3 "$ROOT/scripts/package_local.py" "$ROOT/template.yaml" "$CARGO_TARGET_DIR/debug" "$LOCAL/build"
+  aws --endpoint-url "$ENDPOINT" s3 mb "s3://$STACK_NAME-artifacts" >/dev/null 2>&1 || true
+  aws --endpoint-url "$ENDPOINT" cloudformation package --template-file "$LOCAL/build/template.json" \
+    --s3-bucket "$STACK_NAME-artifacts" --output-template-file "$LOCAL/build/packaged.json" --use-json \
+    >"$LOCAL/package.log" 2>&1 || { cat "$LOCAL/package.log" >&2; exit 1; }
+  log "deploying stack $STACK_NAME to the local stack"
+  aws --endpoint-url "$ENDPOINT" cloudformation deploy --template-file "$LOCAL/build/packaged.json" \
+    --stack-name "$STACK_NAME" --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+    --no-fail-on-empty-changeset \
+    --parameter-overrides Architecture=x86_64 "CorrelationWindowMinutes=${CORRELATION_WINDOW_MINUTES:-15}" \
+    "MultiServiceThreshold=${MULTI_SERVICE_THRESHOLD:-3}" >/dev/null
+  aws --endpoint-url "$ENDPOINT" cloudformation describe-stacks --stack-name "$STACK_NAME" \
+    --query 'Stacks[0].Outputs' --output table
+}
+
+# The example catalog pages SNS topics named incident-loop-<team>: create them locally.
+create_team_topics() {
+  local_aws_env
+  for team in $(python3 -c "import yaml,sys; print(' '.join(t['name'] for t in yaml.safe_load(open(sys.argv[1]))['teams']))" "$1"); do
+    aws --endpoint-url "$ENDPOINT" sns create-topic --name "incident-loop-$team" >/dev/null
+  done
+}
+
+incidentctl() {
+  "$CARGO_TARGET_DIR/debug/incidentctl" --stack "$STACK_NAME" "$@"
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Lays out the built binaries the way `sam build` does for BuildMethod rust-cargolambda.
+
+usage: package_local.py TEMPLATE BIN_DIR OUT_DIR
+
+For every AWS::Serverless::Function whose Metadata names BuildProperties.Binary, copies
+BIN_DIR/<binary> to OUT_DIR/<LogicalId>/bootstrap and points CodeUri there; state machine
+DefinitionUri paths are made absolute. Writes OUT_DIR/template.json (the same template, with
+intrinsic functions in their long form) for `aws cloudformation package`.
+"""
+import json
+import os
+import shutil
+import sys
+
+from cfnlint.decode import decode  # reads CloudFormation YAML, short-form tags included
+
+
+def main(template_path: str, bin_dir: str, out_dir: str) -> None:
+    template, matches = decode(template_path)
+    if matches:
+        sys.exit(f"cannot read {template_path}: {matches}")
+    base = os.path.dirname(os.path.abspath(template_path))
+    os.makedirs(out_dir, exist_ok=True)
+    for logical_id, resource in template["Resources"].items():
+        kind = resource.get("Type")
+        props = resource.get("Properties", {})
+        if kind == "AWS::Serverless::Function":
+            binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+            if not binary:
+                sys.exit(f"{logical_id}: Metadata.BuildProperties.Binary is required")
+            target = os.path.join(out_dir, logical_id)
+            os.makedirs(target, exist_ok=True)
+            shutil.copy2(os.path.join(bin_dir, binary), os.path.join(target, "bootstrap"))
+            os.chmod(os.path.join(target, "bootstrap"), 0o755)
+            props["CodeUri"] = target
+        elif kind == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
+            props["DefinitionUri"] = os.path.join(base, props["DefinitionUri"])
+    with open(os.path.join(out_dir, "template.json"), "w") as f:
+        json.dump(template, f, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    main(*sys.argv[1:])
