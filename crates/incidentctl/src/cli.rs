@@ -1,0 +1,92 @@
+//! The command line, as clap reads it.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "incidentctl", version, about = "Work with incident-loop incidents from the terminal.")]
+pub struct Cli {
+    /// The CloudFormation stack incident-loop was deployed as.
+    #[arg(long, global = true, env = "INCIDENT_LOOP_STACK", default_value = "incident-loop")]
+    pub stack: String,
+    /// Human-readable tables, or JSON for scripts.
+    #[arg(long, short, global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List incidents (open ones, unless --all).
+    List {
+        /// Include resolved and merged incidents.
+        #[arg(long)]
+        all: bool,
+        /// How many days back to look.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+    /// Show one incident with its times and links.
+    Show { id: String },
+    /// Show an incident's timeline.
+    Timeline { id: String },
+    /// Add an observation to the timeline.
+    Note {
+        id: String,
+        text: String,
+        #[arg(long)]
+        link: Vec<String>,
+    },
+    /// Acknowledge: you are on it. Stops escalation.
+    Ack { id: String },
+    /// Resolve the incident and complete its lifecycle.
+    Resolve {
+        id: String,
+        /// What ended the impact.
+        #[arg(long)]
+        summary: Option<String>,
+    },
+    /// Report customer impact on a service (support engineers).
+    Report {
+        #[arg(long)]
+        service: String,
+        /// What customers see, in their words.
+        #[arg(long)]
+        summary: String,
+        /// The support case or ticket.
+        #[arg(long)]
+        link: Option<String>,
+        /// A stable id for this report (e.g. the case number): resubmitting it never opens a second incident.
+        #[arg(long)]
+        report_id: Option<String>,
+    },
+    /// The service catalog.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+    /// Rehearse: inject a scenario or an event file through the game-day source.
+    Gameday {
+        /// A built-in scenario.
+        #[arg(value_enum, required_unless_present = "file")]
+        scenario: Option<crate::gameday::Scenario>,
+        /// An EventBridge event file (e.g. from events/); its timestamps are set to now.
+        #[arg(long, conflicts_with = "scenario")]
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CatalogCommand {
+    /// Validate a catalog YAML file and replace the stored catalog with it.
+    Import { file: PathBuf },
+    /// Print the stored catalog as YAML.
+    Show,
+}

@@ -1,0 +1,68 @@
+//! Connecting to a deployed stack, and turning failures into messages a person can act on.
+
+use anyhow::{anyhow, Context as _, Result};
+use incident_aws::bus::Bus;
+use incident_aws::catalog_store::CatalogStore;
+use incident_aws::lifecycle::Lifecycle;
+use incident_aws::store::Store;
+use std::collections::HashMap;
+
+pub struct Ctx {
+    pub config: aws_config::SdkConfig,
+    pub store: Store,
+    pub catalog: CatalogStore,
+    pub lifecycle: Lifecycle,
+    pub bus: Bus,
+    pub events: aws_sdk_eventbridge::Client,
+}
+
+/// Reads the stack outputs and builds the clients once.
+pub async fn connect(stack: &str) -> Result<Ctx> {
+    let config = incident_aws::sdk_config().await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let described = cfn.describe_stacks().stack_name(stack).send().await.map_err(|e| {
+        let text = aws_sdk_cloudformation::error::DisplayErrorContext(&e).to_string();
+        if text.contains("does not exist") {
+            anyhow!("stack '{stack}' not found in this account and region: deploy it, or name it with --stack / INCIDENT_LOOP_STACK")
+        } else {
+            anyhow!("DescribeStacks failed: {text}")
+        }
+    })?;
+    let outputs: HashMap<String, String> = described
+        .stacks()
+        .first()
+        .map(|s| {
+            s.outputs()
+                .iter()
+                .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let output = |key: &str| {
+        outputs.get(key).cloned().with_context(|| format!("stack '{stack}' has no output {key}: is it incident-loop?"))
+    };
+    let (table, bus, machine) = (output("TableName")?, output("EventBusName")?, output("StateMachineArn")?);
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    Ok(Ctx {
+        store: Store::new(dynamo.clone(), &table),
+        catalog: CatalogStore::new(dynamo, &table),
+        lifecycle: Lifecycle::new(&config, machine),
+        bus: Bus::new(&config, bus),
+        events: aws_sdk_eventbridge::Client::new(&config),
+        config,
+    })
+}
+
+/// The error, plus what to do about the usual suspects: credentials and reachability.
+pub fn explain(err: &anyhow::Error) -> String {
+    let text = format!("{err:#}");
+    let lower = text.to_lowercase();
+    if lower.contains("credential") && (lower.contains("no credentials") || lower.contains("failed to load")) {
+        format!("{text}\nhint: no AWS credentials were found: set AWS_PROFILE (aws sso login) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+    } else if lower.contains("dispatch failure") || lower.contains("connection refused") || lower.contains("timed out") {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "the AWS endpoint".into());
+        format!("{text}\nhint: cannot reach {endpoint}: check the network, or that the local stack is running (scripts/local-up)")
+    } else {
+        text
+    }
+}
