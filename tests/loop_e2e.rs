@@ -1,1 +1,464 @@
+//! The loop end to end: the real template deployed to the local stack, real binaries, real state
+//! machine. Run by `scripts/test`, which deploys the stack and sets INCIDENT_LOOP_E2E=1.
+//!
+//! Each test places its signals in its own era (days apart, far beyond the correlation window) so
+//! that tests sharing one stack cannot correlate with each other.
 
+use anyhow::Result;
+use chrono::{DateTime, TimeDelta, Utc};
+use e2e::*;
+use incident_core::incident::{Incident, Scope, Status};
+use incident_core::timeline::EntryKind;
+use incident_core::IncidentId;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const GAMEDAY: &str = "incident-loop.gameday";
+const ALARM: &str = "CloudWatch Alarm State Change";
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn setup() -> Result<Option<Stack>> {
+    if !enabled() {
+        eprintln!("skipped: the local stack is not deployed (run scripts/test)");
+        return Ok(None);
+    }
+    let catalog = format!("{}/../catalog.example.yaml", env!("CARGO_MANIFEST_DIR"));
+    incidentctl(&["catalog", "import", &catalog])?;
+    Ok(Some(Stack::connect().await?))
+}
+
+fn era(days_ago: i64) -> DateTime<Utc> {
+    Utc::now() - TimeDelta::days(days_ago)
+}
+
+/// Waits until exactly `count` incidents exist in the era and all are past triage and engagement.
+async fn settled(stack: &Stack, base: DateTime<Utc>, count: usize) -> Result<Vec<Incident>> {
+    eventually(&format!("{count} engaged incidents"), WAIT, || async {
+        let found = stack
+            .incidents_between(base - TimeDelta::hours(1), base + TimeDelta::hours(20))
+            .await?;
+        let engaged = found.iter().all(|i| i.engaged_at.is_some());
+        Ok((found.len() >= count && engaged).then_some(found))
+    })
+    .await
+}
+
+fn by_service<'a>(incidents: &'a [Incident], service: &str) -> &'a Incident {
+    incidents
+        .iter()
+        .find(|i| i.scope == Scope::SingleService && i.services == [service])
+        .unwrap_or_else(|| panic!("no incident for {service} in {incidents:#?}"))
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn a_burst_with_duplicates_flaps_and_a_storm_yields_exactly_the_expected_incidents() -> Result<()> {
+    let Some(stack) = setup().await? else { return Ok(()) };
+    let events = stack.capture_app_events("e2e-burst-events").await?;
+    let pages = stack
+        .capture_pages("incident-loop-payments", "e2e-burst-payments")
+        .await?;
+    let base = era(1);
+
+    // checkout: ALARM, OK, ALARM (a flap), INSUFFICIENT_DATA, every one delivered twice.
+    let flap = [
+        ("burst-a1", "ALARM", 0),
+        ("burst-o1", "OK", 30),
+        ("burst-a2", "ALARM", 60),
+        ("burst-i1", "INSUFFICIENT_DATA", 90),
+    ];
+    for _ in 0..2 {
+        for (id, state, secs) in flap {
+            let at = base + TimeDelta::seconds(secs);
+            stack
+                .invoke_ingest(&envelope(id, GAMEDAY, ALARM, alarm("checkout-api-5xx", state, at)))
+                .await?;
+        }
+    }
+    // Three hours later, four services alarm together, through EventBridge; each is redelivered once.
+    let storm_at = base + TimeDelta::hours(3);
+    for name in [
+        "orders-error-rate",
+        "search-latency-p99",
+        "auth-login-errors",
+        "dns-resolution-failures",
+    ] {
+        let mut detail = alarm(name, "ALARM", storm_at);
+        if name.starts_with("search") {
+            detail["alarmTags"] = json!({ "app": "search-web" });
+        }
+        let id = stack.put(GAMEDAY, ALARM, &detail).await?;
+        stack.invoke_ingest(&envelope(&id, GAMEDAY, ALARM, detail)).await?;
+    }
+
+    let incidents = settled(&stack, base, 6).await?;
+    assert_eq!(
+        incidents.len(),
+        6,
+        "checkout, four storm incidents and one multi-service event: {incidents:#?}"
+    );
+
+    let checkout = by_service(&incidents, "checkout");
+    assert_eq!(checkout.severity.map(|s| s.to_string()).as_deref(), Some("SEV2"));
+    assert_eq!(checkout.owner.as_deref(), Some("payments"));
+    assert_eq!(checkout.engaged_teams, ["payments", "customer-support"]);
+    assert!(checkout.exercise && checkout.parent.is_none());
+    assert!(checkout.commander.is_some(), "SEV2 gets a commander");
+
+    let multi = incidents
+        .iter()
+        .find(|i| i.scope == Scope::MultiService)
+        .expect("a multi-service event");
+    assert_eq!(multi.severity.map(|s| s.to_string()).as_deref(), Some("SEV1"));
+    assert_eq!(multi.owner.as_deref(), Some("incident-response"));
+    assert_eq!(
+        multi.engaged_teams,
+        ["incident-response", "customer-support", "identity", "network"]
+    );
+    assert!(["hana", "ivo", "jules"].contains(&multi.commander.as_deref().unwrap_or("")));
+    let mut services = multi.services.clone();
+    services.sort();
+    assert_eq!(services, ["auth", "dns", "orders", "search"]);
+    assert_eq!(multi.members.len(), 4);
+    for service in ["orders", "search", "auth", "dns"] {
+        let member = by_service(&incidents, service);
+        assert_eq!(
+            member.parent.as_ref(),
+            Some(&multi.id),
+            "{service} is linked into the event"
+        );
+        assert!(multi.members.contains(&member.id));
+    }
+    assert_eq!(
+        by_service(&incidents, "orders")
+            .severity
+            .map(|s| s.to_string())
+            .as_deref(),
+        Some("SEV3")
+    );
+    assert_eq!(by_service(&incidents, "orders").owner.as_deref(), Some("fulfilment"));
+
+    // The checkout timeline: one opening, one joined signal, one recovery; duplicates wrote nothing.
+    let timeline = stack.store.timeline(&checkout.id).await?;
+    let count = |kind| timeline.iter().filter(|e| e.kind == kind).count();
+    assert_eq!(count(EntryKind::Opened), 1);
+    assert_eq!(count(EntryKind::Signal), 1, "{timeline:#?}");
+    assert_eq!(count(EntryKind::Recovery), 1);
+    assert_eq!(count(EntryKind::Triaged), 2, "severity and commander");
+    assert_eq!(count(EntryKind::Engaged), 2);
+    let triaged = timeline.iter().find(|e| e.key == "triaged").unwrap();
+    assert!(
+        triaged.text.contains("customer-facing"),
+        "severity reason on the timeline: {}",
+        triaged.text
+    );
+
+    // One lifecycle per incident, running.
+    for i in &incidents {
+        assert_eq!(stack.execution_status(i.id.as_str()).await?, "RUNNING", "{}", i.id);
+    }
+
+    // Every incident was announced as opened and engaged on the app's bus.
+    let announced = eventually("Incident Engaged events", WAIT, || async {
+        let got = stack.drain(&events).await?;
+        Ok(Some(got))
+    })
+    .await?;
+    for i in &incidents {
+        for kind in ["Incident Opened", "Incident Engaged"] {
+            assert!(
+                announced
+                    .iter()
+                    .any(|e| e["detail-type"] == kind && e["detail"]["incident_id"] == i.id.as_str()),
+                "{kind} for {}",
+                i.id
+            );
+        }
+    }
+    // The owner team was paged through its SNS topic.
+    let paged = stack.drain(&pages).await?;
+    assert!(
+        paged
+            .iter()
+            .any(|m| m["Message"].as_str().unwrap_or_default().contains(checkout.id.as_str())),
+        "payments paged for {}: {paged:#?}",
+        checkout.id
+    );
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn every_documented_alarm_variant_opens_or_joins_the_right_incident() -> Result<()> {
+    let Some(stack) = setup().await? else { return Ok(()) };
+    let cases = [
+        ("cloudwatch/single-metric-alarm.json", "checkout"),
+        ("cloudwatch/single-metric-alarm-tagged.json", "checkout"),
+        ("cloudwatch/metric-math-alarm.json", "orders"),
+        ("cloudwatch/anomaly-detection-alarm.json", "search"),
+        ("cloudwatch/composite-alarm.json", "unmapped/payments-composite"),
+        (
+            "cloudwatch/composite-alarm-suppressed.json",
+            "unmapped/payments-composite-suppressed",
+        ),
+        ("synthetics/canary-failure.json", "checkout"),
+    ];
+    for (n, (file, service)) in cases.iter().enumerate() {
+        let base = era(10 + n as i64);
+        let mut event = fixture(file);
+        move_to(&mut event, base);
+        let id = stack
+            .put(GAMEDAY, event["detail-type"].as_str().unwrap(), &event["detail"])
+            .await?;
+        let found = settled(&stack, base, 1).await?;
+        assert_eq!(found.len(), 1, "{file}");
+        assert_eq!(found[0].services, [*service], "{file}");
+        assert_eq!(found[0].service_known, !service.starts_with("unmapped/"), "{file}");
+        assert!(found[0].exercise, "{file}");
+
+        if n == 0 {
+            // The same alarm: back to OK records a recovery; INSUFFICIENT_DATA opens nothing.
+            for (fixture_file, kind) in [
+                ("cloudwatch/single-metric-ok.json", EntryKind::Recovery),
+                ("cloudwatch/insufficient-data.json", EntryKind::Ignored),
+            ] {
+                let mut e = fixture(fixture_file);
+                move_to(&mut e, base + TimeDelta::minutes(2));
+                stack.put(GAMEDAY, ALARM, &e["detail"]).await?;
+                if kind == EntryKind::Recovery {
+                    eventually("recovery on the timeline", WAIT, || async {
+                        let t = stack.store.timeline(&found[0].id).await?;
+                        Ok(t.iter().any(|e| e.kind == EntryKind::Recovery).then_some(()))
+                    })
+                    .await?;
+                }
+            }
+            let again = stack
+                .incidents_between(base - TimeDelta::hours(1), base + TimeDelta::hours(20))
+                .await?;
+            assert_eq!(again.len(), 1, "OK and INSUFFICIENT_DATA open no incident");
+            let redelivered = envelope(&id, GAMEDAY, ALARM, event["detail"].clone());
+            let result = stack.invoke_ingest(&redelivered).await?;
+            assert_eq!(result["outcome"]["outcome"], "duplicate", "{result}");
+        }
+    }
+    Ok(())
+}
+
+/// Moves a fixture's own timestamps to `at`.
+fn move_to(event: &mut Value, at: DateTime<Utc>) {
+    let stamp = at.format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string();
+    if event["detail"]["state"].is_object() {
+        event["detail"]["state"]["timestamp"] = json!(stamp);
+    }
+    if event["detail"]["canary-run-timeline"].is_object() {
+        event["detail"]["canary-run-timeline"]["completed"] = json!(at.timestamp());
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn a_malformed_event_lands_in_the_dlq_with_its_reason_and_nothing_valid_is_lost() -> Result<()> {
+    let Some(stack) = setup().await? else { return Ok(()) };
+    let dlq = stack.outputs["IngestDeadLetterQueueUrl"].clone();
+    stack.drain(&dlq).await?;
+    let base = era(30);
+
+    let missing = stack.invoke_ingest(&fixture("malformed/missing-detail.json")).await?;
+    assert_eq!(missing["result"], "rejected", "{missing}");
+    let mut bad = fixture("malformed/bad-state.json");
+    move_to(&mut bad, base);
+    stack.put(GAMEDAY, ALARM, &bad["detail"]).await?;
+    stack
+        .invoke_ingest(&fixture("malformed/unknown-detail-type.json"))
+        .await?;
+    stack
+        .put(GAMEDAY, ALARM, &alarm("checkout-api-5xx", "ALARM", base))
+        .await?;
+
+    let rejected = eventually("three rejected events on the DLQ", WAIT, || {
+        let stack = &stack;
+        let dlq = dlq.clone();
+        async move {
+            let got = stack.drain(&dlq).await?;
+            Ok((!got.is_empty()).then_some(got))
+        }
+    })
+    .await?;
+    let mut all = rejected;
+    all.extend(stack.drain(&dlq).await?);
+    let reasons: Vec<&str> = all.iter().filter_map(|m| m["reason"].as_str()).collect();
+    assert!(all.iter().all(|m| m["error_type"] == "InvalidInput"), "{all:#?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("detail")),
+        "missing detail: {reasons:?}"
+    );
+    assert!(reasons.iter().any(|r| r.contains("BROKEN")), "bad state: {reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("Configuration Change")),
+        "unknown type: {reasons:?}"
+    );
+    assert!(all.iter().all(|m| m["event"].is_object()), "the whole event is kept");
+    let found = settled(&stack, base, 1).await?;
+    assert_eq!(
+        found[0].services,
+        ["checkout"],
+        "the valid event still opened its incident"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn concurrent_redelivery_of_one_event_never_creates_a_second_incident() -> Result<()> {
+    let Some(stack) = setup().await? else { return Ok(()) };
+    let base = era(40);
+    let event = envelope(
+        "redelivered-1",
+        GAMEDAY,
+        ALARM,
+        alarm("reporting-batch-failures", "ALARM", base),
+    );
+    let results = join_all((0..6).map(|_| stack.invoke_ingest(&event)).collect()).await;
+    let outcomes: Vec<String> = results
+        .into_iter()
+        .map(|r| r.map(|v| v["outcome"]["outcome"].to_string()))
+        .collect::<Result<_>>()?;
+    assert_eq!(
+        outcomes.iter().filter(|o| o.contains("placed")).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let found = settled(&stack, base, 1).await?;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].services, ["reporting"]);
+    Ok(())
+}
+
+/// Polls all futures together, so the invocations are in flight at once.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if results[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => results[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().map(|r| r.expect("ready")).collect()
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn a_customer_report_escalates_until_acknowledged_and_resolution_completes_the_lifecycle() -> Result<()> {
+    let Some(stack) = setup().await? else { return Ok(()) };
+    let events = stack.capture_app_events("e2e-lifecycle-events").await?;
+    let report_id = format!("e2e-{}", Utc::now().timestamp_millis());
+    let args = [
+        "report",
+        "--service",
+        "checkout",
+        "--summary",
+        "customers cannot pay",
+        "--report-id",
+        &report_id,
+    ];
+    incidentctl(&args)?;
+    incidentctl(&args)?; // resubmitted: the same report, not a second incident
+    let incident = eventually("the customer-detected incident", WAIT, || async {
+        let today = Utc::now().format("%Y-%m-%d").to_string();
+        let all = stack.store.list(&[today], false).await?;
+        let mine: Vec<Incident> = all
+            .into_iter()
+            .filter(|i| i.first_signal.contains(&report_id) && i.engaged_at.is_some())
+            .collect();
+        Ok((!mine.is_empty()).then_some(mine))
+    })
+    .await?;
+    assert_eq!(incident.len(), 1, "a resubmitted report is the same signal");
+    let incident = &incident[0];
+    assert!(incident.customer_detected);
+    assert_eq!(incident.severity.map(|s| s.to_string()).as_deref(), Some("SEV1"));
+    let id = incident.id.to_string();
+
+    // Nobody acknowledges: the lifecycle escalates (SFN_WAIT_SCALE shortens the wait).
+    eventually("an escalation", WAIT, || async {
+        let i = stack.store.incident(&IncidentId::parse(&id)?).await?;
+        Ok((i.escalations >= 1).then_some(()))
+    })
+    .await?;
+
+    let acked = incidentctl(&["ack", &id])?;
+    assert!(acked.contains("acknowledged by"), "{acked}");
+    let second = incidentctl(&["ack", &id]).unwrap_err().to_string();
+    assert!(second.contains("already acknowledged"), "{second}");
+    incidentctl(&[
+        "note",
+        &id,
+        "rolled back the 03:10 deploy",
+        "--link",
+        "https://example.com/deploy/42",
+    ])?;
+    assert!(incidentctl(&["note", &id, "x", "--link", "javascript:alert(1)"]).is_err());
+    assert!(incidentctl(&["show", "inc-0000"])
+        .unwrap_err()
+        .to_string()
+        .contains("not an incident id"));
+
+    eventually("the lifecycle waiting for resolution", WAIT, || async {
+        Ok(stack
+            .store
+            .token(&IncidentId::parse(&id)?, "resolve")
+            .await?
+            .map(|_| ()))
+    })
+    .await?;
+    incidentctl(&["resolve", &id, "--summary", "deploy rolled back"])?;
+    eventually("the lifecycle to succeed", WAIT, || async {
+        Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
+    })
+    .await?;
+
+    let i = stack.store.incident(&IncidentId::parse(&id)?).await?;
+    assert_eq!(i.status, Status::Resolved);
+    assert!(i.acknowledged_by.is_some() && i.resolved_by.is_some());
+    let timeline = incidentctl(&["timeline", &id, "--output", "json"])?;
+    let entries: Vec<Value> = serde_json::from_str(&timeline)?;
+    for kind in [
+        "opened",
+        "triaged",
+        "engaged",
+        "escalated",
+        "acknowledged",
+        "note",
+        "resolved",
+    ] {
+        assert!(
+            entries.iter().any(|e| e["kind"] == kind),
+            "{kind} on the timeline: {timeline}"
+        );
+    }
+    let note = entries.iter().find(|e| e["kind"] == "note").unwrap();
+    assert_eq!(note["links"][0], "https://example.com/deploy/42");
+    let announced = stack.drain(&events).await?;
+    for kind in ["Incident Escalated", "Incident Acknowledged", "Incident Resolved"] {
+        assert!(
+            announced
+                .iter()
+                .any(|e| e["detail-type"] == kind && e["detail"]["incident_id"] == id.as_str()),
+            "{kind}"
+        );
+    }
+    Ok(())
+}

@@ -1,1 +1,272 @@
+//! Helpers for the end-to-end tests: the deployed stack's outputs, ways to put signals in (through
+//! EventBridge like AWS does, or straight into the ingest function like a redelivery does), and
+//! ways to watch what comes out (incidents, timelines, app events, pages, the DLQ).
 
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
+use incident_aws::store::Store;
+use incident_core::incident::Incident;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+/// The deployed stack, found by its CloudFormation outputs like incidentctl finds it.
+pub struct Stack {
+    pub config: aws_config::SdkConfig,
+    pub outputs: HashMap<String, String>,
+    pub store: Store,
+    pub events: aws_sdk_eventbridge::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sfn: aws_sdk_sfn::Client,
+}
+
+/// The end-to-end tests run only where scripts/test deployed the stack (INCIDENT_LOOP_E2E=1).
+pub fn enabled() -> bool {
+    std::env::var("INCIDENT_LOOP_E2E").as_deref() == Ok("1")
+}
+
+impl Stack {
+    pub async fn connect() -> Result<Self> {
+        let config = incident_aws::sdk_config().await;
+        let stack = std::env::var("STACK_NAME").unwrap_or_else(|_| "incident-loop".into());
+        let described = aws_sdk_cloudformation::Client::new(&config)
+            .describe_stacks()
+            .stack_name(&stack)
+            .send()
+            .await
+            .context("the stack is not deployed: run scripts/test")?;
+        let outputs: HashMap<String, String> = described.stacks()[0]
+            .outputs()
+            .iter()
+            .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+            .collect();
+        let store = Store::new(aws_sdk_dynamodb::Client::new(&config), &outputs["TableName"]);
+        Ok(Self {
+            store,
+            events: aws_sdk_eventbridge::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+            sfn: aws_sdk_sfn::Client::new(&config),
+            outputs,
+            config,
+        })
+    }
+
+    /// Puts one event on the default bus, as CloudWatch or a game day would.
+    pub async fn put(&self, source: &str, detail_type: &str, detail: &Value) -> Result<String> {
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .source(source)
+            .detail_type(detail_type)
+            .detail(detail.to_string())
+            .build();
+        let out = self.events.put_events().entries(entry).send().await?;
+        if out.failed_entry_count() > 0 {
+            bail!("put-events failed: {:?}", out.entries());
+        }
+        Ok(out.entries()[0].event_id().unwrap_or_default().to_string())
+    }
+
+    /// Invokes the ingest function with an exact event, as an at-least-once redelivery would.
+    pub async fn invoke_ingest(&self, event: &Value) -> Result<Value> {
+        let out = self
+            .lambda
+            .invoke()
+            .function_name(&self.outputs["IngestFunctionName"])
+            .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()))
+            .send()
+            .await?;
+        let body: Value = serde_json::from_slice(out.payload().map(|b| b.as_ref()).unwrap_or(b"null"))?;
+        if out.function_error().is_some() {
+            bail!("ingest failed: {body}");
+        }
+        Ok(body)
+    }
+
+    /// Today's incidents whose impact started inside [from, to).
+    pub async fn incidents_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Incident>> {
+        let today = Utc::now().format("%Y-%m-%d").to_string();
+        let all = self.store.list(&[today], false).await?;
+        Ok(all
+            .into_iter()
+            .filter(|i| i.impact_started_at >= from && i.impact_started_at < to)
+            .collect())
+    }
+
+    /// A queue receiving every event the app publishes on its bus.
+    pub async fn capture_app_events(&self, name: &str) -> Result<String> {
+        let url = self.queue(name).await?;
+        let arn = self.queue_arn(&url).await?;
+        let bus = &self.outputs["EventBusName"];
+        self.events
+            .put_rule()
+            .name(name)
+            .event_bus_name(bus)
+            .event_pattern(json!({ "source": ["incident-loop"] }).to_string())
+            .send()
+            .await?;
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("capture")
+            .arn(arn)
+            .build()?;
+        self.events
+            .put_targets()
+            .rule(name)
+            .event_bus_name(bus)
+            .targets(target)
+            .send()
+            .await?;
+        Ok(url)
+    }
+
+    /// A queue subscribed to an SNS topic (a team's pager).
+    pub async fn capture_pages(&self, topic_name: &str, queue_name: &str) -> Result<String> {
+        let topic = self
+            .sns
+            .create_topic()
+            .name(topic_name)
+            .send()
+            .await?
+            .topic_arn
+            .unwrap_or_default();
+        let url = self.queue(queue_name).await?;
+        let arn = self.queue_arn(&url).await?;
+        self.sns
+            .subscribe()
+            .topic_arn(topic)
+            .protocol("sqs")
+            .endpoint(arn)
+            .send()
+            .await?;
+        Ok(url)
+    }
+
+    async fn queue(&self, name: &str) -> Result<String> {
+        Ok(self
+            .sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await?
+            .queue_url
+            .unwrap_or_default())
+    }
+
+    async fn queue_arn(&self, url: &str) -> Result<String> {
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await?;
+        Ok(attrs
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// Drains a queue: every message body received within a short poll.
+    pub async fn drain(&self, url: &str) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await?;
+            let messages = got.messages();
+            if messages.is_empty() {
+                return Ok(out);
+            }
+            for m in messages {
+                out.push(serde_json::from_str(m.body().unwrap_or("null")).unwrap_or(Value::Null));
+                if let Some(handle) = m.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await?;
+                }
+            }
+        }
+    }
+
+    /// The lifecycle execution's status for an incident.
+    pub async fn execution_status(&self, incident: &str) -> Result<String> {
+        let arn = format!(
+            "{}:{incident}",
+            self.outputs["StateMachineArn"].replacen(":stateMachine:", ":execution:", 1)
+        );
+        let out = self.sfn.describe_execution().execution_arn(arn).send().await?;
+        Ok(out.status().as_str().to_string())
+    }
+}
+
+/// Polls `check` until it returns `Some`, for at most `limit`: the loop is asynchronous, so tests
+/// wait for an eventual state (they never assert on how long it took).
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut last_err = None;
+    loop {
+        match check().await {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(e) => last_err = Some(e),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("gave up waiting for {what} after {limit:?} (last error: {last_err:?})");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A CloudWatch alarm state change detail at `at`, in the documented shape.
+pub fn alarm(name: &str, state: &str, at: DateTime<Utc>) -> Value {
+    json!({
+        "alarmName": name,
+        "state": { "value": state, "reason": format!("test: {state}"),
+                   "timestamp": at.format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string() },
+        "previousState": { "value": "OK", "reason": "test" },
+        "configuration": { "metrics": [{ "id": "m1", "returnData": true,
+            "metricStat": { "metric": { "namespace": "Test", "name": "Errors", "dimensions": {} }, "period": 60, "stat": "Sum" } }] }
+    })
+}
+
+/// A full EventBridge envelope, as the ingest function receives it.
+pub fn envelope(id: &str, source: &str, detail_type: &str, detail: Value) -> Value {
+    json!({ "version": "0", "id": id, "detail-type": detail_type, "source": source, "account": "000000000000",
+            "time": Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(), "region": "us-east-1", "resources": [],
+            "detail": detail })
+}
+
+/// Reads an event fixture from events/.
+pub fn fixture(path: &str) -> Value {
+    let text = std::fs::read_to_string(format!("{}/../events/{path}", env!("CARGO_MANIFEST_DIR"))).expect("fixture");
+    serde_json::from_str(&text).expect("fixture JSON")
+}
+
+/// Runs incidentctl (the binary built in this workspace) against the stack.
+pub fn incidentctl(args: &[&str]) -> Result<String> {
+    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| format!("{}/../target", env!("CARGO_MANIFEST_DIR")));
+    let out = std::process::Command::new(format!("{dir}/debug/incidentctl"))
+        .args(args)
+        .output()
+        .context("run incidentctl")?;
+    if !out.status.success() {
+        bail!("incidentctl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

@@ -41,10 +41,25 @@ impl Bus {
             .detail_type(detail_type)
             .detail(detail)
             .build();
-        let out = self.events.put_events().entries(entry).send().await.map_err(|e| AwsError::sdk("PutEvents", e))?;
+        let out = self
+            .events
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("PutEvents", e))?;
         if out.failed_entry_count() > 0 {
-            let why = out.entries().iter().filter_map(|e| e.error_message()).collect::<Vec<_>>().join("; ");
-            return Err(AwsError::Service { operation: "PutEvents", message: why, code: None });
+            let why = out
+                .entries()
+                .iter()
+                .filter_map(|e| e.error_message())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(AwsError::Service {
+                operation: "PutEvents",
+                message: why,
+                code: None,
+            });
         }
         Ok(())
     }

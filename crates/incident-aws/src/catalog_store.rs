@@ -33,20 +33,31 @@ pub struct ImportSummary {
 
 impl CatalogStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     /// Loads the catalog; an empty table yields an empty catalog with default settings.
     pub async fn load(&self) -> Result<Catalog, AwsError> {
-        let mut catalog = Catalog { settings: Settings::default(), teams: Vec::new(), services: Vec::new() };
+        let mut catalog = Catalog {
+            settings: Settings::default(),
+            teams: Vec::new(),
+            services: Vec::new(),
+        };
         for item in self.items().await? {
             let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             if sk == "SETTINGS" {
                 catalog.settings = from_item::<Entry<Settings>>("catalog settings", item)?.value;
             } else if sk.starts_with("TEAM#") {
-                catalog.teams.push(from_item::<Entry<Team>>("catalog team", item)?.value);
+                catalog
+                    .teams
+                    .push(from_item::<Entry<Team>>("catalog team", item)?.value);
             } else if sk.starts_with("SERVICE#") {
-                catalog.services.push(from_item::<Entry<Service>>("catalog service", item)?.value);
+                catalog
+                    .services
+                    .push(from_item::<Entry<Service>>("catalog service", item)?.value);
             }
         }
         Ok(catalog)
@@ -78,15 +89,29 @@ impl CatalogStore {
     /// are removed, so the table always matches the file that was imported last.
     pub async fn import(&self, catalog: &Catalog) -> Result<ImportSummary, AwsError> {
         catalog.validate().map_err(|e| AwsError::Rejected(e.to_string()))?;
-        let mut puts = vec![to_item(&Entry { pk: CATALOG_PK.into(), sk: "SETTINGS".into(), value: &catalog.settings })?];
+        let mut puts = vec![to_item(&Entry {
+            pk: CATALOG_PK.into(),
+            sk: "SETTINGS".into(),
+            value: &catalog.settings,
+        })?];
         for t in &catalog.teams {
-            puts.push(to_item(&Entry { pk: CATALOG_PK.into(), sk: format!("TEAM#{}", t.name), value: t })?);
+            puts.push(to_item(&Entry {
+                pk: CATALOG_PK.into(),
+                sk: format!("TEAM#{}", t.name),
+                value: t,
+            })?);
         }
         for s in &catalog.services {
-            puts.push(to_item(&Entry { pk: CATALOG_PK.into(), sk: format!("SERVICE#{}", s.name), value: s })?);
+            puts.push(to_item(&Entry {
+                pk: CATALOG_PK.into(),
+                sk: format!("SERVICE#{}", s.name),
+                value: s,
+            })?);
         }
-        let keep: HashSet<String> =
-            puts.iter().filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).cloned()).collect();
+        let keep: HashSet<String> = puts
+            .iter()
+            .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).cloned())
+            .collect();
         let stale: Vec<String> = self
             .items()
             .await?
@@ -96,10 +121,17 @@ impl CatalogStore {
             .collect();
         let mut requests: Vec<WriteRequest> = puts
             .into_iter()
-            .map(|item| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("item set")).build())
+            .map(|item| {
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(item)).build().expect("item set"))
+                    .build()
+            })
             .collect();
         for sk in &stale {
-            let delete = DeleteRequest::builder().set_key(Some(key(CATALOG_PK, sk.clone()))).build().expect("key set");
+            let delete = DeleteRequest::builder()
+                .set_key(Some(key(CATALOG_PK, sk.clone())))
+                .build()
+                .expect("key set");
             requests.push(WriteRequest::builder().delete_request(delete).build());
         }
         for chunk in requests.chunks(25) {
@@ -112,7 +144,10 @@ impl CatalogStore {
                     .send()
                     .await
                     .map_err(|e| AwsError::sdk("BatchWriteItem", e))?;
-                pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
                 if pending.is_empty() {
                     break;
                 }
@@ -122,6 +157,10 @@ impl CatalogStore {
                 return Err(AwsError::Contention("catalog import (unprocessed items)".into()));
             }
         }
-        Ok(ImportSummary { services: catalog.services.len(), teams: catalog.teams.len(), removed: stale.len() })
+        Ok(ImportSummary {
+            services: catalog.services.len(),
+            teams: catalog.teams.len(),
+            removed: stale.len(),
+        })
     }
 }

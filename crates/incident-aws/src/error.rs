@@ -7,7 +7,11 @@ pub enum AwsError {
     #[error("missing configuration: environment variable {0} is not set")]
     Config(String),
     #[error("{operation} failed: {message}")]
-    Service { operation: &'static str, message: String, code: Option<String> },
+    Service {
+        operation: &'static str,
+        message: String,
+        code: Option<String>,
+    },
     #[error("stored item is not readable ({what}): {message}")]
     Decode { what: String, message: String },
     #[error("incident {0} does not exist")]
@@ -25,11 +29,18 @@ impl AwsError {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let code = err.code().map(str::to_string);
-        Self::Service { operation, message: DisplayErrorContext(&err).to_string(), code }
+        Self::Service {
+            operation,
+            message: DisplayErrorContext(&err).to_string(),
+            code,
+        }
     }
 
     pub fn decode(what: impl Into<String>, err: impl std::fmt::Display) -> Self {
-        Self::Decode { what: what.into(), message: err.to_string() }
+        Self::Decode {
+            what: what.into(),
+            message: err.to_string(),
+        }
     }
 
     /// Transient failures (throttling, network, contention) are worth a retry; the rest are not.

@@ -17,7 +17,10 @@ pub async fn caller(config: &aws_config::SdkConfig) -> Result<Caller, AwsError> 
         .await
         .map_err(|e| AwsError::sdk("GetCallerIdentity", e))?;
     let arn = out.arn.unwrap_or_default();
-    Ok(Caller { name: short_name(&arn), arn })
+    Ok(Caller {
+        name: short_name(&arn),
+        arn,
+    })
 }
 
 /// `arn:aws:iam::1:user/alice` → `alice`; `arn:aws:sts::1:assumed-role/OnCall/alice` → `OnCall/alice`.
@@ -38,7 +41,10 @@ mod tests {
     fn caller_names_are_short_and_keep_the_session_of_an_assumed_role() {
         assert_eq!(short_name("arn:aws:iam::123456789012:user/alice"), "alice");
         assert_eq!(short_name("arn:aws:iam::123456789012:user/team/bob"), "bob");
-        assert_eq!(short_name("arn:aws:sts::123456789012:assumed-role/OnCall/carol"), "OnCall/carol");
+        assert_eq!(
+            short_name("arn:aws:sts::123456789012:assumed-role/OnCall/carol"),
+            "OnCall/carol"
+        );
         assert_eq!(short_name("arn:aws:iam::000000000000:root"), "root");
     }
 }

@@ -54,7 +54,10 @@ pub fn stamp(at: DateTime<Utc>) -> String {
 }
 
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
-    HashMap::from([("pk".to_string(), AttributeValue::S(pk.into())), ("sk".to_string(), AttributeValue::S(sk.into()))])
+    HashMap::from([
+        ("pk".to_string(), AttributeValue::S(pk.into())),
+        ("sk".to_string(), AttributeValue::S(sk.into())),
+    ])
 }
 
 pub fn to_item<T: Serialize>(value: &T) -> Result<Item, crate::AwsError> {
@@ -126,7 +129,11 @@ pub struct TimelineItem {
 
 impl TimelineItem {
     pub fn new(incident: &IncidentId, entry: Entry) -> Self {
-        Self { pk: incident_pk(incident), sk: format!("TIMELINE#{}#{}", stamp(entry.at), entry.key), entry }
+        Self {
+            pk: incident_pk(incident),
+            sk: format!("TIMELINE#{}#{}", stamp(entry.at), entry.key),
+            entry,
+        }
     }
 }
 

@@ -32,7 +32,9 @@ impl From<AwsError> for HandlerError {
     fn from(e: AwsError) -> Self {
         match e {
             AwsError::NotFound(id) => HandlerError::NotFound(format!("incident {id} does not exist")),
-            AwsError::Config(_) | AwsError::Decode { .. } | AwsError::Rejected(_) => HandlerError::InvalidInput(e.to_string()),
+            AwsError::Config(_) | AwsError::Decode { .. } | AwsError::Rejected(_) => {
+                HandlerError::InvalidInput(e.to_string())
+            }
             AwsError::Service { .. } | AwsError::Contention(_) => HandlerError::Retryable(e.to_string()),
         }
     }
@@ -40,7 +42,10 @@ impl From<AwsError> for HandlerError {
 
 impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Self {
-        Diagnostic { error_type: e.error_type().to_string(), error_message: e.to_string() }
+        Diagnostic {
+            error_type: e.error_type().to_string(),
+            error_message: e.to_string(),
+        }
     }
 }
 
@@ -49,7 +54,10 @@ pub fn env_number(name: &str, default: i64) -> Result<i64, AwsError> {
     match std::env::var(name) {
         Err(_) => Ok(default),
         Ok(v) if v.trim().is_empty() => Ok(default),
-        Ok(v) => v.trim().parse().map_err(|_| AwsError::Config(format!("{name} (must be a whole number, got '{v}')"))),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| AwsError::Config(format!("{name} (must be a whole number, got '{v}')"))),
     }
 }
 
@@ -62,7 +70,11 @@ pub fn policy_from_env() -> Result<Policy, AwsError> {
             "CORRELATION_WINDOW_MINUTES (≥ 1) or MULTI_SERVICE_THRESHOLD (≥ 2) out of range".into(),
         ));
     }
-    Ok(Policy { window: TimeDelta::minutes(window), multi_service_threshold: threshold as usize, ..Policy::default() })
+    Ok(Policy {
+        window: TimeDelta::minutes(window),
+        multi_service_threshold: threshold as usize,
+        ..Policy::default()
+    })
 }
 
 #[cfg(test)]
@@ -72,7 +84,10 @@ mod tests {
     #[test]
     fn handler_errors_carry_the_error_type_the_state_machine_matches() {
         let d: Diagnostic = HandlerError::Retryable("throttled".into()).into();
-        assert_eq!((d.error_type.as_str(), d.error_message.as_str()), ("Retryable", "throttled"));
+        assert_eq!(
+            (d.error_type.as_str(), d.error_message.as_str()),
+            ("Retryable", "throttled")
+        );
         let d: Diagnostic = HandlerError::from(AwsError::NotFound("inc-1".into())).into();
         assert_eq!(d.error_type, "NotFound");
     }

@@ -9,8 +9,8 @@ pub mod catalog_store;
 pub mod error;
 pub mod identity;
 pub mod items;
-pub mod lifecycle;
 pub mod lambda;
+pub mod lifecycle;
 pub mod logging;
 pub mod rejects;
 pub mod store;
@@ -25,5 +25,8 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// Reads a required environment variable, naming it in the error so that a misconfigured function
 /// fails at cold start with a message that says what to fix.
 pub fn env_var(name: &str) -> Result<String, AwsError> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| AwsError::Config(name.to_string()))
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| AwsError::Config(name.to_string()))
 }

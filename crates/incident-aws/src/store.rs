@@ -50,20 +50,30 @@ fn put(table: &str, item: Item, condition: Option<&str>, values: &[(&str, Attrib
     for (k, v) in values {
         p = p.expression_attribute_values(*k, v.clone());
     }
-    TransactWriteItem::builder().put(p.build().expect("table and item are set")).build()
+    TransactWriteItem::builder()
+        .put(p.build().expect("table and item are set"))
+        .build()
 }
 
 fn versioned(table: &str, item: Item, old_version: u64) -> TransactWriteItem {
     if old_version == 0 {
         put(table, item, Some("attribute_not_exists(pk)"), &[])
     } else {
-        put(table, item, Some("version = :v"), &[(":v", AttributeValue::N(old_version.to_string()))])
+        put(
+            table,
+            item,
+            Some("version = :v"),
+            &[(":v", AttributeValue::N(old_version.to_string()))],
+        )
     }
 }
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn table(&self) -> &str {
@@ -84,16 +94,29 @@ impl Store {
     }
 
     /// Ingests one signal: dedup, correlation, and every write it implies, atomically.
-    pub async fn record_signal(&self, matched: &ServiceMatch, signal: &Signal, policy: &Policy) -> Result<Recorded, AwsError> {
+    pub async fn record_signal(
+        &self,
+        matched: &ServiceMatch,
+        signal: &Signal,
+        policy: &Policy,
+    ) -> Result<Recorded, AwsError> {
         let service = matched.service.as_str();
         for _ in 0..ATTEMPTS {
             if let Some(seen) = self.get::<DedupItem>(&dedup_pk(&signal.key), "DEDUP").await? {
-                return Ok(Recorded { outcome: Outcome::Duplicate, start: seen.opened, stop: Vec::new() });
+                return Ok(Recorded {
+                    outcome: Outcome::Duplicate,
+                    start: seen.opened,
+                    stop: Vec::new(),
+                });
             }
             let svc: Option<ServiceStateItem> = self.get(&service_state_pk(service), STATE).await?;
             let storm: Option<StormItem> = self.get(STORM_PK, STATE).await?;
-            let (svc_version, mut clusters) = svc.map(|s| (s.version, s.state)).unwrap_or((0, ServiceClusters::default()));
-            let (storm_version, mut storm_state) = storm.map(|s| (s.version, s.state)).unwrap_or((0, StormState::default()));
+            let (svc_version, mut clusters) = svc
+                .map(|s| (s.version, s.state))
+                .unwrap_or((0, ServiceClusters::default()));
+            let (storm_version, mut storm_state) = storm
+                .map(|s| (s.version, s.state))
+                .unwrap_or((0, StormState::default()));
             let (outcome, storm_changed) = correlate(service, signal, &mut clusters, &mut storm_state, policy);
             clusters.prune(signal.at, policy);
             let plan = self.plan_writes(matched, signal, &outcome, &storm_state)?;
@@ -118,17 +141,32 @@ impl Store {
             writes.push(versioned(&self.table, to_item(&svc_item)?, svc_version));
             if storm_changed {
                 storm_state.prune(signal.at, policy);
-                let item = StormItem { pk: STORM_PK.into(), sk: STATE.into(), version: storm_version + 1, state: storm_state };
+                let item = StormItem {
+                    pk: STORM_PK.into(),
+                    sk: STATE.into(),
+                    version: storm_version + 1,
+                    state: storm_state,
+                };
                 writes.push(versioned(&self.table, to_item(&item)?, storm_version));
             }
             writes.extend(plan.writes);
-            match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(writes))
+                .send()
+                .await
+            {
                 Ok(_) => {
-                    self.link_members(&plan.link).await?;
+                    self.link_members(&plan.link, plan.event_services.as_ref()).await?;
                     for (merged, into) in &plan.merge {
                         self.mark_merged(merged, into).await?;
                     }
-                    return Ok(Recorded { outcome, start: plan.start, stop: plan.stop });
+                    return Ok(Recorded {
+                        outcome,
+                        start: plan.start,
+                        stop: plan.stop,
+                    });
                 }
                 Err(err) => {
                     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
@@ -171,34 +209,46 @@ impl Store {
                 plan.writes.push(put(t, to_item(&item)?, None, &[]));
             }
             Outcome::Recovery { incident } => {
-                plan.writes.push(put(t, to_item(&SignalItem::new(incident, service, signal))?, None, &[]));
+                plan.writes
+                    .push(put(t, to_item(&SignalItem::new(incident, service, signal))?, None, &[]));
                 let e = entry(EntryKind::Recovery, signal.summary());
-                plan.writes.push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
+                plan.writes
+                    .push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
             }
             Outcome::Placed { placement, aggregation } => {
                 let incident = placement.incident();
-                plan.writes.push(put(t, to_item(&SignalItem::new(incident, service, signal))?, None, &[]));
+                plan.writes
+                    .push(put(t, to_item(&SignalItem::new(incident, service, signal))?, None, &[]));
                 match placement {
                     Placement::Opened { .. } => {
                         let record = open_single(incident, matched, signal, now);
-                        plan.writes.push(put(t, to_item(&MetaItem::new(record))?, Some("attribute_not_exists(pk)"), &[]));
+                        plan.writes.push(put(
+                            t,
+                            to_item(&MetaItem::new(record))?,
+                            Some("attribute_not_exists(pk)"),
+                            &[],
+                        ));
                         let text = format!("opened for {service} ({}): {}", matched.how, signal.summary());
                         let e = Entry::system("ingest", EntryKind::Opened, "opened", text).at(now);
-                        plan.writes.push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
+                        plan.writes
+                            .push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
                         plan.start.push(incident.clone());
                     }
                     Placement::Joined { .. } => {
                         let e = entry(EntryKind::Signal, signal.summary());
-                        plan.writes.push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
+                        plan.writes
+                            .push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
                     }
                     Placement::Merged { merged, .. } => {
                         let names: Vec<&str> = merged.iter().map(IncidentId::as_str).collect();
                         let text = format!("{} — bridged and merged {}", signal.summary(), names.join(", "));
                         let e = entry(EntryKind::Merged, text);
-                        plan.writes.push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
+                        plan.writes
+                            .push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
                         for m in merged {
-                            let e = Entry::system("ingest", EntryKind::Merged, "merged", format!("merged into {incident}"))
-                                .at(now);
+                            let e =
+                                Entry::system("ingest", EntryKind::Merged, "merged", format!("merged into {incident}"))
+                                    .at(now);
                             plan.writes.push(put(t, to_item(&TimelineItem::new(m, e))?, None, &[]));
                             plan.merge.push((m.clone(), incident.clone()));
                             plan.stop.push(m.clone());
@@ -224,7 +274,10 @@ impl Store {
         let t = &self.table;
         let services: Vec<String> = agg.services.iter().cloned().collect();
         if agg.created {
-            let members: Vec<IncidentId> = storm.event_of(&agg.linked[0]).map(|e| e.members.iter().cloned().collect()).unwrap_or_default();
+            let members: Vec<IncidentId> = storm
+                .event_of(&agg.linked[0])
+                .map(|e| e.members.iter().cloned().collect())
+                .unwrap_or_default();
             let record = Incident {
                 id: agg.event.clone(),
                 title: format!("Multi-service event: {}", services.join(", ")),
@@ -252,29 +305,66 @@ impl Store {
                 escalations: 0,
                 first_signal: signal.summary(),
             };
-            plan.writes.push(put(t, to_item(&MetaItem::new(record))?, Some("attribute_not_exists(pk)"), &[]));
+            plan.writes.push(put(
+                t,
+                to_item(&MetaItem::new(record))?,
+                Some("attribute_not_exists(pk)"),
+                &[],
+            ));
             let text = format!(
                 "aggregate alarm: {} services alarmed within the correlation window ({})",
                 services.len(),
                 services.join(", ")
             );
             let e = Entry::system("ingest", EntryKind::Opened, "opened", text).at(now);
-            plan.writes.push(put(t, to_item(&TimelineItem::new(&agg.event, e))?, None, &[]));
+            plan.writes
+                .push(put(t, to_item(&TimelineItem::new(&agg.event, e))?, None, &[]));
             plan.start.push(agg.event.clone());
         }
+        plan.event_services = Some((agg.event.clone(), services.clone()));
         for member in &agg.linked {
             plan.link.push((member.clone(), agg.event.clone()));
-            let e = Entry::system("ingest", EntryKind::Linked, format!("linked-{}", agg.event), format!("linked into multi-service event {}", agg.event)).at(now);
-            plan.writes.push(put(t, to_item(&TimelineItem::new(member, e))?, None, &[]));
-            let e = Entry::system("ingest", EntryKind::Linked, format!("member-{member}"), format!("linked {member}")).at(now);
-            plan.writes.push(put(t, to_item(&TimelineItem::new(&agg.event, e))?, None, &[]));
+            let e = Entry::system(
+                "ingest",
+                EntryKind::Linked,
+                format!("linked-{}", agg.event),
+                format!("linked into multi-service event {}", agg.event),
+            )
+            .at(now);
+            plan.writes
+                .push(put(t, to_item(&TimelineItem::new(member, e))?, None, &[]));
+            let e = Entry::system(
+                "ingest",
+                EntryKind::Linked,
+                format!("member-{member}"),
+                format!("linked {member}"),
+            )
+            .at(now);
+            plan.writes
+                .push(put(t, to_item(&TimelineItem::new(&agg.event, e))?, None, &[]));
         }
         Ok(())
     }
 
     /// Sets `parent` on linked incidents and `members` on the event. Idempotent, so a retry after a
     /// crash converges; the storm item remains the record of membership meanwhile.
-    async fn link_members(&self, links: &[(IncidentId, IncidentId)]) -> Result<(), AwsError> {
+    async fn link_members(
+        &self,
+        links: &[(IncidentId, IncidentId)],
+        event_services: Option<&(IncidentId, Vec<String>)>,
+    ) -> Result<(), AwsError> {
+        if let Some((event, services)) = event_services {
+            self.update_incident(event, |i| {
+                for s in services {
+                    if !i.services.contains(s) {
+                        i.services.push(s.clone());
+                    }
+                }
+                i.title = format!("Multi-service event: {}", i.services.join(", "));
+                Ok(())
+            })
+            .await?;
+        }
         for (member, event) in links {
             let parent = event.clone();
             self.update_incident(member, |i| {
@@ -307,7 +397,10 @@ impl Store {
     }
 
     pub async fn incident(&self, id: &IncidentId) -> Result<Incident, AwsError> {
-        self.get::<MetaItem>(&incident_pk(id), META).await?.map(|m| m.incident).ok_or_else(|| AwsError::NotFound(id.to_string()))
+        self.get::<MetaItem>(&incident_pk(id), META)
+            .await?
+            .map(|m| m.incident)
+            .ok_or_else(|| AwsError::NotFound(id.to_string()))
     }
 
     /// Read-modify-write of an incident record, retried on concurrent change. `change` may refuse
@@ -328,7 +421,11 @@ impl Store {
                 .map_err(|e| AwsError::sdk("GetItem", e))?
                 .item
                 .ok_or_else(|| AwsError::NotFound(id.to_string()))?;
-            let rev = raw.get("rev").and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+            let rev = raw
+                .get("rev")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
             let mut incident = from_item::<MetaItem>("incident", raw)?.incident;
             change(&mut incident)?;
             let mut item = to_item(&MetaItem::new(incident.clone()))?;
@@ -337,11 +434,17 @@ impl Store {
             req = if rev == 0 {
                 req.condition_expression("attribute_not_exists(rev)")
             } else {
-                req.condition_expression("rev = :rev").expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
+                req.condition_expression("rev = :rev")
+                    .expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
             };
             match req.send().await {
                 Ok(_) => return Ok(incident),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => continue,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    continue
+                }
                 Err(e) => return Err(AwsError::sdk("PutItem", e)),
             }
         }
@@ -355,9 +458,20 @@ impl Store {
             put(&self.table, marker, Some("attribute_not_exists(pk)"), &[]),
             put(&self.table, to_item(&TimelineItem::new(id, entry))?, None, &[]),
         ];
-        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_transaction_canceled_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(AwsError::sdk("TransactWriteItems", e)),
         }
     }
@@ -428,13 +542,18 @@ impl Store {
                 }
             }
         }
-        out.sort_by(|a, b| b.detected_at.cmp(&a.detected_at));
+        out.sort_by_key(|i| std::cmp::Reverse(i.detected_at));
         Ok(out)
     }
 
     /// Keeps a Step Functions task token server-side, for a human command to complete later.
     pub async fn put_token(&self, id: &IncidentId, kind: &str, token: &str, ttl_days: i64) -> Result<(), AwsError> {
-        let item = TokenItem { pk: incident_pk(id), sk: format!("TOKEN#{kind}"), token: token.into(), ttl: ttl_after(ttl_days) };
+        let item = TokenItem {
+            pk: incident_pk(id),
+            sk: format!("TOKEN#{kind}"),
+            token: token.into(),
+            ttl: ttl_after(ttl_days),
+        };
         self.client
             .put_item()
             .table_name(&self.table)
@@ -446,7 +565,10 @@ impl Store {
     }
 
     pub async fn token(&self, id: &IncidentId, kind: &str) -> Result<Option<String>, AwsError> {
-        Ok(self.get::<TokenItem>(&incident_pk(id), &format!("TOKEN#{kind}")).await?.map(|t| t.token))
+        Ok(self
+            .get::<TokenItem>(&incident_pk(id), &format!("TOKEN#{kind}"))
+            .await?
+            .map(|t| t.token))
     }
 
     pub async fn delete_token(&self, id: &IncidentId, kind: &str) -> Result<(), AwsError> {
@@ -466,7 +588,9 @@ impl Store {
             let (_pk, version, item) = match incident.scope {
                 Scope::SingleService => {
                     let pk = service_state_pk(incident.services.first().map(String::as_str).unwrap_or_default());
-                    let Some(mut s) = self.get::<ServiceStateItem>(&pk, STATE).await? else { return Ok(()) };
+                    let Some(mut s) = self.get::<ServiceStateItem>(&pk, STATE).await? else {
+                        return Ok(());
+                    };
                     if !s.state.close(&incident.id) {
                         return Ok(());
                     }
@@ -476,7 +600,9 @@ impl Store {
                     (pk, v, to_item(&s)?)
                 }
                 Scope::MultiService => {
-                    let Some(mut s) = self.get::<StormItem>(STORM_PK, STATE).await? else { return Ok(()) };
+                    let Some(mut s) = self.get::<StormItem>(STORM_PK, STATE).await? else {
+                        return Ok(());
+                    };
                     if !s.state.close(&incident.id) {
                         return Ok(());
                     }
@@ -496,7 +622,12 @@ impl Store {
                 .await;
             match res {
                 Ok(_) => return Ok(()),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => continue,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    continue
+                }
                 Err(e) => return Err(AwsError::sdk("PutItem", e)),
             }
         }
@@ -515,6 +646,8 @@ struct WritePlan {
     stop: Vec<IncidentId>,
     link: Vec<(IncidentId, IncidentId)>,
     merge: Vec<(IncidentId, IncidentId)>,
+    /// The multi-service event and every service it now spans.
+    event_services: Option<(IncidentId, Vec<String>)>,
 }
 
 fn incident_of(outcome: &Outcome) -> Option<IncidentId> {

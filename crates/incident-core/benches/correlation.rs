@@ -16,7 +16,11 @@ fn storm(events: usize, services: usize, duplicate_share: f64) -> Vec<(String, S
             let signal = Signal {
                 key: SignalKey::new("aws.cloudwatch", &format!("evt-{i:06}")),
                 source: SignalSource::Alarm,
-                health: if i % 5 == 4 { Health::Recovered } else { Health::Impaired },
+                health: if i % 5 == 4 {
+                    Health::Recovered
+                } else {
+                    Health::Impaired
+                },
                 resource: format!("{service}-5xx"),
                 at: start + TimeDelta::milliseconds((i as i64 * 36_000) % 3_600_000),
                 reason: "Threshold Crossed".into(),
@@ -41,14 +45,18 @@ fn bench(c: &mut Criterion) {
     let events = storm(10_000, 50, 0.30);
     let mut group = c.benchmark_group("correlation");
     group.throughput(Throughput::Elements(events.len() as u64));
-    group.bench_with_input(BenchmarkId::new("storm", "10k-events-50-services-30pct-dupes"), &events, |b, events| {
-        b.iter(|| {
-            let mut correlator = Correlator::new(Policy::default());
-            for (service, signal) in events {
-                std::hint::black_box(correlator.ingest(service, signal));
-            }
-        })
-    });
+    group.bench_with_input(
+        BenchmarkId::new("storm", "10k-events-50-services-30pct-dupes"),
+        &events,
+        |b, events| {
+            b.iter(|| {
+                let mut correlator = Correlator::new(Policy::default());
+                for (service, signal) in events {
+                    std::hint::black_box(correlator.ingest(service, signal));
+                }
+            })
+        },
+    );
     group.finish();
 }
 

@@ -135,7 +135,10 @@ impl Catalog {
                 problems.push(format!("service '{}': tier {} is not 1–4", s.name, s.tier));
             }
             if self.team(&s.owner).is_none() {
-                problems.push(format!("service '{}': owner team '{}' is not in teams", s.name, s.owner));
+                problems.push(format!(
+                    "service '{}': owner team '{}' is not in teams",
+                    s.name, s.owner
+                ));
             }
             if s.name.trim().is_empty() || s.name.contains('#') {
                 problems.push(format!("service name '{}' must be non-empty and without '#'", s.name));
@@ -153,7 +156,9 @@ impl Catalog {
         }
         for suspect in &st.usual_suspects {
             if self.service(suspect).is_none() {
-                problems.push(format!("settings.usual_suspects: service '{suspect}' is not in services"));
+                problems.push(format!(
+                    "settings.usual_suspects: service '{suspect}' is not in services"
+                ));
             }
         }
         for sev in st.ack_minutes.keys() {
@@ -186,12 +191,20 @@ impl Catalog {
     /// order). A signal that matches nothing belongs to an unknown service named after the tag value
     /// or, lacking one, after what fired, so that it still correlates with its own repeats.
     pub fn resolve(&self, signal: &Signal) -> ServiceMatch {
-        let known = |name: &str, how: String| ServiceMatch { service: name.to_string(), known: true, how };
+        let known = |name: &str, how: String| ServiceMatch {
+            service: name.to_string(),
+            known: true,
+            how,
+        };
         let tags = signal.alarm.as_ref().map(|a| &a.tags);
         if let Some(hint) = &signal.service_hint {
             return match self.service(hint) {
                 Some(s) => known(&s.name, "named by the report".into()),
-                None => ServiceMatch { service: hint.clone(), known: false, how: "named by the report".into() },
+                None => ServiceMatch {
+                    service: hint.clone(),
+                    known: false,
+                    how: "named by the report".into(),
+                },
             };
         }
         let tagged = tags.and_then(|t| t.get(&self.settings.service_tag));
@@ -199,9 +212,10 @@ impl Catalog {
             return known(&s.name, format!("alarm tag {}={}", self.settings.service_tag, s.name));
         }
         if let Some(tags) = tags {
-            let by_tags = self.services.iter().find(|s| {
-                !s.alarms.tags.is_empty() && s.alarms.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
-            });
+            let by_tags = self
+                .services
+                .iter()
+                .find(|s| !s.alarms.tags.is_empty() && s.alarms.tags.iter().all(|(k, v)| tags.get(k) == Some(v)));
             if let Some(s) = by_tags {
                 return known(&s.name, "alarm tags".into());
             }

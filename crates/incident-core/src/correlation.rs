@@ -32,7 +32,11 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { window: TimeDelta::minutes(15), multi_service_threshold: 3, horizon: TimeDelta::hours(24) }
+        Self {
+            window: TimeDelta::minutes(15),
+            multi_service_threshold: 3,
+            horizon: TimeDelta::hours(24),
+        }
     }
 }
 
@@ -56,10 +60,17 @@ impl Cluster {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "placement", rename_all = "snake_case")]
 pub enum Placement {
-    Opened { incident: IncidentId },
-    Joined { incident: IncidentId },
+    Opened {
+        incident: IncidentId,
+    },
+    Joined {
+        incident: IncidentId,
+    },
     /// The signal bridged several incidents of one service; `merged` now belong to `incident`.
-    Merged { incident: IncidentId, merged: Vec<IncidentId> },
+    Merged {
+        incident: IncidentId,
+        merged: Vec<IncidentId>,
+    },
 }
 
 impl Placement {
@@ -81,10 +92,17 @@ pub struct ServiceClusters {
 impl ServiceClusters {
     /// Places an impairment signal of `service` at `at`.
     pub fn place(&mut self, service: &str, key: &SignalKey, at: DateTime<Utc>, policy: &Policy) -> Placement {
-        let mut hits: Vec<usize> = (0..self.clusters.len()).filter(|&i| self.clusters[i].covers(at, policy.window)).collect();
+        let mut hits: Vec<usize> = (0..self.clusters.len())
+            .filter(|&i| self.clusters[i].covers(at, policy.window))
+            .collect();
         if hits.is_empty() {
             let incident = IncidentId::for_service(service, key);
-            self.clusters.push(Cluster { incident: incident.clone(), first_at: at, last_at: at, open: true });
+            self.clusters.push(Cluster {
+                incident: incident.clone(),
+                first_at: at,
+                last_at: at,
+                open: true,
+            });
             return Placement::Opened { incident };
         }
         hits.sort_by(|&a, &b| {
@@ -124,10 +142,13 @@ impl ServiceClusters {
 
     /// Marks an incident resolved: its cluster takes no more signals.
     pub fn close(&mut self, incident: &IncidentId) -> bool {
-        self.clusters.iter_mut().filter(|c| &c.incident == incident).fold(false, |_, c| {
-            c.open = false;
-            true
-        })
+        self.clusters
+            .iter_mut()
+            .filter(|c| &c.incident == incident)
+            .fold(false, |_, c| {
+                c.open = false;
+                true
+            })
     }
 
     /// Drops closed clusters older than the horizon so that the item stays small.
@@ -182,8 +203,10 @@ impl StormState {
         }
         let w = policy.window;
         self.members.push(member.clone());
-        if let Some(event) =
-            self.events.iter_mut().find(|e| e.open && e.first_at - w <= member.at && member.at <= e.last_at + w)
+        if let Some(event) = self
+            .events
+            .iter_mut()
+            .find(|e| e.open && e.first_at - w <= member.at && member.at <= e.last_at + w)
         {
             event.first_at = event.first_at.min(member.at);
             event.last_at = event.last_at.max(member.at);
@@ -202,7 +225,9 @@ impl StormState {
         if services.len() < policy.multi_service_threshold {
             return None;
         }
-        let first = group.iter().min_by(|a, b| (a.at, &a.incident).cmp(&(b.at, &b.incident)))?;
+        let first = group
+            .iter()
+            .min_by(|a, b| (a.at, &a.incident).cmp(&(b.at, &b.incident)))?;
         let event = MultiEvent {
             incident: IncidentId::for_multi_service(&first.incident),
             first_at: first.at,
@@ -257,10 +282,13 @@ impl StormState {
     }
 
     pub fn close(&mut self, event: &IncidentId) -> bool {
-        self.events.iter_mut().filter(|e| &e.incident == event).fold(false, |_, e| {
-            e.open = false;
-            true
-        })
+        self.events
+            .iter_mut()
+            .filter(|e| &e.incident == event)
+            .fold(false, |_, e| {
+                e.open = false;
+                true
+            })
     }
 
     pub fn prune(&mut self, now: DateTime<Utc>, policy: &Policy) {
@@ -277,7 +305,10 @@ impl StormState {
 pub enum Outcome {
     /// Already seen: nothing changes.
     Duplicate,
-    Placed { placement: Placement, aggregation: Option<Aggregation> },
+    Placed {
+        placement: Placement,
+        aggregation: Option<Aggregation>,
+    },
     /// A recovery signal recorded on the incident it belongs to.
     Recovery { incident: IncidentId },
     /// Recorded but attached to no incident, with the reason.
@@ -295,19 +326,36 @@ pub fn correlate(
     policy: &Policy,
 ) -> (Outcome, bool) {
     match signal.health {
-        Health::InsufficientData => {
-            (Outcome::Ignored { reason: "INSUFFICIENT_DATA is not evidence of impact".into() }, false)
-        }
+        Health::InsufficientData => (
+            Outcome::Ignored {
+                reason: "INSUFFICIENT_DATA is not evidence of impact".into(),
+            },
+            false,
+        ),
         Health::Recovered => match clusters.recovery_target(signal.at, policy) {
-            Some(incident) => (Outcome::Recovery { incident: incident.clone() }, false),
-            None => (Outcome::Ignored { reason: format!("no open incident for {service} to recover") }, false),
+            Some(incident) => (
+                Outcome::Recovery {
+                    incident: incident.clone(),
+                },
+                false,
+            ),
+            None => (
+                Outcome::Ignored {
+                    reason: format!("no open incident for {service} to recover"),
+                },
+                false,
+            ),
         },
         Health::Impaired => {
             let placement = clusters.place(service, &signal.key, signal.at, policy);
             let (aggregation, changed) = match &placement {
                 Placement::Joined { .. } => (None, false),
                 Placement::Opened { incident } => {
-                    let member = Member { incident: incident.clone(), service: service.to_string(), at: signal.at };
+                    let member = Member {
+                        incident: incident.clone(),
+                        service: service.to_string(),
+                        at: signal.at,
+                    };
                     (storm.admit(member, policy), true)
                 }
                 Placement::Merged { incident, merged } => {
@@ -332,7 +380,10 @@ pub struct Correlator {
 
 impl Correlator {
     pub fn new(policy: Policy) -> Self {
-        Self { policy, ..Self::default() }
+        Self {
+            policy,
+            ..Self::default()
+        }
     }
 
     pub fn ingest(&mut self, service: &str, signal: &Signal) -> Outcome {

@@ -34,7 +34,11 @@ pub fn plan(catalog: &Catalog, incident: &Incident) -> Plan {
     let mut add = |team: &str, reason: String, target: Option<&str>| {
         if !teams.iter().any(|t| t.team == team) {
             let target = target.or_else(|| catalog.team_target(team)).map(str::to_string);
-            teams.push(EngagedTeam { team: team.to_string(), reason, target });
+            teams.push(EngagedTeam {
+                team: team.to_string(),
+                reason,
+                target,
+            });
         }
     };
     match incident.scope {
@@ -52,10 +56,18 @@ pub fn plan(catalog: &Catalog, incident: &Incident) -> Plan {
         }
         Scope::MultiService => {
             add(&settings.incident_response_team, "multi-service event".into(), None);
-            add(&settings.support_team, "multi-service event: customers are likely affected".into(), None);
+            add(
+                &settings.support_team,
+                "multi-service event: customers are likely affected".into(),
+                None,
+            );
             for suspect in &settings.usual_suspects {
                 if let Some(s) = catalog.service(suspect) {
-                    add(&s.owner, format!("usual suspect: owns {}", s.name), s.notification_target.as_deref());
+                    add(
+                        &s.owner,
+                        format!("usual suspect: owns {}", s.name),
+                        s.notification_target.as_deref(),
+                    );
                 }
             }
         }
@@ -64,7 +76,12 @@ pub fn plan(catalog: &Catalog, incident: &Incident) -> Plan {
     let needs_commander = severity <= Severity::Sev2 || incident.scope == Scope::MultiService;
     let commander = needs_commander.then(|| pick_commander(catalog, incident)).flatten();
     let ack_minutes = settings.ack_minutes.get(&severity.to_string()).copied().unwrap_or(15);
-    Plan { teams, commander, ack_minutes, escalation_team: settings.incident_response_team.clone() }
+    Plan {
+        teams,
+        commander,
+        ack_minutes,
+        escalation_team: settings.incident_response_team.clone(),
+    }
 }
 
 /// Draws a commander from the incident-response team, spread by incident id so that a storm of
@@ -126,7 +143,10 @@ mod tests {
 
     #[test]
     fn a_customer_facing_single_service_incident_engages_its_owner_and_support() {
-        let p = plan(&catalog(), &incident(Scope::SingleService, "checkout", Severity::Sev3, true));
+        let p = plan(
+            &catalog(),
+            &incident(Scope::SingleService, "checkout", Severity::Sev3, true),
+        );
         assert_eq!(team_names(&p), ["payments", "customer-support"]);
         assert_eq!(p.commander, None);
         assert!(p.teams[0].target.as_deref().unwrap().starts_with("arn:aws:sns:"));
@@ -134,14 +154,23 @@ mod tests {
 
     #[test]
     fn an_internal_single_service_incident_engages_only_its_owner() {
-        let p = plan(&catalog(), &incident(Scope::SingleService, "reporting", Severity::Sev4, false));
+        let p = plan(
+            &catalog(),
+            &incident(Scope::SingleService, "reporting", Severity::Sev4, false),
+        );
         assert_eq!(team_names(&p), ["analytics"]);
     }
 
     #[test]
     fn multi_service_events_engage_incident_response_support_and_the_usual_suspects_with_a_commander() {
-        let p = plan(&catalog(), &incident(Scope::MultiService, "checkout", Severity::Sev2, true));
-        assert_eq!(team_names(&p), ["incident-response", "customer-support", "identity", "network"]);
+        let p = plan(
+            &catalog(),
+            &incident(Scope::MultiService, "checkout", Severity::Sev2, true),
+        );
+        assert_eq!(
+            team_names(&p),
+            ["incident-response", "customer-support", "identity", "network"]
+        );
         let catalog = catalog();
         let commanders = &catalog.team("incident-response").unwrap().members;
         assert!(commanders.contains(p.commander.as_ref().unwrap()));

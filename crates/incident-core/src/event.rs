@@ -82,7 +82,10 @@ pub fn parse(envelope: &Envelope) -> Result<Signal, ParseError> {
 }
 
 fn unknown_type(envelope: &Envelope) -> ParseError {
-    ParseError::UnknownDetailType { event_source: envelope.source.clone(), detail_type: envelope.detail_type.clone() }
+    ParseError::UnknownDetailType {
+        event_source: envelope.source.clone(),
+        detail_type: envelope.detail_type.clone(),
+    }
 }
 
 fn detail<T: for<'de> Deserialize<'de>>(envelope: &Envelope) -> Result<T, ParseError> {
@@ -91,7 +94,10 @@ fn detail<T: for<'de> Deserialize<'de>>(envelope: &Envelope) -> Result<T, ParseE
 
 fn signal_key(envelope: &Envelope, explicit: Option<&str>) -> Result<SignalKey, ParseError> {
     let id = explicit.or(envelope.id.as_deref()).filter(|id| !id.trim().is_empty());
-    let id = id.ok_or(ParseError::InvalidField { field: "id", reason: "the event has no id".into() })?;
+    let id = id.ok_or(ParseError::InvalidField {
+        field: "id",
+        reason: "the event has no id".into(),
+    })?;
     Ok(SignalKey::new(&envelope.source, id))
 }
 
@@ -100,13 +106,19 @@ pub fn parse_time(field: &'static str, text: &str) -> Result<DateTime<Utc>, Pars
     DateTime::parse_from_rfc3339(text)
         .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| ParseError::InvalidField { field, reason: format!("'{text}': {e}") })
+        .map_err(|e| ParseError::InvalidField {
+            field,
+            reason: format!("'{text}': {e}"),
+        })
 }
 
 fn event_time(envelope: &Envelope, own: Option<&str>, field: &'static str) -> Result<DateTime<Utc>, ParseError> {
     match own {
         Some(text) => parse_time(field, text),
-        None => envelope.time.ok_or(ParseError::InvalidField { field: "time", reason: "no timestamp".into() }),
+        None => envelope.time.ok_or(ParseError::InvalidField {
+            field: "time",
+            reason: "no timestamp".into(),
+        }),
     }
 }
 
@@ -204,18 +216,34 @@ fn parse_alarm(envelope: &Envelope) -> Result<Signal, ParseError> {
                 Some(s) => (
                     s.metric.namespace,
                     s.metric.name,
-                    s.metric.dimensions.iter().map(|(k, v)| (k.clone(), text_of(v))).collect(),
+                    s.metric
+                        .dimensions
+                        .iter()
+                        .map(|(k, v)| (k.clone(), text_of(v)))
+                        .collect(),
                     s.stat,
                     s.period,
                 ),
                 None => (None, None, BTreeMap::new(), None, None),
             };
-            AlarmMetric { id: m.id, namespace, name, dimensions, expression: m.expression, stat, period }
+            AlarmMetric {
+                id: m.id,
+                namespace,
+                name,
+                dimensions,
+                expression: m.expression,
+                stat,
+                period,
+            }
         })
         .collect();
     let kind = if d.configuration.alarm_rule.is_some() {
         AlarmKind::Composite
-    } else if metrics.iter().any(|m| m.expression.as_deref().is_some_and(|e| e.contains("ANOMALY_DETECTION_BAND"))) {
+    } else if metrics.iter().any(|m| {
+        m.expression
+            .as_deref()
+            .is_some_and(|e| e.contains("ANOMALY_DETECTION_BAND"))
+    }) {
         AlarmKind::AnomalyDetection
     } else if metrics.iter().any(|m| m.expression.is_some()) {
         AlarmKind::MetricMath
@@ -269,13 +297,22 @@ struct CanaryTimeline {
 
 fn parse_canary(envelope: &Envelope) -> Result<Signal, ParseError> {
     let d: CanaryDetail = detail(envelope)?;
-    if let Some(status) = d.test_run_status.as_deref().filter(|s| !s.eq_ignore_ascii_case("FAILED")) {
+    if let Some(status) = d
+        .test_run_status
+        .as_deref()
+        .filter(|s| !s.eq_ignore_ascii_case("FAILED"))
+    {
         return Err(ParseError::NotASignal(format!("canary run status is {status}")));
     }
     let at = match d.canary_run_timeline.and_then(|t| t.completed) {
-        Some(Value::Number(n)) => n.as_i64().and_then(|secs| DateTime::from_timestamp(secs, 0)).ok_or(
-            ParseError::InvalidField { field: "detail.canary-run-timeline.completed", reason: format!("{n}") },
-        )?,
+        Some(Value::Number(n)) => {
+            n.as_i64()
+                .and_then(|secs| DateTime::from_timestamp(secs, 0))
+                .ok_or(ParseError::InvalidField {
+                    field: "detail.canary-run-timeline.completed",
+                    reason: format!("{n}"),
+                })?
+        }
         Some(Value::String(text)) => parse_time("detail.canary-run-timeline.completed", &text)?,
         _ => event_time(envelope, None, "time")?,
     };
@@ -316,10 +353,16 @@ pub struct CustomerReport {
 fn parse_report(envelope: &Envelope) -> Result<Signal, ParseError> {
     let d: CustomerReport = detail(envelope)?;
     if d.service.trim().is_empty() {
-        return Err(ParseError::InvalidField { field: "detail.service", reason: "empty".into() });
+        return Err(ParseError::InvalidField {
+            field: "detail.service",
+            reason: "empty".into(),
+        });
     }
     if d.summary.trim().is_empty() {
-        return Err(ParseError::InvalidField { field: "detail.summary", reason: "empty".into() });
+        return Err(ParseError::InvalidField {
+            field: "detail.summary",
+            reason: "empty".into(),
+        });
     }
     let at = match d.impact_started_at {
         Some(t) => t,
@@ -369,9 +412,11 @@ mod tests {
 
     #[test]
     fn alarm_states_map_to_health() {
-        for (state, health) in
-            [("ALARM", Health::Impaired), ("OK", Health::Recovered), ("INSUFFICIENT_DATA", Health::InsufficientData)]
-        {
+        for (state, health) in [
+            ("ALARM", Health::Impaired),
+            ("OK", Health::Recovered),
+            ("INSUFFICIENT_DATA", Health::InsufficientData),
+        ] {
             let s = parse(&envelope(CLOUDWATCH_SOURCE, ALARM_STATE_CHANGE, alarm(state))).unwrap();
             assert_eq!(s.health, health);
         }
@@ -411,6 +456,12 @@ mod tests {
     fn an_empty_report_is_refused() {
         let detail = json!({"service": "checkout", "summary": "  ", "report_id": "x"});
         let e = parse(&envelope(CUSTOMER_SOURCE, CUSTOMER_REPORT, detail)).unwrap_err();
-        assert!(matches!(e, ParseError::InvalidField { field: "detail.summary", .. }));
+        assert!(matches!(
+            e,
+            ParseError::InvalidField {
+                field: "detail.summary",
+                ..
+            }
+        ));
     }
 }

@@ -97,8 +97,14 @@ mod tests {
     #[test]
     fn the_same_signal_always_yields_the_same_incident_id() {
         let key = SignalKey::new("aws.cloudwatch", "abc");
-        assert_eq!(IncidentId::for_service("checkout", &key), IncidentId::for_service("checkout", &key));
-        assert_ne!(IncidentId::for_service("checkout", &key), IncidentId::for_service("orders", &key));
+        assert_eq!(
+            IncidentId::for_service("checkout", &key),
+            IncidentId::for_service("checkout", &key)
+        );
+        assert_ne!(
+            IncidentId::for_service("checkout", &key),
+            IncidentId::for_service("orders", &key)
+        );
     }
 
     #[test]

@@ -20,7 +20,13 @@ pub enum Severity {
 }
 
 impl Severity {
-    const ALL: [Severity; 5] = [Severity::Sev1, Severity::Sev2, Severity::Sev3, Severity::Sev4, Severity::Sev5];
+    const ALL: [Severity; 5] = [
+        Severity::Sev1,
+        Severity::Sev2,
+        Severity::Sev3,
+        Severity::Sev4,
+        Severity::Sev5,
+    ];
 
     pub fn level(self) -> u8 {
         self as u8 + 1
@@ -99,7 +105,11 @@ pub fn assess(facts: &Facts) -> Assessment {
         _ => {}
     }
     if facts.multi_service {
-        let floor = if facts.tier == Some(1) && facts.customer_facing { 1 } else { 2 };
+        let floor = if facts.tier == Some(1) && facts.customer_facing {
+            1
+        } else {
+            2
+        };
         if level > floor {
             level = floor;
             reasons.push(format!("multi-service event: at least SEV{floor}"));
@@ -120,7 +130,12 @@ mod tests {
     use super::*;
 
     fn facts(tier: Option<u8>) -> Facts {
-        Facts { tier, source: Some(SignalSource::Alarm), alarm_kind: Some(AlarmKind::SingleMetric), ..Facts::default() }
+        Facts {
+            tier,
+            source: Some(SignalSource::Alarm),
+            alarm_kind: Some(AlarmKind::SingleMetric),
+            ..Facts::default()
+        }
     }
 
     #[test]
@@ -133,23 +148,49 @@ mod tests {
 
     #[test]
     fn customer_facing_and_customer_detected_each_raise_one_level_with_a_reason() {
-        let a = assess(&Facts { customer_facing: true, customer_detected: true, ..facts(Some(1)) });
+        let a = assess(&Facts {
+            customer_facing: true,
+            customer_detected: true,
+            ..facts(Some(1))
+        });
         assert_eq!(a.severity, Severity::Sev1);
-        assert!(a.reasons.iter().any(|r| r.contains("customers detected it")), "{:?}", a.reasons);
+        assert!(
+            a.reasons.iter().any(|r| r.contains("customers detected it")),
+            "{:?}",
+            a.reasons
+        );
     }
 
     #[test]
     fn multi_service_events_are_at_least_sev2_and_sev1_with_a_customer_facing_tier_1() {
-        assert_eq!(assess(&Facts { multi_service: true, ..facts(Some(3)) }).severity, Severity::Sev2);
-        let a = assess(&Facts { multi_service: true, customer_facing: true, ..facts(Some(1)) });
+        assert_eq!(
+            assess(&Facts {
+                multi_service: true,
+                ..facts(Some(3))
+            })
+            .severity,
+            Severity::Sev2
+        );
+        let a = assess(&Facts {
+            multi_service: true,
+            customer_facing: true,
+            ..facts(Some(1))
+        });
         assert_eq!(a.severity, Severity::Sev1);
     }
 
     #[test]
     fn anomaly_alarms_lower_and_canaries_raise() {
-        let anomaly = Facts { alarm_kind: Some(AlarmKind::AnomalyDetection), ..facts(Some(2)) };
+        let anomaly = Facts {
+            alarm_kind: Some(AlarmKind::AnomalyDetection),
+            ..facts(Some(2))
+        };
         assert_eq!(assess(&anomaly).severity, Severity::Sev5);
-        let canary = Facts { source: Some(SignalSource::Canary), alarm_kind: None, ..facts(Some(2)) };
+        let canary = Facts {
+            source: Some(SignalSource::Canary),
+            alarm_kind: None,
+            ..facts(Some(2))
+        };
         assert_eq!(assess(&canary).severity, Severity::Sev3);
     }
 

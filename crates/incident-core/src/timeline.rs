@@ -50,7 +50,14 @@ impl Entry {
     pub fn human(actor: &str, kind: EntryKind, text: impl Into<String>) -> Self {
         let at = Utc::now();
         let key = format!("{:?}-{}", kind, at.timestamp_nanos_opt().unwrap_or_default()).to_lowercase();
-        Self { at, actor: actor.to_string(), kind, text: text.into(), links: Vec::new(), key }
+        Self {
+            at,
+            actor: actor.to_string(),
+            kind,
+            text: text.into(),
+            links: Vec::new(),
+            key,
+        }
     }
 
     pub fn at(mut self, at: DateTime<Utc>) -> Self {

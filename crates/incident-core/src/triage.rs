@@ -22,9 +22,10 @@ pub struct Decision {
 pub fn decide(catalog: &Catalog, incident: &Incident, first: Option<&Signal>) -> Decision {
     let services: Vec<_> = incident.services.iter().filter_map(|s| catalog.service(s)).collect();
     let (owner, owner_reason) = match (incident.scope, services.first()) {
-        (Scope::MultiService, _) => {
-            (catalog.settings.incident_response_team.clone(), "multi-service events are led by incident response".into())
-        }
+        (Scope::MultiService, _) => (
+            catalog.settings.incident_response_team.clone(),
+            "multi-service events are led by incident response".into(),
+        ),
         (Scope::SingleService, Some(s)) => (s.owner.clone(), format!("{} owns {}", s.owner, s.name)),
         (Scope::SingleService, None) => (
             catalog.settings.default_owner.clone(),

@@ -48,32 +48,57 @@ fn a_flapping_alarm_stays_one_incident() {
     let mut c = Correlator::new(Policy::default());
     let first = c.ingest("checkout", &signal("a1", 0, Health::Impaired));
     let id = placed(&first).incident().clone();
-    assert_eq!(c.ingest("checkout", &signal("o1", 2, Health::Recovered)), Outcome::Recovery { incident: id.clone() });
-    assert_eq!(placed(&c.ingest("checkout", &signal("a2", 4, Health::Impaired))), &Placement::Joined { incident: id });
+    assert_eq!(
+        c.ingest("checkout", &signal("o1", 2, Health::Recovered)),
+        Outcome::Recovery { incident: id.clone() }
+    );
+    assert_eq!(
+        placed(&c.ingest("checkout", &signal("a2", 4, Health::Impaired))),
+        &Placement::Joined { incident: id }
+    );
 }
 
 #[test]
 fn signals_outside_the_window_open_a_new_incident() {
     let mut c = Correlator::new(Policy::default());
     c.ingest("checkout", &signal("a", 0, Health::Impaired));
-    assert!(matches!(placed(&c.ingest("checkout", &signal("b", 60, Health::Impaired))), Placement::Opened { .. }));
+    assert!(matches!(
+        placed(&c.ingest("checkout", &signal("b", 60, Health::Impaired))),
+        Placement::Opened { .. }
+    ));
 }
 
 #[test]
 fn a_late_signal_bridging_two_incidents_merges_them_into_the_earlier() {
     let mut c = Correlator::new(Policy::default());
-    let first = placed(&c.ingest("checkout", &signal("a", 0, Health::Impaired))).incident().clone();
-    let second = placed(&c.ingest("checkout", &signal("c", 20, Health::Impaired))).incident().clone();
+    let first = placed(&c.ingest("checkout", &signal("a", 0, Health::Impaired)))
+        .incident()
+        .clone();
+    let second = placed(&c.ingest("checkout", &signal("c", 20, Health::Impaired)))
+        .incident()
+        .clone();
     assert_ne!(first, second);
     let bridge = c.ingest("checkout", &signal("b", 10, Health::Impaired));
-    assert_eq!(placed(&bridge), &Placement::Merged { incident: first, merged: vec![second] });
+    assert_eq!(
+        placed(&bridge),
+        &Placement::Merged {
+            incident: first,
+            merged: vec![second]
+        }
+    );
 }
 
 #[test]
 fn ok_without_an_open_incident_and_insufficient_data_are_ignored_with_reasons() {
     let mut c = Correlator::new(Policy::default());
-    assert!(matches!(c.ingest("checkout", &signal("o", 0, Health::Recovered)), Outcome::Ignored { .. }));
-    assert!(matches!(c.ingest("checkout", &signal("i", 0, Health::InsufficientData)), Outcome::Ignored { .. }));
+    assert!(matches!(
+        c.ingest("checkout", &signal("o", 0, Health::Recovered)),
+        Outcome::Ignored { .. }
+    ));
+    assert!(matches!(
+        c.ingest("checkout", &signal("i", 0, Health::InsufficientData)),
+        Outcome::Ignored { .. }
+    ));
     assert!(c.clusters("checkout").unwrap().clusters.is_empty(), "nothing opened");
 }
 
@@ -84,13 +109,20 @@ fn three_services_alarming_together_become_one_multi_service_event_linking_all_t
     let b = c.ingest("orders", &signal("b", 1, Health::Impaired));
     assert!(matches!(a, Outcome::Placed { aggregation: None, .. }));
     assert!(matches!(b, Outcome::Placed { aggregation: None, .. }));
-    let Outcome::Placed { aggregation: Some(agg), .. } = c.ingest("search", &signal("s", 2, Health::Impaired)) else {
+    let Outcome::Placed {
+        aggregation: Some(agg), ..
+    } = c.ingest("search", &signal("s", 2, Health::Impaired))
+    else {
         panic!("third service should make a multi-service event")
     };
     assert!(agg.created);
     assert_eq!(agg.linked.len(), 3);
     assert_eq!(agg.services.len(), 3);
-    let Outcome::Placed { aggregation: Some(late), .. } = c.ingest("auth", &signal("x", 5, Health::Impaired)) else {
+    let Outcome::Placed {
+        aggregation: Some(late),
+        ..
+    } = c.ingest("auth", &signal("x", 5, Health::Impaired))
+    else {
         panic!("a later opening in the window links into the event")
     };
     assert_eq!((late.event, late.created), (agg.event, false));
@@ -106,13 +138,18 @@ fn two_services_are_not_a_storm() {
 
 /// The incidents as sets of signal ids, per service, and the multi-service events as sets of
 /// services: what must not depend on order or duplicates.
-fn partition(signals: &[(String, Signal)]) -> (BTreeSet<(String, BTreeSet<String>)>, BTreeSet<BTreeSet<String>>) {
+/// Per-service incidents as (service, signal keys), and multi-service events as sets of services.
+type Partition = (BTreeSet<(String, BTreeSet<String>)>, BTreeSet<BTreeSet<String>>);
+
+fn partition(signals: &[(String, Signal)]) -> Partition {
     let mut c = Correlator::new(Policy::default());
     let mut members: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
     for (service, s) in signals {
         if let Outcome::Placed { placement, .. } = c.ingest(service, s) {
             let id = placement.incident().to_string();
-            let entry = members.entry(id.clone()).or_insert_with(|| (service.clone(), BTreeSet::new()));
+            let entry = members
+                .entry(id.clone())
+                .or_insert_with(|| (service.clone(), BTreeSet::new()));
             entry.1.insert(s.key.to_string());
             if let Placement::Merged { merged, .. } = &placement {
                 for m in merged {

@@ -21,16 +21,44 @@ fn envelope(path: &str) -> Envelope {
 #[test]
 fn every_documented_alarm_variant_parses_with_its_kind() {
     for (file, kind, name) in [
-        ("cloudwatch/single-metric-alarm.json", AlarmKind::SingleMetric, "checkout-api-5xx"),
-        ("cloudwatch/single-metric-alarm-tagged.json", AlarmKind::SingleMetric, "checkout-api-5xx"),
-        ("cloudwatch/metric-math-alarm.json", AlarmKind::MetricMath, "orders-error-rate"),
-        ("cloudwatch/anomaly-detection-alarm.json", AlarmKind::AnomalyDetection, "search-latency-anomaly"),
-        ("cloudwatch/composite-alarm.json", AlarmKind::Composite, "payments-composite"),
-        ("cloudwatch/composite-alarm-suppressed.json", AlarmKind::Composite, "payments-composite-suppressed"),
+        (
+            "cloudwatch/single-metric-alarm.json",
+            AlarmKind::SingleMetric,
+            "checkout-api-5xx",
+        ),
+        (
+            "cloudwatch/single-metric-alarm-tagged.json",
+            AlarmKind::SingleMetric,
+            "checkout-api-5xx",
+        ),
+        (
+            "cloudwatch/metric-math-alarm.json",
+            AlarmKind::MetricMath,
+            "orders-error-rate",
+        ),
+        (
+            "cloudwatch/anomaly-detection-alarm.json",
+            AlarmKind::AnomalyDetection,
+            "search-latency-anomaly",
+        ),
+        (
+            "cloudwatch/composite-alarm.json",
+            AlarmKind::Composite,
+            "payments-composite",
+        ),
+        (
+            "cloudwatch/composite-alarm-suppressed.json",
+            AlarmKind::Composite,
+            "payments-composite-suppressed",
+        ),
     ] {
         let s = parse(&envelope(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         let alarm = s.alarm.as_ref().unwrap();
-        assert_eq!((alarm.kind, s.resource.as_str(), s.health), (kind, name, Health::Impaired), "{file}");
+        assert_eq!(
+            (alarm.kind, s.resource.as_str(), s.health),
+            (kind, name, Health::Impaired),
+            "{file}"
+        );
         assert_eq!(s.source, SignalSource::Alarm);
         assert!(!s.exercise);
         assert!(!s.reason.is_empty(), "{file}: reason kept");
@@ -40,7 +68,10 @@ fn every_documented_alarm_variant_parses_with_its_kind() {
 #[test]
 fn alarm_tags_are_kept_when_present() {
     let s = parse(&envelope("cloudwatch/single-metric-alarm-tagged.json")).unwrap();
-    assert_eq!(s.alarm.unwrap().tags.get("service").map(String::as_str), Some("checkout"));
+    assert_eq!(
+        s.alarm.unwrap().tags.get("service").map(String::as_str),
+        Some("checkout")
+    );
     let s = parse(&envelope("cloudwatch/single-metric-alarm.json")).unwrap();
     assert!(s.alarm.unwrap().tags.is_empty());
 }
@@ -63,7 +94,10 @@ fn metric_alarms_keep_their_metrics_for_evidence_capture() {
 
 #[test]
 fn ok_and_insufficient_data_are_recovery_and_no_data() {
-    assert_eq!(parse(&envelope("cloudwatch/single-metric-ok.json")).unwrap().health, Health::Recovered);
+    assert_eq!(
+        parse(&envelope("cloudwatch/single-metric-ok.json")).unwrap().health,
+        Health::Recovered
+    );
     let s = parse(&envelope("cloudwatch/insufficient-data.json")).unwrap();
     assert_eq!(s.health, Health::InsufficientData);
 }
@@ -71,15 +105,24 @@ fn ok_and_insufficient_data_are_recovery_and_no_data() {
 #[test]
 fn a_failed_canary_run_is_a_signal_and_a_passed_one_is_not() {
     let s = parse(&envelope("synthetics/canary-failure.json")).unwrap();
-    assert_eq!((s.source, s.resource.as_str()), (SignalSource::Canary, "checkout-homepage"));
+    assert_eq!(
+        (s.source, s.resource.as_str()),
+        (SignalSource::Canary, "checkout-homepage")
+    );
     assert_eq!(s.at.timestamp(), 1715679039, "run completion time, epoch seconds");
     let e = parse(&envelope("synthetics/canary-success.json")).unwrap_err();
-    assert!(matches!(e, ParseError::UnknownDetailType { .. } | ParseError::NotASignal(_)), "{e}");
+    assert!(
+        matches!(e, ParseError::UnknownDetailType { .. } | ParseError::NotASignal(_)),
+        "{e}"
+    );
 }
 
 #[test]
 fn malformed_events_are_refused_with_a_reason() {
-    assert_eq!(parse(&envelope("malformed/missing-detail.json")).unwrap_err(), ParseError::MissingDetail);
+    assert_eq!(
+        parse(&envelope("malformed/missing-detail.json")).unwrap_err(),
+        ParseError::MissingDetail
+    );
     let e = parse(&envelope("malformed/unknown-detail-type.json")).unwrap_err();
     assert!(e.to_string().contains("CloudWatch Alarm Configuration Change"), "{e}");
     let e = parse(&envelope("malformed/bad-state.json")).unwrap_err();

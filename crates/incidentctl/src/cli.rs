@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "incidentctl", version, about = "Work with incident-loop incidents from the terminal.")]
+#[command(
+    name = "incidentctl",
+    version,
+    about = "Work with incident-loop incidents from the terminal."
+)]
 pub struct Cli {
     /// The CloudFormation stack incident-loop was deployed as.
     #[arg(long, global = true, env = "INCIDENT_LOOP_STACK", default_value = "incident-loop")]

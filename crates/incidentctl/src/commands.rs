@@ -28,9 +28,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         _ => None,
     };
     let catalog_file = match &cli.command {
-        Command::Catalog { command: CatalogCommand::Import { file } } => {
+        Command::Catalog {
+            command: CatalogCommand::Import { file },
+        } => {
             let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let catalog: Catalog = serde_yaml::from_str(&text).with_context(|| format!("{} is not a valid catalog", file.display()))?;
+            let catalog: Catalog =
+                serde_yaml::from_str(&text).with_context(|| format!("{} is not a valid catalog", file.display()))?;
             catalog.validate()?;
             Some(catalog)
         }
@@ -44,14 +47,26 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Note { text, link, .. } => note(&ctx, out, &id.expect("parsed"), text, link).await,
         Command::Ack { .. } => ack(&ctx, out, &id.expect("parsed")).await,
         Command::Resolve { summary, .. } => resolve(&ctx, out, &id.expect("parsed"), summary).await,
-        Command::Report { service, summary, link, report_id } => report(&ctx, out, service, summary, link, report_id).await,
-        Command::Catalog { command: CatalogCommand::Import { .. } } => {
+        Command::Report {
+            service,
+            summary,
+            link,
+            report_id,
+        } => report(&ctx, out, service, summary, link, report_id).await,
+        Command::Catalog {
+            command: CatalogCommand::Import { .. },
+        } => {
             let summary = ctx.catalog.import(&catalog_file.expect("validated")).await?;
             emit(out, &summary, |s| {
-                format!("catalog imported: {} services, {} teams ({} stale entries removed)\n", s.services, s.teams, s.removed)
+                format!(
+                    "catalog imported: {} services, {} teams ({} stale entries removed)\n",
+                    s.services, s.teams, s.removed
+                )
             })
         }
-        Command::Catalog { command: CatalogCommand::Show } => {
+        Command::Catalog {
+            command: CatalogCommand::Show,
+        } => {
             let catalog = ctx.catalog.load().await?;
             emit(out, &catalog, |c| serde_yaml::to_string(c).unwrap_or_default())
         }
@@ -60,14 +75,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             let events = match (scenario, file) {
                 (Some(s), _) => gameday::scenario(s, now),
                 (None, Some(path)) => {
-                    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                    let text =
+                        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
                     vec![gameday::from_file(&text, now)?]
                 }
                 (None, None) => bail!("name a scenario or --file"),
             };
             let ids = gameday::put(&ctx.events, gameday::SOURCE, &events).await?;
             emit(out, &json!({ "source": gameday::SOURCE, "event_ids": ids }), |_| {
-                format!("game day: {} events put through {}; watch with `incidentctl list`\n", ids.len(), gameday::SOURCE)
+                format!(
+                    "game day: {} events put through {}; watch with `incidentctl list`\n",
+                    ids.len(),
+                    gameday::SOURCE
+                )
             })
         }
     }
@@ -79,7 +99,9 @@ fn sev(i: &Incident) -> String {
 
 async fn list(ctx: &Ctx, out: Output, all: bool, days: u32) -> Result<()> {
     let today = Utc::now().date_naive();
-    let days: Vec<String> = (0..days.max(1)).map(|d| (today - TimeDelta::days(d as i64)).format("%Y-%m-%d").to_string()).collect();
+    let days: Vec<String> = (0..days.max(1))
+        .map(|d| (today - TimeDelta::days(d as i64)).format("%Y-%m-%d").to_string())
+        .collect();
     let incidents = ctx.store.list(&days, !all).await?;
     emit(out, &incidents, |incidents| {
         if incidents.is_empty() {
@@ -100,7 +122,10 @@ async fn list(ctx: &Ctx, out: Output, all: bool, days: u32) -> Result<()> {
                 ]
             })
             .collect();
-        table(&["ID", "SEV", "STATUS", "SERVICES", "OWNER", "DETECTED", "FLAGS", "TITLE"], &rows)
+        table(
+            &["ID", "SEV", "STATUS", "SERVICES", "OWNER", "DETECTED", "FLAGS", "TITLE"],
+            &rows,
+        )
     })
 }
 
@@ -149,12 +174,37 @@ async fn show(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
             ("flags", flags(&i)),
             ("first signal", i.first_signal.clone()),
             ("impact start", i.impact_started_at.to_rfc3339()),
-            ("detected", format!("{} (time to detect {})", i.detected_at.to_rfc3339(), duration(i.time_to_detect_secs()))),
-            ("engaged", opt(i.time_to_engage_secs().map(|s| format!("after {}: {}", duration(s), i.engaged_teams.join(", "))))),
-            ("acknowledged", opt(i.acknowledged_by.clone().map(|by| format!("by {by} after {}", duration(i.time_to_acknowledge_secs().unwrap_or(0)))))),
+            (
+                "detected",
+                format!(
+                    "{} (time to detect {})",
+                    i.detected_at.to_rfc3339(),
+                    duration(i.time_to_detect_secs())
+                ),
+            ),
+            (
+                "engaged",
+                opt(i
+                    .time_to_engage_secs()
+                    .map(|s| format!("after {}: {}", duration(s), i.engaged_teams.join(", ")))),
+            ),
+            (
+                "acknowledged",
+                opt(i
+                    .acknowledged_by
+                    .clone()
+                    .map(|by| format!("by {by} after {}", duration(i.time_to_acknowledge_secs().unwrap_or(0))))),
+            ),
             ("escalations", i.escalations.to_string()),
             ("resolved", opt(i.resolved_by.clone().map(|by| format!("by {by}")))),
-            ("members", if i.members.is_empty() { "-".into() } else { i.members.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ") }),
+            (
+                "members",
+                if i.members.is_empty() {
+                    "-".into()
+                } else {
+                    i.members.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+                },
+            ),
         ];
         for (k, v) in rows {
             s.push_str(&format!("  {k:<14}{v}\n"));
@@ -170,8 +220,17 @@ async fn timeline(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
         let rows: Vec<Vec<String>> = entries
             .iter()
             .map(|e| {
-                let links = if e.links.is_empty() { String::new() } else { format!(" [{}]", e.links.join(", ")) };
-                vec![e.at.format("%Y-%m-%d %H:%M:%S").to_string(), e.actor.clone(), format!("{:?}", e.kind).to_lowercase(), format!("{}{links}", e.text)]
+                let links = if e.links.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", e.links.join(", "))
+                };
+                vec![
+                    e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    e.actor.clone(),
+                    format!("{:?}", e.kind).to_lowercase(),
+                    format!("{}{links}", e.text),
+                ]
             })
             .collect();
         table(&["WHEN (UTC)", "WHO", "WHAT", "DETAIL"], &rows)
@@ -200,7 +259,10 @@ async fn ack(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
         .store
         .update_incident(id, |i| {
             if i.status.is_closed() {
-                return Err(AwsError::Rejected(format!("{} is {}: nothing to acknowledge", i.id, i.status)));
+                return Err(AwsError::Rejected(format!(
+                    "{} is {}: nothing to acknowledge",
+                    i.id, i.status
+                )));
             }
             if let Some(by) = &i.acknowledged_by {
                 return Err(AwsError::Rejected(format!("{} was already acknowledged by {by}", i.id)));
@@ -215,11 +277,18 @@ async fn ack(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
         .await?;
     let after = incident.time_to_acknowledge_secs().map(duration).unwrap_or_default();
     let text = format!("acknowledged ({after} after detection); escalation stops");
-    ctx.store.append(id, Entry::human(&caller.name, EntryKind::Acknowledged, text)).await?;
-    ctx.bus
-        .emit(detail_type::INCIDENT_ACKNOWLEDGED, &json!({ "incident_id": id, "acknowledged_by": caller.name, "arn": caller.arn }))
+    ctx.store
+        .append(id, Entry::human(&caller.name, EntryKind::Acknowledged, text))
         .await?;
-    emit(out, &incident, |i| format!("{} acknowledged by {}\n", i.id, caller.name))
+    ctx.bus
+        .emit(
+            detail_type::INCIDENT_ACKNOWLEDGED,
+            &json!({ "incident_id": id, "acknowledged_by": caller.name, "arn": caller.arn }),
+        )
+        .await?;
+    emit(out, &incident, |i| {
+        format!("{} acknowledged by {}\n", i.id, caller.name)
+    })
 }
 
 async fn resolve(ctx: &Ctx, out: Output, id: &IncidentId, summary: Option<String>) -> Result<()> {
@@ -237,12 +306,19 @@ async fn resolve(ctx: &Ctx, out: Output, id: &IncidentId, summary: Option<String
             Ok(())
         })
         .await?;
-    let text = format!("resolved{}", summary.as_ref().map(|s| format!(": {s}")).unwrap_or_default());
-    ctx.store.append(id, Entry::human(&caller.name, EntryKind::Resolved, text)).await?;
+    let text = format!(
+        "resolved{}",
+        summary.as_ref().map(|s| format!(": {s}")).unwrap_or_default()
+    );
+    ctx.store
+        .append(id, Entry::human(&caller.name, EntryKind::Resolved, text))
+        .await?;
     // The lifecycle waits on a task token kept server-side; if it is not waiting yet, it sees the
     // resolved status when it gets there and completes by itself.
     if let Some(token) = ctx.store.token(id, callback::RESOLVE).await? {
-        ctx.lifecycle.complete(&token, &json!({ "resolved_by": caller.name, "summary": summary })).await?;
+        ctx.lifecycle
+            .complete(&token, &json!({ "resolved_by": caller.name, "summary": summary }))
+            .await?;
         ctx.store.delete_token(id, callback::RESOLVE).await?;
     }
     emit(out, &incident, |i| format!("{} resolved by {}\n", i.id, caller.name))
@@ -265,10 +341,17 @@ async fn report(
         summary,
         reporter: Some(caller.name.clone()),
         link,
-        report_id: report_id.unwrap_or_else(|| format!("{}-{}", caller.name.replace('/', "-"), Utc::now().timestamp_millis())),
+        report_id: report_id
+            .unwrap_or_else(|| format!("{}-{}", caller.name.replace('/', "-"), Utc::now().timestamp_millis())),
         impact_started_at: None,
     };
-    let event = gameday::GameEvent { detail_type: CUSTOMER_REPORT, detail: serde_json::to_value(&report)?, resources: vec![] };
+    let event = gameday::GameEvent {
+        detail_type: CUSTOMER_REPORT,
+        detail: serde_json::to_value(&report)?,
+        resources: vec![],
+    };
     gameday::put(&ctx.events, CUSTOMER_SOURCE, &[event]).await?;
-    emit(out, &report, |r| format!("customer impact on {} reported as {}\n", r.service, r.report_id))
+    emit(out, &report, |r| {
+        format!("customer impact on {} reported as {}\n", r.service, r.report_id)
+    })
 }

@@ -39,9 +39,16 @@ pub async fn connect(stack: &str) -> Result<Ctx> {
         })
         .unwrap_or_default();
     let output = |key: &str| {
-        outputs.get(key).cloned().with_context(|| format!("stack '{stack}' has no output {key}: is it incident-loop?"))
+        outputs
+            .get(key)
+            .cloned()
+            .with_context(|| format!("stack '{stack}' has no output {key}: is it incident-loop?"))
     };
-    let (table, bus, machine) = (output("TableName")?, output("EventBusName")?, output("StateMachineArn")?);
+    let (table, bus, machine) = (
+        output("TableName")?,
+        output("EventBusName")?,
+        output("StateMachineArn")?,
+    );
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     Ok(Ctx {
         store: Store::new(dynamo.clone(), &table),
@@ -59,7 +66,8 @@ pub fn explain(err: &anyhow::Error) -> String {
     let lower = text.to_lowercase();
     if lower.contains("credential") && (lower.contains("no credentials") || lower.contains("failed to load")) {
         format!("{text}\nhint: no AWS credentials were found: set AWS_PROFILE (aws sso login) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
-    } else if lower.contains("dispatch failure") || lower.contains("connection refused") || lower.contains("timed out") {
+    } else if lower.contains("dispatch failure") || lower.contains("connection refused") || lower.contains("timed out")
+    {
         let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "the AWS endpoint".into());
         format!("{text}\nhint: cannot reach {endpoint}: check the network, or that the local stack is running (scripts/local-up)")
     } else {

@@ -101,13 +101,20 @@ pub fn from_file(text: &str, now: DateTime<Utc>) -> Result<GameEvent> {
     };
     let mut detail = event.get("detail").cloned().context("the event has no detail")?;
     if let Some(state) = detail.get_mut("state").and_then(Value::as_object_mut) {
-        state.insert("timestamp".into(), json!(now.format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string()));
+        state.insert(
+            "timestamp".into(),
+            json!(now.format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string()),
+        );
     }
     if let Some(timeline) = detail.get_mut("canary-run-timeline").and_then(Value::as_object_mut) {
         timeline.insert("completed".into(), json!(now.timestamp()));
     }
     let resources = serde_json::from_value(event.get("resources").cloned().unwrap_or(json!([]))).unwrap_or_default();
-    Ok(GameEvent { detail_type, detail, resources })
+    Ok(GameEvent {
+        detail_type,
+        detail,
+        resources,
+    })
 }
 
 /// Puts events on the default bus, where the ingest rule listens.
@@ -120,7 +127,12 @@ pub async fn put(client: &aws_sdk_eventbridge::Client, source: &str, events: &[G
             .detail(event.detail.to_string())
             .set_resources(Some(event.resources.clone()))
             .build();
-        let out = client.put_events().entries(entry).send().await.context("PutEvents failed")?;
+        let out = client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .context("PutEvents failed")?;
         if out.failed_entry_count() > 0 {
             let why: Vec<_> = out.entries().iter().filter_map(|e| e.error_message()).collect();
             bail!("EventBridge refused the event: {}", why.join("; "));
@@ -150,7 +162,11 @@ mod tests {
 
     #[test]
     fn every_scenario_event_parses_as_an_exercise() {
-        for s in [Scenario::SingleService, Scenario::MultiService, Scenario::CustomerReport] {
+        for s in [
+            Scenario::SingleService,
+            Scenario::MultiService,
+            Scenario::CustomerReport,
+        ] {
             for e in scenario(s, Utc::now()) {
                 let signal = parse(&as_envelope(&e)).unwrap();
                 assert!(signal.exercise);
@@ -160,7 +176,11 @@ mod tests {
 
     #[test]
     fn event_files_are_moved_to_now() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/synthetics/canary-failure.json")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/synthetics/canary-failure.json"
+        ))
+        .unwrap();
         let now = Utc::now();
         let e = from_file(&text, now).unwrap();
         let signal = parse(&as_envelope(&e)).unwrap();

@@ -55,7 +55,10 @@ mod tests {
 
     #[test]
     fn tables_align_columns() {
-        let t = table(&["ID", "STATUS"], &[vec!["inc-1".into(), "open".into()], vec!["i".into(), "x".into()]]);
+        let t = table(
+            &["ID", "STATUS"],
+            &[vec!["inc-1".into(), "open".into()], vec!["i".into(), "x".into()]],
+        );
         assert_eq!(t, "ID     STATUS\ninc-1  open\ni      x\n");
     }
 

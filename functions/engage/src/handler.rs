@@ -51,7 +51,11 @@ pub struct Output {
 
 impl Output {
     fn of(id: IncidentId) -> Self {
-        Self { incident_id: id, acknowledged: None, escalations: None }
+        Self {
+            incident_id: id,
+            acknowledged: None,
+            escalations: None,
+        }
     }
 }
 
@@ -61,15 +65,22 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, HandlerError> {
         Input::CheckAck { incident_id } => {
             let incident = deps.store.incident(&incident_id).await?;
             let acknowledged = incident.acknowledged_at.is_some() || incident.status.is_closed();
-            Ok(Output { acknowledged: Some(acknowledged), ..Output::of(incident_id) })
+            Ok(Output {
+                acknowledged: Some(acknowledged),
+                ..Output::of(incident_id)
+            })
         }
         Input::Escalate { incident_id } => escalate(deps, incident_id).await,
         Input::AwaitResolution { incident_id, token } => {
-            deps.store.put_token(&incident_id, callback::RESOLVE, &token, TOKEN_TTL_DAYS).await?;
+            deps.store
+                .put_token(&incident_id, callback::RESOLVE, &token, TOKEN_TTL_DAYS)
+                .await?;
             // Resolved before the token was stored: complete the callback ourselves.
             let incident = deps.store.incident(&incident_id).await?;
             if incident.status == Status::Resolved {
-                deps.lifecycle.complete(&token, &json!({ "resolved_by": incident.resolved_by })).await?;
+                deps.lifecycle
+                    .complete(&token, &json!({ "resolved_by": incident.resolved_by }))
+                    .await?;
                 deps.store.delete_token(&incident_id, callback::RESOLVE).await?;
             }
             Ok(Output::of(incident_id))
@@ -77,7 +88,9 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, HandlerError> {
         Input::Close { incident_id } => {
             let incident = deps.store.incident(&incident_id).await?;
             deps.store.close_correlation(&incident, &deps.policy).await?;
-            deps.bus.emit(detail_type::INCIDENT_RESOLVED, &summary(&incident)).await?;
+            deps.bus
+                .emit(detail_type::INCIDENT_RESOLVED, &summary(&incident))
+                .await?;
             Ok(Output::of(incident_id))
         }
     }
@@ -131,7 +144,12 @@ async fn engage(deps: &Deps, id: IncidentId) -> Result<Output, HandlerError> {
             None => "no notification target in the catalog: not paged".to_string(),
         };
         let text = format!("engaged {} ({}); {paged}", team.team, team.reason);
-        deps.store.append(&id, Entry::system("engage", EntryKind::Engaged, format!("engaged-{}", team.team), text)).await?;
+        deps.store
+            .append(
+                &id,
+                Entry::system("engage", EntryKind::Engaged, format!("engaged-{}", team.team), text),
+            )
+            .await?;
     }
     let teams: Vec<String> = plan.teams.iter().map(|t| t.team.clone()).collect();
     let updated = deps
@@ -165,15 +183,27 @@ async fn escalate(deps: &Deps, id: IncidentId) -> Result<Output, HandlerError> {
         "no acknowledgement within {} minutes: escalation {round} to {}{}",
         plan.ack_minutes,
         plan.escalation_team,
-        plan.commander.as_ref().map(|c| format!(" and commander {c}")).unwrap_or_default()
+        plan.commander
+            .as_ref()
+            .map(|c| format!(" and commander {c}"))
+            .unwrap_or_default()
     );
     if let Some(topic) = target {
         let subject = format!("ESCALATION {round}: {} unacknowledged", incident.title);
-        if let Err(e) = deps.bus.page(topic, &subject, &format!("{text}\nAcknowledge: incidentctl ack {id}")).await {
+        if let Err(e) = deps
+            .bus
+            .page(topic, &subject, &format!("{text}\nAcknowledge: incidentctl ack {id}"))
+            .await
+        {
             tracing::warn!(incident = %id, error = %e, "escalation paging failed");
         }
     }
-    deps.store.append(&id, Entry::system("engage", EntryKind::Escalated, format!("escalation-{round}"), text)).await?;
+    deps.store
+        .append(
+            &id,
+            Entry::system("engage", EntryKind::Escalated, format!("escalation-{round}"), text),
+        )
+        .await?;
     let updated = deps
         .store
         .update_incident(&id, |i| {
@@ -185,5 +215,8 @@ async fn escalate(deps: &Deps, id: IncidentId) -> Result<Output, HandlerError> {
     detail["escalation"] = json!(round);
     detail["escalated_to"] = json!(plan.escalation_team);
     deps.bus.emit(detail_type::INCIDENT_ESCALATED, &detail).await?;
-    Ok(Output { escalations: Some(updated.escalations), ..Output::of(id) })
+    Ok(Output {
+        escalations: Some(updated.escalations),
+        ..Output::of(id)
+    })
 }

@@ -20,5 +20,8 @@ async fn main() -> Result<(), Error> {
         lifecycle: incident_aws::lifecycle::Lifecycle::new(&config, ""),
         policy,
     };
-    run(service_fn(|event: LambdaEvent<handler::Input>| handler::handle(&deps, event.payload))).await
+    run(service_fn(|event: LambdaEvent<handler::Input>| {
+        handler::handle(&deps, event.payload)
+    }))
+    .await
 }

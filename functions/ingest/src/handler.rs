@@ -26,7 +26,11 @@ pub struct Deps {
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Ingested {
-    Recorded { signal: String, service: String, outcome: Outcome },
+    Recorded {
+        signal: String,
+        service: String,
+        outcome: Outcome,
+    },
     /// The event can never be a signal; it is on the DLQ with this reason.
     Rejected { reason: String },
 }
@@ -68,10 +72,15 @@ pub async fn handle(deps: &Deps, raw: Value) -> Result<Ingested, HandlerError> {
         deps.bus.emit(detail_type::INCIDENT_OPENED, &detail).await?;
     }
     for id in &recorded.stop {
-        deps.lifecycle.stop(id, "merged into another incident of the same service").await?;
+        deps.lifecycle
+            .stop(id, "merged into another incident of the same service")
+            .await?;
     }
-    let result =
-        Ingested::Recorded { signal: signal.key.to_string(), service: matched.service, outcome: recorded.outcome };
+    let result = Ingested::Recorded {
+        signal: signal.key.to_string(),
+        service: matched.service,
+        outcome: recorded.outcome,
+    };
     tracing::info!(result = %serde_json::to_string(&result).unwrap_or_default(), "signal ingested");
     Ok(result)
 }
@@ -98,7 +107,11 @@ mod tests {
             "cloudwatch/insufficient-data.json",
             "synthetics/canary-failure.json",
         ] {
-            assert!(to_signal(&fixture(path)).is_ok(), "{path}: {:?}", to_signal(&fixture(path)));
+            assert!(
+                to_signal(&fixture(path)).is_ok(),
+                "{path}: {:?}",
+                to_signal(&fixture(path))
+            );
         }
     }
 

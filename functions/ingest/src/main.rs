@@ -2,7 +2,9 @@
 
 mod handler;
 
-use incident_aws::{bus::Bus, catalog_store::CatalogStore, env_var, lambda, lifecycle::Lifecycle, rejects::Rejects, store::Store};
+use incident_aws::{
+    bus::Bus, catalog_store::CatalogStore, env_var, lambda, lifecycle::Lifecycle, rejects::Rejects, store::Store,
+};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -10,7 +12,11 @@ async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
     let table = env_var("TABLE_NAME")?;
     let policy = lambda::policy_from_env()?;
-    let (machine, bus_name, dlq) = (env_var("STATE_MACHINE_ARN")?, env_var("EVENT_BUS_NAME")?, env_var("DLQ_URL")?);
+    let (machine, bus_name, dlq) = (
+        env_var("STATE_MACHINE_ARN")?,
+        env_var("EVENT_BUS_NAME")?,
+        env_var("DLQ_URL")?,
+    );
     let config = incident_aws::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let deps = handler::Deps {
@@ -21,5 +27,8 @@ async fn main() -> Result<(), Error> {
         rejects: Rejects::new(&config, dlq),
         policy,
     };
-    run(service_fn(|event: LambdaEvent<serde_json::Value>| handler::handle(&deps, event.payload))).await
+    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        handler::handle(&deps, event.payload)
+    }))
+    .await
 }

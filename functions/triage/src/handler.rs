@@ -42,11 +42,20 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, HandlerError> {
         })
         .await?;
     let severity = decision.assessment.severity;
-    let text = format!("{severity}, owner {}: {}; {}", decision.owner, decision.owner_reason, decision.assessment.reasons.join("; "));
-    deps.store.append(&id, Entry::system("triage", EntryKind::Triaged, "triaged", text)).await?;
+    let text = format!(
+        "{severity}, owner {}: {}; {}",
+        decision.owner,
+        decision.owner_reason,
+        decision.assessment.reasons.join("; ")
+    );
+    deps.store
+        .append(&id, Entry::system("triage", EntryKind::Triaged, "triaged", text))
+        .await?;
     if let Some(commander) = &decision.commander {
         let text = format!("incident commander: {commander}");
-        deps.store.append(&id, Entry::system("triage", EntryKind::Triaged, "commander", text)).await?;
+        deps.store
+            .append(&id, Entry::system("triage", EntryKind::Triaged, "commander", text))
+            .await?;
     }
     tracing::info!(incident = %id, %severity, owner = %decision.owner, "triaged");
     Ok(Output {

@@ -11,6 +11,12 @@ async fn main() -> Result<(), Error> {
     let table = env_var("TABLE_NAME")?;
     let config = incident_aws::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
-    let deps = handler::Deps { store: Store::new(dynamo.clone(), &table), catalog: CatalogStore::new(dynamo, &table) };
-    run(service_fn(|event: LambdaEvent<handler::Input>| handler::handle(&deps, event.payload))).await
+    let deps = handler::Deps {
+        store: Store::new(dynamo.clone(), &table),
+        catalog: CatalogStore::new(dynamo, &table),
+    };
+    run(service_fn(|event: LambdaEvent<handler::Input>| {
+        handler::handle(&deps, event.payload)
+    }))
+    .await
 }
