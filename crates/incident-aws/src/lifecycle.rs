@@ -68,6 +68,20 @@ impl Lifecycle {
             id
         )
     }
+}
+
+/// Completes the lifecycle's waiting tasks with the tokens kept in DynamoDB.
+#[derive(Clone, Debug)]
+pub struct Callbacks {
+    client: Client,
+}
+
+impl Callbacks {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: Client::new(config),
+        }
+    }
 
     /// Completes a waiting task. `Ok(false)` when the task is already gone (timed out or done).
     pub async fn complete(&self, token: &str, output: &serde_json::Value) -> Result<bool, AwsError> {

@@ -27,6 +27,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Resolve { id, .. } => Some(IncidentId::parse(id)?),
         _ => None,
     };
+    let links = match &cli.command {
+        Command::Note { link, .. } => link.clone(),
+        Command::Report { link, .. } => link.iter().cloned().collect(),
+        _ => Vec::new(),
+    };
+    for l in &links {
+        validate_link(l).map_err(anyhow::Error::msg)?;
+    }
     let catalog_file = match &cli.command {
         Command::Catalog {
             command: CatalogCommand::Import { file },
@@ -241,9 +249,6 @@ async fn note(ctx: &Ctx, out: Output, id: &IncidentId, text: String, links: Vec<
     if text.trim().is_empty() {
         bail!("the note is empty");
     }
-    for l in &links {
-        validate_link(l).map_err(anyhow::Error::msg)?;
-    }
     ctx.store.incident(id).await?;
     let caller = identity::caller(&ctx.config).await?;
     let mut entry = Entry::human(&caller.name, EntryKind::Note, text);
@@ -316,7 +321,7 @@ async fn resolve(ctx: &Ctx, out: Output, id: &IncidentId, summary: Option<String
     // The lifecycle waits on a task token kept server-side; if it is not waiting yet, it sees the
     // resolved status when it gets there and completes by itself.
     if let Some(token) = ctx.store.token(id, callback::RESOLVE).await? {
-        ctx.lifecycle
+        ctx.callbacks
             .complete(&token, &json!({ "resolved_by": caller.name, "summary": summary }))
             .await?;
         ctx.store.delete_token(id, callback::RESOLVE).await?;
@@ -332,9 +337,6 @@ async fn report(
     link: Option<String>,
     report_id: Option<String>,
 ) -> Result<()> {
-    if let Some(l) = &link {
-        validate_link(l).map_err(anyhow::Error::msg)?;
-    }
     let caller = identity::caller(&ctx.config).await?;
     let report = CustomerReport {
         service,

@@ -3,7 +3,7 @@
 use anyhow::{anyhow, Context as _, Result};
 use incident_aws::bus::Bus;
 use incident_aws::catalog_store::CatalogStore;
-use incident_aws::lifecycle::Lifecycle;
+use incident_aws::lifecycle::Callbacks;
 use incident_aws::store::Store;
 use std::collections::HashMap;
 
@@ -11,7 +11,7 @@ pub struct Ctx {
     pub config: aws_config::SdkConfig,
     pub store: Store,
     pub catalog: CatalogStore,
-    pub lifecycle: Lifecycle,
+    pub callbacks: Callbacks,
     pub bus: Bus,
     pub events: aws_sdk_eventbridge::Client,
 }
@@ -44,16 +44,12 @@ pub async fn connect(stack: &str) -> Result<Ctx> {
             .cloned()
             .with_context(|| format!("stack '{stack}' has no output {key}: is it incident-loop?"))
     };
-    let (table, bus, machine) = (
-        output("TableName")?,
-        output("EventBusName")?,
-        output("StateMachineArn")?,
-    );
+    let (table, bus) = (output("TableName")?, output("EventBusName")?);
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     Ok(Ctx {
         store: Store::new(dynamo.clone(), &table),
         catalog: CatalogStore::new(dynamo, &table),
-        lifecycle: Lifecycle::new(&config, machine),
+        callbacks: Callbacks::new(&config),
         bus: Bus::new(&config, bus),
         events: aws_sdk_eventbridge::Client::new(&config),
         config,

@@ -4,7 +4,7 @@ use chrono::Utc;
 use incident_aws::bus::{detail_type, Bus};
 use incident_aws::catalog_store::CatalogStore;
 use incident_aws::lambda::HandlerError;
-use incident_aws::lifecycle::{callback, Lifecycle};
+use incident_aws::lifecycle::{callback, Callbacks};
 use incident_aws::store::Store;
 use incident_core::correlation::Policy;
 use incident_core::engagement;
@@ -21,7 +21,7 @@ pub struct Deps {
     pub store: Store,
     pub catalog: CatalogStore,
     pub bus: Bus,
-    pub lifecycle: Lifecycle,
+    pub callbacks: Callbacks,
     pub policy: Policy,
 }
 

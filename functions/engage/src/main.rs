@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
         store: Store::new(dynamo.clone(), &table),
         catalog: CatalogStore::new(dynamo, &table),
         bus: Bus::new(&config, bus_name),
-        lifecycle: incident_aws::lifecycle::Lifecycle::new(&config, ""),
+        callbacks: incident_aws::lifecycle::Callbacks::new(&config),
         policy,
     };
     run(service_fn(|event: LambdaEvent<handler::Input>| {
