@@ -78,7 +78,7 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, HandlerError> {
             // Resolved before the token was stored: complete the callback ourselves.
             let incident = deps.store.incident(&incident_id).await?;
             if incident.status == Status::Resolved {
-                deps.lifecycle
+                deps.callbacks
                     .complete(&token, &json!({ "resolved_by": incident.resolved_by }))
                     .await?;
                 deps.store.delete_token(&incident_id, callback::RESOLVE).await?;
