@@ -71,3 +71,105 @@ pub fn apply(incident: &mut Incident, decision: &Decision) {
         incident.status = Status::Triaged;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::severity::Severity;
+    use crate::signal::{Health, SignalSource};
+    use crate::{IncidentId, SignalKey};
+    use chrono::Utc;
+
+    fn catalog() -> Catalog {
+        serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap()
+    }
+
+    fn incident(scope: Scope, services: &[&str], customer_detected: bool) -> Incident {
+        let now = Utc::now();
+        Incident {
+            id: IncidentId::for_service(services[0], &SignalKey::new("t", "1")),
+            title: "t".into(),
+            status: Status::Open,
+            scope,
+            services: services.iter().map(|s| s.to_string()).collect(),
+            service_known: true,
+            owner: None,
+            severity: None,
+            commander: None,
+            exercise: false,
+            customer_detected,
+            customer_facing: false,
+            impact_started_at: now,
+            detected_at: now,
+            engaged_at: None,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            resolved_at: None,
+            resolved_by: None,
+            parent: None,
+            members: vec![],
+            merged_into: None,
+            engaged_teams: vec![],
+            escalations: 0,
+            first_signal: "s".into(),
+        }
+    }
+
+    fn report() -> Signal {
+        Signal {
+            key: SignalKey::new("incident-loop.customer", "r1"),
+            source: SignalSource::CustomerReport,
+            health: Health::Impaired,
+            resource: "customer report r1".into(),
+            at: Utc::now(),
+            reason: "cannot pay".into(),
+            service_hint: Some("checkout".into()),
+            exercise: false,
+            alarm: None,
+            link: None,
+            reporter: None,
+        }
+    }
+
+    #[test]
+    fn a_known_service_is_owned_by_its_team_and_its_severity_follows_the_rules() {
+        let d = decide(&catalog(), &incident(Scope::SingleService, &["orders"], false), None);
+        assert_eq!(d.owner, "fulfilment");
+        assert_eq!(d.assessment.severity, Severity::Sev3, "{:?}", d.assessment.reasons);
+        assert!(d.customer_facing);
+        assert_eq!(d.commander, None);
+        assert_eq!(d.ack_timeout_seconds, 15 * 60);
+    }
+
+    #[test]
+    fn a_customer_detected_tier_1_incident_is_sev1_with_a_commander_and_the_shortest_ack_time() {
+        let d = decide(&catalog(), &incident(Scope::SingleService, &["checkout"], true), Some(&report()));
+        assert_eq!(d.assessment.severity, Severity::Sev1);
+        assert!(d.commander.is_some());
+        assert_eq!(d.ack_timeout_seconds, 5 * 60);
+    }
+
+    #[test]
+    fn an_unknown_service_goes_to_the_default_owner_with_the_reason() {
+        let d = decide(&catalog(), &incident(Scope::SingleService, &["unmapped/x"], false), None);
+        assert_eq!(d.owner, "platform-oncall");
+        assert!(d.owner_reason.contains("not in the catalog"));
+        assert_eq!(d.assessment.severity, Severity::Sev4);
+    }
+
+    #[test]
+    fn a_multi_service_event_is_led_by_incident_response() {
+        let d = decide(&catalog(), &incident(Scope::MultiService, &["orders", "reporting"], false), None);
+        assert_eq!(d.owner, "incident-response");
+        assert_eq!(d.assessment.severity, Severity::Sev2);
+        assert!(d.commander.is_some());
+    }
+
+    #[test]
+    fn applying_a_decision_moves_an_open_incident_to_triaged() {
+        let mut i = incident(Scope::SingleService, &["orders"], false);
+        let d = decide(&catalog(), &i, None);
+        apply(&mut i, &d);
+        assert_eq!((i.status, i.owner.as_deref(), i.severity), (Status::Triaged, Some("fulfilment"), Some(Severity::Sev3)));
+    }
+}
