@@ -12,6 +12,7 @@ pub mod items;
 pub mod lambda;
 pub mod lifecycle;
 pub mod logging;
+pub mod metrics;
 pub mod rejects;
 pub mod store;
 

@@ -143,7 +143,11 @@ mod tests {
 
     #[test]
     fn a_customer_detected_tier_1_incident_is_sev1_with_a_commander_and_the_shortest_ack_time() {
-        let d = decide(&catalog(), &incident(Scope::SingleService, &["checkout"], true), Some(&report()));
+        let d = decide(
+            &catalog(),
+            &incident(Scope::SingleService, &["checkout"], true),
+            Some(&report()),
+        );
         assert_eq!(d.assessment.severity, Severity::Sev1);
         assert!(d.commander.is_some());
         assert_eq!(d.ack_timeout_seconds, 5 * 60);
@@ -151,7 +155,11 @@ mod tests {
 
     #[test]
     fn an_unknown_service_goes_to_the_default_owner_with_the_reason() {
-        let d = decide(&catalog(), &incident(Scope::SingleService, &["unmapped/x"], false), None);
+        let d = decide(
+            &catalog(),
+            &incident(Scope::SingleService, &["unmapped/x"], false),
+            None,
+        );
         assert_eq!(d.owner, "platform-oncall");
         assert!(d.owner_reason.contains("not in the catalog"));
         assert_eq!(d.assessment.severity, Severity::Sev4);
@@ -159,7 +167,11 @@ mod tests {
 
     #[test]
     fn a_multi_service_event_is_led_by_incident_response() {
-        let d = decide(&catalog(), &incident(Scope::MultiService, &["orders", "reporting"], false), None);
+        let d = decide(
+            &catalog(),
+            &incident(Scope::MultiService, &["orders", "reporting"], false),
+            None,
+        );
         assert_eq!(d.owner, "incident-response");
         assert_eq!(d.assessment.severity, Severity::Sev2);
         assert!(d.commander.is_some());
@@ -170,6 +182,9 @@ mod tests {
         let mut i = incident(Scope::SingleService, &["orders"], false);
         let d = decide(&catalog(), &i, None);
         apply(&mut i, &d);
-        assert_eq!((i.status, i.owner.as_deref(), i.severity), (Status::Triaged, Some("fulfilment"), Some(Severity::Sev3)));
+        assert_eq!(
+            (i.status, i.owner.as_deref(), i.severity),
+            (Status::Triaged, Some("fulfilment"), Some(Severity::Sev3))
+        );
     }
 }

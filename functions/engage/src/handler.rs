@@ -5,6 +5,7 @@ use incident_aws::bus::{detail_type, Bus};
 use incident_aws::catalog_store::CatalogStore;
 use incident_aws::lambda::HandlerError;
 use incident_aws::lifecycle::{callback, Callbacks};
+use incident_aws::metrics;
 use incident_aws::store::Store;
 use incident_core::correlation::Policy;
 use incident_core::engagement;
@@ -65,6 +66,9 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, HandlerError> {
         Input::CheckAck { incident_id } => {
             let incident = deps.store.incident(&incident_id).await?;
             let acknowledged = incident.acknowledged_at.is_some() || incident.status.is_closed();
+            if let Some(secs) = incident.time_to_acknowledge_secs() {
+                metrics::emit("TimeToAcknowledge", secs, &incident);
+            }
             Ok(Output {
                 acknowledged: Some(acknowledged),
                 ..Output::of(incident_id)
@@ -165,6 +169,10 @@ async fn engage(deps: &Deps, id: IncidentId) -> Result<Output, HandlerError> {
             Ok(())
         })
         .await?;
+    if let Some(secs) = updated.time_to_engage_secs() {
+        metrics::emit("TimeToEngage", secs, &updated);
+    }
+    metrics::emit("TimeToDetect", updated.time_to_detect_secs(), &updated);
     let mut detail = summary(&updated);
     detail["teams"] = json!(plan.teams);
     detail["ack_minutes"] = json!(plan.ack_minutes);

@@ -1,0 +1,84 @@
+//! Time-to-detect, -engage and -acknowledge as CloudWatch metrics, written as Embedded Metric Format
+//! log lines: CloudWatch Logs turns them into metrics with no API call on the hot path.
+
+use incident_core::incident::Incident;
+use serde_json::{json, Value};
+
+pub const NAMESPACE: &str = "IncidentLoop";
+
+/// One EMF record for `metric` (seconds) of `incident`, by severity and exercise flag.
+pub fn record(metric: &str, seconds: i64, incident: &Incident) -> Value {
+    let severity = incident
+        .severity
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "untriaged".into());
+    json!({
+        "_aws": {
+            "Timestamp": chrono::Utc::now().timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Severity", "Exercise"]],
+                "Metrics": [{ "Name": metric, "Unit": "Seconds" }]
+            }]
+        },
+        "Severity": severity,
+        "Exercise": if incident.exercise { "true" } else { "false" },
+        metric: seconds.max(0),
+        "incident_id": incident.id,
+    })
+}
+
+/// Writes the record to stdout, where the Lambda runtime ships it to CloudWatch Logs.
+pub fn emit(metric: &str, seconds: i64, incident: &Incident) {
+    println!("{}", record(metric, seconds, incident));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use incident_core::incident::{Scope, Status};
+    use incident_core::{IncidentId, SignalKey};
+
+    #[test]
+    fn records_follow_the_embedded_metric_format() {
+        let now = chrono::Utc::now();
+        let incident = Incident {
+            id: IncidentId::for_service("s", &SignalKey::new("a", "b")),
+            title: "t".into(),
+            status: Status::Engaged,
+            scope: Scope::SingleService,
+            services: vec!["s".into()],
+            service_known: true,
+            owner: None,
+            severity: Some(incident_core::severity::Severity::Sev2),
+            commander: None,
+            exercise: true,
+            customer_detected: false,
+            customer_facing: false,
+            impact_started_at: now,
+            detected_at: now,
+            engaged_at: None,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            resolved_at: None,
+            resolved_by: None,
+            parent: None,
+            members: vec![],
+            merged_into: None,
+            engaged_teams: vec![],
+            escalations: 0,
+            first_signal: "s".into(),
+        };
+        let r = record("TimeToEngage", 42, &incident);
+        assert_eq!(r["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "TimeToEngage");
+        assert_eq!(r["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+        assert_eq!(
+            (
+                r["TimeToEngage"].as_i64(),
+                r["Severity"].as_str(),
+                r["Exercise"].as_str()
+            ),
+            (Some(42), Some("SEV2"), Some("true"))
+        );
+    }
+}
