@@ -36,39 +36,15 @@ pub fn emit(metric: &str, seconds: i64, incident: &Incident) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use incident_core::incident::{Scope, Status};
+    use incident_core::incident::Scope;
     use incident_core::{IncidentId, SignalKey};
 
     #[test]
     fn records_follow_the_embedded_metric_format() {
-        let now = chrono::Utc::now();
-        let incident = Incident {
-            id: IncidentId::for_service("s", &SignalKey::new("a", "b")),
-            title: "t".into(),
-            status: Status::Engaged,
-            scope: Scope::SingleService,
-            services: vec!["s".into()],
-            service_known: true,
-            owner: None,
-            severity: Some(incident_core::severity::Severity::Sev2),
-            commander: None,
-            exercise: true,
-            customer_detected: false,
-            customer_facing: false,
-            impact_started_at: now,
-            detected_at: now,
-            engaged_at: None,
-            acknowledged_at: None,
-            acknowledged_by: None,
-            resolved_at: None,
-            resolved_by: None,
-            parent: None,
-            members: vec![],
-            merged_into: None,
-            engaged_teams: vec![],
-            escalations: 0,
-            first_signal: "s".into(),
-        };
+        let id = IncidentId::for_service("s", &SignalKey::new("a", "b"));
+        let mut incident = Incident::open(id, Scope::SingleService, vec!["s".into()], chrono::Utc::now());
+        incident.severity = Some(incident_core::severity::Severity::Sev2);
+        incident.exercise = true;
         let r = record("TimeToEngage", 42, &incident);
         assert_eq!(r["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "TimeToEngage");
         assert_eq!(r["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);

@@ -221,7 +221,7 @@ impl Store {
                     .push(put(t, to_item(&SignalItem::new(incident, service, signal))?, None, &[]));
                 match placement {
                     Placement::Opened { .. } => {
-                        let record = open_single(incident, matched, signal, now);
+                        let record = open_single(incident, matched, signal);
                         plan.writes.push(put(
                             t,
                             to_item(&MetaItem::new(record))?,
@@ -278,33 +278,11 @@ impl Store {
                 .event_of(&agg.linked[0])
                 .map(|e| e.members.iter().cloned().collect())
                 .unwrap_or_default();
-            let record = Incident {
-                id: agg.event.clone(),
-                title: format!("Multi-service event: {}", services.join(", ")),
-                status: Status::Open,
-                scope: Scope::MultiService,
-                services: services.clone(),
-                service_known: true,
-                owner: None,
-                severity: None,
-                commander: None,
-                exercise: signal.exercise,
-                customer_detected: signal.is_customer_detected(),
-                customer_facing: false,
-                impact_started_at: agg.first_at,
-                detected_at: now,
-                engaged_at: None,
-                acknowledged_at: None,
-                acknowledged_by: None,
-                resolved_at: None,
-                resolved_by: None,
-                parent: None,
-                members,
-                merged_into: None,
-                engaged_teams: Vec::new(),
-                escalations: 0,
-                first_signal: signal.summary(),
-            };
+            let mut record = Incident::open(agg.event.clone(), Scope::MultiService, services.clone(), agg.first_at);
+            record.exercise = signal.exercise;
+            record.customer_detected = signal.is_customer_detected();
+            record.members = members;
+            record.first_signal = signal.summary();
             plan.writes.push(put(
                 t,
                 to_item(&MetaItem::new(record))?,
@@ -659,32 +637,17 @@ fn incident_of(outcome: &Outcome) -> Option<IncidentId> {
 }
 
 /// The record of a newly opened single-service incident.
-fn open_single(id: &IncidentId, matched: &ServiceMatch, signal: &Signal, now: DateTime<Utc>) -> Incident {
-    Incident {
-        id: id.clone(),
-        title: format!("{}: {}", matched.service, signal.resource),
-        status: Status::Open,
-        scope: Scope::SingleService,
-        services: vec![matched.service.clone()],
-        service_known: matched.known,
-        owner: None,
-        severity: None,
-        commander: None,
-        exercise: signal.exercise,
-        customer_detected: signal.is_customer_detected(),
-        customer_facing: false,
-        impact_started_at: signal.at.min(now),
-        detected_at: now,
-        engaged_at: None,
-        acknowledged_at: None,
-        acknowledged_by: None,
-        resolved_at: None,
-        resolved_by: None,
-        parent: None,
-        members: Vec::new(),
-        merged_into: None,
-        engaged_teams: Vec::new(),
-        escalations: 0,
-        first_signal: signal.summary(),
-    }
+fn open_single(id: &IncidentId, matched: &ServiceMatch, signal: &Signal) -> Incident {
+    let mut incident = Incident::open(
+        id.clone(),
+        Scope::SingleService,
+        vec![matched.service.clone()],
+        signal.at,
+    );
+    incident.title = format!("{}: {}", matched.service, signal.resource);
+    incident.service_known = matched.known;
+    incident.exercise = signal.exercise;
+    incident.customer_detected = signal.is_customer_detected();
+    incident.first_signal = signal.summary();
+    incident
 }

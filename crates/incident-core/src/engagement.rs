@@ -107,34 +107,13 @@ mod tests {
     }
 
     fn incident(scope: Scope, service: &str, severity: Severity, customer_facing: bool) -> Incident {
-        let now = chrono::Utc::now();
-        Incident {
-            id: IncidentId::for_service(service, &SignalKey::new("t", service)),
-            title: "t".into(),
-            status: Status::Triaged,
-            scope,
-            services: vec![service.into()],
-            service_known: true,
-            owner: catalog().service(service).map(|s| s.owner.clone()),
-            severity: Some(severity),
-            commander: None,
-            exercise: false,
-            customer_detected: false,
-            customer_facing,
-            impact_started_at: now,
-            detected_at: now,
-            engaged_at: None,
-            acknowledged_at: None,
-            acknowledged_by: None,
-            resolved_at: None,
-            resolved_by: None,
-            parent: None,
-            members: vec![],
-            merged_into: None,
-            engaged_teams: vec![],
-            escalations: 0,
-            first_signal: "s".into(),
-        }
+        let id = IncidentId::for_service(service, &SignalKey::new("t", service));
+        let mut incident = Incident::open(id, scope, vec![service.into()], chrono::Utc::now());
+        incident.status = Status::Triaged;
+        incident.owner = catalog().service(service).map(|s| s.owner.clone());
+        incident.severity = Some(severity);
+        incident.customer_facing = customer_facing;
+        incident
     }
 
     fn team_names(plan: &Plan) -> Vec<&str> {

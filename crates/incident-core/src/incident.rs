@@ -96,6 +96,42 @@ pub struct Incident {
 }
 
 impl Incident {
+    /// A newly opened incident whose impact started at `impact_started_at`, detected now. The
+    /// caller fills in what the opening signal says (title, flags, first signal).
+    pub fn open(id: IncidentId, scope: Scope, services: Vec<String>, impact_started_at: DateTime<Utc>) -> Self {
+        let detected_at = Utc::now();
+        Self {
+            title: match scope {
+                Scope::SingleService => services.join(", "),
+                Scope::MultiService => format!("Multi-service event: {}", services.join(", ")),
+            },
+            id,
+            status: Status::Open,
+            scope,
+            services,
+            service_known: true,
+            owner: None,
+            severity: None,
+            commander: None,
+            exercise: false,
+            customer_detected: false,
+            customer_facing: false,
+            impact_started_at: impact_started_at.min(detected_at),
+            detected_at,
+            engaged_at: None,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            resolved_at: None,
+            resolved_by: None,
+            parent: None,
+            members: Vec::new(),
+            merged_into: None,
+            engaged_teams: Vec::new(),
+            escalations: 0,
+            first_signal: String::new(),
+        }
+    }
+
     pub fn time_to_engage_secs(&self) -> Option<i64> {
         self.engaged_at.map(|t| (t - self.detected_at).num_seconds())
     }

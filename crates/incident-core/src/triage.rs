@@ -85,34 +85,15 @@ mod tests {
     }
 
     fn incident(scope: Scope, services: &[&str], customer_detected: bool) -> Incident {
-        let now = Utc::now();
-        Incident {
-            id: IncidentId::for_service(services[0], &SignalKey::new("t", "1")),
-            title: "t".into(),
-            status: Status::Open,
+        let services = services.iter().map(|s| s.to_string()).collect();
+        let mut incident = Incident::open(
+            IncidentId::for_service("t", &SignalKey::new("t", "1")),
             scope,
-            services: services.iter().map(|s| s.to_string()).collect(),
-            service_known: true,
-            owner: None,
-            severity: None,
-            commander: None,
-            exercise: false,
-            customer_detected,
-            customer_facing: false,
-            impact_started_at: now,
-            detected_at: now,
-            engaged_at: None,
-            acknowledged_at: None,
-            acknowledged_by: None,
-            resolved_at: None,
-            resolved_by: None,
-            parent: None,
-            members: vec![],
-            merged_into: None,
-            engaged_teams: vec![],
-            escalations: 0,
-            first_signal: "s".into(),
-        }
+            services,
+            Utc::now(),
+        );
+        incident.customer_detected = customer_detected;
+        incident
     }
 
     fn report() -> Signal {
