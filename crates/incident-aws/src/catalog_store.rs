@@ -1,7 +1,7 @@
 //! The service catalog in DynamoDB: one item per service and team plus the settings, under one
 //! partition so that a single paged Query loads it.
 
-use crate::items::{from_item, key, to_item, Item, CATALOG_PK};
+use crate::items::{from_item, key, query_all, to_item, Item, CATALOG_PK};
 use crate::AwsError;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
@@ -64,25 +64,14 @@ impl CatalogStore {
     }
 
     async fn items(&self) -> Result<Vec<Item>, AwsError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
+        query_all(
+            self.client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(CATALOG_PK.into()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| AwsError::sdk("Query", e))?;
-            out.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+                .expression_attribute_values(":pk", AttributeValue::S(CATALOG_PK.into())),
+        )
+        .await
     }
 
     /// Replaces the stored catalog with `catalog` (validated first): entries no longer in the file

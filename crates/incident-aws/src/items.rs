@@ -185,3 +185,16 @@ pub struct TokenItem {
     pub token: String,
     pub ttl: i64,
 }
+
+/// Every item a query returns, across pages.
+pub async fn query_all(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<Item>, crate::AwsError> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| crate::AwsError::sdk("Query", e))
+}

@@ -455,29 +455,19 @@ impl Store {
     }
 
     async fn query_prefix<T: DeserializeOwned>(&self, pk: &str, prefix: &str) -> Result<Vec<T>, AwsError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
-                .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| AwsError::sdk("Query", e))?;
-            for item in page.items.unwrap_or_default() {
-                out.push(from_item(pk, item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
+            .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
+            .consistent_read(true);
+        query_all(query)
+            .await?
+            .into_iter()
+            .map(|item| from_item(pk, item))
+            .collect()
     }
 
     pub async fn timeline(&self, id: &IncidentId) -> Result<Vec<Entry>, AwsError> {
@@ -493,30 +483,18 @@ impl Store {
     pub async fn list(&self, days: &[String], open_only: bool) -> Result<Vec<Incident>, AwsError> {
         let mut out = Vec::new();
         for day in days {
-            let mut start = None;
-            loop {
-                let page = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(BY_DAY_INDEX)
-                    .key_condition_expression("#d = :d")
-                    .expression_attribute_names("#d", "day")
-                    .expression_attribute_values(":d", AttributeValue::S(day.clone()))
-                    .scan_index_forward(false)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::sdk("Query", e))?;
-                for item in page.items.unwrap_or_default() {
-                    let incident = from_item::<MetaItem>("incident", item)?.incident;
-                    if !open_only || !incident.status.is_closed() {
-                        out.push(incident);
-                    }
-                }
-                start = page.last_evaluated_key;
-                if start.is_none() {
-                    break;
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_DAY_INDEX)
+                .key_condition_expression("#d = :d")
+                .expression_attribute_names("#d", "day")
+                .expression_attribute_values(":d", AttributeValue::S(day.clone()));
+            for item in query_all(query).await? {
+                let incident = from_item::<MetaItem>("incident", item)?.incident;
+                if !open_only || !incident.status.is_closed() {
+                    out.push(incident);
                 }
             }
         }
