@@ -3,6 +3,7 @@
 use crate::AwsError;
 use chrono::TimeDelta;
 use incident_core::correlation::Policy;
+use incident_core::ports::PortError;
 use lambda_runtime::Diagnostic;
 
 /// A handler failure. The variant name becomes the Lambda `errorType`, which is what the state
@@ -36,6 +37,16 @@ impl From<AwsError> for HandlerError {
                 HandlerError::InvalidInput(e.to_string())
             }
             AwsError::Service { .. } | AwsError::Contention(_) => HandlerError::Retryable(e.to_string()),
+        }
+    }
+}
+
+impl From<PortError> for HandlerError {
+    fn from(e: PortError) -> Self {
+        match e {
+            PortError::NotFound(_) => HandlerError::NotFound(e.to_string()),
+            PortError::Rejected(_) | PortError::Invalid(_) => HandlerError::InvalidInput(e.to_string()),
+            PortError::Transient(_) => HandlerError::Retryable(e.to_string()),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod lambda;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+pub mod ports;
 pub mod rejects;
 pub mod store;
 

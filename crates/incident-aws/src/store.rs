@@ -14,6 +14,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use incident_core::catalog::ServiceMatch;
 use incident_core::correlation::{correlate, Aggregation, Outcome, Placement, Policy, ServiceClusters, StormState};
 use incident_core::incident::{Incident, Scope, Status};
+use incident_core::ports::{Recorded, Rejected};
 use incident_core::signal::Signal;
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
@@ -26,16 +27,6 @@ const DEDUP_DAYS: i64 = 30;
 pub struct Store {
     client: Client,
     table: String,
-}
-
-/// What ingesting a signal did, for the handler to act on.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Recorded {
-    pub outcome: Outcome,
-    /// Incidents whose lifecycle must be running (newly opened; on a duplicate, those it opened).
-    pub start: Vec<IncidentId>,
-    /// Incidents merged away whose lifecycle should stop.
-    pub stop: Vec<IncidentId>,
 }
 
 fn ttl_after(days: i64) -> i64 {
@@ -381,11 +372,11 @@ impl Store {
             .ok_or_else(|| AwsError::NotFound(id.to_string()))
     }
 
-    /// Read-modify-write of an incident record, retried on concurrent change. `change` may refuse
-    /// with [`AwsError::Rejected`], which is returned as is.
+    /// Read-modify-write of an incident record, retried on concurrent change. `change` may refuse,
+    /// which is returned as [`AwsError::Rejected`].
     pub async fn update_incident<F>(&self, id: &IncidentId, mut change: F) -> Result<Incident, AwsError>
     where
-        F: FnMut(&mut Incident) -> Result<(), AwsError>,
+        F: FnMut(&mut Incident) -> Result<(), Rejected>,
     {
         for _ in 0..ATTEMPTS {
             let raw = self
@@ -405,7 +396,7 @@ impl Store {
                 .and_then(|n| n.parse::<u64>().ok())
                 .unwrap_or(0);
             let mut incident = from_item::<MetaItem>("incident", raw)?.incident;
-            change(&mut incident)?;
+            change(&mut incident).map_err(|Rejected(why)| AwsError::Rejected(why))?;
             let mut item = to_item(&MetaItem::new(incident.clone()))?;
             item.insert("rev".into(), AttributeValue::N((rev + 1).to_string()));
             let mut req = self.client.put_item().table_name(&self.table).set_item(Some(item));

@@ -9,6 +9,9 @@ pub mod correlation;
 pub mod engagement;
 pub mod event;
 pub mod incident;
+#[cfg(any(test, feature = "testing"))]
+pub mod memory;
+pub mod ports;
 pub mod severity;
 pub mod signal;
 pub mod timeline;

@@ -9,10 +9,10 @@ use chrono::{TimeDelta, Utc};
 use incident_aws::bus::detail_type;
 use incident_aws::identity;
 use incident_aws::lifecycle::callback;
-use incident_aws::AwsError;
 use incident_core::catalog::Catalog;
 use incident_core::event::{CustomerReport, CUSTOMER_REPORT, CUSTOMER_SOURCE};
 use incident_core::incident::{Incident, Status};
+use incident_core::ports::Rejected;
 use incident_core::timeline::{validate_link, Entry, EntryKind};
 use incident_core::IncidentId;
 use serde_json::json;
@@ -264,13 +264,10 @@ async fn ack(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
         .store
         .update_incident(id, |i| {
             if i.status.is_closed() {
-                return Err(AwsError::Rejected(format!(
-                    "{} is {}: nothing to acknowledge",
-                    i.id, i.status
-                )));
+                return Err(Rejected(format!("{} is {}: nothing to acknowledge", i.id, i.status)));
             }
             if let Some(by) = &i.acknowledged_by {
-                return Err(AwsError::Rejected(format!("{} was already acknowledged by {by}", i.id)));
+                return Err(Rejected(format!("{} was already acknowledged by {by}", i.id)));
             }
             i.acknowledged_at = Some(now);
             i.acknowledged_by = Some(caller.name.clone());
@@ -303,7 +300,7 @@ async fn resolve(ctx: &Ctx, out: Output, id: &IncidentId, summary: Option<String
         .store
         .update_incident(id, |i| {
             if i.status.is_closed() {
-                return Err(AwsError::Rejected(format!("{} is already {}", i.id, i.status)));
+                return Err(Rejected(format!("{} is already {}", i.id, i.status)));
             }
             i.status = Status::Resolved;
             i.resolved_at = Some(now);

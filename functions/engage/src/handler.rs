@@ -1,28 +1,24 @@
 //! The engagement steps of the lifecycle, selected by `action`.
 
 use chrono::Utc;
-use incident_aws::bus::{detail_type, Bus};
-use incident_aws::catalog_store::CatalogStore;
+use incident_aws::bus::detail_type;
 use incident_aws::lambda::HandlerError;
-use incident_aws::lifecycle::{callback, Callbacks};
+use incident_aws::lifecycle::callback;
 use incident_aws::metrics;
-use incident_aws::store::Store;
 use incident_core::correlation::Policy;
 use incident_core::engagement;
 use incident_core::incident::{Incident, Status};
+use incident_core::ports::{CatalogSource, IncidentStore, Notifier, TaskCallbacks};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// Task tokens live this long at most; an incident open longer is resolved through the console.
-const TOKEN_TTL_DAYS: i64 = 30;
-
-pub struct Deps {
-    pub store: Store,
-    pub catalog: CatalogStore,
-    pub bus: Bus,
-    pub callbacks: Callbacks,
+pub struct Deps<S, C, N, K> {
+    pub store: S,
+    pub catalog: C,
+    pub bus: N,
+    pub callbacks: K,
     pub policy: Policy,
 }
 
@@ -60,43 +56,161 @@ impl Output {
     }
 }
 
-pub async fn handle(deps: &Deps, input: Input) -> Result<Output, HandlerError> {
-    match input {
-        Input::Engage { incident_id } => engage(deps, incident_id).await,
-        Input::CheckAck { incident_id } => {
-            let incident = deps.store.incident(&incident_id).await?;
-            let acknowledged = incident.acknowledged_at.is_some() || incident.status.is_closed();
-            if let Some(secs) = incident.time_to_acknowledge_secs() {
-                metrics::emit("TimeToAcknowledge", secs, &incident);
+impl<S, C, N, K> Deps<S, C, N, K>
+where
+    S: IncidentStore,
+    C: CatalogSource,
+    N: Notifier,
+    K: TaskCallbacks,
+{
+    pub async fn handle(&self, input: Input) -> Result<Output, HandlerError> {
+        match input {
+            Input::Engage { incident_id } => self.engage(incident_id).await,
+            Input::CheckAck { incident_id } => {
+                let incident = self.store.incident(&incident_id).await?;
+                let acknowledged = incident.acknowledged_at.is_some() || incident.status.is_closed();
+                if let Some(secs) = incident.time_to_acknowledge_secs() {
+                    metrics::emit("TimeToAcknowledge", secs, &incident);
+                }
+                Ok(Output {
+                    acknowledged: Some(acknowledged),
+                    ..Output::of(incident_id)
+                })
             }
-            Ok(Output {
-                acknowledged: Some(acknowledged),
-                ..Output::of(incident_id)
-            })
-        }
-        Input::Escalate { incident_id } => escalate(deps, incident_id).await,
-        Input::AwaitResolution { incident_id, token } => {
-            deps.store
-                .put_token(&incident_id, callback::RESOLVE, &token, TOKEN_TTL_DAYS)
-                .await?;
-            // Resolved before the token was stored: complete the callback ourselves.
-            let incident = deps.store.incident(&incident_id).await?;
-            if incident.status == Status::Resolved {
-                deps.callbacks
-                    .complete(&token, &json!({ "resolved_by": incident.resolved_by }))
+            Input::Escalate { incident_id } => self.escalate(incident_id).await,
+            Input::AwaitResolution { incident_id, token } => {
+                self.store.put_token(&incident_id, callback::RESOLVE, &token).await?;
+                // Resolved before the token was stored: complete the callback ourselves.
+                let incident = self.store.incident(&incident_id).await?;
+                if incident.status == Status::Resolved {
+                    self.callbacks
+                        .complete(&token, &json!({ "resolved_by": incident.resolved_by }))
+                        .await?;
+                    self.store.delete_token(&incident_id, callback::RESOLVE).await?;
+                }
+                Ok(Output::of(incident_id))
+            }
+            Input::Close { incident_id } => {
+                let incident = self.store.incident(&incident_id).await?;
+                self.store.close_correlation(&incident, &self.policy).await?;
+                self.bus
+                    .emit(detail_type::INCIDENT_RESOLVED, &summary(&incident))
                     .await?;
-                deps.store.delete_token(&incident_id, callback::RESOLVE).await?;
+                Ok(Output::of(incident_id))
             }
-            Ok(Output::of(incident_id))
         }
-        Input::Close { incident_id } => {
-            let incident = deps.store.incident(&incident_id).await?;
-            deps.store.close_correlation(&incident, &deps.policy).await?;
-            deps.bus
-                .emit(detail_type::INCIDENT_RESOLVED, &summary(&incident))
+    }
+
+    async fn engage(&self, id: IncidentId) -> Result<Output, HandlerError> {
+        let incident = self.store.incident(&id).await?;
+        let catalog = self.catalog.load().await?;
+        let plan = engagement::plan(&catalog, &incident);
+        let subject = format!(
+            "[{}{}] {}",
+            incident.severity.map(|s| s.to_string()).unwrap_or_default(),
+            if incident.exercise { " GAME DAY" } else { "" },
+            incident.title
+        );
+        let message = format!(
+            "{}\nIncident: {}\nFirst signal: {}\nCommander: {}\nAcknowledge: incidentctl ack {}",
+            subject,
+            incident.id,
+            incident.first_signal,
+            plan.commander.as_deref().unwrap_or("none"),
+            incident.id
+        );
+        for team in &plan.teams {
+            // One team's unreachable topic must not keep the others from being paged: record it.
+            let paged = match &team.target {
+                Some(topic) => match self.bus.page(topic, &subject, &message).await {
+                    Ok(()) => format!("paged via {topic}"),
+                    Err(e) => {
+                        tracing::warn!(incident = %id, team = %team.team, error = %e, "paging failed");
+                        format!("PAGING FAILED via {topic}: {e}")
+                    }
+                },
+                None => "no notification target in the catalog: not paged".to_string(),
+            };
+            let text = format!("engaged {} ({}); {paged}", team.team, team.reason);
+            self.store
+                .append(
+                    &id,
+                    Entry::system("engage", EntryKind::Engaged, format!("engaged-{}", team.team), text),
+                )
                 .await?;
-            Ok(Output::of(incident_id))
         }
+        let teams: Vec<String> = plan.teams.iter().map(|t| t.team.clone()).collect();
+        let updated = self
+            .store
+            .update_incident(&id, |i| {
+                i.engaged_teams = teams.clone();
+                if i.engaged_at.is_none() {
+                    i.engaged_at = Some(Utc::now());
+                }
+                if matches!(i.status, Status::Open | Status::Triaged) {
+                    i.status = Status::Engaged;
+                }
+                Ok(())
+            })
+            .await?;
+        if let Some(secs) = updated.time_to_engage_secs() {
+            metrics::emit("TimeToEngage", secs, &updated);
+        }
+        metrics::emit("TimeToDetect", updated.time_to_detect_secs(), &updated);
+        let mut detail = summary(&updated);
+        detail["teams"] = json!(plan.teams);
+        detail["ack_minutes"] = json!(plan.ack_minutes);
+        self.bus.emit(detail_type::INCIDENT_ENGAGED, &detail).await?;
+        tracing::info!(incident = %id, teams = teams.len(), "engaged");
+        Ok(Output::of(id))
+    }
+
+    async fn escalate(&self, id: IncidentId) -> Result<Output, HandlerError> {
+        let catalog = self.catalog.load().await?;
+        let incident = self.store.incident(&id).await?;
+        let plan = engagement::plan(&catalog, &incident);
+        let round = incident.escalations + 1;
+        let target = catalog.team_target(&plan.escalation_team);
+        let text = format!(
+            "no acknowledgement within {} minutes: escalation {round} to {}{}",
+            plan.ack_minutes,
+            plan.escalation_team,
+            plan.commander
+                .as_ref()
+                .map(|c| format!(" and commander {c}"))
+                .unwrap_or_default()
+        );
+        if let Some(topic) = target {
+            let subject = format!("ESCALATION {round}: {} unacknowledged", incident.title);
+            if let Err(e) = self
+                .bus
+                .page(topic, &subject, &format!("{text}\nAcknowledge: incidentctl ack {id}"))
+                .await
+            {
+                tracing::warn!(incident = %id, error = %e, "escalation paging failed");
+            }
+        }
+        self.store
+            .append(
+                &id,
+                Entry::system("engage", EntryKind::Escalated, format!("escalation-{round}"), text),
+            )
+            .await?;
+        let updated = self
+            .store
+            .update_incident(&id, |i| {
+                i.escalations = i.escalations.max(round);
+                Ok(())
+            })
+            .await?;
+        let mut detail = summary(&updated);
+        detail["escalation"] = json!(round);
+        detail["escalated_to"] = json!(plan.escalation_team);
+        self.bus.emit(detail_type::INCIDENT_ESCALATED, &detail).await?;
+        Ok(Output {
+            escalations: Some(updated.escalations),
+            ..Output::of(id)
+        })
     }
 }
 
@@ -117,114 +231,162 @@ fn summary(incident: &Incident) -> serde_json::Value {
     })
 }
 
-async fn engage(deps: &Deps, id: IncidentId) -> Result<Output, HandlerError> {
-    let incident = deps.store.incident(&id).await?;
-    let catalog = deps.catalog.load().await?;
-    let plan = engagement::plan(&catalog, &incident);
-    let subject = format!(
-        "[{}{}] {}",
-        incident.severity.map(|s| s.to_string()).unwrap_or_default(),
-        if incident.exercise { " GAME DAY" } else { "" },
-        incident.title
-    );
-    let message = format!(
-        "{}\nIncident: {}\nFirst signal: {}\nCommander: {}\nAcknowledge: incidentctl ack {}",
-        subject,
-        incident.id,
-        incident.first_signal,
-        plan.commander.as_deref().unwrap_or("none"),
-        incident.id
-    );
-    for team in &plan.teams {
-        // One team's unreachable topic must not keep the others from being paged: record it.
-        let paged = match &team.target {
-            Some(topic) => match deps.bus.page(topic, &subject, &message).await {
-                Ok(()) => format!("paged via {topic}"),
-                Err(e) => {
-                    tracing::warn!(incident = %id, team = %team.team, error = %e, "paging failed");
-                    format!("PAGING FAILED via {topic}: {e}")
-                }
-            },
-            None => "no notification target in the catalog: not paged".to_string(),
-        };
-        let text = format!("engaged {} ({}); {paged}", team.team, team.reason);
-        deps.store
-            .append(
-                &id,
-                Entry::system("engage", EntryKind::Engaged, format!("engaged-{}", team.team), text),
-            )
-            .await?;
-    }
-    let teams: Vec<String> = plan.teams.iter().map(|t| t.team.clone()).collect();
-    let updated = deps
-        .store
-        .update_incident(&id, |i| {
-            i.engaged_teams = teams.clone();
-            if i.engaged_at.is_none() {
-                i.engaged_at = Some(Utc::now());
-            }
-            if matches!(i.status, Status::Open | Status::Triaged) {
-                i.status = Status::Engaged;
-            }
-            Ok(())
-        })
-        .await?;
-    if let Some(secs) = updated.time_to_engage_secs() {
-        metrics::emit("TimeToEngage", secs, &updated);
-    }
-    metrics::emit("TimeToDetect", updated.time_to_detect_secs(), &updated);
-    let mut detail = summary(&updated);
-    detail["teams"] = json!(plan.teams);
-    detail["ack_minutes"] = json!(plan.ack_minutes);
-    deps.bus.emit(detail_type::INCIDENT_ENGAGED, &detail).await?;
-    tracing::info!(incident = %id, teams = teams.len(), "engaged");
-    Ok(Output::of(id))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use incident_core::catalog::Catalog;
+    use incident_core::incident::Scope;
+    use incident_core::memory::{MemoryLoop, MemoryNotifier, MemoryStore};
+    use incident_core::severity::Severity;
+    use incident_core::SignalKey;
 
-async fn escalate(deps: &Deps, id: IncidentId) -> Result<Output, HandlerError> {
-    let catalog = deps.catalog.load().await?;
-    let incident = deps.store.incident(&id).await?;
-    let plan = engagement::plan(&catalog, &incident);
-    let round = incident.escalations + 1;
-    let target = catalog.team_target(&plan.escalation_team);
-    let text = format!(
-        "no acknowledgement within {} minutes: escalation {round} to {}{}",
-        plan.ack_minutes,
-        plan.escalation_team,
-        plan.commander
-            .as_ref()
-            .map(|c| format!(" and commander {c}"))
-            .unwrap_or_default()
-    );
-    if let Some(topic) = target {
-        let subject = format!("ESCALATION {round}: {} unacknowledged", incident.title);
-        if let Err(e) = deps
-            .bus
-            .page(topic, &subject, &format!("{text}\nAcknowledge: incidentctl ack {id}"))
-            .await
-        {
-            tracing::warn!(incident = %id, error = %e, "escalation paging failed");
-        }
+    const PAYMENTS: &str = "arn:aws:sns:us-east-1:000000000000:incident-loop-payments";
+    const SUPPORT: &str = "arn:aws:sns:us-east-1:000000000000:incident-loop-customer-support";
+    const RESPONSE: &str = "arn:aws:sns:us-east-1:000000000000:incident-loop-incident-response";
+
+    type TestDeps = Deps<MemoryStore, Catalog, MemoryNotifier, MemoryLoop>;
+
+    fn deps(notifier: MemoryNotifier) -> (TestDeps, IncidentId) {
+        let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
+        let mut incident = Incident::open(id.clone(), Scope::SingleService, vec!["checkout".into()], Utc::now());
+        incident.owner = Some("payments".into());
+        incident.severity = Some(Severity::Sev2);
+        incident.customer_facing = true;
+        incident.status = Status::Triaged;
+        let deps = Deps {
+            store: MemoryStore::with([incident]),
+            catalog: serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap(),
+            bus: notifier,
+            callbacks: MemoryLoop::default(),
+            policy: Policy::default(),
+        };
+        (deps, id)
     }
-    deps.store
-        .append(
-            &id,
-            Entry::system("engage", EntryKind::Escalated, format!("escalation-{round}"), text),
-        )
-        .await?;
-    let updated = deps
-        .store
-        .update_incident(&id, |i| {
-            i.escalations = i.escalations.max(round);
-            Ok(())
+
+    #[tokio::test]
+    async fn engaging_pages_every_team_records_it_and_announces_it() {
+        let (d, id) = deps(MemoryNotifier::default());
+        d.handle(Input::Engage {
+            incident_id: id.clone(),
         })
-        .await?;
-    let mut detail = summary(&updated);
-    detail["escalation"] = json!(round);
-    detail["escalated_to"] = json!(plan.escalation_team);
-    deps.bus.emit(detail_type::INCIDENT_ESCALATED, &detail).await?;
-    Ok(Output {
-        escalations: Some(updated.escalations),
-        ..Output::of(id)
-    })
+        .await
+        .unwrap();
+        assert_eq!(d.bus.paged(), [PAYMENTS, SUPPORT]);
+        let stored = d.store.get(&id).unwrap();
+        assert_eq!(stored.status, Status::Engaged);
+        assert_eq!(stored.engaged_teams, ["payments", "customer-support"]);
+        assert!(stored.engaged_at.is_some());
+        let engaged = d.bus.events_of(detail_type::INCIDENT_ENGAGED);
+        assert_eq!(engaged.len(), 1);
+        assert_eq!(engaged[0]["teams"][0]["team"], "payments");
+    }
+
+    #[tokio::test]
+    async fn one_unreachable_topic_is_recorded_and_does_not_stop_the_other_pages() {
+        let notifier = MemoryNotifier {
+            failing: [PAYMENTS.to_string()].into(),
+            ..MemoryNotifier::default()
+        };
+        let (d, id) = deps(notifier);
+        d.handle(Input::Engage {
+            incident_id: id.clone(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(d.bus.paged(), [SUPPORT]);
+        let timeline = d.store.timeline(&id);
+        assert!(
+            timeline.iter().any(|e| e.text.contains("PAGING FAILED")),
+            "{timeline:#?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unacknowledged_incidents_escalate_to_incident_response_and_count_the_rounds() {
+        let (d, id) = deps(MemoryNotifier::default());
+        let ack = d
+            .handle(Input::CheckAck {
+                incident_id: id.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(ack.acknowledged, Some(false));
+        let first = d
+            .handle(Input::Escalate {
+                incident_id: id.clone(),
+            })
+            .await
+            .unwrap();
+        let second = d
+            .handle(Input::Escalate {
+                incident_id: id.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!((first.escalations, second.escalations), (Some(1), Some(2)));
+        assert_eq!(d.bus.paged(), [RESPONSE, RESPONSE]);
+        assert_eq!(d.bus.events_of(detail_type::INCIDENT_ESCALATED).len(), 2);
+        let escalated = d
+            .store
+            .timeline(&id)
+            .into_iter()
+            .filter(|e| e.kind == EntryKind::Escalated)
+            .count();
+        assert_eq!(escalated, 2);
+    }
+
+    #[tokio::test]
+    async fn an_acknowledged_incident_stops_escalating() {
+        let (d, id) = deps(MemoryNotifier::default());
+        d.store
+            .update_incident(&id, |i| {
+                i.acknowledged_at = Some(Utc::now());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let ack = d.handle(Input::CheckAck { incident_id: id }).await.unwrap();
+        assert_eq!(ack.acknowledged, Some(true));
+    }
+
+    #[tokio::test]
+    async fn the_resolution_token_is_kept_and_completed_at_once_if_already_resolved() {
+        let (d, id) = deps(MemoryNotifier::default());
+        d.handle(Input::AwaitResolution {
+            incident_id: id.clone(),
+            token: "tok-1".into(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(d.store.token(&id, callback::RESOLVE).as_deref(), Some("tok-1"));
+        assert!(d.callbacks.completed.lock().unwrap().is_empty());
+
+        d.store
+            .update_incident(&id, |i| {
+                i.status = Status::Resolved;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        d.handle(Input::AwaitResolution {
+            incident_id: id.clone(),
+            token: "tok-2".into(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(d.callbacks.completed.lock().unwrap()[0].0, "tok-2");
+        assert_eq!(d.store.token(&id, callback::RESOLVE), None);
+    }
+
+    #[tokio::test]
+    async fn closing_announces_the_resolution() {
+        let (d, id) = deps(MemoryNotifier::default());
+        d.handle(Input::Close {
+            incident_id: id.clone(),
+        })
+        .await
+        .unwrap();
+        let resolved = d.bus.events_of(detail_type::INCIDENT_RESOLVED);
+        assert_eq!(resolved[0]["incident_id"], id.as_str());
+    }
 }

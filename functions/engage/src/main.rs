@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
         policy,
     };
     run(service_fn(|event: LambdaEvent<handler::Input>| {
-        handler::handle(&deps, event.payload)
+        deps.handle(event.payload)
     }))
     .await
 }

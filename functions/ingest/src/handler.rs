@@ -1,24 +1,21 @@
 //! Turns one EventBridge event into a recorded signal.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use incident_aws::bus::{detail_type, Bus};
-use incident_aws::catalog_store::CatalogStore;
+use incident_aws::bus::detail_type;
 use incident_aws::lambda::HandlerError;
-use incident_aws::lifecycle::Lifecycle;
-use incident_aws::rejects::Rejects;
-use incident_aws::store::Store;
 use incident_core::correlation::{Outcome, Policy};
 use incident_core::event::{self, Envelope};
+use incident_core::ports::{CatalogSource, DeadLetters, IncidentStore, Lifecycles, Notifier};
 use incident_core::signal::Signal;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-pub struct Deps {
-    pub store: Store,
-    pub catalog: CatalogStore,
-    pub lifecycle: Lifecycle,
-    pub bus: Bus,
-    pub rejects: Rejects,
+pub struct Deps<S, C, L, N, D> {
+    pub store: S,
+    pub catalog: C,
+    pub lifecycle: L,
+    pub bus: N,
+    pub rejects: D,
     pub policy: Policy,
 }
 
@@ -51,7 +48,14 @@ pub fn to_signal(raw: &Value) -> Result<Signal, String> {
     event::parse(&envelope).map_err(|e| e.to_string())
 }
 
-pub async fn handle(deps: &Deps, raw: Value) -> Result<Ingested, HandlerError> {
+pub async fn handle<S, C, L, N, D>(deps: &Deps<S, C, L, N, D>, raw: Value) -> Result<Ingested, HandlerError>
+where
+    S: IncidentStore,
+    C: CatalogSource,
+    L: Lifecycles,
+    N: Notifier,
+    D: DeadLetters,
+{
     let signal = match to_signal(&raw) {
         Ok(signal) => signal,
         Err(reason) => {
@@ -88,6 +92,8 @@ pub async fn handle(deps: &Deps, raw: Value) -> Result<Ingested, HandlerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use incident_core::catalog::Catalog;
+    use incident_core::memory::{MemoryLoop, MemoryNotifier, MemoryStore};
 
     fn fixture(path: &str) -> Value {
         let text = std::fs::read_to_string(format!("{}/../../events/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
@@ -125,5 +131,91 @@ mod tests {
         assert!(reason.contains("Configuration Change"), "{reason}");
         let reason = to_signal(&serde_json::json!("not an object")).unwrap_err();
         assert!(reason.starts_with("malformed EventBridge envelope"), "{reason}");
+    }
+
+    type MemoryDeps = Deps<MemoryStore, Catalog, MemoryLoop, MemoryNotifier, MemoryLoop>;
+
+    fn deps() -> MemoryDeps {
+        let catalog = serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap();
+        Deps {
+            store: MemoryStore::default(),
+            catalog,
+            lifecycle: MemoryLoop::default(),
+            bus: MemoryNotifier::default(),
+            rejects: MemoryLoop::default(),
+            policy: Policy::default(),
+        }
+    }
+
+    fn alarm_at(id: &str, name: &str, minute: u32) -> Value {
+        let mut event = fixture("cloudwatch/single-metric-alarm.json");
+        event["id"] = json!(id);
+        event["detail"]["alarmName"] = json!(name);
+        event["detail"]["state"]["timestamp"] = json!(format!("2026-11-23T03:{minute:02}:00.000+0000"));
+        event
+    }
+
+    #[tokio::test]
+    async fn an_alarm_opens_an_incident_for_its_catalog_service_and_starts_its_lifecycle() {
+        let d = deps();
+        let result = handle(&d, fixture("cloudwatch/single-metric-alarm.json"))
+            .await
+            .unwrap();
+        let Ingested::Recorded { service, outcome, .. } = result else {
+            panic!("recorded")
+        };
+        assert_eq!(service, "checkout");
+        assert!(matches!(outcome, Outcome::Placed { .. }));
+        let incidents = d.store.all();
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(*d.lifecycle.started.lock().unwrap(), vec![incidents[0].id.clone()]);
+        assert_eq!(d.bus.events_of(detail_type::INCIDENT_OPENED).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_is_a_duplicate_that_only_makes_sure_the_lifecycle_runs() {
+        let d = deps();
+        let event = fixture("cloudwatch/single-metric-alarm.json");
+        handle(&d, event.clone()).await.unwrap();
+        let again = handle(&d, event).await.unwrap();
+        assert!(matches!(
+            again,
+            Ingested::Recorded {
+                outcome: Outcome::Duplicate,
+                ..
+            }
+        ));
+        assert_eq!(d.store.all().len(), 1);
+        let started = d.lifecycle.started.lock().unwrap().clone();
+        assert_eq!(started.len(), 2, "started again, idempotently by name");
+        assert_eq!(started[0], started[1]);
+        assert_eq!(d.bus.events_of(detail_type::INCIDENT_OPENED).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_storm_of_three_services_starts_a_multi_service_lifecycle() {
+        let d = deps();
+        for (i, name) in ["checkout-api-5xx", "orders-error-rate", "search-latency-p99"]
+            .iter()
+            .enumerate()
+        {
+            handle(&d, alarm_at(&format!("e{i}"), name, i as u32)).await.unwrap();
+        }
+        let started = d.lifecycle.started.lock().unwrap().clone();
+        assert_eq!(started.len(), 4, "three incidents and the event: {started:?}");
+        assert!(started[3].is_multi_service());
+        let event = d.store.get(&started[3]).unwrap();
+        assert_eq!(event.members.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_event_is_dead_lettered_with_its_reason_and_opens_nothing() {
+        let d = deps();
+        let result = handle(&d, fixture("malformed/bad-state.json")).await.unwrap();
+        assert!(matches!(result, Ingested::Rejected { ref reason } if reason.contains("BROKEN")));
+        let rejected = d.rejects.rejected.lock().unwrap().clone();
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].0, fixture("malformed/bad-state.json"), "kept whole");
+        assert!(d.store.all().is_empty());
     }
 }

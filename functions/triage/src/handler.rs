@@ -1,16 +1,15 @@
 //! Reads the incident and the catalog, decides, records the decision and its reasons.
 
-use incident_aws::catalog_store::CatalogStore;
 use incident_aws::lambda::HandlerError;
-use incident_aws::store::Store;
+use incident_core::ports::{CatalogSource, IncidentStore};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::triage;
 use incident_core::IncidentId;
 use serde::{Deserialize, Serialize};
 
-pub struct Deps {
-    pub store: Store,
-    pub catalog: CatalogStore,
+pub struct Deps<S, C> {
+    pub store: S,
+    pub catalog: C,
 }
 
 #[derive(Debug, Deserialize)]
@@ -28,12 +27,15 @@ pub struct Output {
     pub ack_timeout_seconds: u32,
 }
 
-pub async fn handle(deps: &Deps, input: Input) -> Result<Output, HandlerError> {
+pub async fn handle<S: IncidentStore, C: CatalogSource>(
+    deps: &Deps<S, C>,
+    input: Input,
+) -> Result<Output, HandlerError> {
     let id = input.incident_id;
     let incident = deps.store.incident(&id).await?;
     let catalog = deps.catalog.load().await?;
     let signals = deps.store.signals(&id).await?;
-    let first = signals.iter().map(|s| &s.signal).min_by_key(|s| (s.at, s.key.clone()));
+    let first = signals.iter().min_by_key(|s| (s.at, s.key.clone()));
     let decision = triage::decide(&catalog, &incident, first);
     deps.store
         .update_incident(&id, |i| {
@@ -65,4 +67,99 @@ pub async fn handle(deps: &Deps, input: Input) -> Result<Output, HandlerError> {
         commander: decision.commander,
         ack_timeout_seconds: decision.ack_timeout_seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use incident_core::catalog::Catalog;
+    use incident_core::incident::{Incident, Scope, Status};
+    use incident_core::memory::MemoryStore;
+    use incident_core::timeline::EntryKind;
+    use incident_core::SignalKey;
+
+    fn catalog() -> Catalog {
+        serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn triage_records_owner_severity_commander_and_the_reasons() {
+        let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
+        let incident = Incident::open(
+            id.clone(),
+            Scope::SingleService,
+            vec!["checkout".into()],
+            chrono::Utc::now(),
+        );
+        let deps = Deps {
+            store: MemoryStore::with([incident]),
+            catalog: catalog(),
+        };
+
+        let out = handle(
+            &deps,
+            Input {
+                incident_id: id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+
+        assert_eq!((out.severity.as_str(), out.owner.as_str()), ("SEV2", "payments"));
+        assert_eq!(out.ack_timeout_seconds, 600);
+        let stored = deps.store.get(&id).unwrap();
+        assert_eq!(stored.status, Status::Triaged);
+        assert_eq!(stored.commander, out.commander);
+        let timeline = deps.store.timeline(&id);
+        let triaged: Vec<_> = timeline.iter().filter(|e| e.kind == EntryKind::Triaged).collect();
+        assert_eq!(triaged.len(), 2, "severity with reasons, and the commander");
+        assert!(triaged[0].text.contains("customer-facing"), "{}", triaged[0].text);
+    }
+
+    #[tokio::test]
+    async fn a_retried_triage_writes_its_entries_once() {
+        let id = IncidentId::for_service("orders", &SignalKey::new("t", "1"));
+        let incident = Incident::open(
+            id.clone(),
+            Scope::SingleService,
+            vec!["orders".into()],
+            chrono::Utc::now(),
+        );
+        let deps = Deps {
+            store: MemoryStore::with([incident]),
+            catalog: catalog(),
+        };
+        handle(
+            &deps,
+            Input {
+                incident_id: id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        handle(
+            &deps,
+            Input {
+                incident_id: id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            deps.store.timeline(&id).len(),
+            1,
+            "SEV3 has no commander entry; the retry adds nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_incident_is_a_not_found_error() {
+        let deps = Deps {
+            store: MemoryStore::default(),
+            catalog: catalog(),
+        };
+        let id = IncidentId::for_service("x", &SignalKey::new("t", "1"));
+        let err = handle(&deps, Input { incident_id: id }).await.unwrap_err();
+        assert_eq!(err.error_type(), "NotFound");
+    }
 }

@@ -1,0 +1,105 @@
+//! The core's ports, implemented on AWS.
+
+use crate::bus::Bus;
+use crate::catalog_store::CatalogStore;
+use crate::lifecycle::{Callbacks, Lifecycle};
+use crate::rejects::Rejects;
+use crate::store::Store;
+use crate::AwsError;
+use incident_core::catalog::{Catalog, ServiceMatch};
+use incident_core::correlation::Policy;
+use incident_core::incident::Incident;
+use incident_core::ports::*;
+use incident_core::signal::Signal;
+use incident_core::timeline::Entry;
+use incident_core::IncidentId;
+use serde_json::Value;
+
+/// Task tokens live this long at most; an incident open longer is resolved in the console.
+const TOKEN_TTL_DAYS: i64 = 30;
+
+impl From<AwsError> for PortError {
+    fn from(e: AwsError) -> Self {
+        match e {
+            AwsError::NotFound(id) => PortError::NotFound(id),
+            AwsError::Rejected(why) => PortError::Rejected(why),
+            AwsError::Config(_) | AwsError::Decode { .. } => PortError::Invalid(e.to_string()),
+            AwsError::Service { .. } | AwsError::Contention(_) => PortError::Transient(e.to_string()),
+        }
+    }
+}
+
+impl IncidentStore for Store {
+    async fn record_signal(&self, matched: &ServiceMatch, signal: &Signal, policy: &Policy) -> PortResult<Recorded> {
+        Ok(Store::record_signal(self, matched, signal, policy).await?)
+    }
+
+    async fn incident(&self, id: &IncidentId) -> PortResult<Incident> {
+        Ok(Store::incident(self, id).await?)
+    }
+
+    async fn update_incident<F>(&self, id: &IncidentId, change: F) -> PortResult<Incident>
+    where
+        F: FnMut(&mut Incident) -> Result<(), Rejected> + Send,
+    {
+        Ok(Store::update_incident(self, id, change).await?)
+    }
+
+    async fn append(&self, id: &IncidentId, entry: Entry) -> PortResult<bool> {
+        Ok(Store::append(self, id, entry).await?)
+    }
+
+    async fn signals(&self, id: &IncidentId) -> PortResult<Vec<Signal>> {
+        Ok(Store::signals(self, id).await?.into_iter().map(|s| s.signal).collect())
+    }
+
+    async fn put_token(&self, id: &IncidentId, kind: &str, token: &str) -> PortResult<()> {
+        Ok(Store::put_token(self, id, kind, token, TOKEN_TTL_DAYS).await?)
+    }
+
+    async fn delete_token(&self, id: &IncidentId, kind: &str) -> PortResult<()> {
+        Ok(Store::delete_token(self, id, kind).await?)
+    }
+
+    async fn close_correlation(&self, incident: &Incident, policy: &Policy) -> PortResult<()> {
+        Ok(Store::close_correlation(self, incident, policy).await?)
+    }
+}
+
+impl CatalogSource for CatalogStore {
+    async fn load(&self) -> PortResult<Catalog> {
+        Ok(CatalogStore::load(self).await?)
+    }
+}
+
+impl Notifier for Bus {
+    async fn page(&self, target: &str, subject: &str, message: &str) -> PortResult<()> {
+        Ok(Bus::page(self, target, subject, message).await?)
+    }
+
+    async fn emit(&self, detail_type: &str, detail: &Value) -> PortResult<()> {
+        Ok(Bus::emit(self, detail_type, detail).await?)
+    }
+}
+
+impl Lifecycles for Lifecycle {
+    async fn start(&self, id: &IncidentId) -> PortResult<()> {
+        Ok(Lifecycle::start(self, id).await?)
+    }
+
+    async fn stop(&self, id: &IncidentId, cause: &str) -> PortResult<()> {
+        Ok(Lifecycle::stop(self, id, cause).await?)
+    }
+}
+
+impl TaskCallbacks for Callbacks {
+    async fn complete(&self, token: &str, output: &Value) -> PortResult<bool> {
+        Ok(Callbacks::complete(self, token, output).await?)
+    }
+}
+
+impl DeadLetters for Rejects {
+    async fn reject(&self, event: &Value, error_type: &str, reason: &str) -> PortResult<()> {
+        Ok(Rejects::reject(self, event, error_type, reason).await?)
+    }
+}

@@ -1,0 +1,293 @@
+//! In-memory implementations of the ports, for handler tests (feature `testing`). They follow the
+//! same rules as the AWS adapters — dedup by signal key, idempotent timeline entries, correlation
+//! through [`crate::correlation::correlate`] — so a handler tested here behaves the same there.
+
+use crate::catalog::{Catalog, ServiceMatch};
+use crate::correlation::{Outcome, Placement, Policy, ServiceClusters, StormState};
+use crate::incident::{Incident, Scope, Status};
+use crate::ports::*;
+use crate::signal::Signal;
+use crate::timeline::Entry;
+use crate::{IncidentId, SignalKey};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+
+#[derive(Default)]
+struct State {
+    incidents: BTreeMap<IncidentId, Incident>,
+    signals: HashMap<IncidentId, Vec<Signal>>,
+    timelines: HashMap<IncidentId, Vec<Entry>>,
+    tokens: HashMap<(IncidentId, String), String>,
+    seen: HashMap<SignalKey, Vec<IncidentId>>,
+    clusters: HashMap<String, ServiceClusters>,
+    storm: StormState,
+}
+
+/// The incident store in memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn with(incidents: impl IntoIterator<Item = Incident>) -> Self {
+        let store = Self::default();
+        store
+            .state
+            .lock()
+            .unwrap()
+            .incidents
+            .extend(incidents.into_iter().map(|i| (i.id.clone(), i)));
+        store
+    }
+
+    pub fn get(&self, id: &IncidentId) -> Option<Incident> {
+        self.state.lock().unwrap().incidents.get(id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Incident> {
+        self.state.lock().unwrap().incidents.values().cloned().collect()
+    }
+
+    pub fn timeline(&self, id: &IncidentId) -> Vec<Entry> {
+        self.state
+            .lock()
+            .unwrap()
+            .timelines
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn token(&self, id: &IncidentId, kind: &str) -> Option<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .tokens
+            .get(&(id.clone(), kind.to_string()))
+            .cloned()
+    }
+
+    pub fn add_signal(&self, id: &IncidentId, signal: Signal) {
+        self.state
+            .lock()
+            .unwrap()
+            .signals
+            .entry(id.clone())
+            .or_default()
+            .push(signal);
+    }
+}
+
+impl IncidentStore for MemoryStore {
+    async fn record_signal(&self, matched: &ServiceMatch, signal: &Signal, policy: &Policy) -> PortResult<Recorded> {
+        let mut st = self.state.lock().unwrap();
+        if let Some(opened) = st.seen.get(&signal.key) {
+            return Ok(Recorded {
+                outcome: Outcome::Duplicate,
+                start: opened.clone(),
+                stop: Vec::new(),
+            });
+        }
+        let State { clusters, storm, .. } = &mut *st;
+        let clusters = clusters.entry(matched.service.clone()).or_default();
+        let (outcome, _) = crate::correlation::correlate(&matched.service, signal, clusters, storm, policy);
+        let mut start = Vec::new();
+        let mut stop = Vec::new();
+        if let Outcome::Placed { placement, aggregation } = &outcome {
+            let id = placement.incident().clone();
+            if let Placement::Opened { .. } = placement {
+                let mut i = Incident::open(
+                    id.clone(),
+                    Scope::SingleService,
+                    vec![matched.service.clone()],
+                    signal.at,
+                );
+                i.service_known = matched.known;
+                i.exercise = signal.exercise;
+                i.customer_detected = signal.is_customer_detected();
+                i.first_signal = signal.summary();
+                st.incidents.insert(id.clone(), i);
+                start.push(id.clone());
+            }
+            if let Placement::Merged { merged, .. } = placement {
+                for m in merged {
+                    if let Some(i) = st.incidents.get_mut(m) {
+                        i.status = Status::Merged;
+                        i.merged_into = Some(id.clone());
+                    }
+                    stop.push(m.clone());
+                }
+            }
+            if let Some(agg) = aggregation {
+                let services: Vec<String> = agg.services.iter().cloned().collect();
+                let event = st.incidents.entry(agg.event.clone()).or_insert_with(|| {
+                    Incident::open(agg.event.clone(), Scope::MultiService, services.clone(), agg.first_at)
+                });
+                event.services = services;
+                for m in &agg.linked {
+                    if !event.members.contains(m) {
+                        event.members.push(m.clone());
+                    }
+                }
+                for m in &agg.linked {
+                    if let Some(i) = st.incidents.get_mut(m) {
+                        i.parent = Some(agg.event.clone());
+                    }
+                }
+                if agg.created {
+                    start.push(agg.event.clone());
+                }
+            }
+            st.signals.entry(id).or_default().push(signal.clone());
+        }
+        st.seen.insert(signal.key.clone(), start.clone());
+        Ok(Recorded { outcome, start, stop })
+    }
+
+    async fn incident(&self, id: &IncidentId) -> PortResult<Incident> {
+        self.get(id).ok_or_else(|| PortError::NotFound(id.to_string()))
+    }
+
+    async fn update_incident<F>(&self, id: &IncidentId, mut change: F) -> PortResult<Incident>
+    where
+        F: FnMut(&mut Incident) -> Result<(), Rejected> + Send,
+    {
+        let mut st = self.state.lock().unwrap();
+        let current = st
+            .incidents
+            .get(id)
+            .ok_or_else(|| PortError::NotFound(id.to_string()))?;
+        let mut next = current.clone();
+        change(&mut next).map_err(|Rejected(why)| PortError::Rejected(why))?;
+        st.incidents.insert(id.clone(), next.clone());
+        Ok(next)
+    }
+
+    async fn append(&self, id: &IncidentId, entry: Entry) -> PortResult<bool> {
+        let mut st = self.state.lock().unwrap();
+        let timeline = st.timelines.entry(id.clone()).or_default();
+        if timeline.iter().any(|e| e.key == entry.key) {
+            return Ok(false);
+        }
+        timeline.push(entry);
+        Ok(true)
+    }
+
+    async fn signals(&self, id: &IncidentId) -> PortResult<Vec<Signal>> {
+        Ok(self.state.lock().unwrap().signals.get(id).cloned().unwrap_or_default())
+    }
+
+    async fn put_token(&self, id: &IncidentId, kind: &str, token: &str) -> PortResult<()> {
+        self.state
+            .lock()
+            .unwrap()
+            .tokens
+            .insert((id.clone(), kind.to_string()), token.to_string());
+        Ok(())
+    }
+
+    async fn delete_token(&self, id: &IncidentId, kind: &str) -> PortResult<()> {
+        self.state
+            .lock()
+            .unwrap()
+            .tokens
+            .remove(&(id.clone(), kind.to_string()));
+        Ok(())
+    }
+
+    async fn close_correlation(&self, incident: &Incident, _policy: &Policy) -> PortResult<()> {
+        let mut st = self.state.lock().unwrap();
+        for s in &incident.services {
+            if let Some(c) = st.clusters.get_mut(s) {
+                c.close(&incident.id);
+            }
+        }
+        st.storm.close(&incident.id);
+        Ok(())
+    }
+}
+
+impl CatalogSource for Catalog {
+    async fn load(&self) -> PortResult<Catalog> {
+        Ok(self.clone())
+    }
+}
+
+/// Records pages and events; pages to the targets in `failing` fail.
+#[derive(Default)]
+pub struct MemoryNotifier {
+    pub failing: HashSet<String>,
+    pub pages: Mutex<Vec<(String, String, String)>>,
+    pub events: Mutex<Vec<(String, Value)>>,
+}
+
+impl MemoryNotifier {
+    pub fn paged(&self) -> Vec<String> {
+        self.pages.lock().unwrap().iter().map(|(t, _, _)| t.clone()).collect()
+    }
+
+    pub fn events_of(&self, detail_type: &str) -> Vec<Value> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _)| t == detail_type)
+            .map(|(_, d)| d.clone())
+            .collect()
+    }
+}
+
+impl Notifier for MemoryNotifier {
+    async fn page(&self, target: &str, subject: &str, message: &str) -> PortResult<()> {
+        if self.failing.contains(target) {
+            return Err(PortError::Transient(format!("topic {target} unreachable")));
+        }
+        self.pages
+            .lock()
+            .unwrap()
+            .push((target.into(), subject.into(), message.into()));
+        Ok(())
+    }
+
+    async fn emit(&self, detail_type: &str, detail: &Value) -> PortResult<()> {
+        self.events.lock().unwrap().push((detail_type.into(), detail.clone()));
+        Ok(())
+    }
+}
+
+/// Records lifecycle starts, stops, completions and dead letters.
+#[derive(Default)]
+pub struct MemoryLoop {
+    pub started: Mutex<Vec<IncidentId>>,
+    pub stopped: Mutex<Vec<IncidentId>>,
+    pub completed: Mutex<Vec<(String, Value)>>,
+    pub rejected: Mutex<Vec<(Value, String)>>,
+}
+
+impl Lifecycles for MemoryLoop {
+    async fn start(&self, id: &IncidentId) -> PortResult<()> {
+        self.started.lock().unwrap().push(id.clone());
+        Ok(())
+    }
+
+    async fn stop(&self, id: &IncidentId, _cause: &str) -> PortResult<()> {
+        self.stopped.lock().unwrap().push(id.clone());
+        Ok(())
+    }
+}
+
+impl TaskCallbacks for MemoryLoop {
+    async fn complete(&self, token: &str, output: &Value) -> PortResult<bool> {
+        self.completed.lock().unwrap().push((token.into(), output.clone()));
+        Ok(true)
+    }
+}
+
+impl DeadLetters for MemoryLoop {
+    async fn reject(&self, event: &Value, _error_type: &str, reason: &str) -> PortResult<()> {
+        self.rejected.lock().unwrap().push((event.clone(), reason.into()));
+        Ok(())
+    }
+}

@@ -1,0 +1,101 @@
+//! Ports: what the loop needs from the outside world, in domain terms. `incident-aws` implements
+//! them on DynamoDB, EventBridge, SNS, SQS and Step Functions; [`crate::memory`] implements them in
+//! memory for handler tests. Handlers are generic over them.
+
+use crate::catalog::{Catalog, ServiceMatch};
+use crate::correlation::{Outcome, Policy};
+use crate::incident::Incident;
+use crate::signal::Signal;
+use crate::timeline::Entry;
+use crate::IncidentId;
+use serde_json::Value;
+use std::future::Future;
+
+/// A failure reported by a port, classified by what the caller can do about it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PortError {
+    #[error("incident {0} does not exist")]
+    NotFound(String),
+    /// Refused by a rule (already acknowledged, already resolved …): retrying cannot help.
+    #[error("{0}")]
+    Rejected(String),
+    /// Unusable configuration or stored data: permanent until a person fixes it.
+    #[error("{0}")]
+    Invalid(String),
+    /// Throttling, network, contention: worth retrying.
+    #[error("{0}")]
+    Transient(String),
+}
+
+/// A rule refusing a change inside [`IncidentStore::update_incident`].
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct Rejected(pub String);
+
+/// What ingesting a signal did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    pub outcome: Outcome,
+    /// Incidents whose lifecycle must be running (newly opened; on a duplicate, those it opened).
+    pub start: Vec<IncidentId>,
+    /// Incidents merged away whose lifecycle should stop.
+    pub stop: Vec<IncidentId>,
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+pub trait IncidentStore: Sync {
+    /// Dedup, correlation and every write they imply, atomically.
+    fn record_signal(
+        &self,
+        matched: &ServiceMatch,
+        signal: &Signal,
+        policy: &Policy,
+    ) -> impl Future<Output = PortResult<Recorded>> + Send;
+
+    fn incident(&self, id: &IncidentId) -> impl Future<Output = PortResult<Incident>> + Send;
+
+    /// Read-modify-write, retried on concurrent change; `change` may refuse.
+    fn update_incident<F>(&self, id: &IncidentId, change: F) -> impl Future<Output = PortResult<Incident>> + Send
+    where
+        F: FnMut(&mut Incident) -> Result<(), Rejected> + Send;
+
+    /// Appends an entry once per key; `false` when it was already there.
+    fn append(&self, id: &IncidentId, entry: Entry) -> impl Future<Output = PortResult<bool>> + Send;
+
+    fn signals(&self, id: &IncidentId) -> impl Future<Output = PortResult<Vec<Signal>>> + Send;
+
+    fn put_token(&self, id: &IncidentId, kind: &str, token: &str) -> impl Future<Output = PortResult<()>> + Send;
+
+    fn delete_token(&self, id: &IncidentId, kind: &str) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// Later signals of a closed incident's service open a new incident.
+    fn close_correlation(&self, incident: &Incident, policy: &Policy) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+pub trait CatalogSource: Sync {
+    fn load(&self) -> impl Future<Output = PortResult<Catalog>> + Send;
+}
+
+pub trait Notifier: Sync {
+    /// Pages a team at its notification target.
+    fn page(&self, target: &str, subject: &str, message: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// Publishes an app event (`Incident Engaged` …).
+    fn emit(&self, detail_type: &str, detail: &Value) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+pub trait Lifecycles: Sync {
+    /// Starts an incident's lifecycle; starting one that exists is not an error.
+    fn start(&self, id: &IncidentId) -> impl Future<Output = PortResult<()>> + Send;
+    fn stop(&self, id: &IncidentId, cause: &str) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+pub trait TaskCallbacks: Sync {
+    /// Completes a waiting task; `false` when it is gone already.
+    fn complete(&self, token: &str, output: &Value) -> impl Future<Output = PortResult<bool>> + Send;
+}
+
+pub trait DeadLetters: Sync {
+    /// Keeps an event that can never be a signal, whole, with the reason.
+    fn reject(&self, event: &Value, error_type: &str, reason: &str) -> impl Future<Output = PortResult<()>> + Send;
+}
