@@ -60,15 +60,20 @@ start_emulator() {
   exit 1
 }
 
+# Stops the emulator this checkout started (and its Lambda workers), and nothing else: another
+# emulator on another port keeps running.
 stop_emulator() {
   if [ -f "$LOCAL/ministack.pid" ]; then
     local pid
     pid=$(cat "$LOCAL/ministack.pid")
-    pkill -P "$pid" 2>/dev/null || true
+    pkill -TERM -P "$pid" 2>/dev/null || true
     kill "$pid" 2>/dev/null || true
     rm -f "$LOCAL/ministack.pid"
+    for _ in $(seq 1 20); do
+      curl -fsS "$ENDPOINT/_ministack/health" >/dev/null 2>&1 || return 0
+      sleep 0.25
+    done
   fi
-  pkill -f "bin/ministack" 2>/dev/null || true
 }
 
 build_functions() {

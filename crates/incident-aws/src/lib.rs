@@ -7,6 +7,7 @@
 pub mod bus;
 pub mod catalog_store;
 pub mod error;
+pub mod evidence;
 pub mod identity;
 pub mod items;
 pub mod lambda;

@@ -94,6 +94,20 @@ pub struct Service {
     pub approvers: Vec<String>,
     #[serde(default)]
     pub alarms: AlarmMapping,
+    #[serde(default)]
+    pub evidence: EvidenceConfig,
+}
+
+/// What evidence capture reads for this service besides its alarms.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceConfig {
+    /// CloudWatch Logs groups to query.
+    #[serde(default)]
+    pub log_groups: Vec<String>,
+    /// Logs Insights queries; empty means the default error-count and top-errors queries.
+    #[serde(default)]
+    pub queries: Vec<String>,
 }
 
 /// How signals find this service when they do not name it.

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod correlation;
 pub mod engagement;
 pub mod event;
+pub mod evidence;
 pub mod incident;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;

@@ -4,6 +4,7 @@
 
 use crate::catalog::{Catalog, ServiceMatch};
 use crate::correlation::{Outcome, Policy};
+use crate::evidence::{AlarmRef, Collected, Window};
 use crate::incident::Incident;
 use crate::signal::Signal;
 use crate::timeline::Entry;
@@ -98,4 +99,41 @@ pub trait TaskCallbacks: Sync {
 pub trait DeadLetters: Sync {
     /// Keeps an event that can never be a signal, whole, with the reason.
     fn reject(&self, event: &Value, error_type: &str, reason: &str) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// Where evidence is kept: write-once objects under `evidence/`.
+pub trait EvidenceStore: Sync {
+    fn put(&self, key: &str, body: Vec<u8>) -> impl Future<Output = PortResult<()>> + Send;
+    /// The current bytes of an object; `None` when it is gone.
+    fn get(&self, key: &str) -> impl Future<Output = PortResult<Option<Vec<u8>>>> + Send;
+    fn list(&self, prefix: &str) -> impl Future<Output = PortResult<Vec<String>>> + Send;
+}
+
+/// Where evidence comes from. Each source pages until the window is covered or `cap_bytes` is
+/// spent, and says what it asked (the `query` of its [`Collected`]).
+pub trait EvidenceSources: Sync {
+    fn alarm_history(
+        &self,
+        alarms: &[AlarmRef],
+        window: &Window,
+        cap_bytes: usize,
+    ) -> impl Future<Output = PortResult<Collected>> + Send;
+
+    fn metric_data(
+        &self,
+        alarms: &[AlarmRef],
+        window: &Window,
+        cap_bytes: usize,
+    ) -> impl Future<Output = PortResult<Collected>> + Send;
+
+    fn logs(
+        &self,
+        log_groups: &[String],
+        queries: &[String],
+        window: &Window,
+        cap_bytes: usize,
+    ) -> impl Future<Output = PortResult<Collected>> + Send;
+
+    /// Write API calls and deployments in the window, as [`crate::evidence::Change`]s.
+    fn changes(&self, window: &Window, cap_bytes: usize) -> impl Future<Output = PortResult<Collected>> + Send;
 }

@@ -15,6 +15,7 @@ pub enum EntryKind {
     Triaged,
     Engaged,
     Escalated,
+    Evidence,
     Acknowledged,
     Note,
     Resolved,

@@ -1,0 +1,32 @@
+//! capture-evidence: alarm history, metric data, log queries and recent changes, captured to S3
+//! with an integrity manifest while the system is still warm.
+
+mod handler;
+
+use incident_aws::evidence::{AwsSources, S3Evidence};
+use incident_aws::{catalog_store::CatalogStore, env_var, lambda, store::Store};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    incident_aws::logging::init_lambda_tracing();
+    let table = env_var("TABLE_NAME")?;
+    let bucket = env_var("EVIDENCE_BUCKET")?;
+    let lookback = lambda::env_number("EVIDENCE_LOOKBACK_MINUTES", 60)?;
+    let cap = lambda::env_number("EVIDENCE_SIZE_CAP_BYTES", 5 * 1024 * 1024)?;
+    let config = incident_aws::sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let deps = handler::Deps {
+        store: Store::new(dynamo.clone(), &table),
+        catalog: CatalogStore::new(dynamo, &table),
+        sources: AwsSources::new(&config),
+        evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), &bucket),
+        bucket,
+        lookback: chrono::TimeDelta::minutes(lookback),
+        cap_bytes: cap as usize,
+    };
+    run(service_fn(|event: LambdaEvent<handler::Input>| {
+        deps.handle(event.payload)
+    }))
+    .await
+}
