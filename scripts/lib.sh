@@ -44,31 +44,31 @@ start_emulator() {
     log "ministack already running on $ENDPOINT"
     return
   fi
-  log "starting ministack on $ENDPOINT (log: .local/ministack.log)"
+  log "starting ministack on $ENDPOINT (log: .local/ministack-$MINISTACK_PORT.log)"
   (
     local_aws_env
-    cd "$LOCAL" && BIND_HOST=127.0.0.1 GATEWAY_PORT="$MINISTACK_PORT" IOT_MTLS_ENABLED=0 \
-      SFN_WAIT_SCALE="${SFN_WAIT_SCALE:-1}" nohup ministack >"$LOCAL/ministack.log" 2>&1 &
-    echo $! >"$LOCAL/ministack.pid"
+    cd "$LOCAL" && BIND_HOST=127.0.0.1 GATEWAY_PORT="$MINISTACK_PORT" IOT_MTLS_ENABLED=0 CLOUDTRAIL_RECORDING=1 \
+      SFN_WAIT_SCALE="${SFN_WAIT_SCALE:-1}" nohup ministack >"$LOCAL/ministack-$MINISTACK_PORT.log" 2>&1 &
+    echo $! >"$LOCAL/ministack-$MINISTACK_PORT.pid"
   )
   for _ in $(seq 1 60); do
     curl -fsS "$ENDPOINT/_ministack/health" >/dev/null 2>&1 && return
     sleep 0.5
   done
-  echo "ministack did not become healthy; see $LOCAL/ministack.log" >&2
-  tail -20 "$LOCAL/ministack.log" >&2
+  echo "ministack did not become healthy; see $LOCAL/ministack-$MINISTACK_PORT.log" >&2
+  tail -20 "$LOCAL/ministack-$MINISTACK_PORT.log" >&2
   exit 1
 }
 
 # Stops the emulator this checkout started (and its Lambda workers), and nothing else: another
 # emulator on another port keeps running.
 stop_emulator() {
-  if [ -f "$LOCAL/ministack.pid" ]; then
+  if [ -f "$LOCAL/ministack-$MINISTACK_PORT.pid" ]; then
     local pid
-    pid=$(cat "$LOCAL/ministack.pid")
+    pid=$(cat "$LOCAL/ministack-$MINISTACK_PORT.pid")
     pkill -TERM -P "$pid" 2>/dev/null || true
     kill "$pid" 2>/dev/null || true
-    rm -f "$LOCAL/ministack.pid"
+    rm -f "$LOCAL/ministack-$MINISTACK_PORT.pid"
     for _ in $(seq 1 20); do
       curl -fsS "$ENDPOINT/_ministack/health" >/dev/null 2>&1 || return 0
       sleep 0.25
@@ -98,8 +98,28 @@ deploy_stack() {
     --no-fail-on-empty-changeset \
     --parameter-overrides Architecture=x86_64 "CorrelationWindowMinutes=${CORRELATION_WINDOW_MINUTES:-15}" \
     "MultiServiceThreshold=${MULTI_SERVICE_THRESHOLD:-3}" >/dev/null
+  apply_bucket_settings_locally
   aws --endpoint-url "$ENDPOINT" cloudformation describe-stacks --stack-name "$STACK_NAME" \
     --query 'Stacks[0].Outputs' --output table
+}
+
+stack_output() {
+  aws --endpoint-url "$ENDPOINT" cloudformation describe-stacks --stack-name "$STACK_NAME" \
+    --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
+}
+
+# The emulator creates the evidence bucket but ignores its ObjectLockConfiguration, BucketEncryption
+# and LifecycleConfiguration (they apply on AWS). Apply the template's own defaults through the S3
+# API so that the local stack enforces Object Lock like AWS does.
+apply_bucket_settings_locally() {
+  local bucket
+  bucket=$(stack_output EvidenceBucketName)
+  aws --endpoint-url "$ENDPOINT" s3api put-object-lock-configuration --bucket "$bucket" \
+    --object-lock-configuration '{"ObjectLockEnabled":"Enabled","Rule":{"DefaultRetention":{"Mode":"GOVERNANCE","Days":90}}}'
+  aws --endpoint-url "$ENDPOINT" s3api put-bucket-encryption --bucket "$bucket" \
+    --server-side-encryption-configuration '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
+  aws --endpoint-url "$ENDPOINT" s3api put-bucket-lifecycle-configuration --bucket "$bucket" \
+    --lifecycle-configuration '{"Rules":[{"ID":"archive-evidence","Status":"Enabled","Filter":{"Prefix":"evidence/"},"Transitions":[{"Days":30,"StorageClass":"GLACIER"}],"NoncurrentVersionTransitions":[{"NoncurrentDays":30,"StorageClass":"GLACIER"}]}]}' >/dev/null
 }
 
 # The example catalog pages SNS topics named incident-loop-<team>: create them locally.

@@ -71,6 +71,11 @@ pub enum Command {
         #[arg(long)]
         report_id: Option<String>,
     },
+    /// Evidence captured for an incident: list captures, read them, verify their integrity.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
     /// The service catalog.
     Catalog {
         #[command(subcommand)]
@@ -93,4 +98,25 @@ pub enum CatalogCommand {
     Import { file: PathBuf },
     /// Print the stored catalog as YAML.
     Show,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EvidenceCommand {
+    /// List an incident's captures with their objects and failed sources.
+    List { id: String },
+    /// Print a capture's manifest (the latest unless --capture), or one source's object.
+    Get {
+        id: String,
+        #[arg(long)]
+        capture: Option<String>,
+        /// alarm-history, metric-data, logs-insights or changes.
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Recompute every object's SHA-256 against its manifest; exits non-zero if any changed or is gone.
+    Verify {
+        id: String,
+        #[arg(long)]
+        capture: Option<String>,
+    },
 }

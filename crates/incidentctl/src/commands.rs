@@ -21,6 +21,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     let out = cli.output;
     // Validate what needs no AWS before connecting, so typos fail fast and offline.
     let id = match &cli.command {
+        Command::Evidence { command } => Some(IncidentId::parse(crate::evidence::incident_of(command))?),
         Command::Show { id } | Command::Timeline { id } | Command::Note { id, .. } | Command::Ack { id } => {
             Some(IncidentId::parse(id)?)
         }
@@ -72,6 +73,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 )
             })
         }
+        Command::Evidence { command } => crate::evidence::run(&ctx, out, &id.expect("parsed"), command).await,
         Command::Catalog {
             command: CatalogCommand::Show,
         } => {

@@ -3,6 +3,7 @@
 use anyhow::{anyhow, Context as _, Result};
 use incident_aws::bus::Bus;
 use incident_aws::catalog_store::CatalogStore;
+use incident_aws::evidence::S3Evidence;
 use incident_aws::lifecycle::Callbacks;
 use incident_aws::store::Store;
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ pub struct Ctx {
     pub callbacks: Callbacks,
     pub bus: Bus,
     pub events: aws_sdk_eventbridge::Client,
+    pub evidence: S3Evidence,
 }
 
 /// Reads the stack outputs and builds the clients once.
@@ -44,7 +46,11 @@ pub async fn connect(stack: &str) -> Result<Ctx> {
             .cloned()
             .with_context(|| format!("stack '{stack}' has no output {key}: is it incident-loop?"))
     };
-    let (table, bus) = (output("TableName")?, output("EventBusName")?);
+    let (table, bus, bucket) = (
+        output("TableName")?,
+        output("EventBusName")?,
+        output("EvidenceBucketName")?,
+    );
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     Ok(Ctx {
         store: Store::new(dynamo.clone(), &table),
@@ -52,6 +58,7 @@ pub async fn connect(stack: &str) -> Result<Ctx> {
         callbacks: Callbacks::new(&config),
         bus: Bus::new(&config, bus),
         events: aws_sdk_eventbridge::Client::new(&config),
+        evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), bucket),
         config,
     })
 }
