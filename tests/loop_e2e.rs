@@ -463,3 +463,150 @@ async fn a_customer_report_escalates_until_acknowledged_and_resolution_completes
     }
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn evidence_is_captured_beside_engagement_verifiable_and_locked() -> Result<()> {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricDatum, StateValue, Statistic};
+    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+    let stack = setup().await?;
+    let cw = aws_sdk_cloudwatch::Client::new(&stack.config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&stack.config);
+    let s3 = aws_sdk_s3::Client::new(&stack.config);
+    let now = Utc::now();
+    let name = "orders-evidence-errors";
+
+    // The system as it was when the incident opened: a metric, its alarm, error logs.
+    let data: Vec<MetricDatum> = (0..30)
+        .map(|m| {
+            MetricDatum::builder()
+                .metric_name("Errors")
+                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                    (now - TimeDelta::minutes(m)).timestamp(),
+                ))
+                .value((30 - m) as f64)
+                .build()
+        })
+        .collect();
+    cw.put_metric_data()
+        .namespace("Test")
+        .set_metric_data(Some(data))
+        .send()
+        .await?;
+    cw.put_metric_alarm()
+        .alarm_name(name)
+        .namespace("Test")
+        .metric_name("Errors")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(5.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await?;
+    cw.set_alarm_state()
+        .alarm_name(name)
+        .state_value(StateValue::Alarm)
+        .state_reason("e2e: errors")
+        .send()
+        .await?;
+    let _ = logs.create_log_group().log_group_name("/app/orders").send().await;
+    let _ = logs
+        .create_log_stream()
+        .log_group_name("/app/orders")
+        .log_stream_name("e2e")
+        .send()
+        .await;
+    let events: Vec<InputLogEvent> = (0..200)
+        .map(|i| {
+            InputLogEvent::builder()
+                .timestamp((now - TimeDelta::seconds(600 - i)).timestamp_millis())
+                .message(format!("ERROR payment declined for order {i}"))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    logs.put_log_events()
+        .log_group_name("/app/orders")
+        .log_stream_name("e2e")
+        .set_log_events(Some(events))
+        .send()
+        .await?;
+
+    stack.put(GAMEDAY, ALARM, &alarm(name, "ALARM", now)).await?;
+    let incident = eventually("the orders incident", WAIT, || async {
+        let found = stack
+            .incidents_between(now - TimeDelta::minutes(5), now + TimeDelta::minutes(5))
+            .await?;
+        Ok(found.into_iter().find(|i| i.services == ["orders"]))
+    })
+    .await?;
+    let id = incident.id.to_string();
+    let entry = eventually("the evidence entry on the timeline", WAIT, || async {
+        let t = stack.store.timeline(&incident.id).await?;
+        Ok(t.into_iter().find(|e| e.kind == EntryKind::Evidence))
+    })
+    .await?;
+    assert!(entry.links[0].starts_with("s3://"), "{:?}", entry.links);
+    assert!(entry.text.contains("logs-insights"), "{}", entry.text);
+
+    let listed: Vec<Value> = serde_json::from_str(&incidentctl(&["evidence", "list", &id, "--output", "json"])?)?;
+    let manifest = &listed[0];
+    let objects = manifest["objects"].as_array().unwrap();
+    let items = |source: &str| {
+        objects
+            .iter()
+            .find(|o| o["source"] == source)
+            .map(|o| o["items"].as_u64().unwrap_or(0))
+    };
+    assert!(items("alarm-history") >= Some(1), "{manifest:#}");
+    assert!(items("metric-data") >= Some(1), "{manifest:#}");
+    assert!(items("logs-insights") >= Some(100), "{manifest:#}");
+    assert!(items("changes").is_some(), "{manifest:#}");
+    assert_eq!(manifest["errors"], json!([]), "{manifest:#}");
+    let logs_object: Value =
+        serde_json::from_str(&incidentctl(&["evidence", "get", &id, "--source", "logs-insights"])?)?;
+    assert!(logs_object["items"][0]["row"]["@message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("ERROR payment declined"));
+
+    let verified = incidentctl(&["evidence", "verify", &id])?;
+    assert!(
+        verified.contains("intact") && !verified.contains("CHANGED"),
+        "{verified}"
+    );
+
+    // Overwriting an object makes a new version: verify notices; the captured version stays locked.
+    let bucket = &stack.outputs["EvidenceBucketName"];
+    let key = objects.iter().find(|o| o["source"] == "logs-insights").unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s3.put_object()
+        .bucket(bucket)
+        .key(&key)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"{\"tampered\": true}"))
+        .send()
+        .await?;
+    let err = incidentctl(&["evidence", "verify", &id]).unwrap_err().to_string();
+    assert!(err.contains("changed or missing"), "{err}");
+    let versions = s3.list_object_versions().bucket(bucket).prefix(&key).send().await?;
+    let original = versions
+        .versions()
+        .iter()
+        .filter(|v| v.is_latest() == Some(false))
+        .find_map(|v| v.version_id())
+        .unwrap();
+    let refused = s3
+        .delete_object()
+        .bucket(bucket)
+        .key(&key)
+        .version_id(original)
+        .send()
+        .await;
+    let refusal = format!("{:?}", refused.expect_err("Object Lock keeps the captured version"));
+    assert!(refusal.contains("AccessDenied"), "{refusal}");
+    Ok(())
+}
