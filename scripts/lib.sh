@@ -19,10 +19,10 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Python tools, pinned together so that botocore stays consistent; node tools from tools/package.json.
 install_tools() {
-  log "installing tools (pip: ministack, awscli, cfn-lint; npm: asl-validator)"
+  log "installing tools (pip: ministack + cbor2 for CloudWatch's CBOR protocol, awscli, cfn-lint; npm: asl-validator)"
   python3 -m pip install --quiet --disable-pip-version-check \
     "ministack==1.5.33" "awscli==1.46.3" "aws-sam-translator==1.110.0" \
-    "cfn-lint==1.58.0" "cfn-lint-serverless==0.3.6" >/dev/null
+    "cfn-lint==1.58.0" "cfn-lint-serverless==0.3.6" "cbor2==6.3.0" >/dev/null
   (cd "$ROOT/tools" && npm install --no-audit --no-fund --silent >/dev/null)
   command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
 }
