@@ -43,8 +43,32 @@ impl AwsError {
         }
     }
 
-    /// Transient failures (throttling, network, contention) are worth a retry; the rest are not.
+    /// Transient failures (throttling, network, contention) are worth a retry; a refusal by
+    /// permission, a missing resource or a bad request is not.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, AwsError::Service { .. } | AwsError::Contention(_))
+        match self {
+            AwsError::Service { code, .. } => !code.as_deref().is_some_and(is_permanent),
+            AwsError::Contention(_) => true,
+            _ => false,
+        }
     }
+}
+
+/// Error codes that the same request will meet again, however often it is retried.
+pub fn is_permanent(code: &str) -> bool {
+    code.starts_with("AccessDenied")
+        || code.starts_with("Unauthorized")
+        || code.starts_with("InvalidParameter")
+        || matches!(
+            code,
+            "ResourceNotFoundException"
+                | "ResourceNotFound"
+                | "ValidationException"
+                | "ValidationError"
+                | "NoSuchBucket"
+                | "InvalidNextToken"
+                | "MalformedQueryException"
+                | "InvalidClientTokenId"
+                | "ExpiredToken"
+        )
 }

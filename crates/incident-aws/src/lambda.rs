@@ -36,7 +36,10 @@ impl From<AwsError> for HandlerError {
             AwsError::Config(_) | AwsError::Decode { .. } | AwsError::Rejected(_) => {
                 HandlerError::InvalidInput(e.to_string())
             }
-            AwsError::Service { .. } | AwsError::Contention(_) => HandlerError::Retryable(e.to_string()),
+            AwsError::Service { .. } | AwsError::Contention(_) if e.is_retryable() => {
+                HandlerError::Retryable(e.to_string())
+            }
+            AwsError::Service { .. } | AwsError::Contention(_) => HandlerError::InvalidInput(e.to_string()),
         }
     }
 }

@@ -24,7 +24,10 @@ impl From<AwsError> for PortError {
             AwsError::NotFound(id) => PortError::NotFound(id),
             AwsError::Rejected(why) => PortError::Rejected(why),
             AwsError::Config(_) | AwsError::Decode { .. } => PortError::Invalid(e.to_string()),
-            AwsError::Service { .. } | AwsError::Contention(_) => PortError::Transient(e.to_string()),
+            AwsError::Service { .. } | AwsError::Contention(_) if e.is_retryable() => {
+                PortError::Transient(e.to_string())
+            }
+            AwsError::Service { .. } | AwsError::Contention(_) => PortError::Invalid(e.to_string()),
         }
     }
 }

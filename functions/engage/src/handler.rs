@@ -35,6 +35,13 @@ pub enum Input {
     AwaitResolution { incident_id: IncidentId, token: String },
     /// After resolution: stop correlating into this incident and announce it.
     Close { incident_id: IncidentId },
+    /// A step failed after its retries and the loop went on without it: say so on the timeline.
+    RecordFailure {
+        incident_id: IncidentId,
+        step: String,
+        #[serde(default)]
+        error: serde_json::Value,
+    },
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -88,6 +95,19 @@ where
                         .await?;
                     self.store.delete_token(&incident_id, callback::RESOLVE).await?;
                 }
+                Ok(Output::of(incident_id))
+            }
+            Input::RecordFailure {
+                incident_id,
+                step,
+                error,
+            } => {
+                let what = error["Error"].as_str().unwrap_or("unknown error");
+                let cause = error["Cause"].as_str().unwrap_or_default();
+                let cause: String = cause.chars().take(500).collect();
+                let text = format!("{step} failed after retries ({what}): {cause}; the loop went on without it");
+                let entry = Entry::system("lifecycle", EntryKind::StepFailed, format!("failed-{step}"), text);
+                self.store.append(&incident_id, entry).await?;
                 Ok(Output::of(incident_id))
             }
             Input::Close { incident_id } => {
@@ -376,6 +396,31 @@ mod tests {
         .unwrap();
         assert_eq!(d.callbacks.completed.lock().unwrap()[0].0, "tok-2");
         assert_eq!(d.store.token(&id, callback::RESOLVE), None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_step_is_recorded_on_the_timeline() {
+        let (d, id) = deps(MemoryNotifier::default());
+        let error = json!({ "Error": "Sandbox.Timedout", "Cause": "Task timed out after 180 seconds" });
+        let input = Input::RecordFailure {
+            incident_id: id.clone(),
+            step: "evidence capture (opening)".into(),
+            error,
+        };
+        d.handle(input).await.unwrap();
+        let entry = d
+            .store
+            .timeline(&id)
+            .into_iter()
+            .find(|e| e.kind == EntryKind::StepFailed)
+            .unwrap();
+        assert!(
+            entry
+                .text
+                .contains("evidence capture (opening) failed after retries (Sandbox.Timedout)"),
+            "{}",
+            entry.text
+        );
     }
 
     #[tokio::test]
