@@ -96,6 +96,22 @@ pub struct Service {
     pub alarms: AlarmMapping,
     #[serde(default)]
     pub evidence: EvidenceConfig,
+    #[serde(default)]
+    pub mitigation: MitigationConfig,
+}
+
+/// Resources the mitigation runbooks act on for this service, so that candidates come with their
+/// parameters filled in.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MitigationConfig {
+    /// The load balancer (ARN) to shift traffic away from an impaired Availability Zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zonal_shift_resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs_cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs_service: Option<String>,
 }
 
 /// What evidence capture reads for this service besides its alarms.

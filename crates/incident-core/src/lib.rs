@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod incident;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
+pub mod mitigation;
 pub mod ports;
 pub mod severity;
 pub mod signal;

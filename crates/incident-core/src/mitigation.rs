@@ -1,0 +1,428 @@
+//! Mitigation first: which runbook to propose, in which order, and why.
+//!
+//! During an incident the goal is to end customer impact; root cause comes later. The safest and
+//! most common mitigations come first: shift away from the failure, roll back a recent change;
+//! scaling up buys time; restarting (with some nodes kept aside for investigation), reverting a
+//! configuration change and rolling forward come last, and rolling forward only with an explicit
+//! confirmation.
+
+use crate::catalog::Service;
+use crate::evidence::{Change, ChangeKind};
+use crate::signal::Signal;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Mitigation kinds in preference order (the derive order is the ranking).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    ShiftAway,
+    Rollback,
+    ScaleUp,
+    RestartWithIsolation,
+    RevertConfig,
+    RollForward,
+}
+
+impl Kind {
+    /// The SSM Automation document (in `runbooks/`) that carries it out.
+    pub fn runbook(self, change: Option<ChangeKind>) -> &'static str {
+        match (self, change) {
+            (Kind::ShiftAway, _) => "IncidentLoop-ShiftAwayFromZone",
+            (Kind::Rollback, Some(ChangeKind::LambdaDeployment)) => "IncidentLoop-RollbackLambdaAlias",
+            (Kind::Rollback, Some(ChangeKind::EcsDeployment)) => "IncidentLoop-RollbackEcsService",
+            (Kind::Rollback, Some(ChangeKind::CodeDeployDeployment)) => "IncidentLoop-StopCodeDeployWithRollback",
+            (Kind::Rollback, _) => "IncidentLoop-RollbackStack",
+            (Kind::ScaleUp, _) => "IncidentLoop-ScaleUpEcsService",
+            (Kind::RestartWithIsolation, _) => "IncidentLoop-RestartWithIsolation",
+            (Kind::RevertConfig, _) => "IncidentLoop-RevertParameter",
+            (Kind::RollForward, _) => "IncidentLoop-RollForwardEcsService",
+        }
+    }
+}
+
+/// One proposed mitigation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub kind: Kind,
+    pub runbook: String,
+    /// Runbook parameters; values a person must supply are left as `<…>` placeholders.
+    pub parameters: BTreeMap<String, String>,
+    pub rationale: String,
+    /// What it rests on: the signals and changes that point to it.
+    pub evidence: Vec<String>,
+    /// Roll-forward: runs only when the approver confirms explicitly.
+    pub requires_confirmation: bool,
+}
+
+/// The planner's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub candidates: Vec<Candidate>,
+    /// The deployment or change the impact most likely follows, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlated_change: Option<Change>,
+    /// Whether anything correlated; when nothing did, the plan says so and offers the generic list.
+    pub correlated: bool,
+    pub summary: String,
+}
+
+/// How far before impact start a change still counts as its likely trigger.
+pub const CHANGE_WINDOW: TimeDelta = TimeDelta::minutes(60);
+
+/// Metrics that mean "out of capacity": scaling up buys time.
+const SATURATION_METRICS: [&str; 8] = [
+    "CPUUtilization",
+    "MemoryUtilization",
+    "ConcurrentExecutions",
+    "Throttles",
+    "ThrottledRequests",
+    "RequestCountPerTarget",
+    "SurgeQueueLength",
+    "ApproximateAgeOfOldestMessage",
+];
+
+fn placeholder(name: &str) -> String {
+    format!("<{name}>")
+}
+
+/// Plans mitigations for an incident of `service` whose impact started at `impact_start`.
+pub fn plan(service: Option<&Service>, impact_start: DateTime<Utc>, signals: &[Signal], changes: &[Change]) -> Plan {
+    let mut candidates = Vec::new();
+    let mut correlated = false;
+
+    // 1. Shift away: an Availability Zone named by an alarm's metric dimensions.
+    let zonal: Vec<(&Signal, &str)> = signals
+        .iter()
+        .filter_map(|s| {
+            let az = s
+                .alarm
+                .as_ref()?
+                .metrics
+                .iter()
+                .find_map(|m| m.dimensions.get("AvailabilityZone"))?;
+            Some((s, az.as_str()))
+        })
+        .collect();
+    if let Some((_, az)) = zonal.first() {
+        correlated = true;
+        let resource = service.and_then(|s| s.mitigation.zonal_shift_resource.clone());
+        candidates.push(Candidate {
+            kind: Kind::ShiftAway,
+            runbook: Kind::ShiftAway.runbook(None).into(),
+            parameters: BTreeMap::from([
+                (
+                    "ResourceIdentifier".into(),
+                    resource.unwrap_or_else(|| placeholder("load balancer ARN")),
+                ),
+                ("AwayFrom".into(), az.to_string()),
+                ("ExpiresIn".into(), "2h".into()),
+            ]),
+            rationale: format!("impact is scoped to Availability Zone {az}: shift traffic away from it"),
+            evidence: zonal.iter().map(|(s, az)| format!("{} ({az})", s.resource)).collect(),
+            requires_confirmation: false,
+        });
+    }
+
+    // 2. Roll back: the latest deployment shortly before impact start.
+    let deployment = changes
+        .iter()
+        .filter(|c| c.kind.is_deployment() && c.at <= impact_start && impact_start - c.at <= CHANGE_WINDOW)
+        .max_by_key(|c| c.at);
+    if let Some(change) = deployment {
+        correlated = true;
+        let minutes = (impact_start - change.at).num_minutes();
+        candidates.push(Candidate {
+            kind: Kind::Rollback,
+            runbook: Kind::Rollback.runbook(Some(change.kind)).into(),
+            parameters: rollback_parameters(change),
+            rationale: format!(
+                "{} by {} on {} {minutes} min before impact start: roll it back",
+                change.summary, change.actor, change.resource
+            ),
+            evidence: vec![format!("change {} at {}", change.summary, change.at.to_rfc3339())],
+            requires_confirmation: false,
+        });
+    }
+
+    // 3. Scale up: saturation metrics in alarm.
+    let saturated: Vec<&Signal> = signals
+        .iter()
+        .filter(|s| {
+            s.alarm.as_ref().is_some_and(|a| {
+                a.metrics
+                    .iter()
+                    .any(|m| m.name.as_deref().is_some_and(|n| SATURATION_METRICS.contains(&n)))
+            })
+        })
+        .collect();
+    if !saturated.is_empty() {
+        correlated = true;
+    }
+
+    // 5. Revert a configuration change (a write that is not a deployment) before impact.
+    let config_change = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::ApiCall && c.at <= impact_start && impact_start - c.at <= CHANGE_WINDOW)
+        .filter(|c| c.summary.starts_with("PutParameter") || c.summary.starts_with("UpdateFunctionConfiguration"))
+        .max_by_key(|c| c.at);
+
+    let ecs = |name: &str| {
+        service
+            .and_then(|s| s.mitigation.ecs_service.clone())
+            .unwrap_or_else(|| placeholder(name))
+    };
+    let cluster = || {
+        service
+            .and_then(|s| s.mitigation.ecs_cluster.clone())
+            .unwrap_or_else(|| placeholder("cluster"))
+    };
+    candidates.push(Candidate {
+        kind: Kind::ScaleUp,
+        runbook: Kind::ScaleUp.runbook(None).into(),
+        parameters: BTreeMap::from([
+            ("Cluster".into(), cluster()),
+            ("Service".into(), ecs("service")),
+            ("ScaleFactor".into(), "2".into()),
+        ]),
+        rationale: if saturated.is_empty() {
+            "generic: add capacity to buy time".into()
+        } else {
+            format!("saturation alarms ({}): add capacity to buy time", names(&saturated))
+        },
+        evidence: saturated.iter().map(|s| s.resource.clone()).collect(),
+        requires_confirmation: false,
+    });
+    candidates.push(Candidate {
+        kind: Kind::RestartWithIsolation,
+        runbook: Kind::RestartWithIsolation.runbook(None).into(),
+        parameters: BTreeMap::from([
+            ("Cluster".into(), cluster()),
+            ("Service".into(), ecs("service")),
+            ("KeepAside".into(), "1".into()),
+        ]),
+        rationale: "last resort: replace the tasks, keeping one aside untouched for investigation".into(),
+        evidence: Vec::new(),
+        requires_confirmation: false,
+    });
+    if let Some(change) = config_change {
+        correlated = true;
+        candidates.push(Candidate {
+            kind: Kind::RevertConfig,
+            runbook: Kind::RevertConfig.runbook(None).into(),
+            parameters: BTreeMap::from([
+                ("ParameterName".into(), change.resource.clone()),
+                ("ToVersion".into(), placeholder("previous version")),
+            ]),
+            rationale: format!("{} by {} before impact: revert it", change.summary, change.actor),
+            evidence: vec![format!("change {} at {}", change.summary, change.at.to_rfc3339())],
+            requires_confirmation: false,
+        });
+    }
+    candidates.push(Candidate {
+        kind: Kind::RollForward,
+        runbook: Kind::RollForward.runbook(None).into(),
+        parameters: BTreeMap::from([
+            ("Cluster".into(), cluster()),
+            ("Service".into(), ecs("service")),
+            ("TaskDefinition".into(), placeholder("fixed task definition")),
+        ]),
+        rationale: "last resort: deploy a fix forward — only with an explicit confirmation".into(),
+        evidence: Vec::new(),
+        requires_confirmation: true,
+    });
+    candidates.sort_by_key(|c| c.kind);
+
+    let summary = if correlated {
+        format!("{} candidates; first: {}", candidates.len(), candidates[0].rationale)
+    } else {
+        "nothing correlates with the impact (no zonal signal, no deployment or config change in the hour before, \
+         no saturation): generic candidates only"
+            .to_string()
+    };
+    Plan {
+        candidates,
+        correlated_change: deployment.cloned(),
+        correlated,
+        summary,
+    }
+}
+
+fn names(signals: &[&Signal]) -> String {
+    signals
+        .iter()
+        .map(|s| s.resource.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn rollback_parameters(change: &Change) -> BTreeMap<String, String> {
+    let mut p = BTreeMap::new();
+    match change.kind {
+        ChangeKind::LambdaDeployment => {
+            p.insert("FunctionName".into(), change.resource.clone());
+            p.insert("AliasName".into(), placeholder("alias"));
+            p.insert("ToVersion".into(), placeholder("previous version"));
+        }
+        ChangeKind::EcsDeployment => {
+            p.insert("Service".into(), change.resource.clone());
+            p.insert("Cluster".into(), placeholder("cluster"));
+            p.insert("TaskDefinition".into(), placeholder("previous task definition"));
+        }
+        ChangeKind::CodeDeployDeployment => {
+            p.insert("DeploymentId".into(), change.resource.clone());
+        }
+        _ => {
+            p.insert("StackName".into(), change.resource.clone());
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signal::{AlarmDetails, AlarmKind, AlarmMetric, Health, SignalSource};
+    use crate::SignalKey;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-23T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn alarm(name: &str, metric: &str, dims: &[(&str, &str)]) -> Signal {
+        Signal {
+            key: SignalKey::new("t", name),
+            source: SignalSource::Alarm,
+            health: Health::Impaired,
+            resource: name.into(),
+            at: t0(),
+            reason: "r".into(),
+            service_hint: None,
+            exercise: false,
+            alarm: Some(AlarmDetails {
+                kind: AlarmKind::SingleMetric,
+                arn: None,
+                metrics: vec![AlarmMetric {
+                    id: "m1".into(),
+                    namespace: Some("AWS/ApplicationELB".into()),
+                    name: Some(metric.into()),
+                    dimensions: dims.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                    expression: None,
+                    stat: Some("Sum".into()),
+                    period: Some(60),
+                }],
+                alarm_rule: None,
+                actions_suppressed_by: None,
+                tags: Default::default(),
+                previous_state: None,
+            }),
+            link: None,
+            reporter: None,
+        }
+    }
+
+    fn change(kind: ChangeKind, minutes_before: i64, summary: &str) -> Change {
+        Change {
+            at: t0() - TimeDelta::minutes(minutes_before),
+            kind,
+            actor: "deployer".into(),
+            resource: "checkout-api".into(),
+            summary: summary.into(),
+            link: None,
+        }
+    }
+
+    fn kinds(plan: &Plan) -> Vec<Kind> {
+        plan.candidates.iter().map(|c| c.kind).collect()
+    }
+
+    #[test]
+    fn a_deployment_five_minutes_before_impact_puts_rollback_first() {
+        let changes = [change(ChangeKind::LambdaDeployment, 5, "UpdateFunctionCode20150331v2")];
+        let p = plan(
+            None,
+            t0(),
+            &[alarm("checkout-5xx", "HTTPCode_Target_5XX_Count", &[])],
+            &changes,
+        );
+        assert_eq!(p.candidates[0].kind, Kind::Rollback);
+        assert_eq!(p.candidates[0].runbook, "IncidentLoop-RollbackLambdaAlias");
+        assert_eq!(p.candidates[0].parameters["FunctionName"], "checkout-api");
+        assert!(
+            p.candidates[0].rationale.contains("5 min before impact"),
+            "{}",
+            p.candidates[0].rationale
+        );
+        assert!(p.correlated);
+        assert_eq!(
+            p.correlated_change.as_ref().map(|c| c.kind),
+            Some(ChangeKind::LambdaDeployment)
+        );
+    }
+
+    #[test]
+    fn an_az_scoped_signal_puts_shift_away_first_even_before_a_rollback() {
+        let signals = [alarm(
+            "checkout-5xx-az",
+            "HTTPCode_Target_5XX_Count",
+            &[("AvailabilityZone", "use1-az2")],
+        )];
+        let changes = [change(ChangeKind::EcsDeployment, 10, "UpdateService")];
+        let p = plan(None, t0(), &signals, &changes);
+        assert_eq!(&kinds(&p)[..2], [Kind::ShiftAway, Kind::Rollback]);
+        assert_eq!(p.candidates[0].parameters["AwayFrom"], "use1-az2");
+    }
+
+    #[test]
+    fn nothing_correlated_says_so_and_offers_the_generic_list_with_roll_forward_last_and_confirmed() {
+        let p = plan(
+            None,
+            t0(),
+            &[alarm("checkout-5xx", "HTTPCode_Target_5XX_Count", &[])],
+            &[],
+        );
+        assert!(!p.correlated);
+        assert!(p.summary.contains("nothing correlates"));
+        assert_eq!(
+            kinds(&p),
+            [Kind::ScaleUp, Kind::RestartWithIsolation, Kind::RollForward]
+        );
+        assert!(p.candidates.last().unwrap().requires_confirmation);
+    }
+
+    #[test]
+    fn deployments_long_before_or_after_impact_do_not_correlate() {
+        let changes = [
+            change(ChangeKind::LambdaDeployment, 180, "UpdateFunctionCode"),
+            change(ChangeKind::LambdaDeployment, -5, "UpdateFunctionCode"),
+        ];
+        let p = plan(None, t0(), &[], &changes);
+        assert!(!kinds(&p).contains(&Kind::Rollback));
+    }
+
+    #[test]
+    fn saturation_alarms_explain_scale_up_and_a_config_change_offers_a_revert() {
+        let changes = [change(ChangeKind::ApiCall, 20, "PutParameter (ssm.amazonaws.com)")];
+        let p = plan(None, t0(), &[alarm("checkout-cpu", "CPUUtilization", &[])], &changes);
+        assert!(p.correlated);
+        let scale = p.candidates.iter().find(|c| c.kind == Kind::ScaleUp).unwrap();
+        assert!(scale.rationale.contains("checkout-cpu"));
+        assert!(kinds(&p).contains(&Kind::RevertConfig));
+        let mut sorted = kinds(&p);
+        sorted.sort();
+        assert_eq!(kinds(&p), sorted, "always in preference order");
+    }
+
+    #[test]
+    fn the_catalog_fills_in_what_it_knows() {
+        let mut service: Service = serde_yaml::from_str("{name: checkout, owner: payments, tier: 1}").unwrap();
+        service.mitigation.ecs_cluster = Some("shop".into());
+        service.mitigation.ecs_service = Some("checkout-api".into());
+        let p = plan(Some(&service), t0(), &[], &[]);
+        assert_eq!(p.candidates[0].parameters["Cluster"], "shop");
+        assert_eq!(p.candidates[0].parameters["Service"], "checkout-api");
+    }
+}
