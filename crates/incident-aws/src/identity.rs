@@ -2,13 +2,7 @@
 
 use crate::AwsError;
 
-/// The caller as recorded on the timeline.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Caller {
-    pub arn: String,
-    /// A short, readable name: the user name, or `role/session` for an assumed role.
-    pub name: String,
-}
+pub use incident_core::approval::Caller;
 
 pub async fn caller(config: &aws_config::SdkConfig) -> Result<Caller, AwsError> {
     let out = aws_sdk_sts::Client::new(config)

@@ -1,0 +1,207 @@
+//! Engineer approval of a mitigation: who may decide, once, and what the decision records.
+//!
+//! The Step Functions task token behind an approval never appears here: the store keeps it apart,
+//! and people see only the opaque approval id.
+
+use crate::catalog::Service;
+use crate::mitigation::Candidate;
+use crate::IncidentId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The identity behind the credentials a person used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    pub arn: String,
+    /// `alice` for an IAM user, `Role/session` for an assumed role.
+    pub name: String,
+}
+
+impl Caller {
+    /// True when an approvers entry names this caller: the full ARN, the short name, the session
+    /// name of an assumed role, or the role itself (anyone who may assume it).
+    pub fn is_named_by(&self, entry: &str) -> bool {
+        entry == self.arn
+            || entry == self.name
+            || self
+                .name
+                .rsplit_once('/')
+                .is_some_and(|(role, session)| entry == session || entry == role)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Opaque, random, single-use; what people type.
+    pub id: String,
+    pub incident: IncidentId,
+    pub candidates: Vec<Candidate>,
+    pub requested_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub approved: bool,
+    /// Index into the candidates (0 = the first proposal).
+    pub candidate: usize,
+    pub by: String,
+    pub by_arn: String,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refused {
+    #[error("{caller} is not an approver for {service} (approvers: {approvers})")]
+    NotAnApprover {
+        caller: String,
+        service: String,
+        approvers: String,
+    },
+    #[error("approval {id} was already decided by {by} at {at}")]
+    AlreadyDecided { id: String, by: String, at: DateTime<Utc> },
+    #[error("candidate {0} does not exist")]
+    NoSuchCandidate(usize),
+    #[error("candidate {0} rolls forward: approve it with --confirm-roll-forward")]
+    NeedsConfirmation(usize),
+}
+
+/// What a person asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub approve: bool,
+    pub candidate: usize,
+    pub confirm_roll_forward: bool,
+    pub reason: Option<String>,
+}
+
+/// Checks a decision against the rules and returns it; the store then records it with a
+/// conditional write, so that of two racing decisions only one lands.
+pub fn decide(approval: &Approval, service: &Service, caller: &Caller, request: &Request) -> Result<Decision, Refused> {
+    if let Some(d) = &approval.decision {
+        return Err(Refused::AlreadyDecided {
+            id: approval.id.clone(),
+            by: d.by.clone(),
+            at: d.at,
+        });
+    }
+    if !service.approvers.iter().any(|a| caller.is_named_by(a)) {
+        return Err(Refused::NotAnApprover {
+            caller: caller.name.clone(),
+            service: service.name.clone(),
+            approvers: service.approvers.join(", "),
+        });
+    }
+    let candidate = approval
+        .candidates
+        .get(request.candidate)
+        .ok_or(Refused::NoSuchCandidate(request.candidate))?;
+    if request.approve && candidate.requires_confirmation && !request.confirm_roll_forward {
+        return Err(Refused::NeedsConfirmation(request.candidate));
+    }
+    Ok(Decision {
+        approved: request.approve,
+        candidate: request.candidate,
+        by: caller.name.clone(),
+        by_arn: caller.arn.clone(),
+        at: Utc::now(),
+        reason: request.reason.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mitigation::{plan, Kind};
+    use crate::SignalKey;
+
+    fn service() -> Service {
+        serde_yaml::from_str("{name: checkout, owner: payments, tier: 1, approvers: [ana, OnCallRole]}").unwrap()
+    }
+
+    fn approval() -> Approval {
+        Approval {
+            id: "apr-1".into(),
+            incident: IncidentId::for_service("checkout", &SignalKey::new("t", "1")),
+            candidates: plan(None, Utc::now(), &[], &[]).candidates,
+            requested_at: Utc::now(),
+            decision: None,
+        }
+    }
+
+    fn caller(arn: &str, name: &str) -> Caller {
+        Caller {
+            arn: arn.into(),
+            name: name.into(),
+        }
+    }
+
+    fn approve(candidate: usize) -> Request {
+        Request {
+            approve: true,
+            candidate,
+            confirm_roll_forward: false,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn an_approver_named_in_the_catalog_may_decide_and_is_recorded() {
+        let ana = caller("arn:aws:iam::1:user/ana", "ana");
+        let d = decide(&approval(), &service(), &ana, &approve(0)).unwrap();
+        assert_eq!(
+            (d.approved, d.candidate, d.by.as_str(), d.by_arn.as_str()),
+            (true, 0, "ana", "arn:aws:iam::1:user/ana")
+        );
+    }
+
+    #[test]
+    fn a_role_named_in_the_catalog_admits_its_sessions() {
+        let session = caller("arn:aws:sts::1:assumed-role/OnCallRole/bob", "OnCallRole/bob");
+        assert!(decide(&approval(), &service(), &session, &approve(0)).is_ok());
+    }
+
+    #[test]
+    fn anyone_else_is_refused_with_who_may() {
+        let eve = caller("arn:aws:iam::1:user/eve", "eve");
+        let err = decide(&approval(), &service(), &eve, &approve(0)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "eve is not an approver for checkout (approvers: ana, OnCallRole)"
+        );
+    }
+
+    #[test]
+    fn a_decision_is_single_use() {
+        let ana = caller("arn:aws:iam::1:user/ana", "ana");
+        let mut a = approval();
+        a.decision = Some(decide(&a, &service(), &ana, &approve(0)).unwrap());
+        assert!(matches!(
+            decide(&a, &service(), &ana, &approve(1)),
+            Err(Refused::AlreadyDecided { .. })
+        ));
+    }
+
+    #[test]
+    fn rolling_forward_needs_an_explicit_confirmation() {
+        let ana = caller("arn:aws:iam::1:user/ana", "ana");
+        let a = approval();
+        let last = a.candidates.iter().position(|c| c.kind == Kind::RollForward).unwrap();
+        assert_eq!(
+            decide(&a, &service(), &ana, &approve(last)),
+            Err(Refused::NeedsConfirmation(last))
+        );
+        let confirmed = Request {
+            confirm_roll_forward: true,
+            ..approve(last)
+        };
+        assert!(decide(&a, &service(), &ana, &confirmed).is_ok());
+        assert_eq!(
+            decide(&a, &service(), &ana, &approve(99)),
+            Err(Refused::NoSuchCandidate(99))
+        );
+    }
+}
