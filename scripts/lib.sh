@@ -30,6 +30,10 @@ install_tools() {
 lint_templates() {
   log "cfn-lint (with cfn-lint-serverless rules) on template.yaml"
   cfn-lint --append-rules cfn_lint_serverless.rules -- "$ROOT/template.yaml"
+  log "cfn-lint on the runbooks stack (scripts/runbooks_stack.py)"
+  mkdir -p "$LOCAL"
+  python3 "$ROOT/scripts/runbooks_stack.py" >"$LOCAL/runbooks.json"
+  cfn-lint -- "$LOCAL/runbooks.json"
   log "asl-validator on statemachines/*.asl.json"
   for f in "$ROOT"/statemachines/*.asl.json; do
     "$ROOT/tools/node_modules/.bin/asl-validator" --json-path "$f"

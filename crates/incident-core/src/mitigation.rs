@@ -184,7 +184,7 @@ pub fn plan(service: Option<&Service>, impact_start: DateTime<Utc>, signals: &[S
         parameters: BTreeMap::from([
             ("Cluster".into(), cluster()),
             ("Service".into(), ecs("service")),
-            ("ScaleFactor".into(), "2".into()),
+            ("DesiredCount".into(), placeholder("twice the current count")),
         ]),
         rationale: if saturated.is_empty() {
             "generic: add capacity to buy time".into()
