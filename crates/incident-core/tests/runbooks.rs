@@ -106,7 +106,7 @@ fn the_planner_names_only_shipped_runbooks_and_their_real_parameters() {
         ChangeKind::CodeDeployDeployment,
         ChangeKind::StackUpdate,
     ] {
-        proposed.extend(plan(None, now, &[zonal.clone()], &[change(kind, "deploy")]).candidates);
+        proposed.extend(plan(None, now, std::slice::from_ref(&zonal), &[change(kind, "deploy")]).candidates);
     }
     proposed.extend(plan(None, now, &[], &[change(ChangeKind::ApiCall, "PutParameter")]).candidates);
     let covered: BTreeSet<String> = proposed.iter().map(|c| c.runbook.clone()).collect();
