@@ -59,6 +59,10 @@ pub fn is_permanent(code: &str) -> bool {
     code.starts_with("AccessDenied")
         || code.starts_with("Unauthorized")
         || code.starts_with("InvalidParameter")
+        || code.starts_with("InvalidDocument")
+        || code.starts_with("InvalidAutomation")
+        || code.ends_with("NotFoundException")
+        || code == "IdempotentParameterMismatch"
         || matches!(
             code,
             "ResourceNotFoundException"

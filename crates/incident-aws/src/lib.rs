@@ -16,6 +16,7 @@ pub mod logging;
 pub mod metrics;
 pub mod ports;
 pub mod rejects;
+pub mod runbooks;
 pub mod store;
 
 pub use error::AwsError;

@@ -68,6 +68,50 @@ pub struct Plan {
     pub summary: String,
 }
 
+/// Where a runbook execution stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RunbookStatus {
+    /// Pending, in progress, waiting or cancelling: poll again.
+    Running {
+        detail: String,
+    },
+    Success {
+        outputs: BTreeMap<String, Vec<String>>,
+    },
+    Failed {
+        reason: String,
+    },
+    TimedOut {
+        reason: String,
+    },
+    Cancelled {
+        reason: String,
+    },
+}
+
+impl RunbookStatus {
+    pub fn is_finished(&self) -> bool {
+        !matches!(self, RunbookStatus::Running { .. })
+    }
+}
+
+/// The idempotency token of a runbook start: one per approval and candidate, so that a retried
+/// start (Lambda or state-machine retry) cannot run the runbook twice. SSM allows 36 characters.
+pub fn client_token(approval_id: &str, candidate: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{approval_id}/{candidate}").as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
 /// How far before impact start a change still counts as its likely trigger.
 pub const CHANGE_WINDOW: TimeDelta = TimeDelta::minutes(60);
 
@@ -414,6 +458,14 @@ mod tests {
         let mut sorted = kinds(&p);
         sorted.sort();
         assert_eq!(kinds(&p), sorted, "always in preference order");
+    }
+
+    #[test]
+    fn client_tokens_are_stable_per_approval_and_candidate_and_fit_ssm() {
+        let a = client_token("apr-1", 0);
+        assert_eq!(a, client_token("apr-1", 0));
+        assert_ne!(a, client_token("apr-1", 1));
+        assert_eq!(a.len(), 36);
     }
 
     #[test]

@@ -6,10 +6,12 @@ use crate::catalog::{Catalog, ServiceMatch};
 use crate::correlation::{Outcome, Policy};
 use crate::evidence::{AlarmRef, Collected, Window};
 use crate::incident::Incident;
+use crate::mitigation::RunbookStatus;
 use crate::signal::Signal;
 use crate::timeline::Entry;
 use crate::IncidentId;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::future::Future;
 
 /// A failure reported by a port, classified by what the caller can do about it.
@@ -136,4 +138,17 @@ pub trait EvidenceSources: Sync {
 
     /// Write API calls and deployments in the window, as [`crate::evidence::Change`]s.
     fn changes(&self, window: &Window, cap_bytes: usize) -> impl Future<Output = PortResult<Collected>> + Send;
+}
+
+/// Runs mitigation runbooks (SSM Automation on AWS).
+pub trait RunbookRunner: Sync {
+    /// Starts `document` with `parameters`; the same `client_token` never starts a second run.
+    fn start(
+        &self,
+        document: &str,
+        parameters: &BTreeMap<String, String>,
+        client_token: &str,
+    ) -> impl Future<Output = PortResult<String>> + Send;
+
+    fn status(&self, execution_id: &str) -> impl Future<Output = PortResult<RunbookStatus>> + Send;
 }

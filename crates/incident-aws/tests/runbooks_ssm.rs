@@ -1,0 +1,223 @@
+//! The SSM runbook adapter: status mapping against scripted responses (aws-smithy-mocks), and the
+//! real SDK against the labelled SSM test double in tests/ssm_double.py.
+
+use aws_sdk_ssm::operation::get_automation_execution::GetAutomationExecutionOutput;
+use aws_sdk_ssm::operation::start_automation_execution::{
+    StartAutomationExecutionInput, StartAutomationExecutionOutput,
+};
+use aws_sdk_ssm::types::{AutomationExecution, AutomationExecutionStatus};
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use incident_aws::runbooks::SsmRunbooks;
+use incident_core::mitigation::{client_token, RunbookStatus};
+use incident_core::ports::{PortError, RunbookRunner};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const ROLE: &str = "arn:aws:iam::000000000000:role/incident-loop-runbooks-automation";
+
+fn params() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("FunctionName".into(), "checkout-api".into()),
+        ("AliasName".into(), "live".into()),
+        ("ToVersion".into(), "41".into()),
+    ])
+}
+
+#[tokio::test]
+async fn start_passes_the_assume_role_the_parameters_and_the_client_token() {
+    let sent_right = |req: &StartAutomationExecutionInput| {
+        let p = req.parameters().unwrap();
+        req.document_name() == Some("IncidentLoop-RollbackLambdaAlias")
+            && req.client_token() == Some("tok")
+            && p["AutomationAssumeRole"] == [ROLE]
+            && p["ToVersion"] == ["41"]
+    };
+    let start = mock!(aws_sdk_ssm::Client::start_automation_execution)
+        .match_requests(sent_right)
+        .then_output(|| {
+            StartAutomationExecutionOutput::builder()
+                .automation_execution_id("exec-1")
+                .build()
+        });
+    let runner = SsmRunbooks::new(mock_client!(aws_sdk_ssm, [&start]), ROLE);
+    let id = runner
+        .start("IncidentLoop-RollbackLambdaAlias", &params(), "tok")
+        .await
+        .unwrap();
+    assert_eq!((id.as_str(), start.num_calls()), ("exec-1", 1));
+}
+
+#[tokio::test]
+async fn a_parameter_left_as_a_placeholder_is_refused_before_anything_runs() {
+    let start = mock!(aws_sdk_ssm::Client::start_automation_execution).then_output(|| {
+        StartAutomationExecutionOutput::builder()
+            .automation_execution_id("never")
+            .build()
+    });
+    let runner = SsmRunbooks::new(mock_client!(aws_sdk_ssm, [&start]), ROLE);
+    let mut p = params();
+    p.insert("ToVersion".into(), "<previous version>".into());
+    let err = runner
+        .start("IncidentLoop-RollbackLambdaAlias", &p, "tok")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PortError::Rejected(ref m) if m.contains("ToVersion")),
+        "{err:?}"
+    );
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn every_ssm_status_maps_to_a_defined_path() {
+    let cases = [
+        (AutomationExecutionStatus::Pending, "running"),
+        (AutomationExecutionStatus::Inprogress, "running"),
+        (AutomationExecutionStatus::Success, "success"),
+        (AutomationExecutionStatus::Failed, "failed"),
+        (AutomationExecutionStatus::Timedout, "timed_out"),
+        (AutomationExecutionStatus::Cancelled, "cancelled"),
+    ];
+    for (status, expected) in cases {
+        let s = status.clone();
+        let get = mock!(aws_sdk_ssm::Client::get_automation_execution).then_output(move || {
+            GetAutomationExecutionOutput::builder()
+                .automation_execution(
+                    AutomationExecution::builder()
+                        .automation_execution_status(s.clone())
+                        .failure_message("why")
+                        .build(),
+                )
+                .build()
+        });
+        let runner = SsmRunbooks::new(mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&get]), ROLE);
+        let got = runner.status("exec-1").await.unwrap();
+        assert_eq!(serde_json::to_value(&got).unwrap()["status"], expected, "{status:?}");
+    }
+}
+
+/// The SSM test double, on a free port, stopped when dropped.
+struct Double(Child, String);
+
+impl Drop for Double {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn double() -> Double {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/ssm_double.py");
+    let mut child = Command::new("python3")
+        .args([script, "--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs the SSM test double");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    Double(child, format!("http://127.0.0.1:{}", line.trim()))
+}
+
+async fn client(endpoint: &str) -> aws_sdk_ssm::Client {
+    let config = aws_sdk_ssm::Config::builder()
+        .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
+        .region(aws_sdk_ssm::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_ssm::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn against_the_ssm_test_double_a_run_is_started_once_and_polled_to_its_outcome() {
+    let d = double();
+    let runner = SsmRunbooks::new(client(&d.1).await, ROLE);
+    let token = client_token("apr-1", 0);
+    let first = runner
+        .start("IncidentLoop-RollbackLambdaAlias", &params(), &token)
+        .await
+        .unwrap();
+    let again = runner
+        .start("IncidentLoop-RollbackLambdaAlias", &params(), &token)
+        .await
+        .unwrap();
+    assert_eq!(first, again, "the same client token never starts a second run");
+    assert!(matches!(
+        runner.status(&first).await.unwrap(),
+        RunbookStatus::Running { .. }
+    ));
+    let RunbookStatus::Success { outputs } = runner.status(&first).await.unwrap() else {
+        panic!("success")
+    };
+    assert!(outputs.contains_key("IncidentLoop-RollbackLambdaAlias.Result"));
+
+    let calls: Vec<serde_json::Value> = get_json(&format!("{}/_calls", d.1));
+    let starts: Vec<_> = calls
+        .iter()
+        .filter(|c| c["operation"] == "StartAutomationExecution")
+        .collect();
+    assert_eq!(starts.len(), 2);
+    assert_eq!(starts[0]["input"]["Parameters"]["AutomationAssumeRole"][0], ROLE);
+    assert_eq!(starts[0]["input"]["ClientToken"], token.as_str());
+}
+
+#[tokio::test]
+async fn against_the_ssm_test_double_a_failed_run_reports_why() {
+    let d = double();
+    post(
+        &format!("{}/_script", d.1),
+        r#"{"IncidentLoop-ScaleUpEcsService": "Failed"}"#,
+    );
+    let runner = SsmRunbooks::new(client(&d.1).await, ROLE);
+    let p = BTreeMap::from([
+        ("Cluster".into(), "shop".into()),
+        ("Service".into(), "api".into()),
+        ("DesiredCount".into(), "8".into()),
+    ]);
+    let id = runner
+        .start("IncidentLoop-ScaleUpEcsService", &p, &client_token("apr-2", 1))
+        .await
+        .unwrap();
+    runner.status(&id).await.unwrap();
+    let RunbookStatus::Failed { reason } = runner.status(&id).await.unwrap() else {
+        panic!("failed")
+    };
+    assert!(reason.contains("scripted Failed"), "{reason}");
+    let err = runner.status("no-such-execution").await.unwrap_err();
+    assert!(
+        matches!(err, PortError::Invalid(_) | PortError::Transient(_)),
+        "{err:?}"
+    );
+}
+
+/// A tiny HTTP/1.0 client for the double's control endpoints (std only).
+fn http(method: &str, url: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "{method} /{path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+fn get_json(url: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str(&http("GET", url, "")).unwrap()
+}
+
+fn post(url: &str, body: &str) {
+    http("POST", url, body);
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""SSM Automation test double — a stand-in for AWS Systems Manager, used only by the tests.
+
+No emulator here executes SSM Automation, so the end-to-end tests route SSM
+(AWS_ENDPOINT_URL_SSM) to this small server instead. It speaks SSM's JSON protocol
+(awsJson1_1, `X-Amz-Target: AmazonSSM.<Operation>`) for the operations incident-loop calls, records
+every call, and moves executions from InProgress to Success or Failed:
+
+  StartAutomationExecution  idempotent per ClientToken (same token, other input: the same
+                            IdempotentParameterMismatch error SSM returns)
+  GetAutomationExecution    InProgress for the first POLLS polls, then Success with outputs, or
+                            Failed / TimedOut / Cancelled for documents scripted so
+
+Control endpoints (not SSM):
+  GET  /_calls   every call received, in order, as JSON
+  POST /_script  {"Doc-Name": "Failed" | "TimedOut" | "Cancelled" | "Success"}
+  POST /_reset   forget executions, calls and scripts
+
+usage: ssm_double.py [--port N] [--polls N]    (port 0 picks a free port; the port is printed)
+"""
+import argparse
+import hashlib
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+STATE = {"calls": [], "executions": {}, "tokens": {}, "script": {}}
+POLLS = 1
+
+
+def error(kind, message, status=400):
+    return status, {"__type": kind, "message": message}
+
+
+def start(body):
+    document = body.get("DocumentName")
+    if not document:
+        return error("ValidationException", "DocumentName is required")
+    token = body.get("ClientToken")
+    params = body.get("Parameters", {})
+    if token and token in STATE["tokens"]:
+        existing = STATE["executions"][STATE["tokens"][token]]
+        if existing["DocumentName"] != document or existing["Parameters"] != params:
+            return error("IdempotentParameterMismatch", "ClientToken reused with different input")
+        return 200, {"AutomationExecutionId": existing["AutomationExecutionId"]}
+    seed = token or f"{document}-{len(STATE['executions'])}"
+    execution_id = hashlib.sha256(seed.encode()).hexdigest()[:36]
+    STATE["executions"][execution_id] = {
+        "AutomationExecutionId": execution_id,
+        "DocumentName": document,
+        "Parameters": params,
+        "polls": 0,
+    }
+    if token:
+        STATE["tokens"][token] = execution_id
+    return 200, {"AutomationExecutionId": execution_id}
+
+
+def get(body):
+    execution = STATE["executions"].get(body.get("AutomationExecutionId"))
+    if execution is None:
+        return error("AutomationExecutionNotFoundException", "no such execution")
+    execution["polls"] += 1
+    outcome = STATE["script"].get(execution["DocumentName"], "Success")
+    status = "InProgress" if execution["polls"] <= POLLS else outcome
+    result = {
+        "AutomationExecutionId": execution["AutomationExecutionId"],
+        "DocumentName": execution["DocumentName"],
+        "AutomationExecutionStatus": status,
+        "Parameters": execution["Parameters"],
+    }
+    if status == "Success":
+        result["Outputs"] = {f"{execution['DocumentName']}.Result": ["done by the SSM test double"]}
+    elif status != "InProgress":
+        result["FailureMessage"] = f"scripted {status} (SSM test double)"
+    return 200, {"AutomationExecution": result}
+
+
+OPERATIONS = {"StartAutomationExecution": start, "GetAutomationExecution": get}
+
+
+class Handler(BaseHTTPRequestHandler):
+    def _send(self, status, payload):
+        data = json.dumps(payload, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path == "/_calls":
+            with LOCK:
+                return self._send(200, STATE["calls"])
+        self._send(404, {"message": "not found"})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", 0))
+        raw = self.rfile.read(length) if length else b"{}"
+        body = json.loads(raw or b"{}")
+        with LOCK:
+            if self.path == "/_script":
+                STATE["script"].update(body)
+                return self._send(200, STATE["script"])
+            if self.path == "/_reset":
+                for key in STATE:
+                    STATE[key] = [] if key == "calls" else {}
+                return self._send(200, {})
+            target = self.headers.get("X-Amz-Target", "")
+            operation = target.split(".", 1)[-1]
+            STATE["calls"].append({"operation": operation, "input": body})
+            handler = OPERATIONS.get(operation)
+            if handler is None:
+                return self._send(*error("InvalidAction", f"the SSM test double does not implement {operation}"))
+            return self._send(*handler(body))
+
+    def log_message(self, *args):  # quiet: the calls are recorded instead
+        pass
+
+
+def main():
+    global POLLS
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=4590)
+    parser.add_argument("--polls", type=int, default=1)
+    args = parser.parse_args()
+    POLLS = args.polls
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    print(server.server_address[1], flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
