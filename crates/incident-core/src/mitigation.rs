@@ -478,3 +478,129 @@ mod tests {
         assert_eq!(p.candidates[0].parameters["Service"], "checkout-api");
     }
 }
+
+/// Whether an incident has recovered: every alarm that impaired it is back to OK, and has stayed
+/// OK for the stabilisation period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recovery {
+    pub recovered: bool,
+    /// Alarms still in ALARM (or never seen back to OK).
+    pub still_alarming: Vec<String>,
+    /// Alarms back to OK but not yet for the whole stabilisation period.
+    pub stabilising: Vec<String>,
+}
+
+pub fn recovery(signals: &[Signal], now: DateTime<Utc>, stabilisation: TimeDelta) -> Recovery {
+    use crate::signal::{Health, SignalSource};
+    let mut latest: BTreeMap<&str, &Signal> = BTreeMap::new();
+    for s in signals
+        .iter()
+        .filter(|s| s.source == SignalSource::Alarm && s.health != Health::InsufficientData)
+    {
+        let entry = latest.entry(s.resource.as_str()).or_insert(s);
+        if (s.at, &s.key) > (entry.at, &entry.key) {
+            *entry = s;
+        }
+    }
+    let mut still_alarming = Vec::new();
+    let mut stabilising = Vec::new();
+    for (alarm, s) in &latest {
+        match s.health {
+            Health::Recovered if now - s.at >= stabilisation => {}
+            Health::Recovered => stabilising.push(alarm.to_string()),
+            _ => still_alarming.push(alarm.to_string()),
+        }
+    }
+    let has_alarms = !latest.is_empty();
+    Recovery {
+        recovered: has_alarms && still_alarming.is_empty() && stabilising.is_empty(),
+        still_alarming,
+        stabilising,
+    }
+}
+
+/// The questions to answer before a temporary fix can be trusted, recorded as open items when the
+/// incident is mitigated.
+pub fn recurrence_checks(service: Option<&Service>, kind: Option<Kind>) -> Vec<String> {
+    let mut checks = vec![
+        "Could a pipeline, scheduled job or auto-scaling action undo the temporary fix? Pause or pin it.".to_string(),
+    ];
+    match service.map(|s| s.dependencies.as_slice()) {
+        Some(deps) if !deps.is_empty() => checks.push(format!(
+            "Do other services share the suspected component? Check the dependencies: {}.",
+            deps.join(", ")
+        )),
+        _ => checks.push("Do other services share the suspected component?".to_string()),
+    }
+    if kind == Some(Kind::Rollback) {
+        checks.push("Is the rolled-back change blocked from redeploying until it is fixed?".to_string());
+    }
+    if kind == Some(Kind::ShiftAway) {
+        checks.push("The zonal shift expires by itself: is the zone healthy before it does?".to_string());
+    }
+    checks
+}
+
+#[cfg(test)]
+mod recovery_tests {
+    use super::*;
+    use crate::signal::{Health, SignalSource};
+    use crate::SignalKey;
+
+    fn s(alarm: &str, health: Health, minutes_ago: i64, now: DateTime<Utc>) -> Signal {
+        Signal {
+            key: SignalKey::new("t", &format!("{alarm}-{minutes_ago}")),
+            source: SignalSource::Alarm,
+            health,
+            resource: alarm.into(),
+            at: now - TimeDelta::minutes(minutes_ago),
+            reason: "r".into(),
+            service_hint: None,
+            exercise: false,
+            alarm: None,
+            link: None,
+            reporter: None,
+        }
+    }
+
+    #[test]
+    fn recovered_only_when_every_alarm_is_ok_for_the_stabilisation_period() {
+        let now = Utc::now();
+        let stable = TimeDelta::minutes(5);
+        let a_ok = [s("a", Health::Impaired, 30, now), s("a", Health::Recovered, 10, now)];
+        assert!(recovery(&a_ok, now, stable).recovered);
+
+        let b_alarming = [a_ok[0].clone(), a_ok[1].clone(), s("b", Health::Impaired, 20, now)];
+        let r = recovery(&b_alarming, now, stable);
+        assert_eq!(
+            (r.recovered, r.still_alarming.as_slice()),
+            (false, ["b".to_string()].as_slice())
+        );
+
+        let too_recent = [s("a", Health::Impaired, 30, now), s("a", Health::Recovered, 2, now)];
+        let r = recovery(&too_recent, now, stable);
+        assert_eq!(
+            (r.recovered, r.stabilising.as_slice()),
+            (false, ["a".to_string()].as_slice())
+        );
+
+        let flapped_back = [s("a", Health::Recovered, 10, now), s("a", Health::Impaired, 1, now)];
+        assert!(
+            !recovery(&flapped_back, now, stable).recovered,
+            "the latest state counts"
+        );
+    }
+
+    #[test]
+    fn an_incident_without_alarms_is_not_declared_recovered_by_alarms() {
+        assert!(!recovery(&[], Utc::now(), TimeDelta::minutes(5)).recovered);
+    }
+
+    #[test]
+    fn recurrence_checks_name_the_dependencies_and_the_mitigation() {
+        let service: Service = serde_yaml::from_str("{name: c, owner: p, tier: 1, dependencies: [auth, db]}").unwrap();
+        let checks = recurrence_checks(Some(&service), Some(Kind::Rollback));
+        assert!(checks.iter().any(|c| c.contains("auth, db")));
+        assert!(checks.iter().any(|c| c.contains("redeploying")));
+    }
+}
