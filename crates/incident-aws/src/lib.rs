@@ -4,6 +4,7 @@
 //! `incident-core`. The SDK clients come from one [`aws_config::SdkConfig`], which honours
 //! `AWS_ENDPOINT_URL` and the default credential chain, so the same code serves AWS and the local stack.
 
+pub mod approvals;
 pub mod bus;
 pub mod catalog_store;
 pub mod error;

@@ -71,7 +71,11 @@ impl Store {
         &self.table
     }
 
-    async fn get<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, AwsError> {
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) async fn get<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, AwsError> {
         let out = self
             .client
             .get_item()
@@ -445,7 +449,7 @@ impl Store {
         }
     }
 
-    async fn query_prefix<T: DeserializeOwned>(&self, pk: &str, prefix: &str) -> Result<Vec<T>, AwsError> {
+    pub(crate) async fn query_prefix<T: DeserializeOwned>(&self, pk: &str, prefix: &str) -> Result<Vec<T>, AwsError> {
         let query = self
             .client
             .query()

@@ -39,6 +39,27 @@ pub struct Approval {
     pub requested_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
+    /// Nobody decided in time; a new approval was requested instead.
+    #[serde(default)]
+    pub expired: bool,
+}
+
+impl Approval {
+    /// A new approval for the callback `token` (never stored with the approval, never shown): the
+    /// id is derived from it, so a retried request makes the same approval and nobody can guess it.
+    pub fn new(incident: &IncidentId, candidates: Vec<Candidate>, token: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{incident}/{token}").as_bytes());
+        let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            id: format!("apr-{hex}"),
+            incident: incident.clone(),
+            candidates,
+            requested_at: Utc::now(),
+            decision: None,
+            expired: false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +84,8 @@ pub enum Refused {
     },
     #[error("approval {id} was already decided by {by} at {at}")]
     AlreadyDecided { id: String, by: String, at: DateTime<Utc> },
+    #[error("approval {0} expired unanswered; a newer request replaced it")]
+    Expired(String),
     #[error("candidate {0} does not exist")]
     NoSuchCandidate(usize),
     #[error("candidate {0} rolls forward: approve it with --confirm-roll-forward")]
@@ -87,6 +110,9 @@ pub fn decide(approval: &Approval, service: &Service, caller: &Caller, request: 
             by: d.by.clone(),
             at: d.at,
         });
+    }
+    if approval.expired {
+        return Err(Refused::Expired(approval.id.clone()));
     }
     if !service.approvers.iter().any(|a| caller.is_named_by(a)) {
         return Err(Refused::NotAnApprover {
@@ -129,6 +155,7 @@ mod tests {
             candidates: plan(None, Utc::now(), &[], &[]).candidates,
             requested_at: Utc::now(),
             decision: None,
+            expired: false,
         }
     }
 
@@ -182,6 +209,21 @@ mod tests {
         assert!(matches!(
             decide(&a, &service(), &ana, &approve(1)),
             Err(Refused::AlreadyDecided { .. })
+        ));
+    }
+
+    #[test]
+    fn approval_ids_are_derived_from_the_token_without_revealing_it() {
+        let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
+        let a = Approval::new(&id, vec![], "secret-token");
+        assert_eq!(a.id, Approval::new(&id, vec![], "secret-token").id);
+        assert!(!a.id.contains("secret") && a.id.starts_with("apr-") && a.id.len() == 24);
+        let mut expired = a;
+        expired.expired = true;
+        let ana = caller("arn:aws:iam::1:user/ana", "ana");
+        assert!(matches!(
+            decide(&expired, &service(), &ana, &approve(0)),
+            Err(Refused::Expired(_))
         ));
     }
 

@@ -76,6 +76,14 @@ pub struct Incident {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledged_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mitigated_at: Option<DateTime<Utc>>,
+    /// What mitigated it: the runbook, or the person who recorded a manual mitigation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mitigated_by: Option<String>,
+    /// Risk-of-recurrence questions still to answer before closing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_checks: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_by: Option<String>,
@@ -121,6 +129,9 @@ impl Incident {
             engaged_at: None,
             acknowledged_at: None,
             acknowledged_by: None,
+            mitigated_at: None,
+            mitigated_by: None,
+            open_checks: Vec::new(),
             resolved_at: None,
             resolved_by: None,
             parent: None,
@@ -138,6 +149,10 @@ impl Incident {
 
     pub fn time_to_acknowledge_secs(&self) -> Option<i64> {
         self.acknowledged_at.map(|t| (t - self.detected_at).num_seconds())
+    }
+
+    pub fn time_to_mitigate_secs(&self) -> Option<i64> {
+        self.mitigated_at.map(|t| (t - self.detected_at).num_seconds())
     }
 
     pub fn time_to_detect_secs(&self) -> i64 {

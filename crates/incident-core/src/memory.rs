@@ -2,6 +2,7 @@
 //! same rules as the AWS adapters — dedup by signal key, idempotent timeline entries, correlation
 //! through [`crate::correlation::correlate`] — so a handler tested here behaves the same there.
 
+use crate::approval::{Approval, Decision};
 use crate::catalog::{Catalog, ServiceMatch};
 use crate::correlation::{Outcome, Placement, Policy, ServiceClusters, StormState};
 use crate::incident::{Incident, Scope, Status};
@@ -19,6 +20,7 @@ struct State {
     signals: HashMap<IncidentId, Vec<Signal>>,
     timelines: HashMap<IncidentId, Vec<Entry>>,
     tokens: HashMap<(IncidentId, String), String>,
+    approvals: Vec<Approval>,
     seen: HashMap<SignalKey, Vec<IncidentId>>,
     clusters: HashMap<String, ServiceClusters>,
     storm: StormState,
@@ -289,5 +291,72 @@ impl DeadLetters for MemoryLoop {
     async fn reject(&self, event: &Value, _error_type: &str, reason: &str) -> PortResult<()> {
         self.rejected.lock().unwrap().push((event.clone(), reason.into()));
         Ok(())
+    }
+}
+
+impl Approvals for MemoryStore {
+    async fn request(&self, approval: &Approval, token: &str) -> PortResult<()> {
+        let mut st = self.state.lock().unwrap();
+        for old in st
+            .approvals
+            .iter_mut()
+            .filter(|a| a.incident == approval.incident && a.id != approval.id)
+        {
+            if old.decision.is_none() {
+                old.expired = true;
+            }
+        }
+        st.tokens.insert(
+            (approval.incident.clone(), format!("approval-{}", approval.id)),
+            token.to_string(),
+        );
+        if !st.approvals.iter().any(|a| a.id == approval.id) {
+            st.approvals.push(approval.clone());
+        }
+        Ok(())
+    }
+
+    async fn pending(&self, incident: &IncidentId) -> PortResult<Option<Approval>> {
+        let st = self.state.lock().unwrap();
+        let open = st
+            .approvals
+            .iter()
+            .filter(|a| &a.incident == incident && a.decision.is_none() && !a.expired);
+        Ok(open.max_by_key(|a| a.requested_at).cloned())
+    }
+
+    async fn get(&self, incident: &IncidentId, approval_id: &str) -> PortResult<Option<Approval>> {
+        let st = self.state.lock().unwrap();
+        Ok(st
+            .approvals
+            .iter()
+            .find(|a| &a.incident == incident && a.id == approval_id)
+            .cloned())
+    }
+
+    async fn decide(&self, approval: &Approval, decision: &Decision) -> PortResult<()> {
+        let mut st = self.state.lock().unwrap();
+        let stored = st
+            .approvals
+            .iter_mut()
+            .find(|a| a.id == approval.id)
+            .ok_or_else(|| PortError::NotFound(approval.id.clone()))?;
+        if stored.decision.is_some() || stored.expired {
+            return Err(PortError::Rejected(format!(
+                "approval {} was already decided or has expired",
+                approval.id
+            )));
+        }
+        stored.decision = Some(decision.clone());
+        Ok(())
+    }
+
+    async fn take_token(&self, incident: &IncidentId, approval_id: &str) -> PortResult<Option<String>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .tokens
+            .remove(&(incident.clone(), format!("approval-{approval_id}"))))
     }
 }

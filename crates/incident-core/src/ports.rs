@@ -2,6 +2,7 @@
 //! them on DynamoDB, EventBridge, SNS, SQS and Step Functions; [`crate::memory`] implements them in
 //! memory for handler tests. Handlers are generic over them.
 
+use crate::approval::{Approval, Decision};
 use crate::catalog::{Catalog, ServiceMatch};
 use crate::correlation::{Outcome, Policy};
 use crate::evidence::{AlarmRef, Collected, Window};
@@ -151,4 +152,25 @@ pub trait RunbookRunner: Sync {
     ) -> impl Future<Output = PortResult<String>> + Send;
 
     fn status(&self, execution_id: &str) -> impl Future<Output = PortResult<RunbookStatus>> + Send;
+}
+
+/// Approvals and their callback tokens, kept server-side.
+pub trait Approvals: Sync {
+    /// Stores a new approval with its task token, expiring the incident's earlier pending ones.
+    fn request(&self, approval: &Approval, token: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// The newest approval of the incident that is neither decided nor expired.
+    fn pending(&self, incident: &IncidentId) -> impl Future<Output = PortResult<Option<Approval>>> + Send;
+    fn get(
+        &self,
+        incident: &IncidentId,
+        approval_id: &str,
+    ) -> impl Future<Output = PortResult<Option<Approval>>> + Send;
+    /// Records the decision once: a second decision is [`PortError::Rejected`].
+    fn decide(&self, approval: &Approval, decision: &Decision) -> impl Future<Output = PortResult<()>> + Send;
+    /// Takes the approval's task token (it is deleted: a token completes once).
+    fn take_token(
+        &self,
+        incident: &IncidentId,
+        approval_id: &str,
+    ) -> impl Future<Output = PortResult<Option<String>>> + Send;
 }
