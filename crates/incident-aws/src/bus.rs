@@ -14,6 +14,10 @@ pub mod detail_type {
     pub const INCIDENT_ESCALATED: &str = "Incident Escalated";
     pub const INCIDENT_ACKNOWLEDGED: &str = "Incident Acknowledged";
     pub const INCIDENT_RESOLVED: &str = "Incident Resolved";
+    pub const APPROVAL_REQUESTED: &str = "Approval Requested";
+    pub const RUNBOOK_STARTED: &str = "Runbook Started";
+    pub const RUNBOOK_FINISHED: &str = "Runbook Finished";
+    pub const INCIDENT_MITIGATED: &str = "Incident Mitigated";
 }
 
 #[derive(Clone, Debug)]

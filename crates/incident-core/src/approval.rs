@@ -36,6 +36,9 @@ pub struct Approval {
     pub id: String,
     pub incident: IncidentId,
     pub candidates: Vec<Candidate>,
+    /// The candidate put to the approvers (earlier ones were rejected or failed).
+    #[serde(default)]
+    pub offered: usize,
     pub requested_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
@@ -47,7 +50,7 @@ pub struct Approval {
 impl Approval {
     /// A new approval for the callback `token` (never stored with the approval, never shown): the
     /// id is derived from it, so a retried request makes the same approval and nobody can guess it.
-    pub fn new(incident: &IncidentId, candidates: Vec<Candidate>, token: &str) -> Self {
+    pub fn new(incident: &IncidentId, candidates: Vec<Candidate>, offered: usize, token: &str) -> Self {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(format!("{incident}/{token}").as_bytes());
         let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
@@ -55,6 +58,7 @@ impl Approval {
             id: format!("apr-{hex}"),
             incident: incident.clone(),
             candidates,
+            offered,
             requested_at: Utc::now(),
             decision: None,
             expired: false,
@@ -153,6 +157,7 @@ mod tests {
             id: "apr-1".into(),
             incident: IncidentId::for_service("checkout", &SignalKey::new("t", "1")),
             candidates: plan(None, Utc::now(), &[], &[]).candidates,
+            offered: 0,
             requested_at: Utc::now(),
             decision: None,
             expired: false,
@@ -215,8 +220,8 @@ mod tests {
     #[test]
     fn approval_ids_are_derived_from_the_token_without_revealing_it() {
         let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
-        let a = Approval::new(&id, vec![], "secret-token");
-        assert_eq!(a.id, Approval::new(&id, vec![], "secret-token").id);
+        let a = Approval::new(&id, vec![], 0, "secret-token");
+        assert_eq!(a.id, Approval::new(&id, vec![], 0, "secret-token").id);
         assert!(!a.id.contains("secret") && a.id.starts_with("apr-") && a.id.len() == 24);
         let mut expired = a;
         expired.expired = true;

@@ -360,3 +360,70 @@ impl Approvals for MemoryStore {
             .remove(&(incident.clone(), format!("approval-{approval_id}"))))
     }
 }
+
+/// Evidence objects in memory.
+#[derive(Default)]
+pub struct MemoryEvidence {
+    pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl EvidenceStore for MemoryEvidence {
+    async fn put(&self, key: &str, body: Vec<u8>) -> PortResult<()> {
+        self.objects.lock().unwrap().insert(key.into(), body);
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {
+        Ok(self.objects.lock().unwrap().get(key).cloned())
+    }
+
+    async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+}
+
+/// Runbook runs in memory: every start is recorded; a run succeeds unless its document is in
+/// `failing`. The same client token returns the same run.
+#[derive(Default)]
+pub struct MemoryRunbooks {
+    pub failing: HashSet<String>,
+    pub started: Mutex<Vec<(String, BTreeMap<String, String>, String)>>,
+}
+
+impl RunbookRunner for MemoryRunbooks {
+    async fn start(
+        &self,
+        document: &str,
+        parameters: &BTreeMap<String, String>,
+        client_token: &str,
+    ) -> PortResult<String> {
+        let mut started = self.started.lock().unwrap();
+        if !started.iter().any(|(_, _, t)| t == client_token) {
+            started.push((document.into(), parameters.clone(), client_token.into()));
+        }
+        Ok(format!("exec-{client_token}"))
+    }
+
+    async fn status(&self, execution_id: &str) -> PortResult<crate::mitigation::RunbookStatus> {
+        use crate::mitigation::RunbookStatus;
+        let started = self.started.lock().unwrap();
+        let run = started.iter().find(|(_, _, t)| format!("exec-{t}") == execution_id);
+        let (document, _, _) = run.ok_or_else(|| PortError::Invalid(format!("no execution {execution_id}")))?;
+        Ok(if self.failing.contains(document) {
+            RunbookStatus::Failed {
+                reason: "scripted failure".into(),
+            }
+        } else {
+            RunbookStatus::Success {
+                outputs: BTreeMap::new(),
+            }
+        })
+    }
+}

@@ -16,6 +16,8 @@ pub enum EntryKind {
     Engaged,
     Escalated,
     Evidence,
+    /// Mitigation: the plan, approvals, runbook runs, recovery.
+    Mitigation,
     /// A lifecycle step failed after its retries; the loop went on without it.
     StepFailed,
     Acknowledged,

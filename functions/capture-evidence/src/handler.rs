@@ -171,7 +171,7 @@ mod tests {
     use super::*;
     use incident_core::evidence::AlarmRef;
     use incident_core::incident::Scope;
-    use incident_core::memory::MemoryStore;
+    use incident_core::memory::{MemoryEvidence, MemoryStore};
     use incident_core::SignalKey;
     use serde_json::json;
     use std::collections::BTreeMap;
@@ -219,32 +219,7 @@ mod tests {
         }
     }
 
-    #[derive(Default)]
-    struct Bucket {
-        objects: Mutex<BTreeMap<String, Vec<u8>>>,
-    }
-
-    impl EvidenceStore for Bucket {
-        async fn put(&self, key: &str, body: Vec<u8>) -> PortResult<()> {
-            self.objects.lock().unwrap().insert(key.into(), body);
-            Ok(())
-        }
-        async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {
-            Ok(self.objects.lock().unwrap().get(key).cloned())
-        }
-        async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
-            Ok(self
-                .objects
-                .lock()
-                .unwrap()
-                .keys()
-                .filter(|k| k.starts_with(prefix))
-                .cloned()
-                .collect())
-        }
-    }
-
-    fn deps(sources: Scripted, cap_bytes: usize) -> (Deps<MemoryStore, Catalog, Scripted, Bucket>, IncidentId) {
+    fn deps(sources: Scripted, cap_bytes: usize) -> (Deps<MemoryStore, Catalog, Scripted, MemoryEvidence>, IncidentId) {
         let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
         let incident = Incident::open(id.clone(), Scope::SingleService, vec!["checkout".into()], Utc::now());
         let catalog: Catalog = serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap();
@@ -252,7 +227,7 @@ mod tests {
             store: MemoryStore::with([incident]),
             catalog,
             sources,
-            evidence: Bucket::default(),
+            evidence: MemoryEvidence::default(),
             bucket: "evidence-bucket".into(),
             lookback: TimeDelta::minutes(60),
             cap_bytes,
@@ -260,7 +235,7 @@ mod tests {
         (deps, id)
     }
 
-    fn stored_manifest(d: &Deps<MemoryStore, Catalog, Scripted, Bucket>, out: &Output) -> Manifest {
+    fn stored_manifest(d: &Deps<MemoryStore, Catalog, Scripted, MemoryEvidence>, out: &Output) -> Manifest {
         serde_json::from_slice(&d.evidence.objects.lock().unwrap()[&out.manifest]).unwrap()
     }
 

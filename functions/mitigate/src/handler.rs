@@ -1,0 +1,570 @@
+//! The mitigation steps of the lifecycle, selected by `action`. Task tokens arrive only in
+//! `request_approval`, go straight to the store, and are never logged, paged or published.
+
+use chrono::Utc;
+use incident_aws::bus::detail_type;
+use incident_aws::lambda::HandlerError;
+use incident_aws::metrics;
+use incident_core::approval::Approval;
+use incident_core::catalog::Catalog;
+use incident_core::evidence::{self, Change, Manifest};
+use incident_core::incident::{Incident, Status};
+use incident_core::mitigation::{self, client_token, Candidate};
+use incident_core::ports::{Approvals, CatalogSource, EvidenceStore, IncidentStore, Notifier, RunbookRunner};
+use incident_core::signal::Signal;
+use incident_core::timeline::{Entry, EntryKind};
+use incident_core::IncidentId;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub struct Deps<S, C, N, E, R> {
+    pub store: S,
+    pub catalog: C,
+    pub bus: N,
+    pub evidence: E,
+    pub runbooks: R,
+    pub stabilisation: chrono::TimeDelta,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Input {
+    /// Rank candidates from the signals and the latest captured changes.
+    Plan {
+        incident_id: IncidentId,
+    },
+    /// Store an approval for `candidates[offset]` with the callback token, and ask the approvers.
+    RequestApproval {
+        incident_id: IncidentId,
+        token: String,
+        candidates: Vec<Candidate>,
+        offset: usize,
+    },
+    /// Nobody decided in time: escalate to incident response; the lifecycle asks again.
+    ApprovalTimedOut {
+        incident_id: IncidentId,
+    },
+    /// Start the approved candidate's runbook, once (idempotent client token).
+    StartRunbook {
+        incident_id: IncidentId,
+        approval_id: String,
+        candidate: usize,
+    },
+    PollRunbook {
+        execution_id: String,
+    },
+    /// Record how the runbook ended.
+    RunbookFinished {
+        incident_id: IncidentId,
+        execution_id: String,
+        runbook: String,
+        status: Value,
+    },
+    /// Are all the incident's alarms back to OK, and stable?
+    CheckRecovery {
+        incident_id: IncidentId,
+    },
+}
+
+impl<S, C, N, E, R> Deps<S, C, N, E, R>
+where
+    S: IncidentStore + Approvals,
+    C: CatalogSource,
+    N: Notifier,
+    E: EvidenceStore,
+    R: RunbookRunner,
+{
+    pub async fn handle(&self, input: Input) -> Result<Value, HandlerError> {
+        match input {
+            Input::Plan { incident_id } => self.plan(incident_id).await,
+            Input::RequestApproval {
+                incident_id,
+                token,
+                candidates,
+                offset,
+            } => self.request_approval(incident_id, &token, candidates, offset).await,
+            Input::ApprovalTimedOut { incident_id } => self.approval_timed_out(incident_id).await,
+            Input::StartRunbook {
+                incident_id,
+                approval_id,
+                candidate,
+            } => self.start_runbook(incident_id, &approval_id, candidate).await,
+            Input::PollRunbook { execution_id } => {
+                let status = self.runbooks.status(&execution_id).await?;
+                Ok(serde_json::to_value(status).unwrap_or_default())
+            }
+            Input::RunbookFinished {
+                incident_id,
+                execution_id,
+                runbook,
+                status,
+            } => {
+                let name = status["status"].as_str().unwrap_or("unknown").to_string();
+                let detail = status
+                    .get("reason")
+                    .or(status.get("outputs"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let text = format!("runbook {runbook} ({execution_id}) finished: {name} {detail}");
+                let entry = Entry::system(
+                    "mitigate",
+                    EntryKind::Mitigation,
+                    format!("runbook-done-{execution_id}"),
+                    text,
+                );
+                self.store.append(&incident_id, entry).await?;
+                let detail = json!({ "incident_id": incident_id, "execution_id": execution_id, "runbook": runbook, "result": status });
+                self.bus.emit(detail_type::RUNBOOK_FINISHED, &detail).await?;
+                Ok(json!({ "succeeded": name == "success" }))
+            }
+            Input::CheckRecovery { incident_id } => self.check_recovery(incident_id).await,
+        }
+    }
+
+    async fn incident_signals(&self, incident: &Incident) -> Result<Vec<Signal>, HandlerError> {
+        let mut signals = self.store.signals(&incident.id).await?;
+        for member in &incident.members {
+            signals.extend(self.store.signals(member).await?);
+        }
+        Ok(signals)
+    }
+
+    /// The changes of the incident's latest evidence capture (none if nothing was captured).
+    async fn latest_changes(&self, id: &IncidentId) -> Result<Vec<Change>, HandlerError> {
+        let mut manifests: Vec<String> = self
+            .evidence
+            .list(&evidence::prefix(id))
+            .await?
+            .into_iter()
+            .filter(|k| k.ends_with("/manifest.json"))
+            .collect();
+        manifests.sort();
+        let Some(key) = manifests.last() else {
+            return Ok(Vec::new());
+        };
+        let Some(bytes) = self.evidence.get(key).await? else {
+            return Ok(Vec::new());
+        };
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|e| HandlerError::InvalidInput(e.to_string()))?;
+        let Some(object) = manifest.objects.iter().find(|o| o.source == evidence::CHANGES) else {
+            return Ok(Vec::new());
+        };
+        let Some(body) = self.evidence.get(&object.key).await? else {
+            return Ok(Vec::new());
+        };
+        let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+        Ok(serde_json::from_value(body["items"].clone()).unwrap_or_default())
+    }
+
+    async fn plan(&self, id: IncidentId) -> Result<Value, HandlerError> {
+        let incident = self.store.incident(&id).await?;
+        let catalog = self.catalog.load().await?;
+        let signals = self.incident_signals(&incident).await?;
+        let changes = self.latest_changes(&id).await?;
+        let service = incident.services.first().and_then(|s| catalog.service(s));
+        let plan = mitigation::plan(service, incident.impact_started_at, &signals, &changes);
+        let list: Vec<String> = plan
+            .candidates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{i}) {} — {}", c.runbook, c.rationale))
+            .collect();
+        let text = format!("mitigation plan: {}\n{}", plan.summary, list.join("\n"));
+        self.store
+            .append(&id, Entry::system("mitigate", EntryKind::Mitigation, "plan", text))
+            .await?;
+        Ok(json!({ "plan": plan, "count": plan.candidates.len(), "offset": 0 }))
+    }
+
+    async fn request_approval(
+        &self,
+        id: IncidentId,
+        token: &str,
+        candidates: Vec<Candidate>,
+        offset: usize,
+    ) -> Result<Value, HandlerError> {
+        let incident = self.store.incident(&id).await?;
+        let candidate = candidates
+            .get(offset)
+            .cloned()
+            .ok_or_else(|| HandlerError::InvalidInput(format!("no candidate {offset}")))?;
+        let approval = Approval::new(&id, candidates, offset, token);
+        self.store.request(&approval, token).await?;
+        let catalog = self.catalog.load().await?;
+        let approvers = approvers(&catalog, &incident);
+        let manifest = format!("evidence: incidentctl evidence list {id}");
+        let text = format!(
+            "approval {} requested from {}: candidate {offset} {} — {}",
+            approval.id,
+            approvers.join(", "),
+            candidate.runbook,
+            candidate.rationale
+        );
+        let entry = Entry::system(
+            "mitigate",
+            EntryKind::Mitigation,
+            format!("approval-{}", approval.id),
+            text,
+        );
+        self.store.append(&id, entry).await?;
+        let detail = json!({
+            "incident_id": id, "approval_id": approval.id, "candidate": offset, "runbook": candidate.runbook,
+            "parameters": candidate.parameters, "rationale": candidate.rationale, "evidence": candidate.evidence,
+            "requires_confirmation": candidate.requires_confirmation, "approvers": approvers, "evidence_link": manifest,
+        });
+        self.bus.emit(detail_type::APPROVAL_REQUESTED, &detail).await?;
+        let owner = incident
+            .owner
+            .clone()
+            .unwrap_or_else(|| catalog.settings.default_owner.clone());
+        if let Some(topic) = catalog.team_target(&owner) {
+            let message = format!(
+                "{}\nProposed: {} {:?}\nWhy: {}\nApprove: incidentctl approve {id} --candidate {offset}\nReject:  incidentctl reject {id}\n{manifest}",
+                incident.title, candidate.runbook, candidate.parameters, candidate.rationale
+            );
+            if let Err(e) = self
+                .bus
+                .page(topic, &format!("APPROVAL NEEDED: {}", incident.title), &message)
+                .await
+            {
+                tracing::warn!(incident = %id, error = %e, "paging approvers failed");
+            }
+        }
+        tracing::info!(incident = %id, approval = %approval.id, "approval requested");
+        Ok(json!({ "approval_id": approval.id }))
+    }
+
+    async fn approval_timed_out(&self, id: IncidentId) -> Result<Value, HandlerError> {
+        let incident = self.store.incident(&id).await?;
+        let catalog = self.catalog.load().await?;
+        let closed = incident.status.is_closed();
+        if !closed {
+            let team = catalog.settings.incident_response_team.clone();
+            let who = incident
+                .commander
+                .clone()
+                .map(|c| format!(" and commander {c}"))
+                .unwrap_or_default();
+            let text = format!("no approval decision in time: escalated to {team}{who}; asking again");
+            let key = format!("approval-timeout-{}", Utc::now().timestamp());
+            self.store
+                .append(&id, Entry::system("mitigate", EntryKind::Escalated, key, text.clone()))
+                .await?;
+            if let Some(topic) = catalog.team_target(&team) {
+                if let Err(e) = self
+                    .bus
+                    .page(topic, &format!("APPROVAL OVERDUE: {}", incident.title), &text)
+                    .await
+                {
+                    tracing::warn!(incident = %id, error = %e, "paging incident response failed");
+                }
+            }
+            self.bus
+                .emit(
+                    detail_type::INCIDENT_ESCALATED,
+                    &json!({ "incident_id": id, "reason": "approval timed out", "escalated_to": team }),
+                )
+                .await?;
+        }
+        Ok(json!({ "closed": closed }))
+    }
+
+    async fn start_runbook(&self, id: IncidentId, approval_id: &str, candidate: usize) -> Result<Value, HandlerError> {
+        let approval = self
+            .store
+            .get(&id, approval_id)
+            .await?
+            .ok_or_else(|| HandlerError::NotFound(format!("approval {approval_id} of {id}")))?;
+        let decided = approval
+            .decision
+            .as_ref()
+            .filter(|d| d.approved && d.candidate == candidate);
+        let Some(decision) = decided else {
+            return Err(HandlerError::InvalidInput(format!(
+                "approval {approval_id} did not approve candidate {candidate}"
+            )));
+        };
+        let chosen = approval
+            .candidates
+            .get(candidate)
+            .ok_or_else(|| HandlerError::InvalidInput(format!("no candidate {candidate}")))?;
+        let execution_id = self
+            .runbooks
+            .start(
+                &chosen.runbook,
+                &chosen.parameters,
+                &client_token(approval_id, candidate),
+            )
+            .await?;
+        let text = format!(
+            "runbook {} started ({execution_id}), approved by {}",
+            chosen.runbook, decision.by
+        );
+        let entry = Entry::system(
+            "mitigate",
+            EntryKind::Mitigation,
+            format!("runbook-{execution_id}"),
+            text,
+        );
+        self.store.append(&id, entry).await?;
+        let detail = json!({ "incident_id": id, "execution_id": execution_id, "runbook": chosen.runbook,
+                             "parameters": chosen.parameters, "approved_by": decision.by });
+        self.bus.emit(detail_type::RUNBOOK_STARTED, &detail).await?;
+        Ok(json!({ "execution_id": execution_id, "runbook": chosen.runbook }))
+    }
+
+    async fn check_recovery(&self, id: IncidentId) -> Result<Value, HandlerError> {
+        let incident = self.store.incident(&id).await?;
+        if incident.status.is_closed() || incident.mitigated_at.is_some() {
+            return Ok(json!({ "recovered": true, "closed": incident.status.is_closed() }));
+        }
+        let signals = self.incident_signals(&incident).await?;
+        let recovery = mitigation::recovery(&signals, Utc::now(), self.stabilisation);
+        if !recovery.recovered {
+            return Ok(
+                json!({ "recovered": false, "still_alarming": recovery.still_alarming, "stabilising": recovery.stabilising }),
+            );
+        }
+        let catalog = self.catalog.load().await?;
+        let service = incident.services.first().and_then(|s| catalog.service(s));
+        let checks = mitigation::recurrence_checks(service, None);
+        let now = Utc::now();
+        let updated = self
+            .store
+            .update_incident(&id, |i| {
+                i.mitigated_at.get_or_insert(now);
+                i.mitigated_by.get_or_insert_with(|| "alarms back to OK".into());
+                if !i.status.is_closed() {
+                    i.status = Status::Mitigated;
+                }
+                i.open_checks = checks.clone();
+                Ok(())
+            })
+            .await?;
+        let ttm = updated.time_to_mitigate_secs().unwrap_or_default();
+        let text = format!(
+            "mitigated: every alarm back to OK for {} s (time to mitigate {ttm} s); open risk-of-recurrence checks: {}",
+            self.stabilisation.num_seconds(),
+            checks.join(" | ")
+        );
+        self.store
+            .append(&id, Entry::system("mitigate", EntryKind::Mitigation, "mitigated", text))
+            .await?;
+        metrics::emit("TimeToMitigate", ttm, &updated);
+        self.bus
+            .emit(
+                detail_type::INCIDENT_MITIGATED,
+                &json!({ "incident_id": id, "time_to_mitigate_seconds": ttm, "open_checks": checks }),
+            )
+            .await?;
+        Ok(json!({ "recovered": true, "closed": false }))
+    }
+}
+
+/// Who may approve: the approvers of the incident's services.
+pub fn approvers(catalog: &Catalog, incident: &Incident) -> Vec<String> {
+    let mut out: Vec<String> = incident
+        .services
+        .iter()
+        .filter_map(|s| catalog.service(s))
+        .flat_map(|s| s.approvers.iter().cloned())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+    use incident_core::approval::{decide, Caller, Request};
+    use incident_core::incident::Scope;
+    use incident_core::memory::{MemoryEvidence, MemoryNotifier, MemoryRunbooks, MemoryStore};
+    use incident_core::signal::{Health, SignalSource};
+    use incident_core::SignalKey;
+
+    type TestDeps = Deps<MemoryStore, Catalog, MemoryNotifier, MemoryEvidence, MemoryRunbooks>;
+
+    fn signal(health: Health, minutes_ago: i64) -> Signal {
+        Signal {
+            key: SignalKey::new("t", &format!("{health:?}-{minutes_ago}")),
+            source: SignalSource::Alarm,
+            health,
+            resource: "checkout-api-5xx".into(),
+            at: Utc::now() - TimeDelta::minutes(minutes_ago),
+            reason: "r".into(),
+            service_hint: None,
+            exercise: false,
+            alarm: None,
+            link: None,
+            reporter: None,
+        }
+    }
+
+    fn deps() -> (TestDeps, IncidentId) {
+        let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
+        let mut incident = Incident::open(id.clone(), Scope::SingleService, vec!["checkout".into()], Utc::now());
+        incident.owner = Some("payments".into());
+        let store = MemoryStore::with([incident]);
+        store.add_signal(&id, signal(Health::Impaired, 30));
+        let d = Deps {
+            store,
+            catalog: serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap(),
+            bus: MemoryNotifier::default(),
+            evidence: MemoryEvidence::default(),
+            runbooks: MemoryRunbooks::default(),
+            stabilisation: TimeDelta::minutes(5),
+        };
+        (d, id)
+    }
+
+    async fn planned(d: &TestDeps, id: &IncidentId) -> Vec<Candidate> {
+        let out = d
+            .handle(Input::Plan {
+                incident_id: id.clone(),
+            })
+            .await
+            .unwrap();
+        serde_json::from_value(out["plan"]["candidates"].clone()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_approval_request_keeps_the_token_server_side_and_never_shows_it() {
+        let (d, id) = deps();
+        let candidates = planned(&d, &id).await;
+        let token = "AAAA-secret-task-token";
+        let out = d
+            .handle(Input::RequestApproval {
+                incident_id: id.clone(),
+                token: token.into(),
+                candidates,
+                offset: 0,
+            })
+            .await
+            .unwrap();
+        let approval = d.store.pending(&id).await.unwrap().unwrap();
+        assert_eq!(out["approval_id"], approval.id.as_str());
+        let requested = d.bus.events_of(detail_type::APPROVAL_REQUESTED);
+        assert_eq!(requested[0]["approvers"], json!(["ana", "bilal"]));
+        let everything_shown = format!(
+            "{:?}{:?}{:?}",
+            d.bus.events.lock().unwrap(),
+            d.bus.pages.lock().unwrap(),
+            d.store.timeline(&id)
+        );
+        assert!(
+            !everything_shown.contains(token),
+            "the token leaked into an event, a page or the timeline"
+        );
+        assert_eq!(
+            d.store.take_token(&id, &approval.id).await.unwrap().as_deref(),
+            Some(token)
+        );
+    }
+
+    #[tokio::test]
+    async fn only_an_approved_candidate_starts_and_its_runbook_runs_once() {
+        let (d, id) = deps();
+        let candidates = planned(&d, &id).await;
+        d.handle(Input::RequestApproval {
+            incident_id: id.clone(),
+            token: "t".into(),
+            candidates,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+        let approval = d.store.pending(&id).await.unwrap().unwrap();
+        let refused = d
+            .handle(Input::StartRunbook {
+                incident_id: id.clone(),
+                approval_id: approval.id.clone(),
+                candidate: 0,
+            })
+            .await;
+        assert!(refused.is_err(), "undecided approvals start nothing");
+
+        let service = Catalog::load(&d.catalog)
+            .await
+            .unwrap()
+            .service("checkout")
+            .cloned()
+            .unwrap();
+        let ana = Caller {
+            arn: "arn:aws:iam::1:user/ana".into(),
+            name: "ana".into(),
+        };
+        let request = Request {
+            approve: true,
+            candidate: 0,
+            confirm_roll_forward: false,
+            reason: None,
+        };
+        let decision = decide(&approval, &service, &ana, &request).unwrap();
+        d.store.decide(&approval, &decision).await.unwrap();
+        for _ in 0..2 {
+            d.handle(Input::StartRunbook {
+                incident_id: id.clone(),
+                approval_id: approval.id.clone(),
+                candidate: 0,
+            })
+            .await
+            .unwrap();
+        }
+        let started = d.runbooks.started.lock().unwrap().clone();
+        assert_eq!(started.len(), 1, "a retried start runs nothing twice");
+        assert_eq!(started[0].0, approval.candidates[0].runbook);
+        assert_eq!(d.bus.events_of(detail_type::RUNBOOK_STARTED)[0]["approved_by"], "ana");
+    }
+
+    #[tokio::test]
+    async fn alarms_back_to_ok_and_stable_make_the_incident_mitigated_with_its_open_checks() {
+        let (d, id) = deps();
+        let out = d
+            .handle(Input::CheckRecovery {
+                incident_id: id.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(out["recovered"], false);
+        d.store.add_signal(&id, signal(Health::Recovered, 10));
+        let out = d
+            .handle(Input::CheckRecovery {
+                incident_id: id.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(out["recovered"], true);
+        let incident = d.store.get(&id).unwrap();
+        assert_eq!(incident.status, Status::Mitigated);
+        assert!(incident.time_to_mitigate_secs().is_some());
+        assert!(
+            incident
+                .open_checks
+                .iter()
+                .any(|c| c.contains("auth, orders, payments-gateway")),
+            "{:?}",
+            incident.open_checks
+        );
+        assert_eq!(d.bus.events_of(detail_type::INCIDENT_MITIGATED).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_approval_timeout_escalates_to_incident_response() {
+        let (d, id) = deps();
+        let out = d
+            .handle(Input::ApprovalTimedOut {
+                incident_id: id.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(out["closed"], false);
+        assert_eq!(
+            d.bus.paged(),
+            ["arn:aws:sns:us-east-1:000000000000:incident-loop-incident-response"]
+        );
+        assert!(d.store.timeline(&id).iter().any(|e| e.kind == EntryKind::Escalated));
+    }
+}

@@ -1,0 +1,28 @@
+//! mitigate: plans mitigations, asks an approver, runs the approved runbook and confirms recovery.
+
+mod handler;
+
+use incident_aws::evidence::S3Evidence;
+use incident_aws::runbooks::SsmRunbooks;
+use incident_aws::{bus::Bus, catalog_store::CatalogStore, env_var, lambda, store::Store};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    incident_aws::logging::init_lambda_tracing();
+    let table = env_var("TABLE_NAME")?;
+    let config = incident_aws::sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let deps = handler::Deps {
+        store: Store::new(dynamo.clone(), &table),
+        catalog: CatalogStore::new(dynamo, &table),
+        bus: Bus::new(&config, env_var("EVENT_BUS_NAME")?),
+        evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), env_var("EVIDENCE_BUCKET")?),
+        runbooks: SsmRunbooks::new(aws_sdk_ssm::Client::new(&config), env_var("RUNBOOK_ROLE_ARN")?),
+        stabilisation: chrono::TimeDelta::seconds(lambda::env_number("RECOVERY_STABILISATION_SECONDS", 300)?),
+    };
+    run(service_fn(|event: LambdaEvent<handler::Input>| {
+        deps.handle(event.payload)
+    }))
+    .await
+}
