@@ -389,12 +389,15 @@ impl EvidenceStore for MemoryEvidence {
     }
 }
 
+/// A recorded runbook start: document, parameters, client token.
+pub type StartedRun = (String, BTreeMap<String, String>, String);
+
 /// Runbook runs in memory: every start is recorded; a run succeeds unless its document is in
 /// `failing`. The same client token returns the same run.
 #[derive(Default)]
 pub struct MemoryRunbooks {
     pub failing: HashSet<String>,
-    pub started: Mutex<Vec<(String, BTreeMap<String, String>, String)>>,
+    pub started: Mutex<Vec<StartedRun>>,
 }
 
 impl RunbookRunner for MemoryRunbooks {
