@@ -108,6 +108,17 @@ pub struct Request {
 /// Checks a decision against the rules and returns it; the store then records it with a
 /// conditional write, so that of two racing decisions only one lands.
 pub fn decide(approval: &Approval, service: &Service, caller: &Caller, request: &Request) -> Result<Decision, Refused> {
+    decide_for(approval, &service.name, &service.approvers, caller, request)
+}
+
+/// [`decide`] for an incident whose approvers come from several services (a multi-service event).
+pub fn decide_for(
+    approval: &Approval,
+    scope: &str,
+    approvers: &[String],
+    caller: &Caller,
+    request: &Request,
+) -> Result<Decision, Refused> {
     if let Some(d) = &approval.decision {
         return Err(Refused::AlreadyDecided {
             id: approval.id.clone(),
@@ -118,11 +129,11 @@ pub fn decide(approval: &Approval, service: &Service, caller: &Caller, request: 
     if approval.expired {
         return Err(Refused::Expired(approval.id.clone()));
     }
-    if !service.approvers.iter().any(|a| caller.is_named_by(a)) {
+    if !approvers.iter().any(|a| caller.is_named_by(a)) {
         return Err(Refused::NotAnApprover {
             caller: caller.name.clone(),
-            service: service.name.clone(),
-            approvers: service.approvers.join(", "),
+            service: scope.to_string(),
+            approvers: approvers.join(", "),
         });
     }
     let candidate = approval

@@ -57,6 +57,31 @@ pub enum Command {
         #[arg(long)]
         summary: Option<String>,
     },
+    /// Approve the pending mitigation (the proposed candidate unless --candidate).
+    Approve {
+        id: String,
+        #[arg(long)]
+        candidate: Option<usize>,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Required to approve a roll-forward.
+        #[arg(long)]
+        confirm_roll_forward: bool,
+    },
+    /// Reject the pending mitigation: the next candidate is proposed, or the manual path taken.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Record a mitigation done by hand (the manual path); recovery is still confirmed by the alarms.
+    Mitigate {
+        id: String,
+        #[arg(long)]
+        note: String,
+        #[arg(long)]
+        link: Vec<String>,
+    },
     /// Report customer impact on a service (support engineers).
     Report {
         #[arg(long)]

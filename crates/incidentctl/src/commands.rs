@@ -9,6 +9,7 @@ use chrono::{TimeDelta, Utc};
 use incident_aws::bus::detail_type;
 use incident_aws::identity;
 use incident_aws::lifecycle::callback;
+use incident_core::approval::Request;
 use incident_core::catalog::Catalog;
 use incident_core::event::{CustomerReport, CUSTOMER_REPORT, CUSTOMER_SOURCE};
 use incident_core::incident::{Incident, Status};
@@ -25,11 +26,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Show { id } | Command::Timeline { id } | Command::Note { id, .. } | Command::Ack { id } => {
             Some(IncidentId::parse(id)?)
         }
-        Command::Resolve { id, .. } => Some(IncidentId::parse(id)?),
+        Command::Resolve { id, .. }
+        | Command::Approve { id, .. }
+        | Command::Reject { id, .. }
+        | Command::Mitigate { id, .. } => Some(IncidentId::parse(id)?),
         _ => None,
     };
     let links = match &cli.command {
-        Command::Note { link, .. } => link.clone(),
+        Command::Note { link, .. } | Command::Mitigate { link, .. } => link.clone(),
         Command::Report { link, .. } => link.iter().cloned().collect(),
         _ => Vec::new(),
     };
@@ -74,6 +78,32 @@ pub async fn run(cli: Cli) -> Result<()> {
             })
         }
         Command::Evidence { command } => crate::evidence::run(&ctx, out, &id.expect("parsed"), command).await,
+        Command::Approve {
+            candidate,
+            reason,
+            confirm_roll_forward,
+            ..
+        } => {
+            let request = Request {
+                approve: true,
+                candidate: candidate.unwrap_or(usize::MAX),
+                confirm_roll_forward,
+                reason,
+            };
+            crate::mitigation::decide(&ctx, out, &id.expect("parsed"), request).await
+        }
+        Command::Reject { reason, .. } => {
+            let request = Request {
+                approve: false,
+                candidate: usize::MAX,
+                confirm_roll_forward: false,
+                reason,
+            };
+            crate::mitigation::decide(&ctx, out, &id.expect("parsed"), request).await
+        }
+        Command::Mitigate { note, link, .. } => {
+            crate::mitigation::manual(&ctx, out, &id.expect("parsed"), note, link).await
+        }
         Command::Catalog {
             command: CatalogCommand::Show,
         } => {
@@ -317,6 +347,7 @@ async fn resolve(ctx: &Ctx, out: Output, id: &IncidentId, summary: Option<String
     ctx.store
         .append(id, Entry::human(&caller.name, EntryKind::Resolved, text))
         .await?;
+    crate::mitigation::withdraw_pending(ctx, id).await?;
     // The lifecycle waits on a task token kept server-side; if it is not waiting yet, it sees the
     // resolved status when it gets there and completes by itself.
     if let Some(token) = ctx.store.token(id, callback::RESOLVE).await? {

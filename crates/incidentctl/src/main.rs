@@ -9,6 +9,7 @@ mod commands;
 mod context;
 mod evidence;
 mod gameday;
+mod mitigation;
 mod render;
 
 use clap::Parser;
