@@ -7,6 +7,10 @@ For every AWS::Serverless::Function whose Metadata names BuildProperties.Binary,
 BIN_DIR/<binary> to OUT_DIR/<LogicalId>/bootstrap and points CodeUri there; state machine
 DefinitionUri paths are made absolute. Writes OUT_DIR/template.json (the same template, with
 intrinsic functions in their long form) for `aws cloudformation package`.
+
+LOCAL_STATE_TIMEOUTS="State=seconds,…" shortens the TimeoutSeconds of the named callback states in
+a copy of the state machine definition: the emulator's SFN_WAIT_SCALE shortens Wait states but not
+callback timeouts, and the tests exercise the timeout paths (e.g. an approval nobody answers).
 """
 import json
 import os
@@ -14,6 +18,29 @@ import shutil
 import sys
 
 from cfnlint.decode import decode  # reads CloudFormation YAML, short-form tags included
+
+
+def with_timeouts(definition_path: str, out_dir: str) -> str:
+    overrides = dict(
+        item.split("=", 1) for item in os.environ.get("LOCAL_STATE_TIMEOUTS", "").split(",") if "=" in item
+    )
+    if not overrides:
+        return definition_path
+    with open(definition_path) as f:
+        definition = json.load(f)
+
+    def visit(states: dict) -> None:
+        for name, state in states.items():
+            if name in overrides:
+                state["TimeoutSeconds"] = int(overrides[name])
+            for branch in state.get("Branches", []):
+                visit(branch["States"])
+
+    visit(definition["States"])
+    copy = os.path.join(out_dir, os.path.basename(definition_path))
+    with open(copy, "w") as f:
+        json.dump(definition, f, indent=1)
+    return copy
 
 
 def main(template_path: str, bin_dir: str, out_dir: str) -> None:
@@ -35,7 +62,7 @@ def main(template_path: str, bin_dir: str, out_dir: str) -> None:
             os.chmod(os.path.join(target, "bootstrap"), 0o755)
             props["CodeUri"] = target
         elif kind == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
-            props["DefinitionUri"] = os.path.join(base, props["DefinitionUri"])
+            props["DefinitionUri"] = with_timeouts(os.path.join(base, props["DefinitionUri"]), out_dir)
     with open(os.path.join(out_dir, "template.json"), "w") as f:
         json.dump(template, f, indent=1, default=str)
 

@@ -8,6 +8,7 @@ use crate::mitigation::Candidate;
 use crate::IncidentId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The identity behind the credentials a person used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +77,9 @@ pub struct Decision {
     pub at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Runbook parameters the approver supplied (values the plan left as `<…>`), over the plan's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -92,6 +96,12 @@ pub enum Refused {
     Expired(String),
     #[error("candidate {0} does not exist")]
     NoSuchCandidate(usize),
+    #[error("candidate {candidate} has no parameter {name} (it takes: {takes})")]
+    UnknownParameter {
+        candidate: usize,
+        name: String,
+        takes: String,
+    },
     #[error("candidate {0} rolls forward: approve it with --confirm-roll-forward")]
     NeedsConfirmation(usize),
 }
@@ -103,6 +113,7 @@ pub struct Request {
     pub candidate: usize,
     pub confirm_roll_forward: bool,
     pub reason: Option<String>,
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// Checks a decision against the rules and returns it; the store then records it with a
@@ -140,6 +151,17 @@ pub fn decide_for(
         .candidates
         .get(request.candidate)
         .ok_or(Refused::NoSuchCandidate(request.candidate))?;
+    if let Some(name) = request
+        .parameters
+        .keys()
+        .find(|k| !candidate.parameters.contains_key(*k))
+    {
+        return Err(Refused::UnknownParameter {
+            candidate: request.candidate,
+            name: name.clone(),
+            takes: candidate.parameters.keys().cloned().collect::<Vec<_>>().join(", "),
+        });
+    }
     if request.approve && candidate.requires_confirmation && !request.confirm_roll_forward {
         return Err(Refused::NeedsConfirmation(request.candidate));
     }
@@ -150,6 +172,7 @@ pub fn decide_for(
         by_arn: caller.arn.clone(),
         at: Utc::now(),
         reason: request.reason.clone(),
+        parameters: request.parameters.clone(),
     })
 }
 
@@ -188,6 +211,7 @@ mod tests {
             candidate,
             confirm_roll_forward: false,
             reason: None,
+            parameters: BTreeMap::new(),
         }
     }
 

@@ -67,6 +67,9 @@ pub enum Command {
         /// Required to approve a roll-forward.
         #[arg(long)]
         confirm_roll_forward: bool,
+        /// A runbook parameter the plan left as `<…>`, as NAME=VALUE (repeatable).
+        #[arg(long = "param", value_parser = parse_param)]
+        params: Vec<(String, String)>,
     },
     /// Reject the pending mitigation: the next candidate is proposed, or the manual path taken.
     Reject {
@@ -144,4 +147,11 @@ pub enum EvidenceCommand {
         #[arg(long)]
         capture: Option<String>,
     },
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("'{text}' is not NAME=VALUE")),
+    }
 }

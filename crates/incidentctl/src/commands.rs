@@ -82,6 +82,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             candidate,
             reason,
             confirm_roll_forward,
+            params,
             ..
         } => {
             let request = Request {
@@ -89,6 +90,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 candidate: candidate.unwrap_or(usize::MAX),
                 confirm_roll_forward,
                 reason,
+                parameters: params.into_iter().collect(),
             };
             crate::mitigation::decide(&ctx, out, &id.expect("parsed"), request).await
         }
@@ -98,6 +100,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 candidate: usize::MAX,
                 confirm_roll_forward: false,
                 reason,
+                parameters: Default::default(),
             };
             crate::mitigation::decide(&ctx, out, &id.expect("parsed"), request).await
         }

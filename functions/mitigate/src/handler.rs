@@ -289,14 +289,10 @@ where
             .candidates
             .get(candidate)
             .ok_or_else(|| HandlerError::InvalidInput(format!("no candidate {candidate}")))?;
-        let execution_id = self
-            .runbooks
-            .start(
-                &chosen.runbook,
-                &chosen.parameters,
-                &client_token(approval_id, candidate),
-            )
-            .await?;
+        let mut parameters = chosen.parameters.clone();
+        parameters.extend(decision.parameters.clone());
+        let token = client_token(approval_id, candidate);
+        let execution_id = self.runbooks.start(&chosen.runbook, &parameters, &token).await?;
         let text = format!(
             "runbook {} started ({execution_id}), approved by {}",
             chosen.runbook, decision.by
@@ -309,7 +305,7 @@ where
         );
         self.store.append(&id, entry).await?;
         let detail = json!({ "incident_id": id, "execution_id": execution_id, "runbook": chosen.runbook,
-                             "parameters": chosen.parameters, "approved_by": decision.by });
+                             "parameters": parameters, "approved_by": decision.by });
         self.bus.emit(detail_type::RUNBOOK_STARTED, &detail).await?;
         Ok(json!({ "execution_id": execution_id, "runbook": chosen.runbook }))
     }
@@ -384,6 +380,7 @@ mod tests {
     use incident_core::memory::{MemoryEvidence, MemoryNotifier, MemoryRunbooks, MemoryStore};
     use incident_core::signal::{Health, SignalSource};
     use incident_core::SignalKey;
+    use std::collections::BTreeMap;
 
     type TestDeps = Deps<MemoryStore, Catalog, MemoryNotifier, MemoryEvidence, MemoryRunbooks>;
 
@@ -501,6 +498,7 @@ mod tests {
             candidate: 0,
             confirm_roll_forward: false,
             reason: None,
+            parameters: BTreeMap::from([("DesiredCount".into(), "4".into())]),
         };
         let decision = decide(&approval, &service, &ana, &request).unwrap();
         d.store.decide(&approval, &decision).await.unwrap();
@@ -516,6 +514,11 @@ mod tests {
         let started = d.runbooks.started.lock().unwrap().clone();
         assert_eq!(started.len(), 1, "a retried start runs nothing twice");
         assert_eq!(started[0].0, approval.candidates[0].runbook);
+        assert_eq!(
+            started[0].1["DesiredCount"], "4",
+            "the approver's value replaces the placeholder"
+        );
+        assert_eq!(started[0].1["Cluster"], "shop", "the catalog's value");
         assert_eq!(d.bus.events_of(detail_type::RUNBOOK_STARTED)[0]["approved_by"], "ana");
     }
 
