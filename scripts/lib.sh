@@ -48,10 +48,17 @@ start_emulator() {
     log "ministack already running on $ENDPOINT"
     return
   fi
+  local ssm_port=$((MINISTACK_PORT + 1))
+  log "starting the SSM Automation test double on 127.0.0.1:$ssm_port (tests/ssm_double.py)"
+  python3 "$ROOT/tests/ssm_double.py" --port "$ssm_port" >"$LOCAL/ssm-double-$MINISTACK_PORT.log" 2>&1 &
+  echo $! >"$LOCAL/ssm-double-$MINISTACK_PORT.pid"
+  export SSM_DOUBLE_URL="http://127.0.0.1:$ssm_port"
   log "starting ministack on $ENDPOINT (log: .local/ministack-$MINISTACK_PORT.log)"
   (
     local_aws_env
+    # The functions inherit the emulator's environment: SSM goes to the test double.
     cd "$LOCAL" && BIND_HOST=127.0.0.1 GATEWAY_PORT="$MINISTACK_PORT" IOT_MTLS_ENABLED=0 CLOUDTRAIL_RECORDING=1 \
+      AWS_ENDPOINT_URL_SSM="$SSM_DOUBLE_URL" \
       SFN_WAIT_SCALE="${SFN_WAIT_SCALE:-1}" nohup ministack >"$LOCAL/ministack-$MINISTACK_PORT.log" 2>&1 &
     echo $! >"$LOCAL/ministack-$MINISTACK_PORT.pid"
   )
@@ -67,6 +74,10 @@ start_emulator() {
 # Stops the emulator this checkout started (and its Lambda workers), and nothing else: another
 # emulator on another port keeps running.
 stop_emulator() {
+  if [ -f "$LOCAL/ssm-double-$MINISTACK_PORT.pid" ]; then
+    kill "$(cat "$LOCAL/ssm-double-$MINISTACK_PORT.pid")" 2>/dev/null || true
+    rm -f "$LOCAL/ssm-double-$MINISTACK_PORT.pid"
+  fi
   if [ -f "$LOCAL/ministack-$MINISTACK_PORT.pid" ]; then
     local pid
     pid=$(cat "$LOCAL/ministack-$MINISTACK_PORT.pid")
@@ -101,7 +112,8 @@ deploy_stack() {
     --stack-name "$STACK_NAME" --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
     --no-fail-on-empty-changeset \
     --parameter-overrides Architecture=x86_64 "CorrelationWindowMinutes=${CORRELATION_WINDOW_MINUTES:-15}" \
-    "MultiServiceThreshold=${MULTI_SERVICE_THRESHOLD:-3}" >/dev/null
+    "MultiServiceThreshold=${MULTI_SERVICE_THRESHOLD:-3}" \
+    "RecoveryStabilisationSeconds=${RECOVERY_STABILISATION_SECONDS:-300}" >/dev/null
   apply_bucket_settings_locally
   aws --endpoint-url "$ENDPOINT" cloudformation describe-stacks --stack-name "$STACK_NAME" \
     --query 'Stacks[0].Outputs' --output table

@@ -417,14 +417,7 @@ async fn a_customer_report_escalates_until_acknowledged_and_resolution_completes
         .to_string()
         .contains("not an incident id"));
 
-    eventually("the lifecycle waiting for resolution", WAIT, || async {
-        Ok(stack
-            .store
-            .token(&IncidentId::parse(&id)?, "resolve")
-            .await?
-            .map(|_| ()))
-    })
-    .await?;
+    // Resolving ends the pending mitigation approval too, then completes the lifecycle.
     incidentctl(&["resolve", &id, "--summary", "deploy rolled back"])?;
     eventually("the lifecycle to succeed", WAIT, || async {
         Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
@@ -609,4 +602,216 @@ async fn evidence_is_captured_beside_engagement_verifiable_and_locked() -> Resul
     let refusal = format!("{:?}", refused.expect_err("Object Lock keeps the captured version"));
     assert!(refusal.contains("AccessDenied"), "{refusal}");
     Ok(())
+}
+
+/// The example catalog with `root` (the local stack's only caller identity) among checkout's
+/// approvers.
+fn import_catalog_with_root_approver() -> Result<()> {
+    let example = std::fs::read_to_string(format!("{}/../catalog.example.yaml", env!("CARGO_MANIFEST_DIR")))?;
+    let with_root = example.replace("approvers: [ana, bilal]", "approvers: [ana, bilal, root]");
+    assert_ne!(example, with_root);
+    let path = std::env::temp_dir().join(format!("catalog-root-{}.yaml", std::process::id()));
+    std::fs::write(&path, with_root)?;
+    incidentctl(&["catalog", "import", path.to_str().unwrap()])?;
+    Ok(())
+}
+
+async fn pending_offer(stack: &Stack, id: &IncidentId, offered: usize) -> Result<incident_core::approval::Approval> {
+    use incident_core::ports::Approvals;
+    eventually(&format!("an approval offering candidate {offered}"), WAIT, || async {
+        Ok(stack.store.pending(id).await?.filter(|a| a.offered == offered))
+    })
+    .await
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn an_approved_runbook_runs_once_through_ssm_and_recovery_makes_the_incident_mitigated() -> Result<()> {
+    let stack = setup().await?;
+    let events = stack.capture_app_events("e2e-mitigation-events").await?;
+    let base = era(50);
+    stack
+        .invoke_ingest(&envelope(
+            "mit-a1",
+            GAMEDAY,
+            ALARM,
+            alarm("checkout-api-5xx", "ALARM", base),
+        ))
+        .await?;
+    let incident = settled(&stack, base, 1).await?.remove(0);
+    let id = incident.id.to_string();
+    let approval = pending_offer(&stack, &incident.id, 0).await?;
+    assert_eq!(
+        approval.candidates[0].runbook, "IncidentLoop-ScaleUpEcsService",
+        "nothing correlates: generic list"
+    );
+
+    // root is not among checkout's approvers in the example catalog.
+    let refused = incidentctl(&["approve", &id, "--param", "DesiredCount=4"])
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("root is not an approver for checkout"), "{refused}");
+
+    import_catalog_with_root_approver()?;
+    let approved = incidentctl(&["approve", &id, "--param", "DesiredCount=4", "--reason", "buy time"])?;
+    assert!(
+        approved.contains("approved candidate 0 (IncidentLoop-ScaleUpEcsService) as root"),
+        "{approved}"
+    );
+    let again = incidentctl(&["approve", &id, "--param", "DesiredCount=4"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        again.contains("no mitigation approval is pending"),
+        "a decision is single-use: {again}"
+    );
+
+    let start = eventually("the runbook started through SSM", WAIT, || async {
+        Ok(ssm_calls()?.into_iter().find(|c| {
+            c["operation"] == "StartAutomationExecution"
+                && c["input"]["DocumentName"] == "IncidentLoop-ScaleUpEcsService"
+                && c["input"]["Parameters"]["DesiredCount"][0] == "4"
+        }))
+    })
+    .await?;
+    let params = &start["input"]["Parameters"];
+    assert_eq!(
+        (params["Cluster"][0].as_str(), params["Service"][0].as_str()),
+        (Some("shop"), Some("checkout-api"))
+    );
+    assert!(params["AutomationAssumeRole"][0]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with("-runbooks-automation"));
+    assert_eq!(start["input"]["ClientToken"].as_str().map(str::len), Some(36));
+
+    // The alarm returns to OK and stays: the incident is mitigated.
+    let ok = alarm("checkout-api-5xx", "OK", base + TimeDelta::minutes(1));
+    stack.invoke_ingest(&envelope("mit-o1", GAMEDAY, ALARM, ok)).await?;
+    let mitigated = eventually("the incident mitigated", WAIT, || async {
+        let i = stack.store.incident(&incident.id).await?;
+        Ok((i.status == Status::Mitigated).then_some(i))
+    })
+    .await?;
+    assert!(mitigated.time_to_mitigate_secs().is_some());
+    assert!(
+        !mitigated.open_checks.is_empty(),
+        "risk-of-recurrence checks are open items"
+    );
+    let token = &start["input"]["ClientToken"];
+    let starts = ssm_calls()?
+        .into_iter()
+        .filter(|c| c["operation"] == "StartAutomationExecution" && &c["input"]["ClientToken"] == token)
+        .count();
+    assert_eq!(starts, 1, "the runbook ran once");
+
+    let announced = stack.drain(&events).await?;
+    for kind in [
+        "Approval Requested",
+        "Runbook Started",
+        "Runbook Finished",
+        "Incident Mitigated",
+    ] {
+        let found = announced
+            .iter()
+            .any(|e| e["detail-type"] == kind && e["detail"]["incident_id"] == id.as_str());
+        assert!(found, "{kind}");
+    }
+    let finished = announced
+        .iter()
+        .find(|e| e["detail-type"] == "Runbook Finished")
+        .unwrap();
+    assert_eq!(finished["detail"]["result"]["status"], "success");
+    incidentctl(&["resolve", &id])?;
+    eventually("the lifecycle to succeed", WAIT, || async {
+        Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn a_failed_runbook_or_a_rejection_moves_to_the_next_candidate_and_silence_escalates() -> Result<()> {
+    let stack = setup().await?;
+    import_catalog_with_root_approver()?;
+    ssm_script(r#"{"IncidentLoop-ScaleUpEcsService": "Failed"}"#)?;
+    let base = era(60);
+    stack
+        .invoke_ingest(&envelope(
+            "mit-b1",
+            GAMEDAY,
+            ALARM,
+            alarm("checkout-api-5xx", "ALARM", base),
+        ))
+        .await?;
+    let incident = settled(&stack, base, 1).await?.remove(0);
+    let id = incident.id.to_string();
+
+    pending_offer(&stack, &incident.id, 0).await?;
+    incidentctl(&["approve", &id, "--param", "DesiredCount=4"])?;
+    // The runbook fails: its failure path records it and the next candidate is proposed.
+    let next = pending_offer(&stack, &incident.id, 1).await?;
+    assert_eq!(next.candidates[1].runbook, "IncidentLoop-RestartWithIsolation");
+    let timeline = stack.store.timeline(&incident.id).await?;
+    assert!(
+        timeline.iter().any(|e| e.text.contains("finished: failed")),
+        "{timeline:#?}"
+    );
+
+    incidentctl(&["reject", &id, "--reason", "too risky now"])?;
+    let last = pending_offer(&stack, &incident.id, 2).await?;
+    assert!(last.candidates[2].requires_confirmation, "roll forward comes last");
+    let refused = incidentctl(&["approve", &id, "--param", "TaskDefinition=checkout:42"])
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("--confirm-roll-forward"), "{refused}");
+
+    // Nobody answers: the approval times out, incident response is paged, and it is asked again.
+    eventually("an approval timeout escalation", WAIT, || async {
+        let t = stack.store.timeline(&incident.id).await?;
+        let escalated = t
+            .iter()
+            .any(|e| e.kind == EntryKind::Escalated && e.text.contains("no approval decision in time"));
+        Ok(escalated.then_some(()))
+    })
+    .await?;
+    let reasked = eventually("the approval asked again", WAIT, || async {
+        use incident_core::ports::Approvals;
+        Ok(stack.store.pending(&incident.id).await?.filter(|a| a.id != last.id))
+    })
+    .await?;
+    assert_eq!(reasked.offered, 2);
+
+    // No task token ever reaches a log line.
+    let tokens = stored_tokens(&stack).await?;
+    assert!(!tokens.is_empty(), "tokens are kept server-side while waiting");
+    let log = std::fs::read_to_string(std::env::var("E2E_EMULATOR_LOG")?)?;
+    for token in &tokens {
+        assert!(!log.contains(token.as_str()), "a task token appeared in the logs");
+    }
+    ssm_script(r#"{"IncidentLoop-ScaleUpEcsService": "Success"}"#)?;
+    incidentctl(&["resolve", &id])?;
+    eventually("the lifecycle to succeed", WAIT, || async {
+        Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
+    })
+    .await?;
+    Ok(())
+}
+
+/// Every task token the store holds right now.
+async fn stored_tokens(stack: &Stack) -> Result<Vec<String>> {
+    let client = aws_sdk_dynamodb::Client::new(&stack.config);
+    let out = client
+        .scan()
+        .table_name(&stack.outputs["TableName"])
+        .filter_expression("begins_with(sk, :t)")
+        .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::S("TOKEN#".into()))
+        .send()
+        .await?;
+    Ok(out
+        .items()
+        .iter()
+        .filter_map(|i| i.get("token").and_then(|v| v.as_s().ok()).cloned())
+        .collect())
 }

@@ -270,3 +270,31 @@ pub fn incidentctl(args: &[&str]) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// The calls the SSM test double received (tests/ssm_double.py, started by scripts/test).
+pub fn ssm_calls() -> Result<Vec<Value>> {
+    Ok(serde_json::from_str(&double_http("GET", "/_calls", "")?)?)
+}
+
+/// Scripts the SSM test double: `{"Document": "Failed" | "Success" | …}`.
+pub fn ssm_script(outcomes: &str) -> Result<()> {
+    double_http("POST", "/_script", outcomes).map(|_| ())
+}
+
+fn double_http(method: &str, path: &str, body: &str) -> Result<String> {
+    use std::io::{Read, Write};
+    let url = std::env::var("SSM_DOUBLE_URL").context("SSM_DOUBLE_URL is not set: run scripts/test")?;
+    let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let mut stream = std::net::TcpStream::connect(&host)?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default())
+}
