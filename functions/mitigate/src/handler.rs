@@ -170,7 +170,7 @@ where
             .enumerate()
             .map(|(i, c)| format!("{i}) {} — {}", c.runbook, c.rationale))
             .collect();
-        let text = format!("mitigation plan: {}\n{}", plan.summary, list.join("\n"));
+        let text = format!("mitigation plan: {} — candidates: {}", plan.summary, list.join("; "));
         self.store
             .append(&id, Entry::system("mitigate", EntryKind::Mitigation, "plan", text))
             .await?;
