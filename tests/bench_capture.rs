@@ -3,10 +3,8 @@
 //! bytes; run by `scripts/bench-evidence`, which deploys the stack first.
 
 use anyhow::Result;
-use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricDatum, StateValue, Statistic};
-use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use chrono::{TimeDelta, Utc};
-use e2e::{alarm, envelope, eventually, incidentctl, Stack};
+use e2e::{alarm, envelope, eventually, incidentctl, seed_alarm, seed_error_logs, Stack};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -19,72 +17,15 @@ async fn main() -> Result<()> {
     let catalog = format!("{}/../catalog.example.yaml", env!("CARGO_MANIFEST_DIR"));
     incidentctl(&["catalog", "import", &catalog])?;
     let stack = Stack::connect().await?;
-    let cw = aws_sdk_cloudwatch::Client::new(&stack.config);
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&stack.config);
     let now = Utc::now();
 
     for name in ALARMS {
-        let data: Vec<MetricDatum> = (0..60)
-            .map(|m| {
-                MetricDatum::builder()
-                    .metric_name("Errors")
-                    .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-                        (now - TimeDelta::minutes(m)).timestamp(),
-                    ))
-                    .value(m as f64)
-                    .build()
-            })
-            .collect();
-        cw.put_metric_data()
-            .namespace("Test")
-            .set_metric_data(Some(data))
-            .send()
-            .await?;
-        cw.put_metric_alarm()
-            .alarm_name(name)
-            .namespace("Test")
-            .metric_name("Errors")
-            .statistic(Statistic::Sum)
-            .period(60)
-            .evaluation_periods(1)
-            .threshold(5.0)
-            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-            .send()
-            .await?;
-        cw.set_alarm_state()
-            .alarm_name(name)
-            .state_value(StateValue::Alarm)
-            .state_reason("bench")
-            .send()
-            .await?;
+        seed_alarm(&stack, name, 60, now).await?;
     }
-    let _ = logs.create_log_group().log_group_name("/app/checkout").send().await;
-    let _ = logs
-        .create_log_stream()
-        .log_group_name("/app/checkout")
-        .log_stream_name("bench")
-        .send()
-        .await;
-    for chunk in (0..LOG_EVENTS).collect::<Vec<_>>().chunks(5_000) {
-        let events: Vec<InputLogEvent> = chunk
-            .iter()
-            .map(|i| {
-                InputLogEvent::builder()
-                    .timestamp((now - TimeDelta::milliseconds((LOG_EVENTS - i) as i64 * 300)).timestamp_millis())
-                    .message(format!(
-                        "ERROR request {i} failed: upstream timeout after 3000 ms (order {i})"
-                    ))
-                    .build()
-                    .expect("timestamp and message set")
-            })
-            .collect();
-        logs.put_log_events()
-            .log_group_name("/app/checkout")
-            .log_stream_name("bench")
-            .set_log_events(Some(events))
-            .send()
-            .await?;
-    }
+    seed_error_logs(&stack, "/app/checkout", LOG_EVENTS, now, |i| {
+        format!("ERROR request {i} failed: upstream timeout after 3000 ms (order {i})")
+    })
+    .await?;
 
     for (i, name) in ALARMS.iter().enumerate() {
         let event = envelope(

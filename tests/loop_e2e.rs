@@ -460,71 +460,17 @@ async fn a_customer_report_escalates_until_acknowledged_and_resolution_completes
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
 async fn evidence_is_captured_beside_engagement_verifiable_and_locked() -> Result<()> {
-    use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricDatum, StateValue, Statistic};
-    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
     let stack = setup().await?;
-    let cw = aws_sdk_cloudwatch::Client::new(&stack.config);
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&stack.config);
     let s3 = aws_sdk_s3::Client::new(&stack.config);
     let now = Utc::now();
     let name = "orders-evidence-errors";
 
     // The system as it was when the incident opened: a metric, its alarm, error logs.
-    let data: Vec<MetricDatum> = (0..30)
-        .map(|m| {
-            MetricDatum::builder()
-                .metric_name("Errors")
-                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-                    (now - TimeDelta::minutes(m)).timestamp(),
-                ))
-                .value((30 - m) as f64)
-                .build()
-        })
-        .collect();
-    cw.put_metric_data()
-        .namespace("Test")
-        .set_metric_data(Some(data))
-        .send()
-        .await?;
-    cw.put_metric_alarm()
-        .alarm_name(name)
-        .namespace("Test")
-        .metric_name("Errors")
-        .statistic(Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(5.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .send()
-        .await?;
-    cw.set_alarm_state()
-        .alarm_name(name)
-        .state_value(StateValue::Alarm)
-        .state_reason("e2e: errors")
-        .send()
-        .await?;
-    let _ = logs.create_log_group().log_group_name("/app/orders").send().await;
-    let _ = logs
-        .create_log_stream()
-        .log_group_name("/app/orders")
-        .log_stream_name("e2e")
-        .send()
-        .await;
-    let events: Vec<InputLogEvent> = (0..200)
-        .map(|i| {
-            InputLogEvent::builder()
-                .timestamp((now - TimeDelta::seconds(600 - i)).timestamp_millis())
-                .message(format!("ERROR payment declined for order {i}"))
-                .build()
-                .unwrap()
-        })
-        .collect();
-    logs.put_log_events()
-        .log_group_name("/app/orders")
-        .log_stream_name("e2e")
-        .set_log_events(Some(events))
-        .send()
-        .await?;
+    seed_alarm(&stack, name, 30, now).await?;
+    seed_error_logs(&stack, "/app/orders", 200, now, |i| {
+        format!("ERROR payment declined for order {i}")
+    })
+    .await?;
 
     stack.put(GAMEDAY, ALARM, &alarm(name, "ALARM", now)).await?;
     let incident = eventually("the orders incident", WAIT, || async {

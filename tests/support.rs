@@ -298,3 +298,82 @@ fn double_http(method: &str, path: &str, body: &str) -> Result<String> {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default())
 }
+
+/// A CloudWatch alarm on Test/Errors, in ALARM, with `minutes` of data up to `now`: the alarm
+/// history and metric data an evidence capture collects.
+pub async fn seed_alarm(stack: &Stack, name: &str, minutes: i64, now: DateTime<Utc>) -> Result<()> {
+    use aws_sdk_cloudwatch::primitives::DateTime as Time;
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricDatum, StateValue, Statistic};
+    let cw = aws_sdk_cloudwatch::Client::new(&stack.config);
+    let data: Vec<MetricDatum> = (0..minutes)
+        .map(|m| {
+            let at = Time::from_secs((now - chrono::TimeDelta::minutes(m)).timestamp());
+            MetricDatum::builder()
+                .metric_name("Errors")
+                .timestamp(at)
+                .value((minutes - m) as f64)
+                .build()
+        })
+        .collect();
+    cw.put_metric_data()
+        .namespace("Test")
+        .set_metric_data(Some(data))
+        .send()
+        .await?;
+    cw.put_metric_alarm()
+        .alarm_name(name)
+        .namespace("Test")
+        .metric_name("Errors")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(5.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await?;
+    cw.set_alarm_state()
+        .alarm_name(name)
+        .state_value(StateValue::Alarm)
+        .state_reason("seeded")
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// `count` log lines in `group`, 300 ms apart and ending at `now`, written in batches.
+pub async fn seed_error_logs(
+    stack: &Stack,
+    group: &str,
+    count: usize,
+    now: DateTime<Utc>,
+    message: impl Fn(usize) -> String,
+) -> Result<()> {
+    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&stack.config);
+    let _ = logs.create_log_group().log_group_name(group).send().await;
+    let _ = logs
+        .create_log_stream()
+        .log_group_name(group)
+        .log_stream_name("seeded")
+        .send()
+        .await;
+    for chunk in (0..count).collect::<Vec<_>>().chunks(5_000) {
+        let events = chunk
+            .iter()
+            .map(|&i| {
+                let at = now - chrono::TimeDelta::milliseconds((count - i) as i64 * 300);
+                InputLogEvent::builder()
+                    .timestamp(at.timestamp_millis())
+                    .message(message(i))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        logs.put_log_events()
+            .log_group_name(group)
+            .log_stream_name("seeded")
+            .set_log_events(Some(events))
+            .send()
+            .await?;
+    }
+    Ok(())
+}

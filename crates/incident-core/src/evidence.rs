@@ -72,6 +72,13 @@ pub fn manifest_key(incident: &IncidentId, capture: &str) -> String {
     format!("evidence/{incident}/{capture}/manifest.json")
 }
 
+/// The manifest keys among `keys` (a listing of [`prefix`]), oldest capture first.
+pub fn manifest_keys(keys: Vec<String>) -> Vec<String> {
+    let mut manifests: Vec<String> = keys.into_iter().filter(|k| k.ends_with("/manifest.json")).collect();
+    manifests.sort();
+    manifests
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -116,14 +116,7 @@ pub async fn run(ctx: &Ctx, out: Output, id: &IncidentId, command: EvidenceComma
 
 /// Every capture's manifest, oldest first.
 async fn manifests(ctx: &Ctx, id: &IncidentId) -> Result<Vec<Manifest>> {
-    let mut keys: Vec<String> = ctx
-        .evidence
-        .list(&evidence::prefix(id))
-        .await?
-        .into_iter()
-        .filter(|k| k.ends_with("/manifest.json"))
-        .collect();
-    keys.sort();
+    let keys = evidence::manifest_keys(ctx.evidence.list(&evidence::prefix(id)).await?);
     let mut out = Vec::new();
     for key in keys {
         let bytes = ctx

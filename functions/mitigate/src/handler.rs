@@ -131,14 +131,7 @@ where
 
     /// The changes of the incident's latest evidence capture (none if nothing was captured).
     async fn latest_changes(&self, id: &IncidentId) -> Result<Vec<Change>, HandlerError> {
-        let mut manifests: Vec<String> = self
-            .evidence
-            .list(&evidence::prefix(id))
-            .await?
-            .into_iter()
-            .filter(|k| k.ends_with("/manifest.json"))
-            .collect();
-        manifests.sort();
+        let manifests = evidence::manifest_keys(self.evidence.list(&evidence::prefix(id)).await?);
         let Some(key) = manifests.last() else {
             return Ok(Vec::new());
         };
