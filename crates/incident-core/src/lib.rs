@@ -4,6 +4,7 @@
 //! transport these types, the Lambda handlers wire them together. Keeping the rules here means the
 //! rules are tested without a cloud, and the same code runs in Lambda, in the CLI and in benchmarks.
 
+pub mod actions;
 pub mod approval;
 pub mod catalog;
 pub mod correlation;
@@ -19,6 +20,7 @@ pub mod severity;
 pub mod signal;
 pub mod timeline;
 pub mod triage;
+pub mod whys;
 
 mod ids;
 
