@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod approval;
 pub mod catalog;
+pub mod coe;
 pub mod correlation;
 pub mod engagement;
 pub mod event;

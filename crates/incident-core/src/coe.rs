@@ -1,0 +1,409 @@
+//! The correction-of-errors (COE) postmortem: the draft pre-filled from the record, the gaps that
+//! keep it from being complete, and the checklist that gates resolution.
+//!
+//! A COE exists to change the system: it is honest about detection, deep on causes (a tree, not a
+//! chain), and its action items close only when validated.
+
+use crate::actions::{ActionItem, Term};
+use crate::incident::{Incident, Scope};
+use crate::timeline::{Entry, EntryKind};
+use crate::whys::Tree;
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The customer-facing RCA is due this long after resolution.
+pub const RCA_DUE_AFTER: TimeDelta = TimeDelta::days(7);
+
+/// The four questions asked of every dependency involved.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependencyReview {
+    pub dependency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performed_as_promised: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub our_use_was_right: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_was_foreseeable: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_degrade_gracefully: Option<String>,
+}
+
+impl DependencyReview {
+    fn answers(&self) -> [(&'static str, &Option<String>); 4] {
+        [
+            ("Did it perform as promised?", &self.performed_as_promised),
+            ("Was our use of it right?", &self.our_use_was_right),
+            ("Was the failure mode foreseeable?", &self.failure_was_foreseeable),
+            ("Can we degrade gracefully without it?", &self.can_degrade_gracefully),
+        ]
+    }
+}
+
+/// What people wrote into the COE besides the record.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authored {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact_summary: Option<String>,
+    #[serde(default)]
+    pub dependencies: Vec<DependencyReview>,
+    #[serde(default)]
+    pub learnings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_rca: Option<String>,
+}
+
+/// Everything the COE is written from.
+pub struct Record<'a> {
+    pub incident: &'a Incident,
+    pub timeline: &'a [Entry],
+    pub whys: &'a Tree,
+    pub actions: &'a [ActionItem],
+    pub authored: &'a Authored,
+    /// Every dependency of the services involved, from the catalog.
+    pub dependencies: &'a [String],
+}
+
+fn at(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn span(from: DateTime<Utc>, to: Option<DateTime<Utc>>) -> String {
+    match to {
+        None => "—".into(),
+        Some(to) => {
+            let s = (to - from).num_seconds().max(0);
+            if s >= 3600 {
+                format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+            } else {
+                format!("{}m{:02}s", s / 60, s % 60)
+            }
+        }
+    }
+}
+
+fn or_todo(text: &Option<String>) -> String {
+    text.clone()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| "_TODO_".into())
+}
+
+/// What customers saw: signals, mitigation, resolution and notes — not the loop's bookkeeping.
+fn customer_visible(kind: EntryKind) -> bool {
+    matches!(
+        kind,
+        EntryKind::Opened
+            | EntryKind::Signal
+            | EntryKind::Recovery
+            | EntryKind::Acknowledged
+            | EntryKind::Mitigation
+            | EntryKind::Note
+            | EntryKind::Resolved
+    )
+}
+
+/// The Markdown draft.
+pub fn render(r: &Record) -> String {
+    let i = r.incident;
+    let mut md = String::new();
+    let push = |md: &mut String, line: String| {
+        md.push_str(&line);
+        md.push('\n');
+    };
+    push(&mut md, format!("# COE: {} ({})", i.title, i.id));
+    push(&mut md, String::new());
+    if i.exercise {
+        push(&mut md, "> Game-day exercise: this incident was a rehearsal.\n".into());
+    }
+    push(&mut md, "## Impact summary".into());
+    push(&mut md, String::new());
+    let severity = i.severity.map(|s| s.to_string()).unwrap_or_else(|| "untriaged".into());
+    let scope = match i.scope {
+        Scope::SingleService => "single-service",
+        Scope::MultiService => "multi-service event",
+    };
+    push(&mut md, format!("- **Severity:** {severity} ({scope})"));
+    push(&mut md, format!("- **Services:** {}", i.services.join(", ")));
+    push(
+        &mut md,
+        format!(
+            "- **Customer-facing:** {}",
+            if i.customer_facing { "yes" } else { "no" }
+        ),
+    );
+    push(
+        &mut md,
+        format!(
+            "- **Impact:** {} → {} ({})",
+            at(i.impact_started_at),
+            i.resolved_at.map(at).unwrap_or("ongoing".into()),
+            span(i.impact_started_at, i.resolved_at)
+        ),
+    );
+    push(
+        &mut md,
+        format!(
+            "- **Owner:** {}; **commander:** {}",
+            i.owner.as_deref().unwrap_or("—"),
+            i.commander.as_deref().unwrap_or("—")
+        ),
+    );
+    push(&mut md, String::new());
+    push(
+        &mut md,
+        format!(
+            "What customers experienced, in their terms: {}",
+            or_todo(&r.authored.impact_summary)
+        ),
+    );
+    push(&mut md, String::new());
+
+    push(&mut md, "## Time to detect, engage, mitigate, resolve".into());
+    push(&mut md, String::new());
+    push(&mut md, "| from impact start to | elapsed |".into());
+    push(&mut md, "|---|---|".into());
+    push(
+        &mut md,
+        format!(
+            "| detected (first signal) | {} |",
+            span(i.impact_started_at, Some(i.detected_at))
+        ),
+    );
+    push(
+        &mut md,
+        format!("| engaged | {} |", span(i.impact_started_at, i.engaged_at)),
+    );
+    push(
+        &mut md,
+        format!("| acknowledged | {} |", span(i.impact_started_at, i.acknowledged_at)),
+    );
+    push(
+        &mut md,
+        format!("| mitigated | {} |", span(i.impact_started_at, i.mitigated_at)),
+    );
+    push(
+        &mut md,
+        format!("| resolved | {} |", span(i.impact_started_at, i.resolved_at)),
+    );
+    push(&mut md, String::new());
+
+    push(&mut md, "## Detection self-critique".into());
+    push(&mut md, String::new());
+    push(&mut md, format!("- **First signal:** {}", i.first_signal));
+    let detected_by = if i.customer_detected {
+        "**customers**, before any of our alarms — why did our monitoring not see it first?".to_string()
+    } else {
+        "our own monitoring".to_string()
+    };
+    push(&mut md, format!("- **Detected by:** {detected_by}"));
+    let ack = match (i.acknowledged_at, &i.acknowledged_by) {
+        (Some(t), Some(by)) => format!("{} after detection, by {by}", span(i.detected_at, Some(t))),
+        _ => "never acknowledged".into(),
+    };
+    push(
+        &mut md,
+        format!("- **Engineer engaged:** {ack}; escalations: {}", i.escalations),
+    );
+    push(&mut md, String::new());
+
+    push(&mut md, "## Customer-experience timeline".into());
+    push(&mut md, String::new());
+    push(&mut md, "| time (UTC) | who | what |".into());
+    push(&mut md, "|---|---|---|".into());
+    for e in r.timeline.iter().filter(|e| customer_visible(e.kind)) {
+        push(
+            &mut md,
+            format!(
+                "| {} | {} | {} |",
+                at(e.at),
+                e.actor,
+                e.text.replace('|', "\\|").replace('\n', " ")
+            ),
+        );
+    }
+    push(&mut md, String::new());
+
+    push(&mut md, "## Five whys (contributing factors)".into());
+    push(&mut md, String::new());
+    if r.whys.nodes.is_empty() {
+        push(&mut md, "_TODO: add factors with `incidentctl why ID add`._".into());
+    } else {
+        md.push_str(&r.whys.render());
+    }
+    push(&mut md, String::new());
+
+    push(&mut md, "## Dependency review".into());
+    push(&mut md, String::new());
+    for dep in r.dependencies {
+        push(&mut md, format!("### {dep}"));
+        let review = r
+            .authored
+            .dependencies
+            .iter()
+            .find(|d| &d.dependency == dep)
+            .cloned()
+            .unwrap_or_default();
+        for (q, a) in review.answers() {
+            push(&mut md, format!("- {q} {}", or_todo(a)));
+        }
+        push(&mut md, String::new());
+    }
+    if r.dependencies.is_empty() {
+        push(
+            &mut md,
+            "_No dependencies recorded in the catalog for these services._\n".into(),
+        );
+    }
+
+    push(&mut md, "## Learnings".into());
+    push(&mut md, String::new());
+    if r.authored.learnings.is_empty() {
+        push(&mut md, "_TODO_".into());
+    }
+    for l in &r.authored.learnings {
+        push(&mut md, format!("- {l}"));
+    }
+    push(&mut md, String::new());
+
+    push(&mut md, "## Action items".into());
+    push(&mut md, String::new());
+    push(
+        &mut md,
+        "| id | term | owner | due | status | action | answers |".into(),
+    );
+    push(&mut md, "|---|---|---|---|---|---|---|".into());
+    let mut actions: Vec<&ActionItem> = r.actions.iter().collect();
+    actions.sort_by_key(|a| (a.term, a.due));
+    for a in actions {
+        let status = match &a.done {
+            Some(v) => format!("done ({})", v.evidence),
+            None => "open".into(),
+        };
+        push(
+            &mut md,
+            format!(
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                a.id,
+                a.term,
+                a.owner,
+                a.due.format("%Y-%m-%d"),
+                status,
+                a.text,
+                a.why.as_deref().unwrap_or("—")
+            ),
+        );
+    }
+    push(&mut md, String::new());
+
+    if i.customer_facing {
+        let due = i
+            .resolved_at
+            .map(|t| (t + RCA_DUE_AFTER).format("%Y-%m-%d").to_string())
+            .unwrap_or("7 days after resolution".into());
+        push(&mut md, format!("## Customer-facing RCA (draft, due {due})"));
+        push(&mut md, String::new());
+        let draft = r.authored.customer_rca.clone().unwrap_or_else(|| {
+            format!(
+                "Between {} and {} UTC, some customers experienced errors when using {}. We have taken steps to prevent this from recurring.",
+                i.impact_started_at.format("%Y-%m-%d %H:%M"),
+                i.resolved_at.map(|t| t.format("%H:%M").to_string()).unwrap_or("—".into()),
+                i.services.join(" and ")
+            )
+        });
+        push(&mut md, draft);
+    }
+    md
+}
+
+/// What still keeps the COE from being complete.
+pub fn gaps(r: &Record, now: DateTime<Utc>) -> Vec<String> {
+    let mut gaps = Vec::new();
+    if r.authored.impact_summary.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        gaps.push("impact summary in customer terms is empty".into());
+    }
+    if r.whys.nodes.is_empty() {
+        gaps.push("the five-whys tree is empty".into());
+    }
+    let actioned: Vec<&str> = r.actions.iter().filter_map(|a| a.why.as_deref()).collect();
+    for leaf in r.whys.unaddressed_leaves(&actioned) {
+        gaps.push(format!(
+            "why {} ends in neither an action item nor an accepted risk",
+            leaf.id
+        ));
+    }
+    for dep in r.dependencies {
+        let review = r
+            .authored
+            .dependencies
+            .iter()
+            .find(|d| &d.dependency == dep)
+            .cloned()
+            .unwrap_or_default();
+        let missing = review
+            .answers()
+            .iter()
+            .filter(|(_, a)| a.as_deref().is_none_or(|s| s.trim().is_empty()))
+            .count();
+        if missing > 0 {
+            gaps.push(format!("dependency {dep}: {missing} of 4 questions unanswered"));
+        }
+    }
+    if r.authored.learnings.is_empty() {
+        gaps.push("no learnings recorded".into());
+    }
+    if r.actions.is_empty() {
+        gaps.push("no action items".into());
+    }
+    for a in r.actions.iter().filter(|a| a.is_overdue(now)) {
+        gaps.push(format!(
+            "action {} ({}) is overdue since {}",
+            a.id,
+            a.term,
+            a.due.format("%Y-%m-%d")
+        ));
+    }
+    if r.incident.customer_facing && r.authored.customer_rca.is_none() {
+        if let Some(resolved) = r.incident.resolved_at {
+            let due = resolved + RCA_DUE_AFTER;
+            if now > due {
+                gaps.push(format!("customer-facing RCA overdue since {}", due.format("%Y-%m-%d")));
+            } else {
+                gaps.push(format!(
+                    "customer-facing RCA not written yet (due {})",
+                    due.format("%Y-%m-%d")
+                ));
+            }
+        }
+    }
+    gaps
+}
+
+/// Facts the resolution checklist is judged on.
+pub struct Closing<'a> {
+    pub incident: &'a Incident,
+    pub actions: &'a [ActionItem],
+    /// Risk-of-recurrence questions answered so far.
+    pub answered_checks: &'a [String],
+    pub final_capture_done: bool,
+    pub customers_confirmed_recovered: bool,
+}
+
+/// What keeps an incident from being resolved: empty means it may close.
+pub fn checklist(c: &Closing) -> Vec<String> {
+    let mut missing = Vec::new();
+    for a in c.actions.iter().filter(|a| a.term == Term::Short && a.done.is_none()) {
+        missing.push(format!("short-term fix {} ({}) is not validated", a.id, a.text));
+    }
+    for check in c.incident.open_checks.iter().filter(|q| !c.answered_checks.contains(q)) {
+        missing.push(format!("risk-of-recurrence question unanswered: {check}"));
+    }
+    if !c.final_capture_done {
+        missing.push("final evidence capture has not run".into());
+    }
+    if c.incident.customer_facing && !c.customers_confirmed_recovered {
+        missing.push("customers are not confirmed recovered (customer-facing incident)".into());
+    }
+    if !c.actions.iter().any(|a| a.done.is_none() && !a.owner.is_empty()) {
+        missing.push("no next step with an owner (add an action item)".into());
+    }
+    missing
+}

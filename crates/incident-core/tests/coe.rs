@@ -1,0 +1,282 @@
+//! The COE draft, as golden files for a single-service and a multi-service incident, and the rules
+//! that gate completing it and resolving the incident. `UPDATE_GOLDEN=1 cargo test` rewrites the
+//! golden files (review the diff before committing).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use incident_core::actions::{ActionItem, Term};
+use incident_core::coe::{checklist, gaps, render, Authored, Closing, DependencyReview, Record};
+use incident_core::incident::{Incident, Scope, Status};
+use incident_core::severity::Severity;
+use incident_core::timeline::{Entry, EntryKind};
+use incident_core::whys::Tree;
+use incident_core::{IncidentId, SignalKey};
+
+fn t(minute: i64) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T03:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+        + TimeDelta::minutes(minute)
+}
+
+fn incident(scope: Scope, services: &[&str]) -> Incident {
+    let id = IncidentId::for_service(services[0], &SignalKey::new("golden", "1"));
+    let mut i = Incident::open(id, scope, services.iter().map(|s| s.to_string()).collect(), t(0));
+    i.impact_started_at = t(0);
+    i.detected_at = t(2);
+    i.engaged_at = Some(t(3));
+    i.acknowledged_at = Some(t(9));
+    i.acknowledged_by = Some("OnCall/ana".into());
+    i.mitigated_at = Some(t(31));
+    i.resolved_at = Some(t(75));
+    i.status = Status::Resolved;
+    i.severity = Some(Severity::Sev2);
+    i.customer_facing = true;
+    i.owner = Some("payments".into());
+    i.commander = Some("hana".into());
+    i.first_signal = "alarm in ALARM: checkout-api-5xx — Threshold Crossed".into();
+    i.title = format!("{}: checkout-api-5xx", services[0]);
+    i
+}
+
+fn timeline() -> Vec<Entry> {
+    let e = |m, kind, actor: &str, text: &str| Entry {
+        at: t(m),
+        actor: actor.into(),
+        kind,
+        text: text.into(),
+        links: vec![],
+        key: format!("k{m}"),
+    };
+    vec![
+        e(
+            2,
+            EntryKind::Opened,
+            "incident-loop/ingest",
+            "opened for checkout: alarm in ALARM: checkout-api-5xx",
+        ),
+        e(
+            3,
+            EntryKind::Engaged,
+            "incident-loop/engage",
+            "engaged payments (owns checkout)",
+        ),
+        e(
+            9,
+            EntryKind::Acknowledged,
+            "OnCall/ana",
+            "acknowledged (7m after detection)",
+        ),
+        e(
+            20,
+            EntryKind::Mitigation,
+            "OnCall/ana",
+            "approved candidate 0 (IncidentLoop-RollbackLambdaAlias)",
+        ),
+        e(
+            31,
+            EntryKind::Mitigation,
+            "incident-loop/mitigate",
+            "mitigated: every alarm back to OK",
+        ),
+        e(
+            75,
+            EntryKind::Resolved,
+            "OnCall/ana",
+            "resolved: rollback held for 40 minutes",
+        ),
+    ]
+}
+
+fn tree() -> Tree {
+    let mut t = Tree::default();
+    let w1 = t.add(None, "because checkout returned 5xx for 31 minutes").unwrap();
+    let w11 = t
+        .add(Some(&w1), "because the 03:00 build could not reach the payment gateway")
+        .unwrap();
+    t.add(Some(&w11), "because a config key was renamed without a migration")
+        .unwrap();
+    t.add(Some(&w1), "because the canary did not exercise the payment path")
+        .unwrap();
+    t
+}
+
+fn actions() -> Vec<ActionItem> {
+    let mut pin = ActionItem::new(
+        "act-1",
+        Term::Short,
+        "payments",
+        "Pin the gateway config key",
+        None,
+        t(40),
+    )
+    .unwrap();
+    pin.why = Some("w1.1.1".into());
+    pin.close(
+        "deploy 812 verified the key resolves in all regions",
+        "OnCall/ana",
+        t(70),
+    )
+    .unwrap();
+    let mut canary = ActionItem::new(
+        "act-2",
+        Term::Mid,
+        "payments",
+        "Add the payment path to the checkout canary",
+        None,
+        t(40),
+    )
+    .unwrap();
+    canary.why = Some("w1.2".into());
+    let migration = ActionItem::new(
+        "act-3",
+        Term::Long,
+        "platform-oncall",
+        "Config schema migrations in CI",
+        None,
+        t(40),
+    )
+    .unwrap();
+    vec![pin, canary, migration]
+}
+
+fn authored() -> Authored {
+    Authored {
+        impact_summary: Some("About 8% of checkouts failed with an error page for 31 minutes.".into()),
+        dependencies: vec![DependencyReview {
+            dependency: "auth".into(),
+            performed_as_promised: Some("yes".into()),
+            our_use_was_right: Some("yes".into()),
+            failure_was_foreseeable: Some("not involved".into()),
+            can_degrade_gracefully: Some("cached sessions carry 10 minutes".into()),
+        }],
+        learnings: vec!["Renamed configuration needs a migration step like a schema change.".into()],
+        customer_rca: None,
+    }
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var("UPDATE_GOLDEN").is_ok() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (UPDATE_GOLDEN=1 writes it)"));
+    assert_eq!(actual, expected, "{name} differs from the golden file");
+}
+
+#[test]
+fn the_single_service_coe_draft_matches_its_golden_file() {
+    let (i, tl, w, a, au) = (
+        incident(Scope::SingleService, &["checkout"]),
+        timeline(),
+        tree(),
+        actions(),
+        authored(),
+    );
+    let deps = ["auth".to_string(), "payments-gateway".to_string()];
+    let record = Record {
+        incident: &i,
+        timeline: &tl,
+        whys: &w,
+        actions: &a,
+        authored: &au,
+        dependencies: &deps,
+    };
+    golden("coe-single-service.md", &render(&record));
+}
+
+#[test]
+fn the_multi_service_coe_draft_matches_its_golden_file() {
+    let mut i = incident(Scope::MultiService, &["checkout", "orders", "auth"]);
+    i.customer_detected = true;
+    i.owner = Some("incident-response".into());
+    i.title = "Multi-service event: checkout, orders, auth".into();
+    let (tl, w, a) = (timeline(), Tree::default(), Vec::new());
+    let au = Authored::default();
+    let deps = ["auth".to_string()];
+    let record = Record {
+        incident: &i,
+        timeline: &tl,
+        whys: &w,
+        actions: &a,
+        authored: &au,
+        dependencies: &deps,
+    };
+    golden("coe-multi-service.md", &render(&record));
+}
+
+#[test]
+fn coe_check_lists_every_gap() {
+    let (i, tl, a) = (incident(Scope::SingleService, &["checkout"]), timeline(), actions());
+    let mut w = tree();
+    let au = authored();
+    let deps = ["auth".to_string(), "payments-gateway".to_string()];
+    let record = Record {
+        incident: &i,
+        timeline: &tl,
+        whys: &w,
+        actions: &a,
+        authored: &au,
+        dependencies: &deps,
+    };
+    let found = gaps(&record, t(60 * 24 * 9));
+    assert!(
+        found.iter().any(|g| g.contains("dependency payments-gateway: 4 of 4")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|g| g.contains("customer-facing RCA overdue")),
+        "{found:?}"
+    );
+    assert!(
+        !found.iter().any(|g| g.starts_with("why ")),
+        "every leaf is actioned: {found:?}"
+    );
+
+    w.add(Some("w1"), "because nobody owned the runbook").unwrap();
+    let record = Record {
+        incident: &i,
+        timeline: &tl,
+        whys: &w,
+        actions: &a,
+        authored: &au,
+        dependencies: &deps,
+    };
+    let found = gaps(&record, t(100));
+    assert!(
+        found
+            .iter()
+            .any(|g| g == "why w1.3 ends in neither an action item nor an accepted risk"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn resolution_is_refused_with_exactly_what_is_missing() {
+    let mut i = incident(Scope::SingleService, &["checkout"]);
+    i.open_checks = vec!["Could a pipeline undo the fix?".into()];
+    let mut a = actions();
+    a[0].done = None;
+    let closing = Closing {
+        incident: &i,
+        actions: &a,
+        answered_checks: &[],
+        final_capture_done: false,
+        customers_confirmed_recovered: false,
+    };
+    let missing = checklist(&closing);
+    assert_eq!(missing.len(), 4, "{missing:?}");
+    assert!(missing[0].contains("act-1"));
+    assert!(missing[1].contains("Could a pipeline undo the fix?"));
+
+    let answered = ["Could a pipeline undo the fix?".to_string()];
+    a[0].close("deploy 812 verified the key resolves", "ana", t(70))
+        .unwrap();
+    let closing = Closing {
+        incident: &i,
+        actions: &a,
+        answered_checks: &answered,
+        final_capture_done: true,
+        customers_confirmed_recovered: true,
+    };
+    assert_eq!(checklist(&closing), Vec::<String>::new());
+}
