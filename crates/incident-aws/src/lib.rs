@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
 pub mod ports;
+pub mod postmortem_store;
 pub mod rejects;
 pub mod runbooks;
 pub mod store;

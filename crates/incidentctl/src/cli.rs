@@ -104,6 +104,22 @@ pub enum Command {
         #[command(subcommand)]
         command: EvidenceCommand,
     },
+    /// The five-whys tree of contributing factors: `why ID add [--parent NODE] "because …"`.
+    Why {
+        id: String,
+        #[command(subcommand)]
+        command: WhyCommand,
+    },
+    /// Action items: add, list (across recent incidents without an ID), close with validation.
+    Action {
+        #[command(subcommand)]
+        command: ActionCommand,
+    },
+    /// The COE postmortem: the draft, and what it still lacks.
+    Coe {
+        #[command(subcommand)]
+        command: CoeCommand,
+    },
     /// The service catalog.
     Catalog {
         #[command(subcommand)]
@@ -154,4 +170,65 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("'{text}' is not NAME=VALUE")),
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WhyCommand {
+    /// Add a contributing factor (a top-level why without --parent).
+    Add {
+        #[arg(long)]
+        parent: Option<String>,
+        text: String,
+    },
+    /// Show the tree.
+    Show,
+    /// Accept the risk of a factor instead of acting on it, with the reason.
+    Accept {
+        node: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ActionCommand {
+    /// Add an action item to an incident's COE.
+    Add {
+        id: String,
+        /// short (hours), mid (days–weeks) or long (months).
+        #[arg(long)]
+        term: String,
+        /// The owning team.
+        #[arg(long)]
+        owner: String,
+        /// YYYY-MM-DD; defaults to the term's horizon.
+        #[arg(long)]
+        due: Option<String>,
+        /// The five-whys node this item answers.
+        #[arg(long)]
+        why: Option<String>,
+        text: String,
+    },
+    /// List action items of an incident, or of every incident of the last --days.
+    List {
+        id: Option<String>,
+        #[arg(long)]
+        overdue: bool,
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
+    /// Close an item, with how it was proven.
+    Done {
+        item: String,
+        #[arg(long)]
+        validation: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CoeCommand {
+    /// Print the COE draft (Markdown), pre-filled from the record.
+    Show { id: String },
+    /// List what the COE still lacks; exits non-zero while anything does.
+    Check { id: String },
 }

@@ -1,6 +1,6 @@
 //! What each command does.
 
-use crate::cli::{CatalogCommand, Cli, Command, Output};
+use crate::cli::{CatalogCommand, Cli, CoeCommand, Command, Output};
 use crate::context::{connect, Ctx};
 use crate::gameday;
 use crate::render::{duration, emit, table};
@@ -23,6 +23,11 @@ pub async fn run(cli: Cli) -> Result<()> {
     // Validate what needs no AWS before connecting, so typos fail fast and offline.
     let id = match &cli.command {
         Command::Evidence { command } => Some(IncidentId::parse(crate::evidence::incident_of(command))?),
+        Command::Why { id, .. } => Some(IncidentId::parse(id)?),
+        Command::Coe {
+            command: CoeCommand::Show { id } | CoeCommand::Check { id },
+        } => Some(IncidentId::parse(id)?),
+        Command::Action { command } => crate::postmortem::incident_of(command)?,
         Command::Show { id } | Command::Timeline { id } | Command::Note { id, .. } | Command::Ack { id } => {
             Some(IncidentId::parse(id)?)
         }
@@ -78,6 +83,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             })
         }
         Command::Evidence { command } => crate::evidence::run(&ctx, out, &id.expect("parsed"), command).await,
+        Command::Why { command, .. } => crate::postmortem::why(&ctx, out, &id.expect("parsed"), command).await,
+        Command::Action { command } => crate::postmortem::action(&ctx, out, id.as_ref(), command).await,
+        Command::Coe { command } => crate::postmortem::coe(&ctx, out, &id.expect("parsed"), command).await,
         Command::Approve {
             candidate,
             reason,

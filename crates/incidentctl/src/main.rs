@@ -10,6 +10,7 @@ mod context;
 mod evidence;
 mod gameday;
 mod mitigation;
+mod postmortem;
 mod render;
 
 use clap::Parser;

@@ -1,0 +1,196 @@
+//! Postmortem records in the incidents table: the five-whys tree (`COE#WHYS`, versioned), what
+//! people wrote (`COE#AUTHORED`) and one item per action item (`ACTION#<n>`).
+
+use crate::items::{incident_pk, to_item};
+use crate::store::Store;
+use crate::AwsError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use incident_core::actions::ActionItem;
+use incident_core::coe::Authored;
+use incident_core::whys::Tree;
+use incident_core::IncidentId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct WhysItem {
+    pk: String,
+    sk: String,
+    version: u64,
+    #[serde(flatten)]
+    tree: Tree,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AuthoredItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    authored: Authored,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ActionRow {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    item: ActionItem,
+}
+
+/// Action item ids say which incident they belong to: `<incident>.a<n>`.
+pub fn action_id(incident: &IncidentId, n: usize) -> String {
+    format!("{incident}.a{n}")
+}
+
+pub fn incident_of_action(id: &str) -> Option<IncidentId> {
+    let (incident, n) = id.rsplit_once(".a")?;
+    n.parse::<usize>().ok()?;
+    IncidentId::parse(incident).ok()
+}
+
+impl Store {
+    /// Changes the five-whys tree with optimistic concurrency.
+    pub async fn update_whys<T>(
+        &self,
+        id: &IncidentId,
+        mut change: impl FnMut(&mut Tree) -> Result<T, AwsError>,
+    ) -> Result<(T, Tree), AwsError> {
+        for _ in 0..8 {
+            let current: Option<WhysItem> = self.get(&incident_pk(id), "COE#WHYS").await?;
+            let (version, mut tree) = current.map(|w| (w.version, w.tree)).unwrap_or((0, Tree::default()));
+            let out = change(&mut tree)?;
+            let item = WhysItem {
+                pk: incident_pk(id),
+                sk: "COE#WHYS".into(),
+                version: version + 1,
+                tree: tree.clone(),
+            };
+            let mut put = self
+                .client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(to_item(&item)?));
+            put = if version == 0 {
+                put.condition_expression("attribute_not_exists(pk)")
+            } else {
+                put.condition_expression("version = :v")
+                    .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            };
+            match put.send().await {
+                Ok(_) => return Ok((out, tree)),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(AwsError::sdk("PutItem", e)),
+            }
+        }
+        Err(AwsError::Contention(format!("five whys of {id}")))
+    }
+
+    pub async fn whys(&self, id: &IncidentId) -> Result<Tree, AwsError> {
+        Ok(self
+            .get::<WhysItem>(&incident_pk(id), "COE#WHYS")
+            .await?
+            .map(|w| w.tree)
+            .unwrap_or_default())
+    }
+
+    pub async fn authored(&self, id: &IncidentId) -> Result<Authored, AwsError> {
+        Ok(self
+            .get::<AuthoredItem>(&incident_pk(id), "COE#AUTHORED")
+            .await?
+            .map(|a| a.authored)
+            .unwrap_or_default())
+    }
+
+    pub async fn actions(&self, id: &IncidentId) -> Result<Vec<ActionItem>, AwsError> {
+        let rows: Vec<ActionRow> = self.query_prefix(&incident_pk(id), "ACTION#").await?;
+        let mut items: Vec<ActionItem> = rows.into_iter().map(|r| r.item).collect();
+        items.sort_by_key(|a| a.created_at);
+        Ok(items)
+    }
+
+    /// Adds an action item under the next free number (a conditional put, retried on a race).
+    pub async fn add_action(
+        &self,
+        id: &IncidentId,
+        mut make: impl FnMut(String) -> ActionItem,
+    ) -> Result<ActionItem, AwsError> {
+        for _ in 0..8 {
+            let n = self.actions(id).await?.len() + 1;
+            let item = make(action_id(id, n));
+            let row = ActionRow {
+                pk: incident_pk(id),
+                sk: format!("ACTION#{n:04}"),
+                item: item.clone(),
+            };
+            let res = self
+                .client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(to_item(&row)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            match res {
+                Ok(_) => return Ok(item),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(AwsError::sdk("PutItem", e)),
+            }
+        }
+        Err(AwsError::Contention(format!("action items of {id}")))
+    }
+
+    /// Writes back a changed action item only if it was still open (closing is single-use).
+    pub async fn save_open_action(&self, id: &IncidentId, item: &ActionItem) -> Result<(), AwsError> {
+        let n = item
+            .id
+            .rsplit_once(".a")
+            .and_then(|(_, n)| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        let row = ActionRow {
+            pk: incident_pk(id),
+            sk: format!("ACTION#{n:04}"),
+            item: item.clone(),
+        };
+        let res = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(to_item(&row)?))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(done)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(AwsError::Rejected(format!("{} was already closed", item.id)))
+            }
+            Err(e) => Err(AwsError::sdk("PutItem", e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use incident_core::SignalKey;
+
+    #[test]
+    fn action_ids_carry_their_incident() {
+        let incident = IncidentId::for_service("checkout", &SignalKey::new("a", "b"));
+        let id = action_id(&incident, 3);
+        assert_eq!(incident_of_action(&id), Some(incident));
+        assert_eq!(incident_of_action("act-3"), None);
+    }
+}
