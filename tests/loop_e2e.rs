@@ -761,3 +761,95 @@ async fn stored_tokens(stack: &Stack) -> Result<Vec<String>> {
         .filter_map(|i| i.get("token").and_then(|v| v.as_s().ok()).cloned())
         .collect())
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn the_postmortem_tree_and_action_items_are_kept_and_coe_check_lists_the_gaps() -> Result<()> {
+    let stack = setup().await?;
+    let base = era(70);
+    stack
+        .invoke_ingest(&envelope(
+            "coe-a1",
+            GAMEDAY,
+            ALARM,
+            alarm("checkout-api-5xx", "ALARM", base),
+        ))
+        .await?;
+    let id = settled(&stack, base, 1).await?.remove(0).id.to_string();
+
+    let w1 = incidentctl(&["why", &id, "add", "because checkout returned 5xx", "--output", "json"])?;
+    assert!(w1.contains("\"w1\""), "{w1}");
+    incidentctl(&[
+        "why",
+        &id,
+        "add",
+        "--parent",
+        "w1",
+        "because the build could not reach the gateway",
+    ])?;
+    incidentctl(&[
+        "why",
+        &id,
+        "add",
+        "--parent",
+        "w1",
+        "because the canary missed the payment path",
+    ])?;
+    let tree = incidentctl(&["why", &id, "show"])?;
+    assert!(
+        tree.contains("  - **w1.2** because the canary missed the payment path"),
+        "{tree}"
+    );
+    assert!(
+        incidentctl(&["why", &id, "add", "--parent", "w7", "because"]).is_err(),
+        "unknown parent"
+    );
+
+    let added = incidentctl(&[
+        "action",
+        "add",
+        &id,
+        "--term",
+        "short",
+        "--owner",
+        "payments",
+        "--why",
+        "w1.1",
+        "Pin the gateway key",
+    ])?;
+    let item = format!("{id}.a1");
+    assert!(added.contains(&item), "{added}");
+
+    let gaps = incidentctl(&["coe", "check", &id]).unwrap_err().to_string();
+    assert!(gaps.contains("gap(s)"), "{gaps}");
+    assert!(
+        gaps.contains("why w1.2 ends in neither an action item nor an accepted risk"),
+        "{gaps}"
+    );
+    assert!(gaps.contains("dependency auth: 4 of 4 questions unanswered"), "{gaps}");
+    assert!(!gaps.contains("why w1.1 "), "w1.1 has its action: {gaps}");
+    let draft = incidentctl(&["coe", "show", &id])?;
+    assert!(
+        draft.contains("## Five whys") && draft.contains("Pin the gateway key"),
+        "{draft}"
+    );
+
+    let refused = incidentctl(&["action", "done", &item, "--validation", "ok"])
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("closed only with validation evidence"), "{refused}");
+    incidentctl(&[
+        "action",
+        "done",
+        &item,
+        "--validation",
+        "deploy 812 verified the key in all regions",
+    ])?;
+    let again = incidentctl(&["action", "done", &item, "--validation", "deploy 813 verified it again"])
+        .unwrap_err()
+        .to_string();
+    assert!(again.contains("already closed"), "{again}");
+    let list: Vec<Value> = serde_json::from_str(&incidentctl(&["action", "list", &id, "--output", "json"])?)?;
+    assert_eq!(list[0]["done"]["by"], "root");
+    Ok(())
+}

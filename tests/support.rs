@@ -266,7 +266,11 @@ pub fn incidentctl(args: &[&str]) -> Result<String> {
         .output()
         .context("run incidentctl")?;
     if !out.status.success() {
-        bail!("incidentctl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let (stderr, stdout) = (
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout),
+        );
+        bail!("incidentctl {args:?} failed: {stderr}\n{stdout}");
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
