@@ -43,25 +43,12 @@ impl Store {
 
     /// Writes the approval back only if it is still undecided and unexpired.
     async fn put_if_open(&self, approval: &Approval) -> Result<bool, AwsError> {
-        let res = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(to_item(&ApprovalItem::new(approval))?))
-            .condition_expression("attribute_not_exists(decision) AND (attribute_not_exists(expired) OR expired = :f)")
-            .expression_attribute_values(":f", AttributeValue::Bool(false))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(AwsError::sdk("PutItem", e)),
-        }
+        self.put_if(
+            to_item(&ApprovalItem::new(approval))?,
+            "attribute_not_exists(decision) AND (attribute_not_exists(expired) OR expired = :f)",
+            &[(":f", AttributeValue::Bool(false))],
+        )
+        .await
     }
 }
 

@@ -64,26 +64,15 @@ impl Store {
                 version: version + 1,
                 tree: tree.clone(),
             };
-            let mut put = self
-                .client()
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(to_item(&item)?));
-            put = if version == 0 {
-                put.condition_expression("attribute_not_exists(pk)")
+            let item = to_item(&item)?;
+            let stored = if version == 0 {
+                self.put_if(item, "attribute_not_exists(pk)", &[]).await?
             } else {
-                put.condition_expression("version = :v")
-                    .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+                self.put_if(item, "version = :v", &[(":v", AttributeValue::N(version.to_string()))])
+                    .await?
             };
-            match put.send().await {
-                Ok(_) => return Ok((out, tree)),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    continue
-                }
-                Err(e) => return Err(AwsError::sdk("PutItem", e)),
+            if stored {
+                return Ok((out, tree));
             }
         }
         Err(AwsError::Contention(format!("five whys of {id}")))
@@ -126,23 +115,8 @@ impl Store {
                 sk: format!("ACTION#{n:04}"),
                 item: item.clone(),
             };
-            let res = self
-                .client()
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(to_item(&row)?))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-                .await;
-            match res {
-                Ok(_) => return Ok(item),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    continue
-                }
-                Err(e) => return Err(AwsError::sdk("PutItem", e)),
+            if self.put_if(to_item(&row)?, "attribute_not_exists(pk)", &[]).await? {
+                return Ok(item);
             }
         }
         Err(AwsError::Contention(format!("action items of {id}")))
@@ -160,23 +134,17 @@ impl Store {
             sk: format!("ACTION#{n:04}"),
             item: item.clone(),
         };
-        let res = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(to_item(&row)?))
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(done)")
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(AwsError::Rejected(format!("{} was already closed", item.id)))
-            }
-            Err(e) => Err(AwsError::sdk("PutItem", e)),
+        if self
+            .put_if(
+                to_item(&row)?,
+                "attribute_exists(pk) AND attribute_not_exists(done)",
+                &[],
+            )
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AwsError::Rejected(format!("{} was already closed", item.id)))
         }
     }
 }

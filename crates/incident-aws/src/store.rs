@@ -75,6 +75,35 @@ impl Store {
         &self.client
     }
 
+    /// Puts `item` if `condition` holds: `Ok(false)` when it does not (a lost race, a second
+    /// decision), so that callers retry or refuse; any other failure is an error.
+    pub(crate) async fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<bool, AwsError> {
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition);
+        for (k, v) in values {
+            req = req.expression_attribute_values(*k, v.clone());
+        }
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(AwsError::sdk("PutItem", e)),
+        }
+    }
+
     pub(crate) async fn get<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, AwsError> {
         let out = self
             .client
@@ -403,22 +432,14 @@ impl Store {
             change(&mut incident).map_err(|Rejected(why)| AwsError::Rejected(why))?;
             let mut item = to_item(&MetaItem::new(incident.clone()))?;
             item.insert("rev".into(), AttributeValue::N((rev + 1).to_string()));
-            let mut req = self.client.put_item().table_name(&self.table).set_item(Some(item));
-            req = if rev == 0 {
-                req.condition_expression("attribute_not_exists(rev)")
+            let stored = if rev == 0 {
+                self.put_if(item, "attribute_not_exists(rev)", &[]).await?
             } else {
-                req.condition_expression("rev = :rev")
-                    .expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
+                self.put_if(item, "rev = :rev", &[(":rev", AttributeValue::N(rev.to_string()))])
+                    .await?
             };
-            match req.send().await {
-                Ok(_) => return Ok(incident),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    continue
-                }
-                Err(e) => return Err(AwsError::sdk("PutItem", e)),
+            if stored {
+                return Ok(incident);
             }
         }
         Err(AwsError::Contention(format!("incident {id}")))
@@ -562,24 +583,11 @@ impl Store {
                     (STORM_PK.to_string(), v, to_item(&s)?)
                 }
             };
-            let res = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-                .send()
-                .await;
-            match res {
-                Ok(_) => return Ok(()),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    continue
-                }
-                Err(e) => return Err(AwsError::sdk("PutItem", e)),
+            if self
+                .put_if(item, "version = :v", &[(":v", AttributeValue::N(version.to_string()))])
+                .await?
+            {
+                return Ok(());
             }
         }
         Err(AwsError::Contention(pk_name(incident)))
