@@ -66,6 +66,12 @@ pub struct ActionItem {
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done: Option<Validation>,
+    /// The tracker ticket opened for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// When it was last announced as overdue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminded_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -110,6 +116,8 @@ impl ActionItem {
             why: None,
             created_at: now,
             done: None,
+            ticket: None,
+            reminded_at: None,
         })
     }
 

@@ -4,7 +4,7 @@
 //! A COE exists to change the system: it is honest about detection, deep on causes (a tree, not a
 //! chain), and its action items close only when validated.
 
-use crate::actions::{ActionItem, Term};
+use crate::actions::ActionItem;
 use crate::incident::{Incident, Scope};
 use crate::timeline::{Entry, EntryKind};
 use crate::whys::Tree;
@@ -96,6 +96,7 @@ fn customer_visible(kind: EntryKind) -> bool {
             | EntryKind::Recovery
             | EntryKind::Acknowledged
             | EntryKind::Mitigation
+            | EntryKind::CustomerUpdate
             | EntryKind::Note
             | EntryKind::Resolved
     )
@@ -147,6 +148,17 @@ pub fn render(r: &Record) -> String {
             i.commander.as_deref().unwrap_or("—")
         ),
     );
+    if let Some(o) = &i.resolution_override {
+        push(
+            &mut md,
+            format!(
+                "- **Closed with the checklist overridden** by {}: {} (skipped: {})",
+                o.reason.by,
+                o.reason.text,
+                o.missing.join("; ")
+            ),
+        );
+    }
     push(&mut md, String::new());
     push(
         &mut md,
@@ -375,35 +387,4 @@ pub fn gaps(r: &Record, now: DateTime<Utc>) -> Vec<String> {
         }
     }
     gaps
-}
-
-/// Facts the resolution checklist is judged on.
-pub struct Closing<'a> {
-    pub incident: &'a Incident,
-    pub actions: &'a [ActionItem],
-    /// Risk-of-recurrence questions answered so far.
-    pub answered_checks: &'a [String],
-    pub final_capture_done: bool,
-    pub customers_confirmed_recovered: bool,
-}
-
-/// What keeps an incident from being resolved: empty means it may close.
-pub fn checklist(c: &Closing) -> Vec<String> {
-    let mut missing = Vec::new();
-    for a in c.actions.iter().filter(|a| a.term == Term::Short && a.done.is_none()) {
-        missing.push(format!("short-term fix {} ({}) is not validated", a.id, a.text));
-    }
-    for check in c.incident.open_checks.iter().filter(|q| !c.answered_checks.contains(q)) {
-        missing.push(format!("risk-of-recurrence question unanswered: {check}"));
-    }
-    if !c.final_capture_done {
-        missing.push("final evidence capture has not run".into());
-    }
-    if c.incident.customer_facing && !c.customers_confirmed_recovered {
-        missing.push("customers are not confirmed recovered (customer-facing incident)".into());
-    }
-    if !c.actions.iter().any(|a| a.done.is_none() && !a.owner.is_empty()) {
-        missing.push("no next step with an owner (add an action item)".into());
-    }
-    missing
 }

@@ -1,9 +1,13 @@
 //! The incident record.
 
+use crate::resolution::{Attested, Override};
 use crate::severity::Severity;
+use crate::tickets::Postmortem;
+use crate::updates::CustomerUpdate;
 use crate::IncidentId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -83,6 +87,24 @@ pub struct Incident {
     /// Risk-of-recurrence questions still to answer before closing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub open_checks: Vec<String>,
+    /// Answers to [`Self::open_checks`], by question.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub check_answers: BTreeMap<String, Attested>,
+    /// How customers were confirmed recovered (customer-facing incidents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customers_recovered: Option<Attested>,
+    /// When the closing evidence capture finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_capture_at: Option<DateTime<Utc>>,
+    /// Set when the incident was resolved with checklist items missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_override: Option<Override>,
+    /// Updates published to customers, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customer_updates: Vec<CustomerUpdate>,
+    /// The COE document and its ticket, once written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postmortem: Option<Postmortem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,6 +154,12 @@ impl Incident {
             mitigated_at: None,
             mitigated_by: None,
             open_checks: Vec::new(),
+            check_answers: BTreeMap::new(),
+            customers_recovered: None,
+            final_capture_at: None,
+            resolution_override: None,
+            customer_updates: Vec::new(),
+            postmortem: None,
             resolved_at: None,
             resolved_by: None,
             parent: None,

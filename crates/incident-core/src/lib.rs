@@ -17,10 +17,13 @@ pub mod incident;
 pub mod memory;
 pub mod mitigation;
 pub mod ports;
+pub mod resolution;
 pub mod severity;
 pub mod signal;
+pub mod tickets;
 pub mod timeline;
 pub mod triage;
+pub mod updates;
 pub mod whys;
 
 mod ids;

@@ -2,13 +2,17 @@
 //! same rules as the AWS adapters — dedup by signal key, idempotent timeline entries, correlation
 //! through [`crate::correlation::correlate`] — so a handler tested here behaves the same there.
 
+use crate::actions::ActionItem;
 use crate::approval::{Approval, Decision};
 use crate::catalog::{Catalog, ServiceMatch};
+use crate::coe::Authored;
 use crate::correlation::{Outcome, Placement, Policy, ServiceClusters, StormState};
 use crate::incident::{Incident, Scope, Status};
 use crate::ports::*;
 use crate::signal::Signal;
+use crate::tickets::Ticket;
 use crate::timeline::Entry;
+use crate::whys::Tree;
 use crate::{IncidentId, SignalKey};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -24,6 +28,9 @@ struct State {
     seen: HashMap<SignalKey, Vec<IncidentId>>,
     clusters: HashMap<String, ServiceClusters>,
     storm: StormState,
+    whys: HashMap<IncidentId, Tree>,
+    actions: HashMap<IncidentId, Vec<ActionItem>>,
+    authored: HashMap<IncidentId, Authored>,
 }
 
 /// The incident store in memory.
@@ -69,6 +76,17 @@ impl MemoryStore {
             .tokens
             .get(&(id.clone(), kind.to_string()))
             .cloned()
+    }
+
+    pub fn set_postmortem(&self, id: &IncidentId, whys: Tree, actions: Vec<ActionItem>, authored: Authored) {
+        let mut state = self.state.lock().unwrap();
+        state.whys.insert(id.clone(), whys);
+        state.actions.insert(id.clone(), actions);
+        state.authored.insert(id.clone(), authored);
+    }
+
+    pub fn actions_of(&self, id: &IncidentId) -> Vec<ActionItem> {
+        self.state.lock().unwrap().actions.get(id).cloned().unwrap_or_default()
     }
 
     pub fn add_signal(&self, id: &IncidentId, signal: Signal) {
@@ -428,5 +446,67 @@ impl RunbookRunner for MemoryRunbooks {
                 outputs: BTreeMap::new(),
             }
         })
+    }
+}
+
+impl Postmortems for MemoryStore {
+    async fn timeline(&self, id: &IncidentId) -> PortResult<Vec<Entry>> {
+        Ok(MemoryStore::timeline(self, id))
+    }
+
+    async fn whys(&self, id: &IncidentId) -> PortResult<Tree> {
+        Ok(self.state.lock().unwrap().whys.get(id).cloned().unwrap_or_default())
+    }
+
+    async fn actions(&self, id: &IncidentId) -> PortResult<Vec<ActionItem>> {
+        Ok(self.actions_of(id))
+    }
+
+    async fn authored(&self, id: &IncidentId) -> PortResult<Authored> {
+        Ok(self.state.lock().unwrap().authored.get(id).cloned().unwrap_or_default())
+    }
+
+    async fn save_action_tracking(&self, id: &IncidentId, item: &ActionItem) -> PortResult<()> {
+        let mut state = self.state.lock().unwrap();
+        let stored = state
+            .actions
+            .get_mut(id)
+            .and_then(|items| items.iter_mut().find(|a| a.id == item.id))
+            .ok_or_else(|| PortError::NotFound(item.id.clone()))?;
+        stored.ticket = item.ticket.clone();
+        stored.reminded_at = item.reminded_at;
+        Ok(())
+    }
+
+    async fn incidents_of_days(&self, days: &[String]) -> PortResult<Vec<Incident>> {
+        Ok(self
+            .all()
+            .into_iter()
+            .filter(|i| days.contains(&i.detected_at.format("%Y-%m-%d").to_string()))
+            .collect())
+    }
+}
+
+/// Tickets in memory: opening the same dedup key twice returns the first ticket.
+#[derive(Default)]
+pub struct MemoryTickets {
+    pub opened: Mutex<Vec<(String, Ticket)>>,
+    pub resolved: Mutex<Vec<String>>,
+}
+
+impl Tickets for MemoryTickets {
+    async fn open(&self, ticket: &Ticket) -> PortResult<String> {
+        let mut opened = self.opened.lock().unwrap();
+        if let Some((id, _)) = opened.iter().find(|(_, t)| t.dedup == ticket.dedup) {
+            return Ok(id.clone());
+        }
+        let id = format!("oi-{}", opened.len() + 1);
+        opened.push((id.clone(), ticket.clone()));
+        Ok(id)
+    }
+
+    async fn resolve(&self, ticket_id: &str) -> PortResult<()> {
+        self.resolved.lock().unwrap().push(ticket_id.to_string());
+        Ok(())
     }
 }

@@ -480,7 +480,8 @@ mod tests {
 }
 
 /// Whether an incident has recovered: every alarm that impaired it is back to OK, and has stayed
-/// OK for the stabilisation period.
+/// OK for the stabilisation period. An incident with no alarm at all (a customer report, a canary)
+/// has nothing to confirm against: it counts as recovered once someone recorded a manual mitigation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recovery {
     pub recovered: bool,
@@ -488,9 +489,17 @@ pub struct Recovery {
     pub still_alarming: Vec<String>,
     /// Alarms back to OK but not yet for the whole stabilisation period.
     pub stabilising: Vec<String>,
+    /// Recovered on a person's word: no alarm to confirm it.
+    #[serde(default)]
+    pub by_hand: bool,
 }
 
-pub fn recovery(signals: &[Signal], now: DateTime<Utc>, stabilisation: TimeDelta) -> Recovery {
+pub fn recovery(
+    signals: &[Signal],
+    now: DateTime<Utc>,
+    stabilisation: TimeDelta,
+    manually_mitigated: bool,
+) -> Recovery {
     use crate::signal::{Health, SignalSource};
     let mut latest: BTreeMap<&str, &Signal> = BTreeMap::new();
     for s in signals
@@ -513,9 +522,14 @@ pub fn recovery(signals: &[Signal], now: DateTime<Utc>, stabilisation: TimeDelta
     }
     let has_alarms = !latest.is_empty();
     Recovery {
-        recovered: has_alarms && still_alarming.is_empty() && stabilising.is_empty(),
+        recovered: if has_alarms {
+            still_alarming.is_empty() && stabilising.is_empty()
+        } else {
+            manually_mitigated
+        },
         still_alarming,
         stabilising,
+        by_hand: !has_alarms && manually_mitigated,
     }
 }
 
@@ -568,17 +582,17 @@ mod recovery_tests {
         let now = Utc::now();
         let stable = TimeDelta::minutes(5);
         let a_ok = [s("a", Health::Impaired, 30, now), s("a", Health::Recovered, 10, now)];
-        assert!(recovery(&a_ok, now, stable).recovered);
+        assert!(recovery(&a_ok, now, stable, false).recovered);
 
         let b_alarming = [a_ok[0].clone(), a_ok[1].clone(), s("b", Health::Impaired, 20, now)];
-        let r = recovery(&b_alarming, now, stable);
+        let r = recovery(&b_alarming, now, stable, false);
         assert_eq!(
             (r.recovered, r.still_alarming.as_slice()),
             (false, ["b".to_string()].as_slice())
         );
 
         let too_recent = [s("a", Health::Impaired, 30, now), s("a", Health::Recovered, 2, now)];
-        let r = recovery(&too_recent, now, stable);
+        let r = recovery(&too_recent, now, stable, false);
         assert_eq!(
             (r.recovered, r.stabilising.as_slice()),
             (false, ["a".to_string()].as_slice())
@@ -586,14 +600,22 @@ mod recovery_tests {
 
         let flapped_back = [s("a", Health::Recovered, 10, now), s("a", Health::Impaired, 1, now)];
         assert!(
-            !recovery(&flapped_back, now, stable).recovered,
+            !recovery(&flapped_back, now, stable, false).recovered,
             "the latest state counts"
         );
     }
 
     #[test]
-    fn an_incident_without_alarms_is_not_declared_recovered_by_alarms() {
-        assert!(!recovery(&[], Utc::now(), TimeDelta::minutes(5)).recovered);
+    fn an_incident_without_alarms_recovers_only_by_a_recorded_manual_mitigation() {
+        assert!(!recovery(&[], Utc::now(), TimeDelta::minutes(5), false).recovered);
+        assert!(recovery(&[], Utc::now(), TimeDelta::minutes(5), true).recovered);
+    }
+
+    #[test]
+    fn a_manual_mitigation_does_not_override_alarms_still_firing() {
+        let now = Utc::now();
+        let alarming = [s("a", Health::Impaired, 1, now)];
+        assert!(!recovery(&alarming, now, TimeDelta::minutes(5), true).recovered);
     }
 
     #[test]

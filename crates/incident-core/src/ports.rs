@@ -2,14 +2,18 @@
 //! them on DynamoDB, EventBridge, SNS, SQS and Step Functions; [`crate::memory`] implements them in
 //! memory for handler tests. Handlers are generic over them.
 
+use crate::actions::ActionItem;
 use crate::approval::{Approval, Decision};
 use crate::catalog::{Catalog, ServiceMatch};
+use crate::coe::Authored;
 use crate::correlation::{Outcome, Policy};
 use crate::evidence::{AlarmRef, Collected, Window};
 use crate::incident::Incident;
 use crate::mitigation::RunbookStatus;
 use crate::signal::Signal;
+use crate::tickets::Ticket;
 use crate::timeline::Entry;
+use crate::whys::Tree;
 use crate::IncidentId;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -173,4 +177,25 @@ pub trait Approvals: Sync {
         incident: &IncidentId,
         approval_id: &str,
     ) -> impl Future<Output = PortResult<Option<String>>> + Send;
+}
+
+/// What the postmortem is written from, besides the incident: the timeline, the five-whys tree,
+/// the action items and what people wrote.
+pub trait Postmortems: Sync {
+    fn timeline(&self, id: &IncidentId) -> impl Future<Output = PortResult<Vec<Entry>>> + Send;
+    fn whys(&self, id: &IncidentId) -> impl Future<Output = PortResult<Tree>> + Send;
+    fn actions(&self, id: &IncidentId) -> impl Future<Output = PortResult<Vec<ActionItem>>> + Send;
+    fn authored(&self, id: &IncidentId) -> impl Future<Output = PortResult<Authored>> + Send;
+    /// Records an item's ticket or reminder; the item's validation is never touched here.
+    fn save_action_tracking(&self, id: &IncidentId, item: &ActionItem) -> impl Future<Output = PortResult<()>> + Send;
+    /// Incidents detected on these days (`YYYY-MM-DD`), resolved ones included.
+    fn incidents_of_days(&self, days: &[String]) -> impl Future<Output = PortResult<Vec<Incident>>> + Send;
+}
+
+/// A ticketing system (SSM OpsCenter on AWS).
+pub trait Tickets: Sync {
+    /// Opens a ticket; a ticket with the same dedup key that is still open is returned instead.
+    fn open(&self, ticket: &Ticket) -> impl Future<Output = PortResult<String>> + Send;
+    /// Marks a ticket resolved.
+    fn resolve(&self, ticket_id: &str) -> impl Future<Output = PortResult<()>> + Send;
 }

@@ -21,6 +21,10 @@ pub enum EntryKind {
     /// A lifecycle step failed after its retries; the loop went on without it.
     StepFailed,
     Acknowledged,
+    /// A customer update: drafted, published, or missed.
+    CustomerUpdate,
+    /// Closing checklist answers and the postmortem.
+    Closing,
     Note,
     Resolved,
 }

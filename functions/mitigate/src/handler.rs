@@ -309,7 +309,8 @@ where
             return Ok(json!({ "recovered": true, "closed": incident.status.is_closed() }));
         }
         let signals = self.incident_signals(&incident).await?;
-        let recovery = mitigation::recovery(&signals, Utc::now(), self.stabilisation);
+        let manual = incident.mitigated_by.is_some();
+        let recovery = mitigation::recovery(&signals, Utc::now(), self.stabilisation, manual);
         if !recovery.recovered {
             return Ok(
                 json!({ "recovered": false, "still_alarming": recovery.still_alarming, "stabilising": recovery.stabilising }),
@@ -332,9 +333,13 @@ where
             })
             .await?;
         let ttm = updated.time_to_mitigate_secs().unwrap_or_default();
+        let how = if recovery.by_hand {
+            "no alarm to confirm recovery: the manual mitigation is taken at its word".to_string()
+        } else {
+            format!("every alarm back to OK for {} s", self.stabilisation.num_seconds())
+        };
         let text = format!(
-            "mitigated: every alarm back to OK for {} s (time to mitigate {ttm} s); open risk-of-recurrence checks: {}",
-            self.stabilisation.num_seconds(),
+            "mitigated: {how} (time to mitigate {ttm} s); open risk-of-recurrence checks: {}",
             checks.join(" | ")
         );
         self.store
