@@ -18,6 +18,11 @@ pub mod detail_type {
     pub const RUNBOOK_STARTED: &str = "Runbook Started";
     pub const RUNBOOK_FINISHED: &str = "Runbook Finished";
     pub const INCIDENT_MITIGATED: &str = "Incident Mitigated";
+    pub const POSTMORTEM_CREATED: &str = "Postmortem Created";
+    pub const POSTMORTEM_COMPLETED: &str = "Postmortem Completed";
+    pub const ACTION_ITEM_OVERDUE: &str = "Action Item Overdue";
+    pub const CUSTOMER_UPDATE: &str = "Customer Update";
+    pub const CUSTOMER_UPDATE_DUE: &str = "Customer Update Due";
 }
 
 #[derive(Clone, Debug)]

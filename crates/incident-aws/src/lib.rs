@@ -20,6 +20,7 @@ pub mod postmortem_store;
 pub mod rejects;
 pub mod runbooks;
 pub mod store;
+pub mod tickets;
 
 pub use error::AwsError;
 

@@ -106,3 +106,29 @@ impl DeadLetters for Rejects {
         Ok(Rejects::reject(self, event, error_type, reason).await?)
     }
 }
+
+impl Postmortems for Store {
+    async fn timeline(&self, id: &IncidentId) -> PortResult<Vec<Entry>> {
+        Ok(Store::timeline(self, id).await?)
+    }
+
+    async fn whys(&self, id: &IncidentId) -> PortResult<incident_core::whys::Tree> {
+        Ok(Store::whys(self, id).await?)
+    }
+
+    async fn actions(&self, id: &IncidentId) -> PortResult<Vec<incident_core::actions::ActionItem>> {
+        Ok(Store::actions(self, id).await?)
+    }
+
+    async fn authored(&self, id: &IncidentId) -> PortResult<incident_core::coe::Authored> {
+        Ok(Store::authored(self, id).await?)
+    }
+
+    async fn save_action_tracking(&self, id: &IncidentId, item: &incident_core::actions::ActionItem) -> PortResult<()> {
+        Ok(Store::save_action_tracking(self, id, item).await?)
+    }
+
+    async fn incidents_of_days(&self, days: &[String]) -> PortResult<Vec<Incident>> {
+        Ok(Store::list(self, days, false).await?)
+    }
+}

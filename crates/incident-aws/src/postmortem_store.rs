@@ -41,6 +41,14 @@ pub fn action_id(incident: &IncidentId, n: usize) -> String {
     format!("{incident}.a{n}")
 }
 
+fn action_sk(id: &str) -> String {
+    let n = id
+        .rsplit_once(".a")
+        .and_then(|(_, n)| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    format!("ACTION#{n:04}")
+}
+
 pub fn incident_of_action(id: &str) -> Option<IncidentId> {
     let (incident, n) = id.rsplit_once(".a")?;
     n.parse::<usize>().ok()?;
@@ -122,16 +130,33 @@ impl Store {
         Err(AwsError::Contention(format!("action items of {id}")))
     }
 
+    /// Records an item's ticket and last overdue reminder, leaving its validation as stored (a
+    /// concurrent `action done` wins and the tracking is written on top of it).
+    pub async fn save_action_tracking(&self, id: &IncidentId, item: &ActionItem) -> Result<(), AwsError> {
+        let sk = action_sk(&item.id);
+        for _ in 0..8 {
+            let Some(mut row) = self.get::<ActionRow>(&incident_pk(id), &sk).await? else {
+                return Err(AwsError::NotFound(item.id.clone()));
+            };
+            let condition = if row.item.done.is_some() {
+                "attribute_exists(done)"
+            } else {
+                "attribute_exists(pk) AND attribute_not_exists(done)"
+            };
+            row.item.ticket = item.ticket.clone();
+            row.item.reminded_at = item.reminded_at;
+            if self.put_if(to_item(&row)?, condition, &[]).await? {
+                return Ok(());
+            }
+        }
+        Err(AwsError::Contention(format!("action item {}", item.id)))
+    }
+
     /// Writes back a changed action item only if it was still open (closing is single-use).
     pub async fn save_open_action(&self, id: &IncidentId, item: &ActionItem) -> Result<(), AwsError> {
-        let n = item
-            .id
-            .rsplit_once(".a")
-            .and_then(|(_, n)| n.parse::<usize>().ok())
-            .unwrap_or(0);
         let row = ActionRow {
             pk: incident_pk(id),
-            sk: format!("ACTION#{n:04}"),
+            sk: action_sk(&item.id),
             item: item.clone(),
         };
         if self

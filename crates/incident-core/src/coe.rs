@@ -63,6 +63,19 @@ pub struct Record<'a> {
     pub dependencies: &'a [String],
 }
 
+/// Every catalog dependency of the incident's services, sorted and once each.
+pub fn dependencies_of(catalog: &crate::catalog::Catalog, incident: &Incident) -> Vec<String> {
+    let mut deps: Vec<String> = incident
+        .services
+        .iter()
+        .filter_map(|s| catalog.service(s))
+        .flat_map(|s| s.dependencies.iter().cloned())
+        .collect();
+    deps.sort();
+    deps.dedup();
+    deps
+}
+
 fn at(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }

@@ -177,14 +177,7 @@ pub async fn coe(ctx: &Ctx, out: Output, id: &IncidentId, command: CoeCommand) -
     let actions = ctx.store.actions(id).await?;
     let authored = ctx.store.authored(id).await?;
     let catalog = CatalogSource::load(&ctx.catalog).await?;
-    let mut dependencies: Vec<String> = incident
-        .services
-        .iter()
-        .filter_map(|s| catalog.service(s))
-        .flat_map(|s| s.dependencies.iter().cloned())
-        .collect();
-    dependencies.sort();
-    dependencies.dedup();
+    let dependencies = coe::dependencies_of(&catalog, &incident);
     let record = Record {
         incident: &incident,
         timeline: &timeline,

@@ -155,6 +155,15 @@ where
         )
         .link(format!("s3://{}/{manifest_key}", self.bucket));
         self.store.append(&id, entry).await?;
+        if input.moment == Moment::Closing {
+            // The resolution checklist waits for this: the final capture has run.
+            self.store
+                .update_incident(&id, |i| {
+                    i.final_capture_at.get_or_insert(now);
+                    Ok(())
+                })
+                .await?;
+        }
         tracing::info!(incident = %id, %capture, objects = manifest.objects.len(), errors = manifest.errors.len(), "evidence captured");
         Ok(Output {
             incident_id: id,
@@ -321,6 +330,10 @@ mod tests {
             ("logs-insights", ATTEMPTS)
         );
         assert!(out.capture.ends_with("-closing"));
+        assert!(
+            d.store.get(&out.incident_id).unwrap().final_capture_at.is_some(),
+            "the closing capture is recorded for the resolution checklist"
+        );
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ use incident_core::engagement;
 use incident_core::incident::{Incident, Status};
 use incident_core::ports::{CatalogSource, IncidentStore, Notifier, TaskCallbacks};
 use incident_core::timeline::{Entry, EntryKind};
+use incident_core::updates;
 use incident_core::IncidentId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -35,6 +36,8 @@ pub enum Input {
     AwaitResolution { incident_id: IncidentId, token: String },
     /// After resolution: stop correlating into this incident and announce it.
     Close { incident_id: IncidentId },
+    /// While a customer-facing incident is open: is a customer update overdue? Remind if so.
+    CustomerUpdateDue { incident_id: IncidentId },
     /// A step failed after its retries and the loop went on without it: say so on the timeline.
     RecordFailure {
         incident_id: IncidentId,
@@ -51,6 +54,12 @@ pub struct Output {
     pub acknowledged: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub escalations: Option<u32>,
+    /// Customer updates: nothing more to watch (closed, not customer-facing, no cadence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updates_done: Option<bool>,
+    /// Customer updates: look again after this many seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_check_seconds: Option<i64>,
 }
 
 impl Output {
@@ -59,6 +68,8 @@ impl Output {
             incident_id: id,
             acknowledged: None,
             escalations: None,
+            updates_done: None,
+            next_check_seconds: None,
         }
     }
 }
@@ -85,6 +96,7 @@ where
                 })
             }
             Input::Escalate { incident_id } => self.escalate(incident_id).await,
+            Input::CustomerUpdateDue { incident_id } => self.customer_update_due(incident_id).await,
             Input::AwaitResolution { incident_id, token } => {
                 self.store.put_token(&incident_id, callback::RESOLVE, &token).await?;
                 // Resolved before the token was stored: complete the callback ourselves.
@@ -180,9 +192,65 @@ where
         let mut detail = summary(&updated);
         detail["teams"] = json!(plan.teams);
         detail["ack_minutes"] = json!(plan.ack_minutes);
+        if updated.customer_facing {
+            // Customers hear from us early: a generic first update, ready for support to publish.
+            let draft = updates::first_draft(&updated);
+            let text = format!(
+                "customer update drafted, not yet published: \"{draft}\" (publish: incidentctl update {id} --draft)"
+            );
+            let entry = Entry::system("engage", EntryKind::CustomerUpdate, "customer-update-draft", text);
+            self.store.append(&id, entry).await?;
+            detail["customer_update_draft"] = json!(draft);
+        }
         self.bus.emit(detail_type::INCIDENT_ENGAGED, &detail).await?;
         tracing::info!(incident = %id, teams = teams.len(), "engaged");
         Ok(Output::of(id))
+    }
+
+    async fn customer_update_due(&self, id: IncidentId) -> Result<Output, HandlerError> {
+        let incident = self.store.incident(&id).await?;
+        let now = Utc::now();
+        let wait = match updates::due(&incident, now) {
+            updates::Due::Done => {
+                return Ok(Output {
+                    updates_done: Some(true),
+                    ..Output::of(id)
+                })
+            }
+            updates::Due::Wait(wait) => wait,
+            updates::Due::Overdue { since, cadence } => {
+                let catalog = self.catalog.load().await?;
+                let text = format!(
+                    "customer update overdue: {} calls for one every {} minutes, the last was at {} ({} updates so far)",
+                    incident.severity.map(|s| s.to_string()).unwrap_or_default(),
+                    cadence.num_minutes(),
+                    since.format("%H:%M:%S UTC"),
+                    incident.customer_updates.len()
+                );
+                let key = format!("customer-update-due-{}", since.timestamp());
+                let entry = Entry::system("engage", EntryKind::CustomerUpdate, key, text.clone());
+                // Remind once per missed update, however often the workflow looks.
+                if self.store.append(&id, entry).await? {
+                    if let Some(topic) = catalog.team_target(&catalog.settings.support_team) {
+                        let subject = format!("Customer update due: {}", incident.title);
+                        let message = format!("{text}\nPublish: incidentctl update {id} \"what changed\"");
+                        if let Err(e) = self.bus.page(topic, &subject, &message).await {
+                            tracing::warn!(incident = %id, error = %e, "update reminder page failed");
+                        }
+                    }
+                    let mut detail = summary(&incident);
+                    detail["last_update_at"] = json!(since);
+                    detail["cadence_minutes"] = json!(cadence.num_minutes());
+                    self.bus.emit(detail_type::CUSTOMER_UPDATE_DUE, &detail).await?;
+                }
+                cadence
+            }
+        };
+        Ok(Output {
+            updates_done: Some(false),
+            next_check_seconds: Some(wait.num_seconds().max(1)),
+            ..Output::of(id)
+        })
     }
 
     async fn escalate(&self, id: IncidentId) -> Result<Output, HandlerError> {
@@ -421,6 +489,90 @@ mod tests {
             "{}",
             entry.text
         );
+    }
+
+    #[tokio::test]
+    async fn a_customer_facing_incident_gets_a_first_update_drafted_on_engagement() {
+        let (d, id) = deps(MemoryNotifier::default());
+        d.handle(Input::Engage {
+            incident_id: id.clone(),
+        })
+        .await
+        .unwrap();
+        let draft = d
+            .store
+            .timeline(&id)
+            .into_iter()
+            .find(|e| e.key == "customer-update-draft")
+            .unwrap();
+        assert_eq!(draft.kind, EntryKind::CustomerUpdate);
+        assert!(
+            draft.text.contains("We are investigating increased error rates"),
+            "{}",
+            draft.text
+        );
+        let engaged = d.bus.events_of(detail_type::INCIDENT_ENGAGED);
+        assert!(engaged[0]["customer_update_draft"]
+            .as_str()
+            .unwrap()
+            .contains("checkout"));
+    }
+
+    #[tokio::test]
+    async fn a_missed_update_cadence_reminds_support_once_and_says_when_to_look_again() {
+        let (d, id) = deps(MemoryNotifier::default());
+        d.store
+            .update_incident(&id, |i| {
+                i.engaged_at = Some(Utc::now() - chrono::TimeDelta::minutes(61));
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let out = d
+            .handle(Input::CustomerUpdateDue {
+                incident_id: id.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(out.updates_done, Some(false));
+        assert_eq!(out.next_check_seconds, Some(3600), "SEV2: every hour");
+        assert_eq!(d.bus.paged(), [SUPPORT]);
+        assert_eq!(d.bus.events_of(detail_type::CUSTOMER_UPDATE_DUE).len(), 1);
+
+        d.handle(Input::CustomerUpdateDue {
+            incident_id: id.clone(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            d.bus.events_of(detail_type::CUSTOMER_UPDATE_DUE).len(),
+            1,
+            "one reminder per missed update"
+        );
+
+        d.store
+            .update_incident(&id, |i| {
+                updates::publish(i, "We found the cause and are rolling back.", "sam", Utc::now()).unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let out = d
+            .handle(Input::CustomerUpdateDue {
+                incident_id: id.clone(),
+            })
+            .await
+            .unwrap();
+        assert!(out.next_check_seconds.unwrap() > 3500);
+        d.store
+            .update_incident(&id, |i| {
+                i.status = Status::Resolved;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let out = d.handle(Input::CustomerUpdateDue { incident_id: id }).await.unwrap();
+        assert_eq!(out.updates_done, Some(true));
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ use incident_core::ports::{EvidenceStore, PortResult};
 pub struct S3Evidence {
     client: aws_sdk_s3::Client,
     bucket: String,
+    content_type: &'static str,
 }
 
 impl S3Evidence {
@@ -17,11 +18,16 @@ impl S3Evidence {
         Self {
             client,
             bucket: bucket.into(),
+            content_type: "application/json",
         }
     }
 
-    pub fn bucket(&self) -> &str {
-        &self.bucket
+    /// The same store for Markdown documents (the postmortem bucket).
+    pub fn documents(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        Self {
+            content_type: "text/markdown; charset=utf-8",
+            ..Self::new(client, bucket)
+        }
     }
 }
 
@@ -31,7 +37,7 @@ impl EvidenceStore for S3Evidence {
             .put_object()
             .bucket(&self.bucket)
             .key(key)
-            .content_type("application/json")
+            .content_type(self.content_type)
             // Object Lock buckets require an integrity checksum on every write.
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
             .body(ByteStream::from(body))

@@ -1,0 +1,365 @@
+//! The postmortem steps, selected by `action`: publish the COE (draft document, tickets, event) and
+//! announce overdue action items.
+
+use chrono::{TimeDelta, Utc};
+use incident_aws::bus::detail_type;
+use incident_aws::lambda::HandlerError;
+use incident_core::actions::ActionItem;
+use incident_core::coe::{self, Record};
+use incident_core::incident::{Incident, Status};
+use incident_core::ports::{CatalogSource, EvidenceStore, IncidentStore, Notifier, Postmortems, Tickets};
+use incident_core::tickets::{self, Postmortem};
+use incident_core::timeline::{Entry, EntryKind};
+use incident_core::IncidentId;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// How far back the overdue scan looks for incidents whose action items may be overdue.
+pub const OVERDUE_LOOKBACK_DAYS: i64 = 400;
+
+pub struct Deps<S, C, D, T, N> {
+    pub store: S,
+    pub catalog: C,
+    /// The postmortem bucket.
+    pub documents: D,
+    pub tickets: T,
+    pub bus: N,
+    pub bucket: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Input {
+    /// Write (or rewrite) the COE draft, open the tickets still missing, resolve those whose work is
+    /// done; announce `Postmortem Created` the first time.
+    Publish { incident_id: IncidentId },
+    /// Scheduled: announce every overdue action item (once a day each) and page its owner team.
+    Overdue {},
+}
+
+/// Where an incident's COE draft is kept in the postmortem bucket.
+pub fn document_key(id: &IncidentId) -> String {
+    format!("postmortems/{id}/coe.md")
+}
+
+fn item_summary(item: &ActionItem) -> Value {
+    json!({
+        "id": item.id, "term": item.term, "owner": item.owner, "due": item.due, "text": item.text,
+        "ticket": item.ticket, "done": item.done.is_some(),
+    })
+}
+
+impl<S, C, D, T, N> Deps<S, C, D, T, N>
+where
+    S: IncidentStore + Postmortems,
+    C: CatalogSource,
+    D: EvidenceStore,
+    T: Tickets,
+    N: Notifier,
+{
+    pub async fn handle(&self, input: Input) -> Result<Value, HandlerError> {
+        match input {
+            Input::Publish { incident_id } => self.publish(incident_id).await,
+            Input::Overdue {} => self.overdue().await,
+        }
+    }
+
+    async fn publish(&self, id: IncidentId) -> Result<Value, HandlerError> {
+        let incident = self.store.incident(&id).await?;
+        if incident.status != Status::Resolved {
+            return Err(HandlerError::InvalidInput(format!(
+                "{id} is {}: its COE is written once it is resolved",
+                incident.status
+            )));
+        }
+        let actions = self.store.actions(&id).await?;
+        let key = document_key(&id);
+        let document = format!("s3://{}/{key}", self.bucket);
+        self.write_document(&incident, &actions, &key).await?;
+
+        let due = incident
+            .postmortem
+            .as_ref()
+            .map(|p| p.due)
+            .unwrap_or_else(|| tickets::coe_due(&incident));
+        let existing = incident.postmortem.as_ref().and_then(|p| p.ticket.clone());
+        let created = existing.is_none();
+        let ticket = match existing {
+            Some(t) => t,
+            None => {
+                let arn = format!("arn:aws:s3:::{}/{key}", self.bucket);
+                self.tickets
+                    .open(&tickets::postmortem_ticket(&incident, &document, &arn, due))
+                    .await?
+            }
+        };
+        let now = Utc::now();
+        let incident = self
+            .store
+            .update_incident(&id, |i| {
+                let pm = i.postmortem.get_or_insert_with(|| Postmortem {
+                    document: document.clone(),
+                    due,
+                    ticket: None,
+                    published_at: now,
+                    completed: None,
+                });
+                pm.ticket.get_or_insert_with(|| ticket.clone());
+                pm.published_at = now;
+                Ok(())
+            })
+            .await?;
+
+        let mut items = Vec::new();
+        for mut item in actions {
+            if item.ticket.is_none() {
+                let opened = self
+                    .tickets
+                    .open(&tickets::action_ticket(&incident, &item, Some(&ticket)))
+                    .await?;
+                item.ticket = Some(opened);
+                self.store.save_action_tracking(&id, &item).await?;
+            }
+            if let (Some(_), Some(t)) = (&item.done, &item.ticket) {
+                self.tickets.resolve(t).await?;
+            }
+            items.push(item_summary(&item));
+        }
+        let completed = incident.postmortem.as_ref().is_some_and(|p| p.completed.is_some());
+        if completed {
+            self.tickets.resolve(&ticket).await?;
+        }
+        let detail = json!({
+            "incident_id": id, "title": incident.title, "severity": incident.severity,
+            "services": incident.services, "customer_facing": incident.customer_facing,
+            "exercise": incident.exercise, "document": document, "ticket": ticket, "due": due,
+            "completed": completed, "action_items": items,
+        });
+        if created {
+            let text = format!(
+                "COE draft written to {document}; ticket {ticket}, due {}",
+                due.format("%Y-%m-%d")
+            );
+            let entry =
+                Entry::system("postmortem", EntryKind::Closing, "postmortem-created", text).link(document.clone());
+            self.store.append(&id, entry).await?;
+            self.bus.emit(detail_type::POSTMORTEM_CREATED, &detail).await?;
+        }
+        Ok(json!({ "created": created, "postmortem": detail }))
+    }
+
+    async fn write_document(&self, incident: &Incident, actions: &[ActionItem], key: &str) -> Result<(), HandlerError> {
+        let id = &incident.id;
+        let timeline = self.store.timeline(id).await?;
+        let whys = self.store.whys(id).await?;
+        let authored = self.store.authored(id).await?;
+        let catalog = self.catalog.load().await?;
+        let dependencies = coe::dependencies_of(&catalog, incident);
+        let markdown = coe::render(&Record {
+            incident,
+            timeline: &timeline,
+            whys: &whys,
+            actions,
+            authored: &authored,
+            dependencies: &dependencies,
+        });
+        self.documents.put(key, markdown.into_bytes()).await?;
+        Ok(())
+    }
+
+    async fn overdue(&self) -> Result<Value, HandlerError> {
+        let now = Utc::now();
+        let today = now.date_naive();
+        let days: Vec<String> = (0..OVERDUE_LOOKBACK_DAYS)
+            .map(|d| (today - TimeDelta::days(d)).format("%Y-%m-%d").to_string())
+            .collect();
+        let catalog = self.catalog.load().await?;
+        let mut announced = Vec::new();
+        let mut unpaged = Vec::new();
+        for incident in self.store.incidents_of_days(&days).await? {
+            let items = self.store.actions(&incident.id).await?;
+            for item in tickets::overdue_to_announce(&items, now) {
+                let days_overdue = (now - item.due).num_days();
+                let detail = json!({
+                    "incident_id": incident.id, "action_item": item.id, "owner": item.owner,
+                    "term": item.term, "due": item.due, "days_overdue": days_overdue,
+                    "text": item.text, "ticket": item.ticket,
+                });
+                self.bus.emit(detail_type::ACTION_ITEM_OVERDUE, &detail).await?;
+                if let Some(target) = catalog.team_target(&item.owner) {
+                    let subject = format!("Overdue action item {}", item.id);
+                    let message = format!(
+                        "{} ({}) from the COE of {} was due {} ({days_overdue} days ago): {}",
+                        item.id,
+                        item.term,
+                        incident.id,
+                        item.due.format("%Y-%m-%d"),
+                        item.text
+                    );
+                    if let Err(e) = self.bus.page(target, &subject, &message).await {
+                        tracing::warn!(item = %item.id, error = %e, "overdue page failed; the event was published");
+                        unpaged.push(item.id.clone());
+                    }
+                }
+                let mut item = item.clone();
+                item.reminded_at = Some(now);
+                self.store.save_action_tracking(&incident.id, &item).await?;
+                announced.push(item.id);
+            }
+        }
+        Ok(json!({ "announced": announced, "unpaged": unpaged }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use incident_core::actions::Term;
+    use incident_core::catalog::Catalog;
+    use incident_core::coe::Authored;
+    use incident_core::incident::Scope;
+    use incident_core::memory::{MemoryEvidence, MemoryNotifier, MemoryStore, MemoryTickets};
+    use incident_core::severity::Severity;
+    use incident_core::whys::Tree;
+    use incident_core::SignalKey;
+
+    type TestDeps = Deps<MemoryStore, Catalog, MemoryEvidence, MemoryTickets, MemoryNotifier>;
+
+    fn resolved(id: &IncidentId) -> Incident {
+        let now = Utc::now();
+        let mut i = Incident::open(
+            id.clone(),
+            Scope::SingleService,
+            vec!["checkout".into()],
+            now - TimeDelta::hours(2),
+        );
+        i.title = "checkout errors".into();
+        i.owner = Some("payments".into());
+        i.severity = Some(Severity::Sev2);
+        i.customer_facing = true;
+        i.status = Status::Resolved;
+        i.resolved_at = Some(now);
+        i
+    }
+
+    fn deps(incident: Incident, actions: Vec<ActionItem>) -> TestDeps {
+        let id = incident.id.clone();
+        let store = MemoryStore::with([incident]);
+        store.set_postmortem(&id, Tree::default(), actions, Authored::default());
+        Deps {
+            store,
+            catalog: serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap(),
+            documents: MemoryEvidence::default(),
+            tickets: MemoryTickets::default(),
+            bus: MemoryNotifier::default(),
+            bucket: "pm-bucket".into(),
+        }
+    }
+
+    fn id() -> IncidentId {
+        IncidentId::for_service("checkout", &SignalKey::new("t", "1"))
+    }
+
+    fn item(n: usize, term: Term, due_days_ago: Option<i64>) -> ActionItem {
+        let now = Utc::now();
+        let created = due_days_ago
+            .map(|d| now - TimeDelta::days(d) - TimeDelta::days(91))
+            .unwrap_or(now);
+        ActionItem::new(
+            format!("{}.a{n}", id()),
+            term,
+            "payments",
+            "pin the deploy",
+            None,
+            created,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn resolution_writes_the_coe_opens_its_tickets_and_announces_it_once() {
+        let d = deps(
+            resolved(&id()),
+            vec![item(1, Term::Short, None), item(2, Term::Long, None)],
+        );
+        let out = d.handle(Input::Publish { incident_id: id() }).await.unwrap();
+        assert_eq!(out["created"], true);
+
+        let key = document_key(&id());
+        let doc = String::from_utf8(d.documents.objects.lock().unwrap()[&key].clone()).unwrap();
+        assert!(doc.starts_with(&format!("# COE: checkout errors ({})", id())), "{doc}");
+        assert!(doc.contains("## Customer-facing RCA"));
+
+        let opened = d.tickets.opened.lock().unwrap().clone();
+        assert_eq!(opened.len(), 3, "one for the COE, one per action item");
+        let (coe_ticket, coe) = &opened[0];
+        assert_eq!(coe.severity, 2);
+        assert_eq!(coe.data["document"], format!("s3://pm-bucket/{key}"));
+        assert_eq!(coe.resources, vec![format!("arn:aws:s3:::pm-bucket/{key}")]);
+        assert_eq!(opened[1].1.related, vec![coe_ticket.clone()]);
+
+        let stored = d.store.get(&id()).unwrap();
+        let pm = stored.postmortem.unwrap();
+        assert_eq!(pm.ticket.as_deref(), Some(coe_ticket.as_str()));
+        assert_eq!(pm.due - stored.resolved_at.unwrap(), TimeDelta::days(7));
+        assert!(d.store.actions_of(&id()).iter().all(|a| a.ticket.is_some()));
+
+        let created = d.bus.events_of(detail_type::POSTMORTEM_CREATED);
+        assert_eq!(created.len(), 1);
+        assert_eq!(created[0]["ticket"], coe_ticket.as_str());
+        assert_eq!(created[0]["action_items"].as_array().unwrap().len(), 2);
+        assert!(d.store.timeline(&id()).iter().any(|e| e.key == "postmortem-created"));
+
+        // Publishing again (a retry, or `incidentctl coe publish`) opens nothing new.
+        let again = d.handle(Input::Publish { incident_id: id() }).await.unwrap();
+        assert_eq!(again["created"], false);
+        assert_eq!(d.tickets.opened.lock().unwrap().len(), 3);
+        assert_eq!(d.bus.events_of(detail_type::POSTMORTEM_CREATED).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn later_action_items_get_tickets_and_validated_ones_are_resolved() {
+        let mut done = item(1, Term::Short, None);
+        let d = deps(resolved(&id()), vec![done.clone()]);
+        d.handle(Input::Publish { incident_id: id() }).await.unwrap();
+        done = d.store.actions_of(&id())[0].clone();
+        done.close("canary green for a day", "ana", Utc::now()).unwrap();
+        let later = item(2, Term::Mid, None);
+        d.store
+            .set_postmortem(&id(), Tree::default(), vec![done.clone(), later], Authored::default());
+        d.handle(Input::Publish { incident_id: id() }).await.unwrap();
+        assert_eq!(d.tickets.opened.lock().unwrap().len(), 3);
+        assert_eq!(d.tickets.resolved.lock().unwrap().clone(), vec![done.ticket.unwrap()]);
+    }
+
+    #[tokio::test]
+    async fn an_unresolved_incident_gets_no_coe_yet() {
+        let mut open = resolved(&id());
+        open.status = Status::Mitigated;
+        let d = deps(open, vec![]);
+        let err = d.handle(Input::Publish { incident_id: id() }).await.unwrap_err();
+        assert_eq!(err.error_type(), "InvalidInput");
+        assert!(d.documents.objects.lock().unwrap().is_empty());
+        assert!(d.tickets.opened.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn overdue_items_are_announced_and_paged_once_a_day() {
+        let d = deps(
+            resolved(&id()),
+            vec![item(1, Term::Short, Some(3)), item(2, Term::Long, None)],
+        );
+        let out = d.handle(Input::Overdue {}).await.unwrap();
+        assert_eq!(out["announced"], json!([format!("{}.a1", id())]));
+        let events = d.bus.events_of(detail_type::ACTION_ITEM_OVERDUE);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["owner"], "payments");
+        assert!(events[0]["days_overdue"].as_i64().unwrap() >= 3);
+        assert_eq!(d.bus.paged().len(), 1, "the owner team is paged");
+        assert!(d.store.actions_of(&id())[0].reminded_at.is_some());
+
+        let again = d.handle(Input::Overdue {}).await.unwrap();
+        assert_eq!(again["announced"], json!([]));
+        assert_eq!(d.bus.events_of(detail_type::ACTION_ITEM_OVERDUE).len(), 1);
+    }
+}
