@@ -124,7 +124,7 @@ stack_output() {
     --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
 }
 
-# The emulator creates the evidence bucket but ignores its ObjectLockConfiguration, BucketEncryption
+# The emulator creates the buckets but ignores its ObjectLockConfiguration, BucketEncryption
 # and LifecycleConfiguration (they apply on AWS). Apply the template's own defaults through the S3
 # API so that the local stack enforces Object Lock like AWS does.
 apply_bucket_settings_locally() {
@@ -136,6 +136,11 @@ apply_bucket_settings_locally() {
     --server-side-encryption-configuration '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
   aws --endpoint-url "$ENDPOINT" s3api put-bucket-lifecycle-configuration --bucket "$bucket" \
     --lifecycle-configuration '{"Rules":[{"ID":"archive-evidence","Status":"Enabled","Filter":{"Prefix":"evidence/"},"Transitions":[{"Days":30,"StorageClass":"GLACIER"}],"NoncurrentVersionTransitions":[{"NoncurrentDays":30,"StorageClass":"GLACIER"}]}]}' >/dev/null
+  bucket=$(stack_output PostmortemBucketName)
+  aws --endpoint-url "$ENDPOINT" s3api put-bucket-versioning --bucket "$bucket" \
+    --versioning-configuration Status=Enabled
+  aws --endpoint-url "$ENDPOINT" s3api put-bucket-encryption --bucket "$bucket" \
+    --server-side-encryption-configuration '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
 }
 
 # The example catalog pages SNS topics named incident-loop-<team>: create them locally.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""SSM Automation test double — a stand-in for AWS Systems Manager, used only by the tests.
+"""SSM Automation and OpsCenter test double — a stand-in for AWS Systems Manager, used only by the tests.
 
 No emulator here executes SSM Automation, so the end-to-end tests route SSM
 (AWS_ENDPOINT_URL_SSM) to this small server instead. It speaks SSM's JSON protocol
@@ -10,9 +10,15 @@ every call, and moves executions from InProgress to Success or Failed:
                             IdempotentParameterMismatch error SSM returns)
   GetAutomationExecution    InProgress for the first POLLS polls, then Success with outputs, or
                             Failed / TimedOut / Cancelled for documents scripted so
+  CreateOpsItem             validates what OpsCenter requires (Title, Source, Description;
+                            Severity 1-4; Priority 1-5) and deduplicates on the /aws/dedup
+                            operational data: an open OpsItem with the same dedup string is returned
+  UpdateOpsItem             Status Open | InProgress | Resolved
+  GetOpsItem                the OpsItem as stored
 
 Control endpoints (not SSM):
   GET  /_calls   every call received, in order, as JSON
+  GET  /_opsitems every OpsItem, by id
   POST /_script  {"Doc-Name": "Failed" | "TimedOut" | "Cancelled" | "Success"}
   POST /_reset   forget executions, calls and scripts
 
@@ -26,7 +32,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"calls": [], "executions": {}, "tokens": {}, "script": {}}
+STATE = {"calls": [], "executions": {}, "tokens": {}, "script": {}, "opsitems": {}}
 POLLS = 1
 
 
@@ -78,7 +84,58 @@ def get(body):
     return 200, {"AutomationExecution": result}
 
 
-OPERATIONS = {"StartAutomationExecution": start, "GetAutomationExecution": get}
+def dedup_of(item):
+    raw = item.get("OperationalData", {}).get("/aws/dedup", {}).get("Value")
+    try:
+        return json.loads(raw)["dedupString"] if raw else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def create_ops_item(body):
+    for field in ("Title", "Source", "Description"):
+        if not body.get(field):
+            return error("ValidationException", f"{field} is required")
+    if str(body.get("Severity", "1")) not in {"1", "2", "3", "4"}:
+        return error("ValidationException", "Severity must be 1-4")
+    if int(body.get("Priority", 1)) not in range(1, 6):
+        return error("ValidationException", "Priority must be 1-5")
+    if len(body["Title"]) > 1024 or len(body["Description"]) > 2048:
+        return error("ValidationException", "Title or Description too long")
+    dedup = dedup_of(body)
+    for item in STATE["opsitems"].values():
+        if dedup and item["Status"] != "Resolved" and dedup_of(item) == dedup:
+            return 200, {"OpsItemId": item["OpsItemId"]}
+    ops_item_id = f"oi-{len(STATE['opsitems']) + 1:012x}"
+    STATE["opsitems"][ops_item_id] = dict(body, OpsItemId=ops_item_id, Status="Open")
+    return 200, {"OpsItemId": ops_item_id, "OpsItemArn": f"arn:aws:ssm:us-east-1:000000000000:opsitem/{ops_item_id}"}
+
+
+def update_ops_item(body):
+    item = STATE["opsitems"].get(body.get("OpsItemId"))
+    if item is None:
+        return error("OpsItemNotFoundException", "no such OpsItem")
+    status = body.get("Status")
+    if status and status not in {"Open", "InProgress", "Resolved"}:
+        return error("ValidationException", f"unknown status {status}")
+    item.update({k: v for k, v in body.items() if k != "OpsItemId"})
+    return 200, {}
+
+
+def get_ops_item(body):
+    item = STATE["opsitems"].get(body.get("OpsItemId"))
+    if item is None:
+        return error("OpsItemNotFoundException", "no such OpsItem")
+    return 200, {"OpsItem": item}
+
+
+OPERATIONS = {
+    "StartAutomationExecution": start,
+    "GetAutomationExecution": get,
+    "CreateOpsItem": create_ops_item,
+    "UpdateOpsItem": update_ops_item,
+    "GetOpsItem": get_ops_item,
+}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -94,6 +151,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_calls":
             with LOCK:
                 return self._send(200, STATE["calls"])
+        if self.path == "/_opsitems":
+            with LOCK:
+                return self._send(200, STATE["opsitems"])
         self._send(404, {"message": "not found"})
 
     def do_POST(self):

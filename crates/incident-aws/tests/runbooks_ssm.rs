@@ -214,10 +214,60 @@ fn http(method: &str, url: &str, body: &str) -> String {
         .unwrap_or_default()
 }
 
-fn get_json(url: &str) -> Vec<serde_json::Value> {
+fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> T {
     serde_json::from_str(&http("GET", url, "")).unwrap()
 }
 
 fn post(url: &str, body: &str) {
     http("POST", url, body);
+}
+
+#[tokio::test]
+async fn against_the_ssm_test_double_tickets_are_opened_once_per_dedup_key_and_resolved() {
+    use incident_aws::tickets::OpsCenter;
+    use incident_core::ports::Tickets;
+    use incident_core::tickets::Ticket;
+
+    let d = double();
+    let tickets = OpsCenter::new(client(&d.1).await);
+    let ticket = Ticket {
+        title: "COE: checkout errors (inc-1)".into(),
+        description: "Write the COE".into(),
+        severity: 2,
+        priority: 2,
+        due: chrono::Utc::now() + chrono::TimeDelta::days(7),
+        resources: vec!["arn:aws:s3:::pm/postmortems/inc-1/coe.md".into()],
+        data: BTreeMap::from([("incident_id".into(), "inc-1".into())]),
+        related: vec![],
+        dedup: "incident-loop:coe:inc-1".into(),
+    };
+    let first = tickets.open(&ticket).await.unwrap();
+    assert_eq!(tickets.open(&ticket).await.unwrap(), first, "deduplicated");
+    let action = Ticket {
+        related: vec![first.clone()],
+        dedup: "incident-loop:action:inc-1.a1".into(),
+        priority: 1,
+        ..ticket.clone()
+    };
+    let second = tickets.open(&action).await.unwrap();
+    assert_ne!(first, second);
+    tickets.resolve(&second).await.unwrap();
+
+    let items: serde_json::Value = get_json(&format!("{}/_opsitems", d.1));
+    let coe = &items[&first];
+    assert_eq!(coe["Source"], "incident-loop");
+    assert_eq!(coe["Severity"], "2");
+    assert_eq!(coe["OperationalData"]["incident-loop:incident_id"]["Value"], "inc-1");
+    assert_eq!(
+        coe["OperationalData"]["incident-loop:incident_id"]["Type"],
+        "SearchableString"
+    );
+    assert!(coe["OperationalData"]["/aws/resources"]["Value"]
+        .as_str()
+        .unwrap()
+        .contains("postmortems/inc-1/coe.md"));
+    assert!(coe["PlannedEndTime"].is_number(), "{coe}");
+    assert_eq!(items[&second]["RelatedOpsItems"][0]["OpsItemId"], first.as_str());
+    assert_eq!(items[&second]["Status"], "Resolved");
+    assert_eq!(coe["Status"], "Open");
 }

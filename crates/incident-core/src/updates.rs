@@ -93,6 +93,10 @@ pub fn publish(
     Ok(update)
 }
 
+/// The workflow looks again at least this often, so that it notices a resolution soon after it
+/// happens even when the next update is an hour away.
+pub const LOOK_AGAIN_WITHIN: TimeDelta = TimeDelta::seconds(60);
+
 /// Where a customer-facing incident stands against its update cadence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Due {

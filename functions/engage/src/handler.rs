@@ -214,6 +214,7 @@ where
             updates::Due::Done => {
                 return Ok(Output {
                     updates_done: Some(true),
+                    next_check_seconds: Some(0),
                     ..Output::of(id)
                 })
             }
@@ -248,7 +249,7 @@ where
         };
         Ok(Output {
             updates_done: Some(false),
-            next_check_seconds: Some(wait.num_seconds().max(1)),
+            next_check_seconds: Some(wait.min(updates::LOOK_AGAIN_WITHIN).num_seconds().max(1)),
             ..Output::of(id)
         })
     }
@@ -535,7 +536,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out.updates_done, Some(false));
-        assert_eq!(out.next_check_seconds, Some(3600), "SEV2: every hour");
+        assert_eq!(out.next_check_seconds, Some(60), "looks again within a minute");
         assert_eq!(d.bus.paged(), [SUPPORT]);
         assert_eq!(d.bus.events_of(detail_type::CUSTOMER_UPDATE_DUE).len(), 1);
 
