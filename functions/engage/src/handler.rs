@@ -558,13 +558,16 @@ mod tests {
             })
             .await
             .unwrap();
-        let out = d
-            .handle(Input::CustomerUpdateDue {
-                incident_id: id.clone(),
-            })
-            .await
-            .unwrap();
-        assert!(out.next_check_seconds.unwrap() > 3500);
+        d.handle(Input::CustomerUpdateDue {
+            incident_id: id.clone(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            d.bus.events_of(detail_type::CUSTOMER_UPDATE_DUE).len(),
+            1,
+            "a fresh update resets the cadence"
+        );
         d.store
             .update_incident(&id, |i| {
                 i.status = Status::Resolved;
