@@ -417,8 +417,31 @@ async fn a_customer_report_escalates_until_acknowledged_and_resolution_completes
         .to_string()
         .contains("not an incident id"));
 
-    // Resolving ends the pending mitigation approval too, then completes the lifecycle.
-    incidentctl(&["resolve", &id, "--summary", "deploy rolled back"])?;
+    // Nothing on the closing checklist is done: resolution is refused, saying what is missing.
+    let refused = incidentctl(&["resolve", &id]).unwrap_err().to_string();
+    for missing in [
+        "final evidence capture has not run",
+        "customers are not confirmed recovered",
+        "no next steps",
+        "--force --reason",
+    ] {
+        assert!(refused.contains(missing), "{missing}: {refused}");
+    }
+    assert!(
+        incidentctl(&["resolve", &id, "--force"]).is_err(),
+        "an override needs a reason"
+    );
+    // The commander overrides; resolving ends the pending mitigation approval too, then completes
+    // the lifecycle.
+    incidentctl(&[
+        "resolve",
+        &id,
+        "--summary",
+        "deploy rolled back",
+        "--force",
+        "--reason",
+        "exercise ends here",
+    ])?;
     eventually("the lifecycle to succeed", WAIT, || async {
         Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
     })
@@ -427,6 +450,15 @@ async fn a_customer_report_escalates_until_acknowledged_and_resolution_completes
     let i = stack.store.incident(&IncidentId::parse(&id)?).await?;
     assert_eq!(i.status, Status::Resolved);
     assert!(i.acknowledged_by.is_some() && i.resolved_by.is_some());
+    let o = i.resolution_override.expect("the override is recorded");
+    assert_eq!(
+        (o.reason.text.as_str(), o.reason.by.as_str()),
+        ("exercise ends here", "root")
+    );
+    assert!(
+        i.final_capture_at.is_some(),
+        "the final capture still runs after a forced resolution"
+    );
     let timeline = incidentctl(&["timeline", &id, "--output", "json"])?;
     let entries: Vec<Value> = serde_json::from_str(&timeline)?;
     for kind in [
@@ -668,7 +700,13 @@ async fn an_approved_runbook_runs_once_through_ssm_and_recovery_makes_the_incide
         .find(|e| e["detail-type"] == "Runbook Finished")
         .unwrap();
     assert_eq!(finished["detail"]["result"]["status"], "success");
-    incidentctl(&["resolve", &id])?;
+    incidentctl(&[
+        "resolve",
+        &id,
+        "--force",
+        "--reason",
+        "e2e: mitigation is what this test is about",
+    ])?;
     eventually("the lifecycle to succeed", WAIT, || async {
         Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
     })
@@ -737,7 +775,13 @@ async fn a_failed_runbook_or_a_rejection_moves_to_the_next_candidate_and_silence
         assert!(!log.contains(token.as_str()), "a task token appeared in the logs");
     }
     ssm_script(r#"{"IncidentLoop-ScaleUpEcsService": "Success"}"#)?;
-    incidentctl(&["resolve", &id])?;
+    incidentctl(&[
+        "resolve",
+        &id,
+        "--force",
+        "--reason",
+        "e2e: approvals are what this test is about",
+    ])?;
     eventually("the lifecycle to succeed", WAIT, || async {
         Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
     })
@@ -766,6 +810,7 @@ async fn stored_tokens(stack: &Stack) -> Result<Vec<String>> {
 #[ignore = "needs the local stack: run scripts/test"]
 async fn the_postmortem_tree_and_action_items_are_kept_and_coe_check_lists_the_gaps() -> Result<()> {
     let stack = setup().await?;
+    let events = stack.capture_app_events("e2e-postmortem-events").await?;
     let base = era(70);
     stack
         .invoke_ingest(&envelope(
@@ -851,5 +896,179 @@ async fn the_postmortem_tree_and_action_items_are_kept_and_coe_check_lists_the_g
     assert!(again.contains("already closed"), "{again}");
     let list: Vec<Value> = serde_json::from_str(&incidentctl(&["action", "list", &id, "--output", "json"])?)?;
     assert_eq!(list[0]["done"]["by"], "root");
+
+    close_carefully_then_learn(&stack, &events, &id).await
+}
+
+/// The rest of the game day: customers hear from us, the incident is mitigated, resolution waits
+/// for the checklist, and resolving writes the COE to S3 with its OpsItems.
+async fn close_carefully_then_learn(stack: &Stack, events: &str, id: &str) -> Result<()> {
+    let iid = IncidentId::parse(id)?;
+    // Customer updates: the generic draft was written on engagement; each update must say more.
+    let entries: Vec<Value> = serde_json::from_str(&incidentctl(&["timeline", id, "--output", "json"])?)?;
+    assert!(
+        entries.iter().any(|e| e["kind"] == "customer_update"
+            && e["text"].as_str().unwrap_or_default().contains("We are investigating")),
+        "first update drafted on engagement"
+    );
+    incidentctl(&["update", id, "--draft"])?;
+    let repeat = incidentctl(&["update", id, "--draft"]).unwrap_err().to_string();
+    assert!(repeat.contains("says nothing new"), "{repeat}");
+    incidentctl(&[
+        "update",
+        id,
+        "Payments fail for some customers; we are adding capacity.",
+    ])?;
+
+    // Acknowledge, approve the runbook, and let the alarm recover: mitigated, then the final capture.
+    incidentctl(&["ack", id])?;
+    import_catalog_with_root_approver()?;
+    pending_offer(stack, &iid, 0).await?;
+    incidentctl(&["approve", id, "--param", "DesiredCount=4"])?;
+    let base = era(70);
+    let ok = alarm("checkout-api-5xx", "OK", base + TimeDelta::minutes(1));
+    stack.invoke_ingest(&envelope("coe-o1", GAMEDAY, ALARM, ok)).await?;
+    let mitigated = eventually("mitigated and the final capture done", WAIT, || async {
+        let i = stack.store.incident(&iid).await?;
+        Ok((i.status == Status::Mitigated && i.final_capture_at.is_some()).then_some(i))
+    })
+    .await?;
+
+    // Resolution is refused with exactly what is missing.
+    incidentctl(&[
+        "action",
+        "add",
+        id,
+        "--term",
+        "short",
+        "--owner",
+        "payments",
+        "Alarm on gateway key expiry",
+    ])?;
+    let refused = incidentctl(&["resolve", id]).unwrap_err().to_string();
+    assert!(refused.contains(&format!("short-term fix {id}.a2")), "{refused}");
+    assert!(
+        refused.contains("risk-of-recurrence question 1 unanswered"),
+        "{refused}"
+    );
+    assert!(refused.contains("customers are not confirmed recovered"), "{refused}");
+    assert!(!refused.contains("final evidence"), "the final capture ran: {refused}");
+    assert_eq!(stack.store.incident(&iid).await?.status, Status::Mitigated);
+
+    // Complete the checklist.
+    for n in 1..=mitigated.open_checks.len() {
+        incidentctl(&[
+            "checklist",
+            id,
+            "answer",
+            &n.to_string(),
+            "checked with the pipeline owners: no",
+        ])?;
+    }
+    assert!(incidentctl(&["checklist", id, "answer", "9", "out of range question"]).is_err());
+    incidentctl(&[
+        "checklist",
+        id,
+        "customers-recovered",
+        "support sees no new cases for 30 minutes",
+    ])?;
+    incidentctl(&[
+        "action",
+        "done",
+        &format!("{id}.a2"),
+        "--validation",
+        "alarm fired in the staging drill",
+    ])?;
+    let checklist = incidentctl(&["checklist", id])?;
+    assert!(checklist.contains("ready: incidentctl resolve"), "{checklist}");
+    incidentctl(&["resolve", id, "--summary", "capacity added; gateway key pinned"])?;
+    eventually("the lifecycle to succeed", WAIT, || async {
+        Ok((stack.execution_status(id).await? == "SUCCEEDED").then_some(()))
+    })
+    .await?;
+
+    // The COE draft is in S3, with an OpsItem for it and one per action item.
+    let resolved = stack.store.incident(&iid).await?;
+    assert_eq!(resolved.resolution_override, None);
+    let pm = resolved.postmortem.expect("the postmortem is recorded");
+    let key = format!("postmortems/{id}/coe.md");
+    assert_eq!(
+        pm.document,
+        format!("s3://{}/{key}", stack.outputs["PostmortemBucketName"])
+    );
+    let s3 = aws_sdk_s3::Client::new(&stack.config);
+    let object = s3
+        .get_object()
+        .bucket(&stack.outputs["PostmortemBucketName"])
+        .key(&key)
+        .send()
+        .await?;
+    let coe = String::from_utf8(object.body.collect().await?.into_bytes().to_vec())?;
+    for part in [
+        "# COE:",
+        "Game-day exercise",
+        "## Detection self-critique",
+        "Pin the gateway key",
+        "Payments fail for some customers",
+        "## Customer-facing RCA",
+    ] {
+        assert!(coe.contains(part), "{part} in the COE:\n{coe}");
+    }
+    let items = ssm_opsitems()?;
+    let ticket = pm.ticket.expect("a ticket");
+    let coe_item = &items[&ticket];
+    assert_eq!(coe_item["OperationalData"]["incident-loop:incident_id"]["Value"], id);
+    assert_eq!(coe_item["Source"], "incident-loop");
+    let action_items: Vec<&Value> = items
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|i| {
+            i["OperationalData"]["incident-loop:incident_id"]["Value"] == id && i["OpsItemId"] != ticket.as_str()
+        })
+        .collect();
+    assert_eq!(action_items.len(), 2, "one OpsItem per action item");
+    assert!(action_items
+        .iter()
+        .all(|i| i["RelatedOpsItems"][0]["OpsItemId"] == ticket.as_str()));
+    assert!(
+        action_items.iter().all(|i| i["Status"] == "Resolved"),
+        "both items were validated"
+    );
+    let announced = stack.drain(events).await?;
+    for kind in ["Customer Update", "Postmortem Created"] {
+        assert!(
+            announced
+                .iter()
+                .any(|e| e["detail-type"] == kind && e["detail"]["incident_id"] == id),
+            "{kind}"
+        );
+    }
+
+    // The COE is not complete yet: completing it is refused with the gaps.
+    let incomplete = incidentctl(&["coe", "complete", id]).unwrap_err().to_string();
+    assert!(incomplete.contains("impact summary"), "{incomplete}");
+    // An action item added after the postmortem gets its ticket at once.
+    incidentctl(&[
+        "action",
+        "add",
+        id,
+        "--term",
+        "long",
+        "--owner",
+        "payments",
+        "--why",
+        "w1.2",
+        "Canary the payment path",
+    ])?;
+    let with_third = ssm_opsitems()?;
+    assert!(
+        with_third
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|i| i["OperationalData"]["incident-loop:action_item"]["Value"] == format!("{id}.a3").as_str()),
+        "a ticket for the new action item"
+    );
     Ok(())
 }

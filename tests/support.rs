@@ -280,6 +280,11 @@ pub fn ssm_calls() -> Result<Vec<Value>> {
     Ok(serde_json::from_str(&double_http("GET", "/_calls", "")?)?)
 }
 
+/// The OpsItems the SSM test double holds, by id.
+pub fn ssm_opsitems() -> Result<Value> {
+    Ok(serde_json::from_str(&double_http("GET", "/_opsitems", "")?)?)
+}
+
 /// Scripts the SSM test double: `{"Document": "Failed" | "Success" | …}`.
 pub fn ssm_script(outcomes: &str) -> Result<()> {
     double_http("POST", "/_script", outcomes).map(|_| ())

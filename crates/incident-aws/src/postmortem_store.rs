@@ -1,5 +1,5 @@
-//! Postmortem records in the incidents table: the five-whys tree (`COE#WHYS`, versioned), what
-//! people wrote (`COE#AUTHORED`) and one item per action item (`ACTION#<n>`).
+//! Postmortem records in the incidents table: the five-whys tree (`COE#WHYS`) and what people
+//! wrote (`COE#AUTHORED`), both versioned, and one item per action item (`ACTION#<n>`).
 
 use crate::items::{incident_pk, to_item};
 use crate::store::Store;
@@ -11,22 +11,19 @@ use incident_core::whys::Tree;
 use incident_core::IncidentId;
 use serde::{Deserialize, Serialize};
 
+/// A record changed with optimistic concurrency: each write names the version it read.
 #[derive(Serialize, Deserialize)]
-struct WhysItem {
+struct Versioned<T> {
     pk: String,
     sk: String,
+    #[serde(default)]
     version: u64,
     #[serde(flatten)]
-    tree: Tree,
+    value: T,
 }
 
-#[derive(Serialize, Deserialize)]
-struct AuthoredItem {
-    pk: String,
-    sk: String,
-    #[serde(flatten)]
-    authored: Authored,
-}
+const WHYS: &str = "COE#WHYS";
+const AUTHORED: &str = "COE#AUTHORED";
 
 #[derive(Serialize, Deserialize)]
 struct ActionRow {
@@ -56,23 +53,27 @@ pub fn incident_of_action(id: &str) -> Option<IncidentId> {
 }
 
 impl Store {
-    /// Changes the five-whys tree with optimistic concurrency.
-    pub async fn update_whys<T>(
+    /// Reads `sk` of the incident, lets `change` edit it, and writes it back only if nobody wrote
+    /// in between (retried on a race).
+    async fn update_versioned<V, T>(
         &self,
         id: &IncidentId,
-        mut change: impl FnMut(&mut Tree) -> Result<T, AwsError>,
-    ) -> Result<(T, Tree), AwsError> {
+        sk: &str,
+        mut change: impl FnMut(&mut V) -> Result<T, AwsError>,
+    ) -> Result<(T, V), AwsError>
+    where
+        V: Serialize + serde::de::DeserializeOwned + Default + Clone,
+    {
         for _ in 0..8 {
-            let current: Option<WhysItem> = self.get(&incident_pk(id), "COE#WHYS").await?;
-            let (version, mut tree) = current.map(|w| (w.version, w.tree)).unwrap_or((0, Tree::default()));
-            let out = change(&mut tree)?;
-            let item = WhysItem {
+            let current: Option<Versioned<V>> = self.get(&incident_pk(id), sk).await?;
+            let (version, mut value) = current.map(|w| (w.version, w.value)).unwrap_or((0, V::default()));
+            let out = change(&mut value)?;
+            let item = to_item(&Versioned {
                 pk: incident_pk(id),
-                sk: "COE#WHYS".into(),
+                sk: sk.to_string(),
                 version: version + 1,
-                tree: tree.clone(),
-            };
-            let item = to_item(&item)?;
+                value: value.clone(),
+            })?;
             let stored = if version == 0 {
                 self.put_if(item, "attribute_not_exists(pk)", &[]).await?
             } else {
@@ -80,26 +81,48 @@ impl Store {
                     .await?
             };
             if stored {
-                return Ok((out, tree));
+                return Ok((out, value));
             }
         }
-        Err(AwsError::Contention(format!("five whys of {id}")))
+        Err(AwsError::Contention(format!("{sk} of {id}")))
+    }
+
+    async fn read_versioned<V: serde::de::DeserializeOwned + Default>(
+        &self,
+        id: &IncidentId,
+        sk: &str,
+    ) -> Result<V, AwsError> {
+        Ok(self
+            .get::<Versioned<V>>(&incident_pk(id), sk)
+            .await?
+            .map(|w| w.value)
+            .unwrap_or_default())
+    }
+
+    /// Changes the five-whys tree with optimistic concurrency.
+    pub async fn update_whys<T>(
+        &self,
+        id: &IncidentId,
+        change: impl FnMut(&mut Tree) -> Result<T, AwsError>,
+    ) -> Result<(T, Tree), AwsError> {
+        self.update_versioned(id, WHYS, change).await
     }
 
     pub async fn whys(&self, id: &IncidentId) -> Result<Tree, AwsError> {
-        Ok(self
-            .get::<WhysItem>(&incident_pk(id), "COE#WHYS")
-            .await?
-            .map(|w| w.tree)
-            .unwrap_or_default())
+        self.read_versioned(id, WHYS).await
+    }
+
+    /// Changes what people wrote into the COE (impact, dependency answers, learnings, RCA).
+    pub async fn update_authored<T>(
+        &self,
+        id: &IncidentId,
+        change: impl FnMut(&mut Authored) -> Result<T, AwsError>,
+    ) -> Result<(T, Authored), AwsError> {
+        self.update_versioned(id, AUTHORED, change).await
     }
 
     pub async fn authored(&self, id: &IncidentId) -> Result<Authored, AwsError> {
-        Ok(self
-            .get::<AuthoredItem>(&incident_pk(id), "COE#AUTHORED")
-            .await?
-            .map(|a| a.authored)
-            .unwrap_or_default())
+        self.read_versioned(id, AUTHORED).await
     }
 
     pub async fn actions(&self, id: &IncidentId) -> Result<Vec<ActionItem>, AwsError> {

@@ -52,6 +52,35 @@ pub struct Authored {
     pub customer_rca: Option<String>,
 }
 
+impl Authored {
+    /// Records answers to a dependency's review questions, in the order of the four questions;
+    /// `None` leaves an earlier answer as it is.
+    pub fn answer_dependency(&mut self, dependency: &str, answers: [Option<String>; 4]) {
+        let at = match self.dependencies.iter().position(|d| d.dependency == dependency) {
+            Some(at) => at,
+            None => {
+                self.dependencies.push(DependencyReview {
+                    dependency: dependency.to_string(),
+                    ..Default::default()
+                });
+                self.dependencies.len() - 1
+            }
+        };
+        let review = &mut self.dependencies[at];
+        let slots = [
+            &mut review.performed_as_promised,
+            &mut review.our_use_was_right,
+            &mut review.failure_was_foreseeable,
+            &mut review.can_degrade_gracefully,
+        ];
+        for (slot, answer) in slots.into_iter().zip(answers) {
+            if let Some(a) = answer.filter(|a| !a.trim().is_empty()) {
+                *slot = Some(a.trim().to_string());
+            }
+        }
+    }
+}
+
 /// Everything the COE is written from.
 pub struct Record<'a> {
     pub incident: &'a Incident,
@@ -400,4 +429,24 @@ pub fn gaps(r: &Record, now: DateTime<Utc>) -> Vec<String> {
         }
     }
     gaps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependency_answers_accumulate_and_blank_ones_keep_what_was_said() {
+        let mut a = Authored::default();
+        a.answer_dependency("dynamodb", [Some("yes".into()), None, None, None]);
+        a.answer_dependency(
+            "dynamodb",
+            [Some(" ".into()), Some("no: no backoff".into()), None, None],
+        );
+        assert_eq!(a.dependencies.len(), 1);
+        let d = &a.dependencies[0];
+        assert_eq!(d.performed_as_promised.as_deref(), Some("yes"));
+        assert_eq!(d.our_use_was_right.as_deref(), Some("no: no backoff"));
+        assert_eq!(d.failure_was_foreseeable, None);
+    }
 }

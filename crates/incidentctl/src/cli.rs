@@ -50,12 +50,33 @@ pub enum Command {
     },
     /// Acknowledge: you are on it. Stops escalation.
     Ack { id: String },
-    /// Resolve the incident and complete its lifecycle.
+    /// Resolve the incident once the closing checklist holds (see `checklist`); completes its lifecycle.
     Resolve {
         id: String,
         /// What ended the impact.
         #[arg(long)]
         summary: Option<String>,
+        /// Resolve with checklist items still missing; the override and what it skipped are recorded.
+        #[arg(long, requires = "reason")]
+        force: bool,
+        /// Why the checklist is overridden (with --force).
+        #[arg(long, requires = "force")]
+        reason: Option<String>,
+    },
+    /// The closing checklist: show it, answer risk-of-recurrence questions, confirm customers recovered.
+    Checklist {
+        id: String,
+        #[command(subcommand)]
+        command: Option<ChecklistCommand>,
+    },
+    /// Customer updates: show the draft and what was sent, or publish the next one.
+    Update {
+        id: String,
+        /// The update, in customers' terms; each must say more than the last.
+        text: Option<String>,
+        /// Publish the generic first draft as it is.
+        #[arg(long, conflicts_with = "text")]
+        draft: bool,
     },
     /// Approve the pending mitigation (the proposed candidate unless --candidate).
     Approve {
@@ -134,6 +155,14 @@ pub enum Command {
         #[arg(long, conflicts_with = "scenario")]
         file: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ChecklistCommand {
+    /// Answer risk-of-recurrence question N (as numbered by `checklist ID`).
+    Answer { n: usize, text: String },
+    /// Confirm customers have recovered, saying how you know (support cases, canaries, error rates).
+    CustomersRecovered { how: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -231,4 +260,46 @@ pub enum CoeCommand {
     Show { id: String },
     /// List what the COE still lacks; exits non-zero while anything does.
     Check { id: String },
+    /// Write what customers experienced, in their terms.
+    Impact { id: String, text: String },
+    /// Add a learning.
+    Learning { id: String, text: String },
+    /// Answer the dependency review for one dependency (any of the four questions at a time).
+    Dependency {
+        id: String,
+        dependency: String,
+        /// Did it perform as promised?
+        #[arg(long)]
+        as_promised: Option<String>,
+        /// Was our use of it right?
+        #[arg(long)]
+        our_use: Option<String>,
+        /// Was the failure mode foreseeable?
+        #[arg(long)]
+        foreseeable: Option<String>,
+        /// Can we degrade gracefully without it?
+        #[arg(long)]
+        degrade: Option<String>,
+    },
+    /// Write the customer-facing RCA (customer terms: the functions they use, not our components).
+    Rca { id: String, text: String },
+    /// Rewrite the COE document in S3 and open tickets for new action items.
+    Publish { id: String },
+    /// Mark the COE complete: refused while `coe check` finds anything missing.
+    Complete { id: String },
+}
+
+impl CoeCommand {
+    pub fn id(&self) -> &str {
+        match self {
+            CoeCommand::Show { id }
+            | CoeCommand::Check { id }
+            | CoeCommand::Impact { id, .. }
+            | CoeCommand::Learning { id, .. }
+            | CoeCommand::Dependency { id, .. }
+            | CoeCommand::Rca { id, .. }
+            | CoeCommand::Publish { id }
+            | CoeCommand::Complete { id } => id,
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! What each command does.
 
-use crate::cli::{CatalogCommand, Cli, CoeCommand, Command, Output};
+use crate::cli::{CatalogCommand, Cli, Command, Output};
 use crate::context::{connect, Ctx};
 use crate::gameday;
 use crate::render::{duration, emit, table};
@@ -8,7 +8,6 @@ use anyhow::{bail, Context as _, Result};
 use chrono::{TimeDelta, Utc};
 use incident_aws::bus::detail_type;
 use incident_aws::identity;
-use incident_aws::lifecycle::callback;
 use incident_core::approval::Request;
 use incident_core::catalog::Catalog;
 use incident_core::event::{CustomerReport, CUSTOMER_REPORT, CUSTOMER_SOURCE};
@@ -24,9 +23,8 @@ pub async fn run(cli: Cli) -> Result<()> {
     let id = match &cli.command {
         Command::Evidence { command } => Some(IncidentId::parse(crate::evidence::incident_of(command))?),
         Command::Why { id, .. } => Some(IncidentId::parse(id)?),
-        Command::Coe {
-            command: CoeCommand::Show { id } | CoeCommand::Check { id },
-        } => Some(IncidentId::parse(id)?),
+        Command::Coe { command } => Some(IncidentId::parse(command.id())?),
+        Command::Checklist { id, .. } | Command::Update { id, .. } => Some(IncidentId::parse(id)?),
         Command::Action { command } => crate::postmortem::incident_of(command)?,
         Command::Show { id } | Command::Timeline { id } | Command::Note { id, .. } | Command::Ack { id } => {
             Some(IncidentId::parse(id)?)
@@ -64,7 +62,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Timeline { .. } => timeline(&ctx, out, &id.expect("parsed")).await,
         Command::Note { text, link, .. } => note(&ctx, out, &id.expect("parsed"), text, link).await,
         Command::Ack { .. } => ack(&ctx, out, &id.expect("parsed")).await,
-        Command::Resolve { summary, .. } => resolve(&ctx, out, &id.expect("parsed"), summary).await,
+        Command::Resolve { summary, reason, .. } => {
+            crate::closing::resolve(&ctx, out, &id.expect("parsed"), summary, reason).await
+        }
+        Command::Checklist { command, .. } => crate::closing::checklist(&ctx, out, &id.expect("parsed"), command).await,
+        Command::Update { text, draft, .. } => {
+            crate::closing::update(&ctx, out, &id.expect("parsed"), text, draft).await
+        }
         Command::Report {
             service,
             summary,
@@ -334,40 +338,6 @@ async fn ack(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
     emit(out, &incident, |i| {
         format!("{} acknowledged by {}\n", i.id, caller.name)
     })
-}
-
-async fn resolve(ctx: &Ctx, out: Output, id: &IncidentId, summary: Option<String>) -> Result<()> {
-    let caller = identity::caller(&ctx.config).await?;
-    let now = Utc::now();
-    let incident = ctx
-        .store
-        .update_incident(id, |i| {
-            if i.status.is_closed() {
-                return Err(Rejected(format!("{} is already {}", i.id, i.status)));
-            }
-            i.status = Status::Resolved;
-            i.resolved_at = Some(now);
-            i.resolved_by = Some(caller.name.clone());
-            Ok(())
-        })
-        .await?;
-    let text = format!(
-        "resolved{}",
-        summary.as_ref().map(|s| format!(": {s}")).unwrap_or_default()
-    );
-    ctx.store
-        .append(id, Entry::human(&caller.name, EntryKind::Resolved, text))
-        .await?;
-    crate::mitigation::withdraw_pending(ctx, id).await?;
-    // The lifecycle waits on a task token kept server-side; if it is not waiting yet, it sees the
-    // resolved status when it gets there and completes by itself.
-    if let Some(token) = ctx.store.token(id, callback::RESOLVE).await? {
-        ctx.callbacks
-            .complete(&token, &json!({ "resolved_by": caller.name, "summary": summary }))
-            .await?;
-        ctx.store.delete_token(id, callback::RESOLVE).await?;
-    }
-    emit(out, &incident, |i| format!("{} resolved by {}\n", i.id, caller.name))
 }
 
 async fn report(

@@ -16,6 +16,9 @@ pub struct Ctx {
     pub bus: Bus,
     pub events: aws_sdk_eventbridge::Client,
     pub evidence: S3Evidence,
+    pub lambda: aws_sdk_lambda::Client,
+    /// The postmortem function (absent on stacks deployed before it existed).
+    pub postmortem_function: Option<String>,
 }
 
 /// Reads the stack outputs and builds the clients once.
@@ -59,6 +62,8 @@ pub async fn connect(stack: &str) -> Result<Ctx> {
         bus: Bus::new(&config, bus),
         events: aws_sdk_eventbridge::Client::new(&config),
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), bucket),
+        lambda: aws_sdk_lambda::Client::new(&config),
+        postmortem_function: outputs.get("PostmortemFunctionName").cloned(),
         config,
     })
 }

@@ -5,6 +5,7 @@
 //! AWS and the local stack.
 
 mod cli;
+mod closing;
 mod commands;
 mod context;
 mod evidence;

@@ -4,15 +4,22 @@ use crate::cli::{ActionCommand, CoeCommand, Output, WhyCommand};
 use crate::context::Ctx;
 use crate::render::{emit, table};
 use anyhow::{anyhow, bail, Context as _, Result};
+use aws_sdk_lambda::error::DisplayErrorContext;
+use aws_sdk_lambda::primitives::Blob;
 use chrono::{NaiveDate, TimeDelta, Utc};
+use incident_aws::bus::detail_type;
 use incident_aws::identity;
 use incident_aws::postmortem_store::incident_of_action;
 use incident_aws::AwsError;
 use incident_core::actions::{ActionItem, Term};
-use incident_core::coe::{self, Record};
-use incident_core::ports::CatalogSource;
+use incident_core::coe::{self, Authored, Record};
+use incident_core::incident::Incident;
+use incident_core::ports::{CatalogSource, Rejected};
+use incident_core::resolution::Attested;
+use incident_core::timeline::{Entry, EntryKind};
+use incident_core::whys::Tree;
 use incident_core::IncidentId;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// The incident an action command is about, validated before any call.
 pub fn incident_of(command: &ActionCommand) -> Result<Option<IncidentId>> {
@@ -97,6 +104,7 @@ pub async fn action(ctx: &Ctx, out: Output, id: Option<&IncidentId>, command: Ac
                     ..template.clone()
                 })
                 .await?;
+            republish_if_published(ctx, id).await;
             emit(out, &item, |i| {
                 format!(
                     "added {} ({}, {}, due {})\n",
@@ -165,37 +173,23 @@ pub async fn action(ctx: &Ctx, out: Output, id: Option<&IncidentId>, command: Ac
                 .with_context(|| format!("no action item {item}"))?;
             action.close(&validation, &caller.name, now)?;
             ctx.store.save_open_action(id, &action).await?;
+            republish_if_published(ctx, id).await;
             emit(out, &action, |a| format!("{} closed by {}\n", a.id, caller.name))
         }
     }
 }
 
 pub async fn coe(ctx: &Ctx, out: Output, id: &IncidentId, command: CoeCommand) -> Result<()> {
-    let incident = ctx.store.incident(id).await?;
-    let timeline = ctx.store.timeline(id).await?;
-    let whys = ctx.store.whys(id).await?;
-    let actions = ctx.store.actions(id).await?;
-    let authored = ctx.store.authored(id).await?;
-    let catalog = CatalogSource::load(&ctx.catalog).await?;
-    let dependencies = coe::dependencies_of(&catalog, &incident);
-    let record = Record {
-        incident: &incident,
-        timeline: &timeline,
-        whys: &whys,
-        actions: &actions,
-        authored: &authored,
-        dependencies: &dependencies,
-    };
     match command {
         CoeCommand::Show { .. } => {
-            print!("{}", coe::render(&record));
+            print!("{}", coe::render(&record(ctx, id).await?.as_record()));
             Ok(())
         }
         CoeCommand::Check { .. } => {
-            let gaps = coe::gaps(&record, Utc::now());
+            let gaps = coe::gaps(&record(ctx, id).await?.as_record(), Utc::now());
             emit(out, &json!({ "complete": gaps.is_empty(), "gaps": gaps }), |_| {
                 if gaps.is_empty() {
-                    "the COE is complete\n".into()
+                    format!("the COE is complete: incidentctl coe complete {id}\n")
                 } else {
                     gaps.iter().map(|g| format!("- {g}\n")).collect()
                 }
@@ -205,5 +199,214 @@ pub async fn coe(ctx: &Ctx, out: Output, id: &IncidentId, command: CoeCommand) -
             }
             Ok(())
         }
+        CoeCommand::Impact { text, .. } => {
+            let text = required(&text, "the impact summary")?;
+            author(ctx, out, id, "impact summary written", |a| {
+                a.impact_summary = Some(text.clone())
+            })
+            .await
+        }
+        CoeCommand::Learning { text, .. } => {
+            let text = required(&text, "a learning")?;
+            author(ctx, out, id, "learning added", |a| a.learnings.push(text.clone())).await
+        }
+        CoeCommand::Rca { text, .. } => {
+            let text = required(&text, "the customer-facing RCA")?;
+            author(ctx, out, id, "customer-facing RCA written", |a| {
+                a.customer_rca = Some(text.clone())
+            })
+            .await
+        }
+        CoeCommand::Dependency {
+            dependency,
+            as_promised,
+            our_use,
+            foreseeable,
+            degrade,
+            ..
+        } => {
+            let answers = [as_promised, our_use, foreseeable, degrade];
+            if answers.iter().all(|a| a.as_deref().is_none_or(|a| a.trim().is_empty())) {
+                bail!("answer at least one of --as-promised, --our-use, --foreseeable, --degrade");
+            }
+            let incident = ctx.store.incident(id).await?;
+            let deps = coe::dependencies_of(&CatalogSource::load(&ctx.catalog).await?, &incident);
+            if !deps.contains(&dependency) {
+                bail!(
+                    "{dependency} is not a catalog dependency of {}: review one of {}",
+                    incident.services.join(", "),
+                    if deps.is_empty() {
+                        "(none recorded)".to_string()
+                    } else {
+                        deps.join(", ")
+                    }
+                );
+            }
+            let what = format!("dependency review of {dependency} answered");
+            author(ctx, out, id, &what, |a| {
+                a.answer_dependency(&dependency, answers.clone())
+            })
+            .await
+        }
+        CoeCommand::Publish { .. } => {
+            let published = publish(ctx, id).await?;
+            emit(out, &published, |p| {
+                let pm = &p["postmortem"];
+                format!(
+                    "COE written to {}; ticket {}, due {}\n",
+                    pm["document"].as_str().unwrap_or("?"),
+                    pm["ticket"].as_str().unwrap_or("?"),
+                    pm["due"].as_str().unwrap_or("?")
+                )
+            })
+        }
+        CoeCommand::Complete { .. } => complete(ctx, out, id).await,
     }
+}
+
+/// Everything the COE is written from, read once.
+struct Loaded {
+    incident: Incident,
+    timeline: Vec<Entry>,
+    whys: Tree,
+    actions: Vec<ActionItem>,
+    authored: Authored,
+    dependencies: Vec<String>,
+}
+
+impl Loaded {
+    fn as_record(&self) -> Record<'_> {
+        Record {
+            incident: &self.incident,
+            timeline: &self.timeline,
+            whys: &self.whys,
+            actions: &self.actions,
+            authored: &self.authored,
+            dependencies: &self.dependencies,
+        }
+    }
+}
+
+async fn record(ctx: &Ctx, id: &IncidentId) -> Result<Loaded> {
+    let incident = ctx.store.incident(id).await?;
+    let catalog = CatalogSource::load(&ctx.catalog).await?;
+    Ok(Loaded {
+        timeline: ctx.store.timeline(id).await?,
+        whys: ctx.store.whys(id).await?,
+        actions: ctx.store.actions(id).await?,
+        authored: ctx.store.authored(id).await?,
+        dependencies: coe::dependencies_of(&catalog, &incident),
+        incident,
+    })
+}
+
+fn required(text: &str, what: &str) -> Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        bail!("{what} needs text");
+    }
+    Ok(text.to_string())
+}
+
+async fn author(
+    ctx: &Ctx,
+    out: Output,
+    id: &IncidentId,
+    what: &str,
+    mut change: impl FnMut(&mut Authored),
+) -> Result<()> {
+    ctx.store.incident(id).await?;
+    let (_, authored) = ctx
+        .store
+        .update_authored(id, |a| {
+            change(a);
+            Ok(())
+        })
+        .await?;
+    emit(out, &authored, |_| format!("{what}\n"))
+}
+
+/// Asks the postmortem function to rewrite the COE document and open the tickets still missing.
+pub async fn publish(ctx: &Ctx, id: &IncidentId) -> Result<Value> {
+    let function = ctx
+        .postmortem_function
+        .as_deref()
+        .context("this stack has no postmortem function: redeploy incident-loop")?;
+    let payload = serde_json::to_vec(&json!({ "action": "publish", "incident_id": id }))?;
+    let answer = ctx
+        .lambda
+        .invoke()
+        .function_name(function)
+        .payload(Blob::new(payload))
+        .send()
+        .await
+        .map_err(|e| anyhow!("invoking the postmortem function: {}", DisplayErrorContext(&e)))?;
+    let body: Value = answer
+        .payload()
+        .map(|b| serde_json::from_slice(b.as_ref()))
+        .transpose()?
+        .unwrap_or_default();
+    if answer.function_error().is_some() {
+        bail!(
+            "the postmortem function refused: {}",
+            body["errorMessage"].as_str().unwrap_or("no message")
+        );
+    }
+    Ok(body)
+}
+
+/// After an action item changed: a published COE gets its tickets and document brought up to date.
+async fn republish_if_published(ctx: &Ctx, id: &IncidentId) {
+    let published = matches!(ctx.store.incident(id).await, Ok(i) if i.postmortem.is_some());
+    if published {
+        if let Err(e) = publish(ctx, id).await {
+            eprintln!(
+                "warning: the COE document and tickets were not updated ({e:#}); run incidentctl coe publish {id}"
+            );
+        }
+    }
+}
+
+async fn complete(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
+    let gaps = coe::gaps(&record(ctx, id).await?.as_record(), Utc::now());
+    if !gaps.is_empty() {
+        let list: String = gaps.iter().map(|g| format!("\n  - {g}")).collect();
+        bail!("the COE of {id} is not complete:{list}");
+    }
+    let caller = identity::caller(&ctx.config).await?;
+    let now = Utc::now();
+    ctx.store
+        .update_incident(id, |i| {
+            let Some(pm) = i.postmortem.as_mut() else {
+                return Err(Rejected(format!(
+                    "{id} has no published COE yet (it is written on resolution): incidentctl coe publish {id}"
+                )));
+            };
+            if let Some(done) = &pm.completed {
+                return Err(Rejected(format!(
+                    "the COE of {id} was already completed by {}",
+                    done.by
+                )));
+            }
+            pm.completed = Some(Attested {
+                text: "coe check found nothing missing".into(),
+                by: caller.name.clone(),
+                at: now,
+            });
+            Ok(())
+        })
+        .await?;
+    ctx.store
+        .append(
+            id,
+            Entry::human(&caller.name, EntryKind::Closing, "COE marked complete"),
+        )
+        .await?;
+    let published = publish(ctx, id).await?;
+    ctx.bus
+        .emit(detail_type::POSTMORTEM_COMPLETED, &published["postmortem"])
+        .await?;
+    emit(out, &published, |_| {
+        format!("COE of {id} complete; its ticket is resolved\n")
+    })
 }
