@@ -187,3 +187,17 @@ impl Incident {
         (self.detected_at - self.impact_started_at).num_seconds()
     }
 }
+
+/// An open single-service checkout incident of the given severity, for the core's unit tests.
+#[cfg(test)]
+pub(crate) fn checkout(severity: Severity, customer_facing: bool) -> Incident {
+    let mut i = Incident::open(
+        IncidentId::for_service("checkout", &crate::SignalKey::new("t", "k")),
+        Scope::SingleService,
+        vec!["checkout".into()],
+        Utc::now(),
+    );
+    i.severity = Some(severity);
+    i.customer_facing = customer_facing;
+    i
+}

@@ -213,19 +213,10 @@ impl std::fmt::Display for Refused {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{Scope, Status};
-    use crate::{IncidentId, SignalKey};
-    use chrono::TimeDelta;
+    use crate::incident::Status;
 
     fn incident(customer_facing: bool) -> Incident {
-        let now = Utc::now();
-        let mut i = Incident::open(
-            IncidentId::for_service("checkout", &SignalKey::new("t", "k")),
-            Scope::SingleService,
-            vec!["checkout".into()],
-            now - TimeDelta::minutes(30),
-        );
-        i.customer_facing = customer_facing;
+        let mut i = crate::incident::checkout(crate::severity::Severity::Sev2, customer_facing);
         i.status = Status::Mitigated;
         i.open_checks = vec!["Could a pipeline undo the fix?".into(), "Shared component?".into()];
         i

@@ -164,18 +164,9 @@ pub fn overdue_to_announce(items: &[ActionItem], now: DateTime<Utc>) -> Vec<&Act
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::Scope;
-    use crate::{IncidentId, SignalKey};
 
     fn incident(severity: Severity, customer_facing: bool) -> Incident {
-        let mut i = Incident::open(
-            IncidentId::for_service("checkout", &SignalKey::new("t", "k")),
-            Scope::SingleService,
-            vec!["checkout".into()],
-            Utc::now(),
-        );
-        i.severity = Some(severity);
-        i.customer_facing = customer_facing;
+        let mut i = crate::incident::checkout(severity, customer_facing);
         i.resolved_at = Some(i.detected_at + TimeDelta::hours(1));
         i
     }

@@ -132,19 +132,10 @@ pub fn due(incident: &Incident, now: DateTime<Utc>) -> Due {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{Scope, Status};
-    use crate::{IncidentId, SignalKey};
+    use crate::incident::Status;
 
     fn incident(severity: Severity) -> Incident {
-        let mut i = Incident::open(
-            IncidentId::for_service("checkout", &SignalKey::new("t", "k")),
-            Scope::SingleService,
-            vec!["checkout".into()],
-            Utc::now(),
-        );
-        i.severity = Some(severity);
-        i.customer_facing = true;
-        i
+        crate::incident::checkout(severity, true)
     }
 
     #[test]

@@ -251,7 +251,31 @@ async fn show(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
                     .map(|by| format!("by {by} after {}", duration(i.time_to_acknowledge_secs().unwrap_or(0))))),
             ),
             ("escalations", i.escalations.to_string()),
-            ("resolved", opt(i.resolved_by.clone().map(|by| format!("by {by}")))),
+            ("mitigated", opt(i.mitigated_by.clone().map(|by| format!("by {by}")))),
+            ("cust. updates", format!("{} published", i.customer_updates.len())),
+            (
+                "resolved",
+                opt(i.resolved_by.clone().map(|by| {
+                    let forced = if i.resolution_override.is_some() {
+                        " (checklist overridden)"
+                    } else {
+                        ""
+                    };
+                    format!("by {by}{forced}")
+                })),
+            ),
+            (
+                "postmortem",
+                opt(i.postmortem.as_ref().map(|p| {
+                    format!(
+                        "{} (ticket {}, due {}{})",
+                        p.document,
+                        p.ticket.as_deref().unwrap_or("-"),
+                        p.due.format("%Y-%m-%d"),
+                        if p.completed.is_some() { ", complete" } else { "" }
+                    )
+                })),
+            ),
             (
                 "members",
                 if i.members.is_empty() {

@@ -83,3 +83,25 @@ fn a_link_that_is_not_http_is_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_override_without_a_reason_is_refused_before_any_call() {
+    let id = "inc-0123456789abcdef0123";
+    let offline = [("AWS_ENDPOINT_URL", "http://127.0.0.1:9")];
+    let out = incidentctl(&["resolve", id, "--force"], &offline);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--reason"), "{}", stderr(&out));
+    let out = incidentctl(&["resolve", id, "--reason", "because"], &offline);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+}
+
+#[test]
+fn an_update_is_either_the_draft_or_text() {
+    let out = incidentctl(
+        &["update", "inc-0123456789abcdef0123", "--draft", "we found it"],
+        &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("cannot be used with"), "{}", stderr(&out));
+}

@@ -28,8 +28,15 @@ pub struct Deps<S, C, N, K> {
 pub enum Input {
     /// Page every team the plan names and publish `Incident Engaged`.
     Engage { incident_id: IncidentId },
-    /// After the acknowledgement wait: has anyone acknowledged?
-    CheckAck { incident_id: IncidentId },
+    /// Every poll of the acknowledgement clock: has anyone acknowledged, and is the time spent?
+    CheckAck {
+        incident_id: IncidentId,
+        /// Waits counted since engagement or the last escalation.
+        #[serde(default)]
+        polls: u32,
+        #[serde(default)]
+        ack_timeout_seconds: u64,
+    },
     /// Nobody acknowledged in time: page the escalation team and the commander.
     Escalate { incident_id: IncidentId },
     /// Keep the resolution callback's token server-side until `incidentctl resolve`.
@@ -54,6 +61,12 @@ pub struct Output {
     pub acknowledged: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub escalations: Option<u32>,
+    /// Acknowledgement clock: the time is spent, escalate now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalate: Option<bool>,
+    /// Acknowledgement clock: waits counted so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub polls: Option<u32>,
     /// Customer updates: nothing more to watch (closed, not customer-facing, no cadence).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updates_done: Option<bool>,
@@ -68,6 +81,8 @@ impl Output {
             incident_id: id,
             acknowledged: None,
             escalations: None,
+            escalate: None,
+            polls: None,
             updates_done: None,
             next_check_seconds: None,
         }
@@ -84,14 +99,22 @@ where
     pub async fn handle(&self, input: Input) -> Result<Output, HandlerError> {
         match input {
             Input::Engage { incident_id } => self.engage(incident_id).await,
-            Input::CheckAck { incident_id } => {
+            Input::CheckAck {
+                incident_id,
+                polls,
+                ack_timeout_seconds,
+            } => {
                 let incident = self.store.incident(&incident_id).await?;
                 let acknowledged = incident.acknowledged_at.is_some() || incident.status.is_closed();
-                if let Some(secs) = incident.time_to_acknowledge_secs() {
+                if let Some(secs) = incident.time_to_acknowledge_secs().filter(|_| acknowledged) {
                     metrics::emit("TimeToAcknowledge", secs, &incident);
                 }
+                let clock = engagement::ack_clock(polls, ack_timeout_seconds);
                 Ok(Output {
                     acknowledged: Some(acknowledged),
+                    escalate: Some(!acknowledged && clock.escalate),
+                    polls: Some(clock.polls),
+                    next_check_seconds: Some(clock.wait_seconds as i64),
                     ..Output::of(incident_id)
                 })
             }
@@ -396,10 +419,26 @@ mod tests {
         let ack = d
             .handle(Input::CheckAck {
                 incident_id: id.clone(),
+                polls: 1,
+                ack_timeout_seconds: 300,
             })
             .await
             .unwrap();
         assert_eq!(ack.acknowledged, Some(false));
+        assert_eq!(
+            (ack.escalate, ack.polls),
+            (Some(false), Some(2)),
+            "not yet: 60 of 300 s"
+        );
+        let spent = d
+            .handle(Input::CheckAck {
+                incident_id: id.clone(),
+                polls: 5,
+                ack_timeout_seconds: 300,
+            })
+            .await
+            .unwrap();
+        assert_eq!(spent.escalate, Some(true));
         let first = d
             .handle(Input::Escalate {
                 incident_id: id.clone(),
@@ -434,8 +473,15 @@ mod tests {
             })
             .await
             .unwrap();
-        let ack = d.handle(Input::CheckAck { incident_id: id }).await.unwrap();
-        assert_eq!(ack.acknowledged, Some(true));
+        let ack = d
+            .handle(Input::CheckAck {
+                incident_id: id,
+                polls: 9,
+                ack_timeout_seconds: 300,
+            })
+            .await
+            .unwrap();
+        assert_eq!((ack.acknowledged, ack.escalate), (Some(true), Some(false)));
     }
 
     #[tokio::test]
@@ -522,61 +568,43 @@ mod tests {
     #[tokio::test]
     async fn a_missed_update_cadence_reminds_support_once_and_says_when_to_look_again() {
         let (d, id) = deps(MemoryNotifier::default());
-        d.store
-            .update_incident(&id, |i| {
-                i.engaged_at = Some(Utc::now() - chrono::TimeDelta::minutes(61));
-                Ok(())
-            })
-            .await
-            .unwrap();
-        let out = d
-            .handle(Input::CustomerUpdateDue {
+        let change = |f: fn(&mut Incident)| {
+            let (d, id) = (&d, &id);
+            async move {
+                d.store
+                    .update_incident(id, |i| {
+                        f(i);
+                        Ok(())
+                    })
+                    .await
+                    .unwrap();
+            }
+        };
+        let check = || {
+            d.handle(Input::CustomerUpdateDue {
                 incident_id: id.clone(),
             })
-            .await
-            .unwrap();
+        };
+        let reminders = || d.bus.events_of(detail_type::CUSTOMER_UPDATE_DUE).len();
+
+        change(|i| i.engaged_at = Some(Utc::now() - chrono::TimeDelta::minutes(61))).await;
+        let out = check().await.unwrap();
         assert_eq!(out.updates_done, Some(false));
         assert_eq!(out.next_check_seconds, Some(60), "looks again within a minute");
         assert_eq!(d.bus.paged(), [SUPPORT]);
-        assert_eq!(d.bus.events_of(detail_type::CUSTOMER_UPDATE_DUE).len(), 1);
+        assert_eq!(reminders(), 1);
+        check().await.unwrap();
+        assert_eq!(reminders(), 1, "one reminder per missed update");
 
-        d.handle(Input::CustomerUpdateDue {
-            incident_id: id.clone(),
+        change(|i| {
+            updates::publish(i, "We found the cause and are rolling back.", "sam", Utc::now()).unwrap();
         })
-        .await
-        .unwrap();
-        assert_eq!(
-            d.bus.events_of(detail_type::CUSTOMER_UPDATE_DUE).len(),
-            1,
-            "one reminder per missed update"
-        );
+        .await;
+        check().await.unwrap();
+        assert_eq!(reminders(), 1, "a fresh update resets the cadence");
 
-        d.store
-            .update_incident(&id, |i| {
-                updates::publish(i, "We found the cause and are rolling back.", "sam", Utc::now()).unwrap();
-                Ok(())
-            })
-            .await
-            .unwrap();
-        d.handle(Input::CustomerUpdateDue {
-            incident_id: id.clone(),
-        })
-        .await
-        .unwrap();
-        assert_eq!(
-            d.bus.events_of(detail_type::CUSTOMER_UPDATE_DUE).len(),
-            1,
-            "a fresh update resets the cadence"
-        );
-        d.store
-            .update_incident(&id, |i| {
-                i.status = Status::Resolved;
-                Ok(())
-            })
-            .await
-            .unwrap();
-        let out = d.handle(Input::CustomerUpdateDue { incident_id: id }).await.unwrap();
-        assert_eq!(out.updates_done, Some(true));
+        change(|i| i.status = Status::Resolved).await;
+        assert_eq!(check().await.unwrap().updates_done, Some(true));
     }
 
     #[tokio::test]
