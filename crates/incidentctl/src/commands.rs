@@ -307,7 +307,10 @@ async fn timeline(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
                 vec![
                     e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
                     e.actor.clone(),
-                    format!("{:?}", e.kind).to_lowercase(),
+                    serde_json::to_value(e.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(|k| k.replace('_', " ")))
+                        .unwrap_or_default(),
                     format!("{}{links}", e.text),
                 ]
             })

@@ -154,11 +154,12 @@ pub async fn action(ctx: &Ctx, out: Output, id: Option<&IncidentId>, command: Ac
                             a.owner.clone(),
                             a.due.format("%Y-%m-%d").to_string(),
                             status,
+                            a.ticket.clone().unwrap_or_else(|| "-".into()),
                             a.text.clone(),
                         ]
                     })
                     .collect();
-                table(&["ITEM", "TERM", "OWNER", "DUE", "STATUS", "ACTION"], &rows)
+                table(&["ITEM", "TERM", "OWNER", "DUE", "STATUS", "TICKET", "ACTION"], &rows)
             })
         }
         ActionCommand::Done { item, validation } => {
