@@ -6,6 +6,7 @@
 
 use crate::actions::ActionItem;
 use crate::incident::{Incident, Scope};
+use crate::signal::{Health, Signal, SignalSource};
 use crate::timeline::{Entry, EntryKind};
 use crate::whys::Tree;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -90,6 +91,27 @@ pub struct Record<'a> {
     pub authored: &'a Authored,
     /// Every dependency of the services involved, from the catalog.
     pub dependencies: &'a [String],
+    /// The signals of the incident (and of its members).
+    pub signals: &'a [Signal],
+}
+
+/// For a customer-detected incident: when customers told us, and when our own monitoring (an
+/// alarm or a canary) first saw it, if it ever did.
+fn detection_lead(r: &Record) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+    let reported = r
+        .signals
+        .iter()
+        .filter(|s| s.source == SignalSource::CustomerReport)
+        .map(|s| s.at)
+        .min()
+        .unwrap_or(r.incident.impact_started_at);
+    let monitored = r
+        .signals
+        .iter()
+        .filter(|s| s.source != SignalSource::CustomerReport && s.health == Health::Impaired)
+        .map(|s| s.at)
+        .min();
+    (reported, monitored)
 }
 
 /// Every catalog dependency of the incident's services, sorted and once each.
@@ -244,7 +266,20 @@ pub fn render(r: &Record) -> String {
     push(&mut md, String::new());
     push(&mut md, format!("- **First signal:** {}", i.first_signal));
     let detected_by = if i.customer_detected {
-        "**customers**, before any of our alarms — why did our monitoring not see it first?".to_string()
+        match detection_lead(r) {
+            (reported, Some(monitored)) if monitored > reported => format!(
+                "**customers**, {} before our first alarm or canary ({}) — why did our monitoring not see it first?",
+                span(reported, Some(monitored)),
+                at(monitored)
+            ),
+            (_, Some(monitored)) => format!(
+                "**customers** reported it, though our monitoring had seen it at {} — why was nobody engaged by it?",
+                at(monitored)
+            ),
+            (_, None) => {
+                "**customers**; none of our alarms or canaries fired at all — what would have caught it?".to_string()
+            }
+        }
     } else {
         "our own monitoring".to_string()
     };
@@ -434,6 +469,36 @@ pub fn gaps(r: &Record, now: DateTime<Utc>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_overridden_checklist_is_said_in_the_coe_and_no_alarm_at_all_is_called_out() {
+        use crate::resolution::{Attested, Override};
+        let mut i = crate::incident::checkout(crate::severity::Severity::Sev1, true);
+        i.customer_detected = true;
+        i.resolution_override = Some(Override {
+            reason: Attested {
+                text: "customers first".into(),
+                by: "hana".into(),
+                at: Utc::now(),
+            },
+            missing: vec!["final evidence capture has not run".into()],
+        });
+        let (tree, authored) = (Tree::default(), Authored::default());
+        let md = render(&Record {
+            incident: &i,
+            timeline: &[],
+            whys: &tree,
+            actions: &[],
+            authored: &authored,
+            dependencies: &[],
+            signals: &[],
+        });
+        assert!(
+            md.contains("**Closed with the checklist overridden** by hana: customers first (skipped: final evidence capture has not run)"),
+            "{md}"
+        );
+        assert!(md.contains("none of our alarms or canaries fired at all"), "{md}");
+    }
 
     #[test]
     fn dependency_answers_accumulate_and_blank_ones_keep_what_was_said() {

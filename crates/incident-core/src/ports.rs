@@ -81,6 +81,15 @@ pub trait IncidentStore: Sync {
     fn close_correlation(&self, incident: &Incident, policy: &Policy) -> impl Future<Output = PortResult<()>> + Send;
 }
 
+/// The signals of an incident and of the incidents linked into it (a multi-service event's members).
+pub async fn signals_with_members<S: IncidentStore>(store: &S, incident: &Incident) -> PortResult<Vec<Signal>> {
+    let mut signals = store.signals(&incident.id).await?;
+    for member in &incident.members {
+        signals.extend(store.signals(member).await?);
+    }
+    Ok(signals)
+}
+
 pub trait CatalogSource: Sync {
     fn load(&self) -> impl Future<Output = PortResult<Catalog>> + Send;
 }

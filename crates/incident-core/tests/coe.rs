@@ -7,6 +7,7 @@ use incident_core::actions::{ActionItem, Term};
 use incident_core::coe::{gaps, render, Authored, DependencyReview, Record};
 use incident_core::incident::{Incident, Scope, Status};
 use incident_core::severity::Severity;
+use incident_core::signal::{Health, Signal, SignalSource};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::whys::Tree;
 use incident_core::{IncidentId, SignalKey};
@@ -16,6 +17,22 @@ fn t(minute: i64) -> DateTime<Utc> {
         .unwrap()
         .with_timezone(&Utc)
         + TimeDelta::minutes(minute)
+}
+
+fn signal(source: SignalSource, resource: &str, minute: i64) -> Signal {
+    Signal {
+        key: SignalKey::new("golden", resource),
+        source,
+        health: Health::Impaired,
+        resource: resource.into(),
+        at: t(minute),
+        reason: "golden".into(),
+        service_hint: None,
+        exercise: false,
+        alarm: None,
+        link: None,
+        reporter: None,
+    }
 }
 
 fn incident(scope: Scope, services: &[&str]) -> Incident {
@@ -180,6 +197,7 @@ fn the_single_service_coe_draft_matches_its_golden_file() {
         actions: &a,
         authored: &au,
         dependencies: &deps,
+        signals: &[],
     };
     golden("coe-single-service.md", &render(&record));
 }
@@ -193,6 +211,11 @@ fn the_multi_service_coe_draft_matches_its_golden_file() {
     let (tl, w, a) = (timeline(), Tree::default(), Vec::new());
     let au = Authored::default();
     let deps = ["auth".to_string()];
+    // Customers reported it at 03:00; our first alarm fired twelve minutes later.
+    let signals = [
+        signal(SignalSource::CustomerReport, "customers cannot pay", 0),
+        signal(SignalSource::Alarm, "orders-latency", 12),
+    ];
     let record = Record {
         incident: &i,
         timeline: &tl,
@@ -200,8 +223,14 @@ fn the_multi_service_coe_draft_matches_its_golden_file() {
         actions: &a,
         authored: &au,
         dependencies: &deps,
+        signals: &signals,
     };
-    golden("coe-multi-service.md", &render(&record));
+    let draft = render(&record);
+    assert!(
+        draft.contains("**customers**, 12m00s before our first alarm or canary"),
+        "{draft}"
+    );
+    golden("coe-multi-service.md", &draft);
 }
 
 #[test]
@@ -217,6 +246,7 @@ fn coe_check_lists_every_gap() {
         actions: &a,
         authored: &au,
         dependencies: &deps,
+        signals: &[],
     };
     let found = gaps(&record, t(60 * 24 * 9));
     assert!(
@@ -240,6 +270,7 @@ fn coe_check_lists_every_gap() {
         actions: &a,
         authored: &au,
         dependencies: &deps,
+        signals: &[],
     };
     let found = gaps(&record, t(100));
     assert!(

@@ -14,8 +14,9 @@ use incident_aws::AwsError;
 use incident_core::actions::{ActionItem, Term};
 use incident_core::coe::{self, Authored, Record};
 use incident_core::incident::Incident;
-use incident_core::ports::{CatalogSource, Rejected};
+use incident_core::ports::{signals_with_members, CatalogSource, Rejected};
 use incident_core::resolution::Attested;
+use incident_core::signal::Signal;
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::whys::Tree;
 use incident_core::IncidentId;
@@ -273,6 +274,7 @@ struct Loaded {
     actions: Vec<ActionItem>,
     authored: Authored,
     dependencies: Vec<String>,
+    signals: Vec<Signal>,
 }
 
 impl Loaded {
@@ -284,6 +286,7 @@ impl Loaded {
             actions: &self.actions,
             authored: &self.authored,
             dependencies: &self.dependencies,
+            signals: &self.signals,
         }
     }
 }
@@ -297,6 +300,7 @@ async fn record(ctx: &Ctx, id: &IncidentId) -> Result<Loaded> {
         actions: ctx.store.actions(id).await?,
         authored: ctx.store.authored(id).await?,
         dependencies: coe::dependencies_of(&catalog, &incident),
+        signals: signals_with_members(&ctx.store, &incident).await?,
         incident,
     })
 }

@@ -6,7 +6,9 @@ use incident_aws::lambda::HandlerError;
 use incident_core::catalog::Catalog;
 use incident_core::evidence::{self, Collected, Manifest, Moment, SourceError, Window};
 use incident_core::incident::Incident;
-use incident_core::ports::{CatalogSource, EvidenceSources, EvidenceStore, IncidentStore, PortError, PortResult};
+use incident_core::ports::{
+    signals_with_members, CatalogSource, EvidenceSources, EvidenceStore, IncidentStore, PortError, PortResult,
+};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
 use serde::{Deserialize, Serialize};
@@ -87,10 +89,7 @@ where
         let id = input.incident_id;
         let incident = self.store.incident(&id).await?;
         let catalog = self.catalog.load().await?;
-        let mut signals = self.store.signals(&id).await?;
-        for member in &incident.members {
-            signals.extend(self.store.signals(member).await?);
-        }
+        let signals = signals_with_members(&self.store, &incident).await?;
         let alarms = evidence::alarms_of(&signals);
         let (groups, queries) = log_targets(&catalog, &incident);
         let now = Utc::now();

@@ -10,8 +10,9 @@ use incident_core::catalog::Catalog;
 use incident_core::evidence::{self, Change, Manifest};
 use incident_core::incident::{Incident, Status};
 use incident_core::mitigation::{self, client_token, Candidate};
-use incident_core::ports::{Approvals, CatalogSource, EvidenceStore, IncidentStore, Notifier, RunbookRunner};
-use incident_core::signal::Signal;
+use incident_core::ports::{
+    signals_with_members, Approvals, CatalogSource, EvidenceStore, IncidentStore, Notifier, RunbookRunner,
+};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
 use serde::Deserialize;
@@ -121,14 +122,6 @@ where
         }
     }
 
-    async fn incident_signals(&self, incident: &Incident) -> Result<Vec<Signal>, HandlerError> {
-        let mut signals = self.store.signals(&incident.id).await?;
-        for member in &incident.members {
-            signals.extend(self.store.signals(member).await?);
-        }
-        Ok(signals)
-    }
-
     /// The changes of the incident's latest evidence capture (none if nothing was captured).
     async fn latest_changes(&self, id: &IncidentId) -> Result<Vec<Change>, HandlerError> {
         let manifests = evidence::manifest_keys(self.evidence.list(&evidence::prefix(id)).await?);
@@ -153,7 +146,7 @@ where
     async fn plan(&self, id: IncidentId) -> Result<Value, HandlerError> {
         let incident = self.store.incident(&id).await?;
         let catalog = self.catalog.load().await?;
-        let signals = self.incident_signals(&incident).await?;
+        let signals = signals_with_members(&self.store, &incident).await?;
         let changes = self.latest_changes(&id).await?;
         let service = incident.services.first().and_then(|s| catalog.service(s));
         let plan = mitigation::plan(service, incident.impact_started_at, &signals, &changes);
@@ -308,7 +301,7 @@ where
         if incident.status.is_closed() || incident.mitigated_at.is_some() {
             return Ok(json!({ "recovered": true, "closed": incident.status.is_closed() }));
         }
-        let signals = self.incident_signals(&incident).await?;
+        let signals = signals_with_members(&self.store, &incident).await?;
         let manual = incident.mitigated_by.is_some();
         let recovery = mitigation::recovery(&signals, Utc::now(), self.stabilisation, manual);
         if !recovery.recovered {
@@ -376,7 +369,7 @@ mod tests {
     use incident_core::approval::{decide, Caller, Request};
     use incident_core::incident::Scope;
     use incident_core::memory::{MemoryEvidence, MemoryNotifier, MemoryRunbooks, MemoryStore};
-    use incident_core::signal::{Health, SignalSource};
+    use incident_core::signal::{Health, Signal, SignalSource};
     use incident_core::SignalKey;
     use std::collections::BTreeMap;
 

@@ -7,7 +7,9 @@ use incident_aws::lambda::HandlerError;
 use incident_core::actions::ActionItem;
 use incident_core::coe::{self, Record};
 use incident_core::incident::{Incident, Status};
-use incident_core::ports::{CatalogSource, EvidenceStore, IncidentStore, Notifier, Postmortems, Tickets};
+use incident_core::ports::{
+    signals_with_members, CatalogSource, EvidenceStore, IncidentStore, Notifier, Postmortems, Tickets,
+};
 use incident_core::tickets::{self, Postmortem};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
@@ -155,6 +157,7 @@ where
         let authored = self.store.authored(id).await?;
         let catalog = self.catalog.load().await?;
         let dependencies = coe::dependencies_of(&catalog, incident);
+        let signals = signals_with_members(&self.store, incident).await?;
         let markdown = coe::render(&Record {
             incident,
             timeline: &timeline,
@@ -162,6 +165,7 @@ where
             actions,
             authored: &authored,
             dependencies: &dependencies,
+            signals: &signals,
         });
         self.documents.put(key, markdown.into_bytes()).await?;
         Ok(())
