@@ -487,15 +487,20 @@ impl Postmortems for MemoryStore {
     }
 }
 
-/// Tickets in memory: opening the same dedup key twice returns the first ticket.
+/// Tickets in memory: opening the same dedup key twice returns the first ticket; while `down`,
+/// every call fails as a throttled tracker would.
 #[derive(Default)]
 pub struct MemoryTickets {
     pub opened: Mutex<Vec<(String, Ticket)>>,
     pub resolved: Mutex<Vec<String>>,
+    pub down: bool,
 }
 
 impl Tickets for MemoryTickets {
     async fn open(&self, ticket: &Ticket) -> PortResult<String> {
+        if self.down {
+            return Err(PortError::Transient("the tracker is down".into()));
+        }
         let mut opened = self.opened.lock().unwrap();
         if let Some((id, _)) = opened.iter().find(|(_, t)| t.dedup == ticket.dedup) {
             return Ok(id.clone());
@@ -506,6 +511,9 @@ impl Tickets for MemoryTickets {
     }
 
     async fn resolve(&self, ticket_id: &str) -> PortResult<()> {
+        if self.down {
+            return Err(PortError::Transient("the tracker is down".into()));
+        }
         self.resolved.lock().unwrap().push(ticket_id.to_string());
         Ok(())
     }

@@ -79,26 +79,13 @@ where
         let document = format!("s3://{}/{key}", self.bucket);
         self.write_document(&incident, &actions, &key).await?;
 
-        let due = incident
-            .postmortem
-            .as_ref()
-            .map(|p| p.due)
-            .unwrap_or_else(|| tickets::coe_due(&incident));
-        let existing = incident.postmortem.as_ref().and_then(|p| p.ticket.clone());
-        let created = existing.is_none();
-        let ticket = match existing {
-            Some(t) => t,
-            None => {
-                let arn = format!("arn:aws:s3:::{}/{key}", self.bucket);
-                self.tickets
-                    .open(&tickets::postmortem_ticket(&incident, &document, &arn, due))
-                    .await?
-            }
-        };
+        // The document is linked from the incident before any ticket is asked for, so that a
+        // tracker outage still leaves a COE people can find.
         let now = Utc::now();
         let incident = self
             .store
             .update_incident(&id, |i| {
+                let due = tickets::coe_due(i);
                 let pm = i.postmortem.get_or_insert_with(|| Postmortem {
                     document: document.clone(),
                     due,
@@ -106,11 +93,32 @@ where
                     published_at: now,
                     completed: None,
                 });
-                pm.ticket.get_or_insert_with(|| ticket.clone());
                 pm.published_at = now;
                 Ok(())
             })
             .await?;
+        let pm = incident.postmortem.clone().expect("recorded just above");
+        let created = pm.ticket.is_none();
+        let ticket = match pm.ticket {
+            Some(t) => t,
+            None => {
+                let arn = format!("arn:aws:s3:::{}/{key}", self.bucket);
+                let opened = self
+                    .tickets
+                    .open(&tickets::postmortem_ticket(&incident, &document, &arn, pm.due))
+                    .await?;
+                self.store
+                    .update_incident(&id, |i| {
+                        if let Some(pm) = i.postmortem.as_mut() {
+                            pm.ticket.get_or_insert_with(|| opened.clone());
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                opened
+            }
+        };
+        let due = pm.due;
 
         let mut items = Vec::new();
         for mut item in actions {
@@ -334,6 +342,23 @@ mod tests {
         d.handle(Input::Publish { incident_id: id() }).await.unwrap();
         assert_eq!(d.tickets.opened.lock().unwrap().len(), 3);
         assert_eq!(d.tickets.resolved.lock().unwrap().clone(), vec![done.ticket.unwrap()]);
+    }
+
+    #[tokio::test]
+    async fn a_tracker_outage_still_leaves_the_coe_written_and_linked() {
+        let mut d = deps(resolved(&id()), vec![item(1, Term::Short, None)]);
+        d.tickets.down = true;
+        let err = d.handle(Input::Publish { incident_id: id() }).await.unwrap_err();
+        assert_eq!(err.error_type(), "Retryable");
+        assert!(d.documents.objects.lock().unwrap().contains_key(&document_key(&id())));
+        let pm = d.store.get(&id()).unwrap().postmortem.unwrap();
+        assert_eq!(pm.document, format!("s3://pm-bucket/{}", document_key(&id())));
+        assert_eq!(pm.ticket, None);
+
+        d.tickets.down = false;
+        let out = d.handle(Input::Publish { incident_id: id() }).await.unwrap();
+        assert_eq!(out["created"], true, "announced once the ticket exists");
+        assert_eq!(d.bus.events_of(detail_type::POSTMORTEM_CREATED).len(), 1);
     }
 
     #[tokio::test]
