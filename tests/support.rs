@@ -72,16 +72,21 @@ impl Stack {
 
     /// Invokes the ingest function with an exact event, as an at-least-once redelivery would.
     pub async fn invoke_ingest(&self, event: &Value) -> Result<Value> {
+        self.invoke("IngestFunctionName", event).await
+    }
+
+    /// Invokes the function named by the stack output `function_output`, synchronously.
+    pub async fn invoke(&self, function_output: &str, event: &Value) -> Result<Value> {
         let out = self
             .lambda
             .invoke()
-            .function_name(&self.outputs["IngestFunctionName"])
+            .function_name(&self.outputs[function_output])
             .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()))
             .send()
             .await?;
         let body: Value = serde_json::from_slice(out.payload().map(|b| b.as_ref()).unwrap_or(b"null"))?;
         if out.function_error().is_some() {
-            bail!("ingest failed: {body}");
+            bail!("{function_output} failed: {body}");
         }
         Ok(body)
     }
