@@ -431,6 +431,11 @@ async fn a_customer_report_escalates_until_acknowledged_and_resolution_completes
         incidentctl(&["resolve", &id, "--force"]).is_err(),
         "an override needs a reason"
     );
+    // The final capture can be run by hand (here, before the lifecycle would): it then counts.
+    let captured = incidentctl(&["evidence", "capture", &id])?;
+    assert!(captured.contains("-closing"), "{captured}");
+    let checklist = incidentctl(&["checklist", &id])?;
+    assert!(checklist.contains("[x] final evidence captured at"), "{checklist}");
     // The commander overrides; resolving ends the pending mitigation approval too, then completes
     // the lifecycle.
     incidentctl(&[

@@ -60,6 +60,11 @@ pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
     ])
 }
 
+/// One attribute's value, as `to_item` would write it.
+pub fn to_value<T: Serialize>(value: &T) -> Result<AttributeValue, crate::AwsError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| crate::AwsError::decode("serialise attribute", e))
+}
+
 pub fn to_item<T: Serialize>(value: &T) -> Result<Item, crate::AwsError> {
     serde_dynamo::to_item(value).map_err(|e| crate::AwsError::decode("serialise item", e))
 }

@@ -124,8 +124,12 @@ impl Postmortems for Store {
         Ok(Store::authored(self, id).await?)
     }
 
-    async fn save_action_tracking(&self, id: &IncidentId, item: &incident_core::actions::ActionItem) -> PortResult<()> {
-        Ok(Store::save_action_tracking(self, id, item).await?)
+    async fn record_ticket(&self, id: &IncidentId, item: &str, ticket: &str) -> PortResult<()> {
+        Ok(Store::record_action_ticket(self, id, item, ticket).await?)
+    }
+
+    async fn record_reminder(&self, id: &IncidentId, item: &str, at: chrono::DateTime<chrono::Utc>) -> PortResult<()> {
+        Ok(Store::record_action_reminder(self, id, item, at).await?)
     }
 
     async fn incidents_of_days(&self, days: &[String]) -> PortResult<Vec<Incident>> {

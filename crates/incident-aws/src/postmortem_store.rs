@@ -1,10 +1,11 @@
 //! Postmortem records in the incidents table: the five-whys tree (`COE#WHYS`) and what people
 //! wrote (`COE#AUTHORED`), both versioned, and one item per action item (`ACTION#<n>`).
 
-use crate::items::{incident_pk, to_item};
+use crate::items::{incident_pk, to_item, to_value};
 use crate::store::Store;
 use crate::AwsError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
 use incident_core::actions::ActionItem;
 use incident_core::coe::Authored;
 use incident_core::whys::Tree;
@@ -153,40 +154,48 @@ impl Store {
         Err(AwsError::Contention(format!("action items of {id}")))
     }
 
-    /// Records an item's ticket and last overdue reminder, leaving its validation as stored (a
-    /// concurrent `action done` wins and the tracking is written on top of it).
-    pub async fn save_action_tracking(&self, id: &IncidentId, item: &ActionItem) -> Result<(), AwsError> {
-        let sk = action_sk(&item.id);
-        for _ in 0..8 {
-            let Some(mut row) = self.get::<ActionRow>(&incident_pk(id), &sk).await? else {
-                return Err(AwsError::NotFound(item.id.clone()));
-            };
-            let condition = if row.item.done.is_some() {
-                "attribute_exists(done)"
-            } else {
-                "attribute_exists(pk) AND attribute_not_exists(done)"
-            };
-            row.item.ticket = item.ticket.clone();
-            row.item.reminded_at = item.reminded_at;
-            if self.put_if(to_item(&row)?, condition, &[]).await? {
-                return Ok(());
-            }
-        }
-        Err(AwsError::Contention(format!("action item {}", item.id)))
+    /// Records the ticket opened for an action item, touching nothing else of it.
+    pub async fn record_action_ticket(&self, id: &IncidentId, item: &str, ticket: &str) -> Result<(), AwsError> {
+        self.set_action_field(id, item, "ticket", AttributeValue::S(ticket.into()))
+            .await
     }
 
-    /// Writes back a changed action item only if it was still open (closing is single-use).
-    pub async fn save_open_action(&self, id: &IncidentId, item: &ActionItem) -> Result<(), AwsError> {
-        let row = ActionRow {
-            pk: incident_pk(id),
-            sk: action_sk(&item.id),
-            item: item.clone(),
-        };
+    /// Records when an action item was last announced as overdue, touching nothing else of it.
+    pub async fn record_action_reminder(&self, id: &IncidentId, item: &str, at: DateTime<Utc>) -> Result<(), AwsError> {
+        self.set_action_field(id, item, "reminded_at", to_value(&at)?).await
+    }
+
+    async fn set_action_field(
+        &self,
+        id: &IncidentId,
+        item: &str,
+        field: &str,
+        value: AttributeValue,
+    ) -> Result<(), AwsError> {
         if self
-            .put_if(
-                to_item(&row)?,
+            .set_if(&incident_pk(id), &action_sk(item), field, value, "attribute_exists(pk)")
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AwsError::NotFound(item.to_string()))
+        }
+    }
+
+    /// Closes an action item with its validation, once: only if it was still open, and leaving its
+    /// ticket and reminders as they are.
+    pub async fn close_action(&self, id: &IncidentId, item: &ActionItem) -> Result<(), AwsError> {
+        let done = item
+            .done
+            .as_ref()
+            .ok_or_else(|| AwsError::Rejected(format!("{} has no validation", item.id)))?;
+        if self
+            .set_if(
+                &incident_pk(id),
+                &action_sk(&item.id),
+                "done",
+                to_value(done)?,
                 "attribute_exists(pk) AND attribute_not_exists(done)",
-                &[],
             )
             .await?
         {

@@ -59,6 +59,25 @@ fn versioned(table: &str, item: Item, old_version: u64) -> TransactWriteItem {
     }
 }
 
+/// A conditional write's outcome: `Ok(false)` when its condition did not hold.
+fn conditional<O, E>(
+    operation: &'static str,
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E>>,
+) -> Result<bool, AwsError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&e) == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(AwsError::sdk(operation, e)),
+    }
+}
+
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
@@ -92,16 +111,29 @@ impl Store {
         for (k, v) in values {
             req = req.expression_attribute_values(*k, v.clone());
         }
-        match req.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(AwsError::sdk("PutItem", e)),
-        }
+        conditional("PutItem", req.send().await)
+    }
+
+    /// Sets one attribute of an existing item if `condition` holds (`Ok(false)` when it does not),
+    /// leaving every other attribute as it is.
+    pub(crate) async fn set_if(
+        &self,
+        pk: &str,
+        sk: &str,
+        field: &str,
+        value: AttributeValue,
+        condition: &str,
+    ) -> Result<bool, AwsError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression("SET #f = :v")
+            .condition_expression(condition)
+            .expression_attribute_names("#f", field)
+            .expression_attribute_values(":v", value);
+        conditional("UpdateItem", req.send().await)
     }
 
     pub(crate) async fn get<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, AwsError> {

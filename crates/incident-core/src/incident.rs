@@ -102,6 +102,9 @@ pub struct Incident {
     /// Updates published to customers, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub customer_updates: Vec<CustomerUpdate>,
+    /// The missed update last reminded about (its `since`), so each is reminded once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_reminded_for: Option<DateTime<Utc>>,
     /// The COE document and its ticket, once written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postmortem: Option<Postmortem>,
@@ -159,6 +162,7 @@ impl Incident {
             final_capture_at: None,
             resolution_override: None,
             customer_updates: Vec::new(),
+            update_reminded_for: None,
             postmortem: None,
             resolved_at: None,
             resolved_by: None,

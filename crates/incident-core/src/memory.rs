@@ -85,6 +85,17 @@ impl MemoryStore {
         state.authored.insert(id.clone(), authored);
     }
 
+    fn with_action(&self, id: &IncidentId, item: &str, change: impl FnOnce(&mut ActionItem)) -> PortResult<()> {
+        let mut state = self.state.lock().unwrap();
+        let stored = state
+            .actions
+            .get_mut(id)
+            .and_then(|items| items.iter_mut().find(|a| a.id == item))
+            .ok_or_else(|| PortError::NotFound(item.to_string()))?;
+        change(stored);
+        Ok(())
+    }
+
     pub fn actions_of(&self, id: &IncidentId) -> Vec<ActionItem> {
         self.state.lock().unwrap().actions.get(id).cloned().unwrap_or_default()
     }
@@ -466,16 +477,12 @@ impl Postmortems for MemoryStore {
         Ok(self.state.lock().unwrap().authored.get(id).cloned().unwrap_or_default())
     }
 
-    async fn save_action_tracking(&self, id: &IncidentId, item: &ActionItem) -> PortResult<()> {
-        let mut state = self.state.lock().unwrap();
-        let stored = state
-            .actions
-            .get_mut(id)
-            .and_then(|items| items.iter_mut().find(|a| a.id == item.id))
-            .ok_or_else(|| PortError::NotFound(item.id.clone()))?;
-        stored.ticket = item.ticket.clone();
-        stored.reminded_at = item.reminded_at;
-        Ok(())
+    async fn record_ticket(&self, id: &IncidentId, item: &str, ticket: &str) -> PortResult<()> {
+        self.with_action(id, item, |a| a.ticket = Some(ticket.to_string()))
+    }
+
+    async fn record_reminder(&self, id: &IncidentId, item: &str, at: chrono::DateTime<chrono::Utc>) -> PortResult<()> {
+        self.with_action(id, item, |a| a.reminded_at = Some(at))
     }
 
     async fn incidents_of_days(&self, days: &[String]) -> PortResult<Vec<Incident>> {
@@ -487,7 +494,8 @@ impl Postmortems for MemoryStore {
     }
 }
 
-/// Tickets in memory: opening the same dedup key twice returns the first ticket; while `down`,
+/// Tickets in memory: opening the same dedup key twice returns the first ticket while it is open;
+/// while `down`,
 /// every call fails as a throttled tracker would.
 #[derive(Default)]
 pub struct MemoryTickets {
@@ -502,7 +510,12 @@ impl Tickets for MemoryTickets {
             return Err(PortError::Transient("the tracker is down".into()));
         }
         let mut opened = self.opened.lock().unwrap();
-        if let Some((id, _)) = opened.iter().find(|(_, t)| t.dedup == ticket.dedup) {
+        let resolved = self.resolved.lock().unwrap();
+        // Like OpsCenter: only a ticket that is still open deduplicates.
+        if let Some((id, _)) = opened
+            .iter()
+            .find(|(id, t)| t.dedup == ticket.dedup && !resolved.contains(id))
+        {
             return Ok(id.clone());
         }
         let id = format!("oi-{}", opened.len() + 1);

@@ -195,8 +195,15 @@ pub trait Postmortems: Sync {
     fn whys(&self, id: &IncidentId) -> impl Future<Output = PortResult<Tree>> + Send;
     fn actions(&self, id: &IncidentId) -> impl Future<Output = PortResult<Vec<ActionItem>>> + Send;
     fn authored(&self, id: &IncidentId) -> impl Future<Output = PortResult<Authored>> + Send;
-    /// Records an item's ticket or reminder; the item's validation is never touched here.
-    fn save_action_tracking(&self, id: &IncidentId, item: &ActionItem) -> impl Future<Output = PortResult<()>> + Send;
+    /// Records the ticket opened for an action item (nothing else of the item changes).
+    fn record_ticket(&self, id: &IncidentId, item: &str, ticket: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// Records when an action item was last announced as overdue (nothing else changes).
+    fn record_reminder(
+        &self,
+        id: &IncidentId,
+        item: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
     /// Incidents detected on these days (`YYYY-MM-DD`), resolved ones included.
     fn incidents_of_days(&self, days: &[String]) -> impl Future<Output = PortResult<Vec<Incident>>> + Send;
 }

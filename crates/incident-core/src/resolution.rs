@@ -118,7 +118,9 @@ pub fn checklist(incident: &Incident, actions: &[ActionItem]) -> Vec<Item> {
         ),
         None => push(
             false,
-            "final evidence capture has not run (it runs once the incident is mitigated and acknowledged)".into(),
+            "final evidence capture has not run (it runs once the incident is mitigated and acknowledged; \
+             run it now with incidentctl evidence capture ID)"
+                .into(),
         ),
     }
     if incident.customer_facing {

@@ -31,6 +31,9 @@ pub struct Postmortem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
     pub published_at: DateTime<Utc>,
+    /// `Postmortem Created` went out (set only after it did, so a retry announces it).
+    #[serde(default)]
+    pub announced: bool,
     /// Marked complete once `coe check` found nothing missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed: Option<Attested>,

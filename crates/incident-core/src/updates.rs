@@ -93,9 +93,10 @@ pub fn publish(
     Ok(update)
 }
 
-/// The workflow looks again at least this often, so that it notices a resolution soon after it
-/// happens even when the next update is an hour away.
-pub const LOOK_AGAIN_WITHIN: TimeDelta = TimeDelta::seconds(60);
+/// The workflow looks again at least this often, so that it notices a mitigation (or an early
+/// resolution) soon after it happens even when the next update is an hour away. Kept to minutes:
+/// every look is a few events of the execution's bounded history.
+pub const LOOK_AGAIN_WITHIN: TimeDelta = TimeDelta::minutes(5);
 
 /// Where a customer-facing incident stands against its update cadence.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,6 +107,9 @@ pub enum Due {
     Wait(TimeDelta),
     /// Missed: the last update (or engagement) was at `since`; remind, then look again after a cadence.
     Overdue { since: DateTime<Utc>, cadence: TimeDelta },
+    /// Mitigated, and customers have not heard so since: remind once, then stop watching — the
+    /// cadence is for while customers are still affected.
+    Mitigated { at: DateTime<Utc> },
 }
 
 pub fn due(incident: &Incident, now: DateTime<Utc>) -> Due {
@@ -115,6 +119,12 @@ pub fn due(incident: &Incident, now: DateTime<Utc>) -> Due {
     let Some(cadence) = cadence(incident.severity) else {
         return Due::Done;
     };
+    if let Some(at) = incident.mitigated_at {
+        return match incident.customer_updates.last() {
+            Some(u) if u.at >= at => Due::Done,
+            _ => Due::Mitigated { at },
+        };
+    }
     let since = incident
         .customer_updates
         .last()

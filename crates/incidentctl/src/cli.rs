@@ -186,6 +186,8 @@ pub enum EvidenceCommand {
         #[arg(long)]
         source: Option<String>,
     },
+    /// Run the final evidence capture now (when the lifecycle's own one failed, or to capture again).
+    Capture { id: String },
     /// Recompute every object's SHA-256 against its manifest; exits non-zero if any changed or is gone.
     Verify {
         id: String,

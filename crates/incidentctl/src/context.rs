@@ -19,6 +19,46 @@ pub struct Ctx {
     pub lambda: aws_sdk_lambda::Client,
     /// The postmortem function (absent on stacks deployed before it existed).
     pub postmortem_function: Option<String>,
+    pub capture_function: Option<String>,
+}
+
+impl Ctx {
+    /// Invokes one of the stack's functions and returns its answer; a function error is an error
+    /// carrying the function's own message.
+    pub async fn invoke(
+        &self,
+        function: Option<&str>,
+        what: &str,
+        payload: serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let function =
+            function.with_context(|| format!("this stack has no {what} function: redeploy incident-loop"))?;
+        let answer = self
+            .lambda
+            .invoke()
+            .function_name(function)
+            .payload(aws_sdk_lambda::primitives::Blob::new(serde_json::to_vec(&payload)?))
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "invoking the {what} function: {}",
+                    aws_sdk_lambda::error::DisplayErrorContext(&e)
+                )
+            })?;
+        let body: serde_json::Value = answer
+            .payload()
+            .map(|b| serde_json::from_slice(b.as_ref()))
+            .transpose()?
+            .unwrap_or_default();
+        if answer.function_error().is_some() {
+            anyhow::bail!(
+                "the {what} function refused: {}",
+                body["errorMessage"].as_str().unwrap_or("no message")
+            );
+        }
+        Ok(body)
+    }
 }
 
 /// Reads the stack outputs and builds the clients once.
@@ -64,6 +104,7 @@ pub async fn connect(stack: &str) -> Result<Ctx> {
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), bucket),
         lambda: aws_sdk_lambda::Client::new(&config),
         postmortem_function: outputs.get("PostmortemFunctionName").cloned(),
+        capture_function: outputs.get("CaptureEvidenceFunctionName").cloned(),
         config,
     })
 }

@@ -12,14 +12,22 @@ use std::collections::BTreeMap;
 
 pub fn incident_of(command: &EvidenceCommand) -> &str {
     match command {
-        EvidenceCommand::List { id } | EvidenceCommand::Get { id, .. } | EvidenceCommand::Verify { id, .. } => id,
+        EvidenceCommand::List { id }
+        | EvidenceCommand::Capture { id }
+        | EvidenceCommand::Get { id, .. }
+        | EvidenceCommand::Verify { id, .. } => id,
     }
 }
 
 pub async fn run(ctx: &Ctx, out: Output, id: &IncidentId, command: EvidenceCommand) -> Result<()> {
     ctx.store.incident(id).await?;
+    let command = match command {
+        EvidenceCommand::Capture { .. } => return capture(ctx, out, id).await,
+        other => other,
+    };
     let manifests = manifests(ctx, id).await?;
     match command {
+        EvidenceCommand::Capture { .. } => unreachable!("answered before the manifests are read"),
         EvidenceCommand::List { .. } => emit(out, &manifests, |ms| {
             if ms.is_empty() {
                 return format!("no evidence captured for {id} yet\n");
@@ -137,4 +145,31 @@ fn pick<'a>(manifests: &'a [Manifest], capture: Option<&str>) -> Result<&'a Mani
             .with_context(|| format!("no capture named {c}")),
         None => manifests.last().context("no evidence captured yet"),
     }
+}
+
+/// The final capture, run now by the capture-evidence function itself (it records it for the
+/// closing checklist).
+async fn capture(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
+    let captured = ctx
+        .invoke(
+            ctx.capture_function.as_deref(),
+            "capture-evidence",
+            json!({ "incident_id": id, "moment": "closing" }),
+        )
+        .await?;
+    emit(out, &captured, |c| {
+        format!(
+            "captured {} ({} objects{}): {}\n",
+            c["capture"].as_str().unwrap_or("?"),
+            c["objects"],
+            match c["failed_sources"].as_array() {
+                Some(f) if !f.is_empty() => format!(
+                    "; FAILED: {}",
+                    f.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                _ => String::new(),
+            },
+            c["manifest"].as_str().unwrap_or("?")
+        )
+    })
 }

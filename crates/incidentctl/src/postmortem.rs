@@ -4,8 +4,6 @@ use crate::cli::{ActionCommand, CoeCommand, Output, WhyCommand};
 use crate::context::Ctx;
 use crate::render::{emit, table};
 use anyhow::{anyhow, bail, Context as _, Result};
-use aws_sdk_lambda::error::DisplayErrorContext;
-use aws_sdk_lambda::primitives::Blob;
 use chrono::{NaiveDate, TimeDelta, Utc};
 use incident_aws::bus::detail_type;
 use incident_aws::identity;
@@ -174,7 +172,7 @@ pub async fn action(ctx: &Ctx, out: Output, id: Option<&IncidentId>, command: Ac
                 .find(|a| a.id == item)
                 .with_context(|| format!("no action item {item}"))?;
             action.close(&validation, &caller.name, now)?;
-            ctx.store.save_open_action(id, &action).await?;
+            ctx.store.close_action(id, &action).await?;
             republish_if_published(ctx, id).await;
             emit(out, &action, |a| format!("{} closed by {}\n", a.id, caller.name))
         }
@@ -333,31 +331,12 @@ async fn author(
 
 /// Asks the postmortem function to rewrite the COE document and open the tickets still missing.
 pub async fn publish(ctx: &Ctx, id: &IncidentId) -> Result<Value> {
-    let function = ctx
-        .postmortem_function
-        .as_deref()
-        .context("this stack has no postmortem function: redeploy incident-loop")?;
-    let payload = serde_json::to_vec(&json!({ "action": "publish", "incident_id": id }))?;
-    let answer = ctx
-        .lambda
-        .invoke()
-        .function_name(function)
-        .payload(Blob::new(payload))
-        .send()
-        .await
-        .map_err(|e| anyhow!("invoking the postmortem function: {}", DisplayErrorContext(&e)))?;
-    let body: Value = answer
-        .payload()
-        .map(|b| serde_json::from_slice(b.as_ref()))
-        .transpose()?
-        .unwrap_or_default();
-    if answer.function_error().is_some() {
-        bail!(
-            "the postmortem function refused: {}",
-            body["errorMessage"].as_str().unwrap_or("no message")
-        );
-    }
-    Ok(body)
+    ctx.invoke(
+        ctx.postmortem_function.as_deref(),
+        "postmortem",
+        json!({ "action": "publish", "incident_id": id }),
+    )
+    .await
 }
 
 /// After an action item changed: a published COE gets its tickets and document brought up to date.
@@ -387,13 +366,8 @@ async fn complete(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
                     "{id} has no published COE yet (it is written on resolution): incidentctl coe publish {id}"
                 )));
             };
-            if let Some(done) = &pm.completed {
-                return Err(Rejected(format!(
-                    "the COE of {id} was already completed by {}",
-                    done.by
-                )));
-            }
-            pm.completed = Some(Attested {
+            // Already complete (an earlier run that failed later): publish and announce again.
+            pm.completed.get_or_insert_with(|| Attested {
                 text: "coe check found nothing missing".into(),
                 by: caller.name.clone(),
                 at: now,

@@ -232,49 +232,66 @@ where
 
     async fn customer_update_due(&self, id: IncidentId) -> Result<Output, HandlerError> {
         let incident = self.store.incident(&id).await?;
-        let now = Utc::now();
-        let wait = match updates::due(&incident, now) {
-            updates::Due::Done => {
-                return Ok(Output {
-                    updates_done: Some(true),
-                    next_check_seconds: Some(0),
-                    ..Output::of(id)
-                })
-            }
-            updates::Due::Wait(wait) => wait,
-            updates::Due::Overdue { since, cadence } => {
-                let catalog = self.catalog.load().await?;
-                let text = format!(
-                    "customer update overdue: {} calls for one every {} minutes, the last was at {} ({} updates so far)",
-                    incident.severity.map(|s| s.to_string()).unwrap_or_default(),
+        let watching = |done: bool, wait: chrono::TimeDelta| Output {
+            updates_done: Some(done),
+            next_check_seconds: Some(if done {
+                0
+            } else {
+                wait.min(updates::LOOK_AGAIN_WITHIN).num_seconds().max(1)
+            }),
+            ..Output::of(id.clone())
+        };
+        let sev = incident.severity.map(|s| s.to_string()).unwrap_or_default();
+        let (since, text, done, wait) = match updates::due(&incident, Utc::now()) {
+            updates::Due::Done => return Ok(watching(true, chrono::TimeDelta::zero())),
+            updates::Due::Wait(wait) => return Ok(watching(false, wait)),
+            updates::Due::Overdue { since, cadence } => (
+                since,
+                format!(
+                    "customer update overdue: {sev} calls for one every {} minutes, the last was at {} ({} updates so far)",
                     cadence.num_minutes(),
                     since.format("%H:%M:%S UTC"),
                     incident.customer_updates.len()
-                );
-                let key = format!("customer-update-due-{}", since.timestamp());
-                let entry = Entry::system("engage", EntryKind::CustomerUpdate, key, text.clone());
-                // Remind once per missed update, however often the workflow looks.
-                if self.store.append(&id, entry).await? {
-                    if let Some(topic) = catalog.team_target(&catalog.settings.support_team) {
-                        let subject = format!("Customer update due: {}", incident.title);
-                        let message = format!("{text}\nPublish: incidentctl update {id} \"what changed\"");
-                        if let Err(e) = self.bus.page(topic, &subject, &message).await {
-                            tracing::warn!(incident = %id, error = %e, "update reminder page failed");
-                        }
-                    }
-                    let mut detail = summary(&incident);
-                    detail["last_update_at"] = json!(since);
-                    detail["cadence_minutes"] = json!(cadence.num_minutes());
-                    self.bus.emit(detail_type::CUSTOMER_UPDATE_DUE, &detail).await?;
-                }
-                cadence
-            }
+                ),
+                false,
+                cadence,
+            ),
+            updates::Due::Mitigated { at } => (
+                at,
+                format!(
+                    "customer update due: mitigated at {}, and customers have not been told yet",
+                    at.format("%H:%M:%S UTC")
+                ),
+                true,
+                chrono::TimeDelta::zero(),
+            ),
         };
-        Ok(Output {
-            updates_done: Some(false),
-            next_check_seconds: Some(wait.min(updates::LOOK_AGAIN_WITHIN).num_seconds().max(1)),
-            ..Output::of(id)
-        })
+        // Remind once per missed update however often the workflow looks; the reminder is
+        // recorded only after it went out, so a failed attempt is retried rather than lost.
+        if incident.update_reminded_for != Some(since) {
+            let catalog = self.catalog.load().await?;
+            if let Some(topic) = catalog.team_target(&catalog.settings.support_team) {
+                let subject = format!("Customer update due: {}", incident.title);
+                let message = format!("{text}\nPublish: incidentctl update {id} \"what changed\"");
+                if let Err(e) = self.bus.page(topic, &subject, &message).await {
+                    tracing::warn!(incident = %id, error = %e, "update reminder page failed");
+                }
+            }
+            let mut detail = summary(&incident);
+            detail["last_update_at"] = json!(since);
+            detail["reason"] = json!(text);
+            self.bus.emit(detail_type::CUSTOMER_UPDATE_DUE, &detail).await?;
+            self.store
+                .update_incident(&id, |i| {
+                    i.update_reminded_for = Some(since);
+                    Ok(())
+                })
+                .await?;
+            let key = format!("customer-update-due-{}", since.timestamp());
+            let entry = Entry::system("engage", EntryKind::CustomerUpdate, key, text);
+            self.store.append(&id, entry).await?;
+        }
+        Ok(watching(done, wait))
     }
 
     async fn escalate(&self, id: IncidentId) -> Result<Output, HandlerError> {
@@ -590,7 +607,7 @@ mod tests {
         change(|i| i.engaged_at = Some(Utc::now() - chrono::TimeDelta::minutes(61))).await;
         let out = check().await.unwrap();
         assert_eq!(out.updates_done, Some(false));
-        assert_eq!(out.next_check_seconds, Some(60), "looks again within a minute");
+        assert_eq!(out.next_check_seconds, Some(300), "looks again within five minutes");
         assert_eq!(d.bus.paged(), [SUPPORT]);
         assert_eq!(reminders(), 1);
         check().await.unwrap();
@@ -603,8 +620,20 @@ mod tests {
         check().await.unwrap();
         assert_eq!(reminders(), 1, "a fresh update resets the cadence");
 
+        change(|i| i.mitigated_at = Some(Utc::now())).await;
+        let out = check().await.unwrap();
+        assert_eq!(
+            out.updates_done,
+            Some(true),
+            "mitigated: one last reminder, then the cadence ends"
+        );
+        assert_eq!(reminders(), 2);
+        let last = d.bus.events_of(detail_type::CUSTOMER_UPDATE_DUE).pop().unwrap();
+        assert!(last["reason"].as_str().unwrap().contains("mitigated at"), "{last}");
+
         change(|i| i.status = Status::Resolved).await;
         assert_eq!(check().await.unwrap().updates_done, Some(true));
+        assert_eq!(reminders(), 2);
     }
 
     #[tokio::test]

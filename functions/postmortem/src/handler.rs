@@ -91,6 +91,7 @@ where
                     due,
                     ticket: None,
                     published_at: now,
+                    announced: false,
                     completed: None,
                 });
                 pm.published_at = now;
@@ -98,7 +99,9 @@ where
             })
             .await?;
         let pm = incident.postmortem.clone().expect("recorded just above");
-        let created = pm.ticket.is_none();
+        // Announced once, and only once it really went out: a retry after any later failure
+        // announces it then.
+        let created = !pm.announced;
         let ticket = match pm.ticket {
             Some(t) => t,
             None => {
@@ -127,8 +130,8 @@ where
                     .tickets
                     .open(&tickets::action_ticket(&incident, &item, Some(&ticket)))
                     .await?;
+                self.store.record_ticket(&id, &item.id, &opened).await?;
                 item.ticket = Some(opened);
-                self.store.save_action_tracking(&id, &item).await?;
             }
             if let (Some(_), Some(t)) = (&item.done, &item.ticket) {
                 self.tickets.resolve(t).await?;
@@ -154,6 +157,14 @@ where
                 Entry::system("postmortem", EntryKind::Closing, "postmortem-created", text).link(document.clone());
             self.store.append(&id, entry).await?;
             self.bus.emit(detail_type::POSTMORTEM_CREATED, &detail).await?;
+            self.store
+                .update_incident(&id, |i| {
+                    if let Some(pm) = i.postmortem.as_mut() {
+                        pm.announced = true;
+                    }
+                    Ok(())
+                })
+                .await?;
         }
         Ok(json!({ "created": created, "postmortem": detail }))
     }
@@ -213,10 +224,8 @@ where
                         unpaged.push(item.id.clone());
                     }
                 }
-                let mut item = item.clone();
-                item.reminded_at = Some(now);
-                self.store.save_action_tracking(&incident.id, &item).await?;
-                announced.push(item.id);
+                self.store.record_reminder(&incident.id, &item.id, now).await?;
+                announced.push(item.id.clone());
             }
         }
         Ok(json!({ "announced": announced, "unpaged": unpaged }))
@@ -359,6 +368,31 @@ mod tests {
         let out = d.handle(Input::Publish { incident_id: id() }).await.unwrap();
         assert_eq!(out["created"], true, "announced once the ticket exists");
         assert_eq!(d.bus.events_of(detail_type::POSTMORTEM_CREATED).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failure_after_the_coe_ticket_still_announces_on_the_retry() {
+        let d = deps(resolved(&id()), vec![item(1, Term::Short, None)]);
+        // The COE ticket exists already (an earlier attempt), but nothing was announced.
+        d.store
+            .update_incident(&id(), |i| {
+                i.postmortem = Some(Postmortem {
+                    document: format!("s3://pm-bucket/{}", document_key(&id())),
+                    due: Utc::now(),
+                    ticket: Some("oi-earlier".into()),
+                    published_at: Utc::now(),
+                    announced: false,
+                    completed: None,
+                });
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let out = d.handle(Input::Publish { incident_id: id() }).await.unwrap();
+        assert_eq!(out["created"], true);
+        let created = d.bus.events_of(detail_type::POSTMORTEM_CREATED);
+        assert_eq!((created.len(), created[0]["ticket"].as_str()), (1, Some("oi-earlier")));
+        assert!(d.store.get(&id()).unwrap().postmortem.unwrap().announced);
     }
 
     #[tokio::test]
