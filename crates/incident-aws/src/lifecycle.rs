@@ -9,6 +9,8 @@ use serde_json::json;
 pub mod callback {
     pub const ACK: &str = "ack";
     pub const RESOLVE: &str = "resolve";
+    /// The customer-update loop's sleep, woken early by a resolution.
+    pub const UPDATES: &str = "updates";
 }
 
 #[derive(Clone, Debug)]

@@ -93,11 +93,6 @@ pub fn publish(
     Ok(update)
 }
 
-/// The workflow looks again at least this often, so that it notices a mitigation (or an early
-/// resolution) soon after it happens even when the next update is an hour away. Kept to minutes:
-/// every look is a few events of the execution's bounded history.
-pub const LOOK_AGAIN_WITHIN: TimeDelta = TimeDelta::minutes(5);
-
 /// Where a customer-facing incident stands against its update cadence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Due {

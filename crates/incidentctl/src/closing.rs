@@ -66,13 +66,15 @@ pub async fn resolve(
         .append(id, Entry::human(&caller.name, EntryKind::Resolved, text))
         .await?;
     crate::mitigation::withdraw_pending(ctx, id).await?;
-    // The lifecycle waits on a task token kept server-side; if it is not waiting yet, it sees the
-    // resolved status when it gets there and completes by itself.
-    if let Some(token) = ctx.store.token(id, callback::RESOLVE).await? {
-        ctx.callbacks
-            .complete(&token, &json!({ "resolved_by": caller.name, "summary": summary }))
-            .await?;
-        ctx.store.delete_token(id, callback::RESOLVE).await?;
+    // The lifecycle waits on task tokens kept server-side (the resolution, and the customer-update
+    // loop's sleep); one not stored yet sees the resolved status when it is and completes itself.
+    for kind in [callback::RESOLVE, callback::UPDATES] {
+        if let Some(token) = ctx.store.token(id, kind).await? {
+            ctx.callbacks
+                .complete(&token, &json!({ "resolved_by": caller.name, "summary": summary }))
+                .await?;
+            ctx.store.delete_token(id, kind).await?;
+        }
     }
     emit(out, &incident, |i| {
         let forced = if i.resolution_override.is_some() {

@@ -45,6 +45,9 @@ pub enum Input {
     Close { incident_id: IncidentId },
     /// While a customer-facing incident is open: is a customer update overdue? Remind if so.
     CustomerUpdateDue { incident_id: IncidentId },
+    /// The customer-update loop sleeps on this token until its timeout, or until a resolution
+    /// completes it (`incidentctl resolve`).
+    AwaitUpdateWindow { incident_id: IncidentId, token: String },
     /// A step failed after its retries and the loop went on without it: say so on the timeline.
     RecordFailure {
         incident_id: IncidentId,
@@ -70,7 +73,7 @@ pub struct Output {
     /// Customer updates: nothing more to watch (closed, not customer-facing, no cadence).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updates_done: Option<bool>,
-    /// Customer updates: look again after this many seconds.
+    /// Acknowledgement clock: look again after this many seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_check_seconds: Option<i64>,
 }
@@ -121,16 +124,10 @@ where
             Input::Escalate { incident_id } => self.escalate(incident_id).await,
             Input::CustomerUpdateDue { incident_id } => self.customer_update_due(incident_id).await,
             Input::AwaitResolution { incident_id, token } => {
-                self.store.put_token(&incident_id, callback::RESOLVE, &token).await?;
-                // Resolved before the token was stored: complete the callback ourselves.
-                let incident = self.store.incident(&incident_id).await?;
-                if incident.status == Status::Resolved {
-                    self.callbacks
-                        .complete(&token, &json!({ "resolved_by": incident.resolved_by }))
-                        .await?;
-                    self.store.delete_token(&incident_id, callback::RESOLVE).await?;
-                }
-                Ok(Output::of(incident_id))
+                self.keep_token(incident_id, callback::RESOLVE, token).await
+            }
+            Input::AwaitUpdateWindow { incident_id, token } => {
+                self.keep_token(incident_id, callback::UPDATES, token).await
             }
             Input::RecordFailure {
                 incident_id,
@@ -230,21 +227,30 @@ where
         Ok(Output::of(id))
     }
 
+    /// Keeps a task token server-side until `incidentctl resolve` completes it; if the incident was
+    /// resolved before the token was stored, completes it at once.
+    async fn keep_token(&self, id: IncidentId, kind: &str, token: String) -> Result<Output, HandlerError> {
+        self.store.put_token(&id, kind, &token).await?;
+        let incident = self.store.incident(&id).await?;
+        if incident.status == Status::Resolved {
+            self.callbacks
+                .complete(&token, &json!({ "resolved_by": incident.resolved_by }))
+                .await?;
+            self.store.delete_token(&id, kind).await?;
+        }
+        Ok(Output::of(id))
+    }
+
     async fn customer_update_due(&self, id: IncidentId) -> Result<Output, HandlerError> {
         let incident = self.store.incident(&id).await?;
-        let watching = |done: bool, wait: chrono::TimeDelta| Output {
+        let watching = |done: bool| Output {
             updates_done: Some(done),
-            next_check_seconds: Some(if done {
-                0
-            } else {
-                wait.min(updates::LOOK_AGAIN_WITHIN).num_seconds().max(1)
-            }),
             ..Output::of(id.clone())
         };
         let sev = incident.severity.map(|s| s.to_string()).unwrap_or_default();
-        let (since, text, done, wait) = match updates::due(&incident, Utc::now()) {
-            updates::Due::Done => return Ok(watching(true, chrono::TimeDelta::zero())),
-            updates::Due::Wait(wait) => return Ok(watching(false, wait)),
+        let (since, text, done) = match updates::due(&incident, Utc::now()) {
+            updates::Due::Done => return Ok(watching(true)),
+            updates::Due::Wait(_) => return Ok(watching(false)),
             updates::Due::Overdue { since, cadence } => (
                 since,
                 format!(
@@ -254,7 +260,6 @@ where
                     incident.customer_updates.len()
                 ),
                 false,
-                cadence,
             ),
             updates::Due::Mitigated { at } => (
                 at,
@@ -263,7 +268,6 @@ where
                     at.format("%H:%M:%S UTC")
                 ),
                 true,
-                chrono::TimeDelta::zero(),
             ),
         };
         // Remind once per missed update however often the workflow looks; the reminder is
@@ -291,7 +295,7 @@ where
             let entry = Entry::system("engage", EntryKind::CustomerUpdate, key, text);
             self.store.append(&id, entry).await?;
         }
-        Ok(watching(done, wait))
+        Ok(watching(done))
     }
 
     async fn escalate(&self, id: IncidentId) -> Result<Output, HandlerError> {
@@ -502,15 +506,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_resolution_token_is_kept_and_completed_at_once_if_already_resolved() {
+    async fn the_resolution_and_update_tokens_are_kept_and_completed_at_once_if_already_resolved() {
         let (d, id) = deps(MemoryNotifier::default());
-        d.handle(Input::AwaitResolution {
-            incident_id: id.clone(),
-            token: "tok-1".into(),
-        })
-        .await
-        .unwrap();
-        assert_eq!(d.store.token(&id, callback::RESOLVE).as_deref(), Some("tok-1"));
+        let wait = |kind: &str, token: &str| match kind {
+            callback::RESOLVE => Input::AwaitResolution {
+                incident_id: id.clone(),
+                token: token.into(),
+            },
+            _ => Input::AwaitUpdateWindow {
+                incident_id: id.clone(),
+                token: token.into(),
+            },
+        };
+        for kind in [callback::RESOLVE, callback::UPDATES] {
+            d.handle(wait(kind, &format!("{kind}-1"))).await.unwrap();
+            assert_eq!(d.store.token(&id, kind), Some(format!("{kind}-1")));
+        }
         assert!(d.callbacks.completed.lock().unwrap().is_empty());
 
         d.store
@@ -520,14 +531,19 @@ mod tests {
             })
             .await
             .unwrap();
-        d.handle(Input::AwaitResolution {
-            incident_id: id.clone(),
-            token: "tok-2".into(),
-        })
-        .await
-        .unwrap();
-        assert_eq!(d.callbacks.completed.lock().unwrap()[0].0, "tok-2");
-        assert_eq!(d.store.token(&id, callback::RESOLVE), None);
+        for kind in [callback::RESOLVE, callback::UPDATES] {
+            d.handle(wait(kind, &format!("{kind}-2"))).await.unwrap();
+            assert_eq!(d.store.token(&id, kind), None);
+        }
+        let completed: Vec<String> = d
+            .callbacks
+            .completed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.0.clone())
+            .collect();
+        assert_eq!(completed, ["resolve-2", "updates-2"]);
     }
 
     #[tokio::test]
@@ -607,7 +623,6 @@ mod tests {
         change(|i| i.engaged_at = Some(Utc::now() - chrono::TimeDelta::minutes(61))).await;
         let out = check().await.unwrap();
         assert_eq!(out.updates_done, Some(false));
-        assert_eq!(out.next_check_seconds, Some(300), "looks again within five minutes");
         assert_eq!(d.bus.paged(), [SUPPORT]);
         assert_eq!(reminders(), 1);
         check().await.unwrap();
