@@ -533,6 +533,17 @@ pub fn recovery(
     }
 }
 
+/// How long to wait before recovery check number `checks + 1`: every minute for the first half
+/// hour, then every five minutes, so that a long degradation does not exhaust the workflow's
+/// bounded history.
+pub fn recovery_poll_seconds(checks: u32) -> u64 {
+    if checks < 30 {
+        60
+    } else {
+        300
+    }
+}
+
 /// The questions to answer before a temporary fix can be trusted, recorded as open items when the
 /// incident is mitigated.
 pub fn recurrence_checks(service: Option<&Service>, kind: Option<Kind>) -> Vec<String> {
@@ -603,6 +614,13 @@ mod recovery_tests {
             !recovery(&flapped_back, now, stable, false).recovered,
             "the latest state counts"
         );
+    }
+
+    #[test]
+    fn recovery_is_watched_every_minute_for_half_an_hour_then_every_five() {
+        assert_eq!(recovery_poll_seconds(1), 60);
+        assert_eq!(recovery_poll_seconds(29), 60);
+        assert_eq!(recovery_poll_seconds(30), 300);
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub enum Input {
     /// Are all the incident's alarms back to OK, and stable?
     CheckRecovery {
         incident_id: IncidentId,
+        /// Checks made so far: they set how long to wait before the next one.
+        #[serde(default)]
+        checks: u32,
     },
 }
 
@@ -118,7 +121,12 @@ where
                 self.bus.emit(detail_type::RUNBOOK_FINISHED, &detail).await?;
                 Ok(json!({ "succeeded": name == "success" }))
             }
-            Input::CheckRecovery { incident_id } => self.check_recovery(incident_id).await,
+            Input::CheckRecovery { incident_id, checks } => {
+                let mut out = self.check_recovery(incident_id).await?;
+                out["checks"] = json!(checks + 1);
+                out["wait_seconds"] = json!(mitigation::recovery_poll_seconds(checks + 1));
+                Ok(out)
+            }
         }
     }
 
@@ -519,6 +527,7 @@ mod tests {
         let out = d
             .handle(Input::CheckRecovery {
                 incident_id: id.clone(),
+                checks: 0,
             })
             .await
             .unwrap();
@@ -527,6 +536,7 @@ mod tests {
         let out = d
             .handle(Input::CheckRecovery {
                 incident_id: id.clone(),
+                checks: 0,
             })
             .await
             .unwrap();
