@@ -44,6 +44,19 @@ async fn settled(stack: &Stack, base: DateTime<Utc>, count: usize) -> Result<Vec
     .await
 }
 
+/// A game-day ALARM on checkout-api-5xx at `base`: the one checkout incident it opens, engaged.
+async fn open_checkout_game_day(stack: &Stack, event_id: &str, base: DateTime<Utc>) -> Result<Incident> {
+    stack
+        .invoke_ingest(&envelope(
+            event_id,
+            GAMEDAY,
+            ALARM,
+            alarm("checkout-api-5xx", "ALARM", base),
+        ))
+        .await?;
+    Ok(settled(stack, base, 1).await?.remove(0))
+}
+
 fn by_service<'a>(incidents: &'a [Incident], service: &str) -> &'a Incident {
     incidents
         .iter()
@@ -613,15 +626,7 @@ async fn an_approved_runbook_runs_once_through_ssm_and_recovery_makes_the_incide
     let stack = setup().await?;
     let events = stack.capture_app_events("e2e-mitigation-events").await?;
     let base = era(50);
-    stack
-        .invoke_ingest(&envelope(
-            "mit-a1",
-            GAMEDAY,
-            ALARM,
-            alarm("checkout-api-5xx", "ALARM", base),
-        ))
-        .await?;
-    let incident = settled(&stack, base, 1).await?.remove(0);
+    let incident = open_checkout_game_day(&stack, "mit-a1", base).await?;
     let id = incident.id.to_string();
     let approval = pending_offer(&stack, &incident.id, 0).await?;
     assert_eq!(
@@ -726,15 +731,7 @@ async fn a_failed_runbook_or_a_rejection_moves_to_the_next_candidate_and_silence
     import_catalog_with_root_approver()?;
     ssm_script(r#"{"IncidentLoop-ScaleUpEcsService": "Failed"}"#)?;
     let base = era(60);
-    stack
-        .invoke_ingest(&envelope(
-            "mit-b1",
-            GAMEDAY,
-            ALARM,
-            alarm("checkout-api-5xx", "ALARM", base),
-        ))
-        .await?;
-    let incident = settled(&stack, base, 1).await?.remove(0);
+    let incident = open_checkout_game_day(&stack, "mit-b1", base).await?;
     let id = incident.id.to_string();
 
     pending_offer(&stack, &incident.id, 0).await?;
@@ -817,15 +814,7 @@ async fn the_postmortem_tree_and_action_items_are_kept_and_coe_check_lists_the_g
     let stack = setup().await?;
     let events = stack.capture_app_events("e2e-postmortem-events").await?;
     let base = era(70);
-    stack
-        .invoke_ingest(&envelope(
-            "coe-a1",
-            GAMEDAY,
-            ALARM,
-            alarm("checkout-api-5xx", "ALARM", base),
-        ))
-        .await?;
-    let id = settled(&stack, base, 1).await?.remove(0).id.to_string();
+    let id = open_checkout_game_day(&stack, "coe-a1", base).await?.id.to_string();
 
     let w1 = incidentctl(&["why", &id, "add", "because checkout returned 5xx", "--output", "json"])?;
     assert!(w1.contains("\"w1\""), "{w1}");
@@ -1088,15 +1077,7 @@ async fn overdue_action_items_are_announced_once_a_day_by_the_scheduled_scan() -
         .capture_pages("incident-loop-payments", "e2e-overdue-payments-pages")
         .await?;
     let base = era(90);
-    stack
-        .invoke_ingest(&envelope(
-            "overdue-a1",
-            GAMEDAY,
-            ALARM,
-            alarm("checkout-api-5xx", "ALARM", base),
-        ))
-        .await?;
-    let incident = settled(&stack, base, 1).await?.remove(0);
+    let incident = open_checkout_game_day(&stack, "overdue-a1", base).await?;
     // An item added three days ago with the short-term horizon (24 h): two days overdue. (Through
     // the CLI a due date in the past is refused, so it is written through the store.)
     let template = ActionItem::new(

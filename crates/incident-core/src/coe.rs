@@ -83,16 +83,31 @@ impl Authored {
 }
 
 /// Everything the COE is written from.
-pub struct Record<'a> {
-    pub incident: &'a Incident,
-    pub timeline: &'a [Entry],
-    pub whys: &'a Tree,
-    pub actions: &'a [ActionItem],
-    pub authored: &'a Authored,
+pub struct Record {
+    pub incident: Incident,
+    pub timeline: Vec<Entry>,
+    pub whys: Tree,
+    pub actions: Vec<ActionItem>,
+    pub authored: Authored,
     /// Every dependency of the services involved, from the catalog.
-    pub dependencies: &'a [String],
+    pub dependencies: Vec<String>,
     /// The signals of the incident (and of its members).
-    pub signals: &'a [Signal],
+    pub signals: Vec<Signal>,
+}
+
+impl Record {
+    /// The record of an incident about which nothing else is known yet.
+    pub fn of(incident: Incident) -> Self {
+        Self {
+            incident,
+            timeline: Vec::new(),
+            whys: Tree::default(),
+            actions: Vec::new(),
+            authored: Authored::default(),
+            dependencies: Vec::new(),
+            signals: Vec::new(),
+        }
+    }
 }
 
 /// For a customer-detected incident: when customers told us, and when our own monitoring (an
@@ -168,7 +183,7 @@ fn customer_visible(kind: EntryKind) -> bool {
 
 /// The Markdown draft.
 pub fn render(r: &Record) -> String {
-    let i = r.incident;
+    let i = &r.incident;
     let mut md = String::new();
     let push = |md: &mut String, line: String| {
         md.push_str(&line);
@@ -237,29 +252,16 @@ pub fn render(r: &Record) -> String {
     push(&mut md, String::new());
     push(&mut md, "| from impact start to | elapsed |".into());
     push(&mut md, "|---|---|".into());
-    push(
-        &mut md,
-        format!(
-            "| detected (first signal) | {} |",
-            span(i.impact_started_at, Some(i.detected_at))
-        ),
-    );
-    push(
-        &mut md,
-        format!("| engaged | {} |", span(i.impact_started_at, i.engaged_at)),
-    );
-    push(
-        &mut md,
-        format!("| acknowledged | {} |", span(i.impact_started_at, i.acknowledged_at)),
-    );
-    push(
-        &mut md,
-        format!("| mitigated | {} |", span(i.impact_started_at, i.mitigated_at)),
-    );
-    push(
-        &mut md,
-        format!("| resolved | {} |", span(i.impact_started_at, i.resolved_at)),
-    );
+    let milestones = [
+        ("detected (first signal)", Some(i.detected_at)),
+        ("engaged", i.engaged_at),
+        ("acknowledged", i.acknowledged_at),
+        ("mitigated", i.mitigated_at),
+        ("resolved", i.resolved_at),
+    ];
+    for (what, when) in milestones {
+        push(&mut md, format!("| {what} | {} |", span(i.impact_started_at, when)));
+    }
     push(&mut md, String::new());
 
     push(&mut md, "## Detection self-critique".into());
@@ -322,7 +324,7 @@ pub fn render(r: &Record) -> String {
 
     push(&mut md, "## Dependency review".into());
     push(&mut md, String::new());
-    for dep in r.dependencies {
+    for dep in &r.dependencies {
         push(&mut md, format!("### {dep}"));
         let review = r
             .authored
@@ -419,7 +421,7 @@ pub fn gaps(r: &Record, now: DateTime<Utc>) -> Vec<String> {
             leaf.id
         ));
     }
-    for dep in r.dependencies {
+    for dep in &r.dependencies {
         let review = r
             .authored
             .dependencies
@@ -483,16 +485,7 @@ mod tests {
             },
             missing: vec!["final evidence capture has not run".into()],
         });
-        let (tree, authored) = (Tree::default(), Authored::default());
-        let md = render(&Record {
-            incident: &i,
-            timeline: &[],
-            whys: &tree,
-            actions: &[],
-            authored: &authored,
-            dependencies: &[],
-            signals: &[],
-        });
+        let md = render(&Record::of(i));
         assert!(
             md.contains("**Closed with the checklist overridden** by hana: customers first (skipped: final evidence capture has not run)"),
             "{md}"

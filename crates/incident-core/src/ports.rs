@@ -90,6 +90,25 @@ pub async fn signals_with_members<S: IncidentStore>(store: &S, incident: &Incide
     Ok(signals)
 }
 
+/// Everything an incident's COE is written from, read once.
+pub async fn coe_record<S, C>(store: &S, catalog: &C, id: &IncidentId) -> PortResult<crate::coe::Record>
+where
+    S: IncidentStore + Postmortems,
+    C: CatalogSource,
+{
+    let incident = store.incident(id).await?;
+    let catalog = catalog.load().await?;
+    Ok(crate::coe::Record {
+        timeline: store.timeline(id).await?,
+        whys: store.whys(id).await?,
+        actions: store.actions(id).await?,
+        authored: store.authored(id).await?,
+        dependencies: crate::coe::dependencies_of(&catalog, &incident),
+        signals: signals_with_members(store, &incident).await?,
+        incident,
+    })
+}
+
 pub trait CatalogSource: Sync {
     fn load(&self) -> impl Future<Output = PortResult<Catalog>> + Send;
 }

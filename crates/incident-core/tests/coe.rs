@@ -180,26 +180,21 @@ fn golden(name: &str, actual: &str) {
     assert_eq!(actual, expected, "{name} differs from the golden file");
 }
 
+/// The single-service checkout incident with its whole postmortem written.
+fn written() -> Record {
+    Record {
+        timeline: timeline(),
+        whys: tree(),
+        actions: actions(),
+        authored: authored(),
+        dependencies: vec!["auth".to_string(), "payments-gateway".to_string()],
+        ..Record::of(incident(Scope::SingleService, &["checkout"]))
+    }
+}
+
 #[test]
 fn the_single_service_coe_draft_matches_its_golden_file() {
-    let (i, tl, w, a, au) = (
-        incident(Scope::SingleService, &["checkout"]),
-        timeline(),
-        tree(),
-        actions(),
-        authored(),
-    );
-    let deps = ["auth".to_string(), "payments-gateway".to_string()];
-    let record = Record {
-        incident: &i,
-        timeline: &tl,
-        whys: &w,
-        actions: &a,
-        authored: &au,
-        dependencies: &deps,
-        signals: &[],
-    };
-    golden("coe-single-service.md", &render(&record));
+    golden("coe-single-service.md", &render(&written()));
 }
 
 #[test]
@@ -208,22 +203,15 @@ fn the_multi_service_coe_draft_matches_its_golden_file() {
     i.customer_detected = true;
     i.owner = Some("incident-response".into());
     i.title = "Multi-service event: checkout, orders, auth".into();
-    let (tl, w, a) = (timeline(), Tree::default(), Vec::new());
-    let au = Authored::default();
-    let deps = ["auth".to_string()];
-    // Customers reported it at 03:00; our first alarm fired twelve minutes later.
-    let signals = [
-        signal(SignalSource::CustomerReport, "customers cannot pay", 0),
-        signal(SignalSource::Alarm, "orders-latency", 12),
-    ];
     let record = Record {
-        incident: &i,
-        timeline: &tl,
-        whys: &w,
-        actions: &a,
-        authored: &au,
-        dependencies: &deps,
-        signals: &signals,
+        timeline: timeline(),
+        dependencies: vec!["auth".to_string()],
+        // Customers reported it at 03:00; our first alarm fired twelve minutes later.
+        signals: vec![
+            signal(SignalSource::CustomerReport, "customers cannot pay", 0),
+            signal(SignalSource::Alarm, "orders-latency", 12),
+        ],
+        ..Record::of(i)
     };
     let draft = render(&record);
     assert!(
@@ -235,19 +223,7 @@ fn the_multi_service_coe_draft_matches_its_golden_file() {
 
 #[test]
 fn coe_check_lists_every_gap() {
-    let (i, tl, a) = (incident(Scope::SingleService, &["checkout"]), timeline(), actions());
-    let mut w = tree();
-    let au = authored();
-    let deps = ["auth".to_string(), "payments-gateway".to_string()];
-    let record = Record {
-        incident: &i,
-        timeline: &tl,
-        whys: &w,
-        actions: &a,
-        authored: &au,
-        dependencies: &deps,
-        signals: &[],
-    };
+    let mut record = written();
     let found = gaps(&record, t(60 * 24 * 9));
     assert!(
         found.iter().any(|g| g.contains("dependency payments-gateway: 4 of 4")),
@@ -262,16 +238,7 @@ fn coe_check_lists_every_gap() {
         "every leaf is actioned: {found:?}"
     );
 
-    w.add(Some("w1"), "because nobody owned the runbook").unwrap();
-    let record = Record {
-        incident: &i,
-        timeline: &tl,
-        whys: &w,
-        actions: &a,
-        authored: &au,
-        dependencies: &deps,
-        signals: &[],
-    };
+    record.whys.add(Some("w1"), "because nobody owned the runbook").unwrap();
     let found = gaps(&record, t(100));
     assert!(
         found

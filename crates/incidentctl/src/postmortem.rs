@@ -11,12 +11,9 @@ use incident_aws::postmortem_store::incident_of_action;
 use incident_aws::AwsError;
 use incident_core::actions::{ActionItem, Term};
 use incident_core::coe::{self, Authored, Record};
-use incident_core::incident::Incident;
-use incident_core::ports::{signals_with_members, CatalogSource, Rejected};
+use incident_core::ports::{coe_record, CatalogSource, Rejected};
 use incident_core::resolution::Attested;
-use incident_core::signal::Signal;
 use incident_core::timeline::{Entry, EntryKind};
-use incident_core::whys::Tree;
 use incident_core::IncidentId;
 use serde_json::{json, Value};
 
@@ -182,11 +179,11 @@ pub async fn action(ctx: &Ctx, out: Output, id: Option<&IncidentId>, command: Ac
 pub async fn coe(ctx: &Ctx, out: Output, id: &IncidentId, command: CoeCommand) -> Result<()> {
     match command {
         CoeCommand::Show { .. } => {
-            print!("{}", coe::render(&record(ctx, id).await?.as_record()));
+            print!("{}", coe::render(&record(ctx, id).await?));
             Ok(())
         }
         CoeCommand::Check { .. } => {
-            let gaps = coe::gaps(&record(ctx, id).await?.as_record(), Utc::now());
+            let gaps = coe::gaps(&record(ctx, id).await?, Utc::now());
             emit(out, &json!({ "complete": gaps.is_empty(), "gaps": gaps }), |_| {
                 if gaps.is_empty() {
                     format!("the COE is complete: incidentctl coe complete {id}\n")
@@ -264,43 +261,8 @@ pub async fn coe(ctx: &Ctx, out: Output, id: &IncidentId, command: CoeCommand) -
     }
 }
 
-/// Everything the COE is written from, read once.
-struct Loaded {
-    incident: Incident,
-    timeline: Vec<Entry>,
-    whys: Tree,
-    actions: Vec<ActionItem>,
-    authored: Authored,
-    dependencies: Vec<String>,
-    signals: Vec<Signal>,
-}
-
-impl Loaded {
-    fn as_record(&self) -> Record<'_> {
-        Record {
-            incident: &self.incident,
-            timeline: &self.timeline,
-            whys: &self.whys,
-            actions: &self.actions,
-            authored: &self.authored,
-            dependencies: &self.dependencies,
-            signals: &self.signals,
-        }
-    }
-}
-
-async fn record(ctx: &Ctx, id: &IncidentId) -> Result<Loaded> {
-    let incident = ctx.store.incident(id).await?;
-    let catalog = CatalogSource::load(&ctx.catalog).await?;
-    Ok(Loaded {
-        timeline: ctx.store.timeline(id).await?,
-        whys: ctx.store.whys(id).await?,
-        actions: ctx.store.actions(id).await?,
-        authored: ctx.store.authored(id).await?,
-        dependencies: coe::dependencies_of(&catalog, &incident),
-        signals: signals_with_members(&ctx.store, &incident).await?,
-        incident,
-    })
+async fn record(ctx: &Ctx, id: &IncidentId) -> Result<Record> {
+    Ok(coe_record(&ctx.store, &ctx.catalog, id).await?)
 }
 
 fn required(text: &str, what: &str) -> Result<String> {
@@ -352,7 +314,7 @@ async fn republish_if_published(ctx: &Ctx, id: &IncidentId) {
 }
 
 async fn complete(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
-    let gaps = coe::gaps(&record(ctx, id).await?.as_record(), Utc::now());
+    let gaps = coe::gaps(&record(ctx, id).await?, Utc::now());
     if !gaps.is_empty() {
         let list: String = gaps.iter().map(|g| format!("\n  - {g}")).collect();
         bail!("the COE of {id} is not complete:{list}");

@@ -227,7 +227,7 @@ mod tests {
         }
     }
 
-    fn deps(sources: Scripted, cap_bytes: usize) -> (Deps<MemoryStore, Catalog, Scripted, MemoryEvidence>, IncidentId) {
+    fn deps(sources: Scripted, cap_bytes: usize) -> (TestDeps, IncidentId) {
         let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
         let incident = Incident::open(id.clone(), Scope::SingleService, vec!["checkout".into()], Utc::now());
         let catalog: Catalog = serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap();
@@ -243,20 +243,36 @@ mod tests {
         (deps, id)
     }
 
-    fn stored_manifest(d: &Deps<MemoryStore, Catalog, Scripted, MemoryEvidence>, out: &Output) -> Manifest {
+    type TestDeps = Deps<MemoryStore, Catalog, Scripted, MemoryEvidence>;
+
+    /// One capture of the test incident with these sources and size cap.
+    async fn capture(sources: Scripted, cap_bytes: usize, moment: Moment) -> (TestDeps, IncidentId, Output) {
+        let (d, id) = deps(sources, cap_bytes);
+        let out = d
+            .handle(Input {
+                incident_id: id.clone(),
+                moment,
+            })
+            .await
+            .unwrap();
+        (d, id, out)
+    }
+
+    fn evidence_entry(d: &TestDeps, id: &IncidentId) -> Entry {
+        d.store
+            .timeline(id)
+            .into_iter()
+            .find(|e| e.kind == EntryKind::Evidence)
+            .unwrap()
+    }
+
+    fn stored_manifest(d: &TestDeps, out: &Output) -> Manifest {
         serde_json::from_slice(&d.evidence.objects.lock().unwrap()[&out.manifest]).unwrap()
     }
 
     #[tokio::test]
     async fn every_source_lands_with_a_manifest_whose_hashes_match_and_a_timeline_link() {
-        let (d, id) = deps(Scripted::default(), 1 << 20);
-        let out = d
-            .handle(Input {
-                incident_id: id.clone(),
-                moment: Moment::Opening,
-            })
-            .await
-            .unwrap();
+        let (d, id, out) = capture(Scripted::default(), 1 << 20, Moment::Opening).await;
         assert_eq!(out.objects, 4);
         let manifest = stored_manifest(&d, &out);
         let stored: BTreeMap<String, Option<Vec<u8>>> = d
@@ -268,12 +284,7 @@ mod tests {
             .map(|(k, v)| (k.clone(), Some(v.clone())))
             .collect();
         assert!(evidence::verify(&manifest, &stored).iter().all(|f| f.is_intact()));
-        let entry = d
-            .store
-            .timeline(&id)
-            .into_iter()
-            .find(|e| e.kind == EntryKind::Evidence)
-            .unwrap();
+        let entry = evidence_entry(&d, &id);
         assert_eq!(entry.links, [format!("s3://evidence-bucket/{}", out.manifest)]);
     }
 
@@ -283,14 +294,7 @@ mod tests {
             logs_failures: Mutex::new(2),
             changes_denied: true,
         };
-        let (d, id) = deps(sources, 1 << 20);
-        let out = d
-            .handle(Input {
-                incident_id: id.clone(),
-                moment: Moment::Opening,
-            })
-            .await
-            .unwrap();
+        let (d, id, out) = capture(sources, 1 << 20, Moment::Opening).await;
         assert_eq!(out.failed_sources, ["changes"]);
         let manifest = stored_manifest(&d, &out);
         assert_eq!(
@@ -300,12 +304,7 @@ mod tests {
         );
         assert_eq!(manifest.errors[0].attempts, 1, "a permanent failure is not retried");
         assert!(manifest.errors[0].error.contains("AccessDenied"));
-        let entry = d
-            .store
-            .timeline(&id)
-            .into_iter()
-            .find(|e| e.kind == EntryKind::Evidence)
-            .unwrap();
+        let entry = evidence_entry(&d, &id);
         assert!(entry.text.contains("FAILED changes"), "{}", entry.text);
     }
 
@@ -315,14 +314,7 @@ mod tests {
             logs_failures: Mutex::new(10),
             changes_denied: false,
         };
-        let (d, id) = deps(sources, 1 << 20);
-        let out = d
-            .handle(Input {
-                incident_id: id,
-                moment: Moment::Closing,
-            })
-            .await
-            .unwrap();
+        let (d, _, out) = capture(sources, 1 << 20, Moment::Closing).await;
         let manifest = stored_manifest(&d, &out);
         assert_eq!(
             (manifest.errors[0].source.as_str(), manifest.errors[0].attempts),
@@ -337,14 +329,7 @@ mod tests {
 
     #[tokio::test]
     async fn truncation_by_the_size_cap_is_recorded_in_the_manifest() {
-        let (d, id) = deps(Scripted::default(), 2_000);
-        let out = d
-            .handle(Input {
-                incident_id: id,
-                moment: Moment::Opening,
-            })
-            .await
-            .unwrap();
+        let (d, _, out) = capture(Scripted::default(), 2_000, Moment::Opening).await;
         let manifest = stored_manifest(&d, &out);
         let metrics = manifest.objects.iter().find(|o| o.source == "metric-data").unwrap();
         assert!(metrics.truncated && metrics.dropped > 0, "{metrics:?}");

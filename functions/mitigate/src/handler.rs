@@ -524,23 +524,15 @@ mod tests {
     #[tokio::test]
     async fn alarms_back_to_ok_and_stable_make_the_incident_mitigated_with_its_open_checks() {
         let (d, id) = deps();
-        let out = d
-            .handle(Input::CheckRecovery {
+        let check = || {
+            d.handle(Input::CheckRecovery {
                 incident_id: id.clone(),
                 checks: 0,
             })
-            .await
-            .unwrap();
-        assert_eq!(out["recovered"], false);
+        };
+        assert_eq!(check().await.unwrap()["recovered"], false);
         d.store.add_signal(&id, signal(Health::Recovered, 10));
-        let out = d
-            .handle(Input::CheckRecovery {
-                incident_id: id.clone(),
-                checks: 0,
-            })
-            .await
-            .unwrap();
-        assert_eq!(out["recovered"], true);
+        assert_eq!(check().await.unwrap()["recovered"], true);
         let incident = d.store.get(&id).unwrap();
         assert_eq!(incident.status, Status::Mitigated);
         assert!(incident.time_to_mitigate_secs().is_some());

@@ -5,11 +5,9 @@ use chrono::{TimeDelta, Utc};
 use incident_aws::bus::detail_type;
 use incident_aws::lambda::HandlerError;
 use incident_core::actions::ActionItem;
-use incident_core::coe::{self, Record};
-use incident_core::incident::{Incident, Status};
-use incident_core::ports::{
-    signals_with_members, CatalogSource, EvidenceStore, IncidentStore, Notifier, Postmortems, Tickets,
-};
+use incident_core::coe;
+use incident_core::incident::Status;
+use incident_core::ports::{coe_record, CatalogSource, EvidenceStore, IncidentStore, Notifier, Postmortems, Tickets};
 use incident_core::tickets::{self, Postmortem};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
@@ -67,17 +65,17 @@ where
     }
 
     async fn publish(&self, id: IncidentId) -> Result<Value, HandlerError> {
-        let incident = self.store.incident(&id).await?;
-        if incident.status != Status::Resolved {
+        let record = coe_record(&self.store, &self.catalog, &id).await?;
+        if record.incident.status != Status::Resolved {
             return Err(HandlerError::InvalidInput(format!(
                 "{id} is {}: its COE is written once it is resolved",
-                incident.status
+                record.incident.status
             )));
         }
-        let actions = self.store.actions(&id).await?;
         let key = document_key(&id);
         let document = format!("s3://{}/{key}", self.bucket);
-        self.write_document(&incident, &actions, &key).await?;
+        self.documents.put(&key, coe::render(&record).into_bytes()).await?;
+        let actions = record.actions;
 
         // The document is linked from the incident before any ticket is asked for, so that a
         // tracker outage still leaves a COE people can find.
@@ -169,27 +167,6 @@ where
         Ok(json!({ "created": created, "postmortem": detail }))
     }
 
-    async fn write_document(&self, incident: &Incident, actions: &[ActionItem], key: &str) -> Result<(), HandlerError> {
-        let id = &incident.id;
-        let timeline = self.store.timeline(id).await?;
-        let whys = self.store.whys(id).await?;
-        let authored = self.store.authored(id).await?;
-        let catalog = self.catalog.load().await?;
-        let dependencies = coe::dependencies_of(&catalog, incident);
-        let signals = signals_with_members(&self.store, incident).await?;
-        let markdown = coe::render(&Record {
-            incident,
-            timeline: &timeline,
-            whys: &whys,
-            actions,
-            authored: &authored,
-            dependencies: &dependencies,
-            signals: &signals,
-        });
-        self.documents.put(key, markdown.into_bytes()).await?;
-        Ok(())
-    }
-
     async fn overdue(&self) -> Result<Value, HandlerError> {
         let now = Utc::now();
         let today = now.date_naive();
@@ -238,7 +215,7 @@ mod tests {
     use incident_core::actions::Term;
     use incident_core::catalog::Catalog;
     use incident_core::coe::Authored;
-    use incident_core::incident::Scope;
+    use incident_core::incident::{Incident, Scope};
     use incident_core::memory::{MemoryEvidence, MemoryNotifier, MemoryStore, MemoryTickets};
     use incident_core::severity::Severity;
     use incident_core::whys::Tree;

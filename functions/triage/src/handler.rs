@@ -82,28 +82,38 @@ mod tests {
         serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap()
     }
 
-    #[tokio::test]
-    async fn triage_records_owner_severity_commander_and_the_reasons() {
-        let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
+    /// A freshly opened incident of `service`, with the example catalog.
+    fn open_incident(service: &str) -> (Deps<MemoryStore, Catalog>, IncidentId) {
+        let id = IncidentId::for_service(service, &SignalKey::new("t", "1"));
         let incident = Incident::open(
             id.clone(),
             Scope::SingleService,
-            vec!["checkout".into()],
+            vec![service.into()],
             chrono::Utc::now(),
         );
         let deps = Deps {
             store: MemoryStore::with([incident]),
             catalog: catalog(),
         };
+        (deps, id)
+    }
 
-        let out = handle(
-            &deps,
+    async fn triage(deps: &Deps<MemoryStore, Catalog>, id: &IncidentId) -> Output {
+        handle(
+            deps,
             Input {
                 incident_id: id.clone(),
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn triage_records_owner_severity_commander_and_the_reasons() {
+        let (deps, id) = open_incident("checkout");
+
+        let out = triage(&deps, &id).await;
 
         assert_eq!((out.severity.as_str(), out.owner.as_str()), ("SEV2", "payments"));
         assert_eq!(out.ack_timeout_seconds, 600);
@@ -118,33 +128,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_retried_triage_writes_its_entries_once() {
-        let id = IncidentId::for_service("orders", &SignalKey::new("t", "1"));
-        let incident = Incident::open(
-            id.clone(),
-            Scope::SingleService,
-            vec!["orders".into()],
-            chrono::Utc::now(),
-        );
-        let deps = Deps {
-            store: MemoryStore::with([incident]),
-            catalog: catalog(),
-        };
-        handle(
-            &deps,
-            Input {
-                incident_id: id.clone(),
-            },
-        )
-        .await
-        .unwrap();
-        handle(
-            &deps,
-            Input {
-                incident_id: id.clone(),
-            },
-        )
-        .await
-        .unwrap();
+        let (deps, id) = open_incident("orders");
+        triage(&deps, &id).await;
+        triage(&deps, &id).await;
         assert_eq!(
             deps.store.timeline(&id).len(),
             1,
