@@ -43,7 +43,8 @@ impl Stack {
             .iter()
             .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
             .collect();
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&config), &outputs["TableName"]);
+        let store = Store::new(aws_sdk_dynamodb::Client::new(&config), &outputs["TableName"])
+            .with_decisions(&outputs["DecisionsTableName"]);
         Ok(Self {
             store,
             events: aws_sdk_eventbridge::Client::new(&config),

@@ -1,20 +1,25 @@
-//! Approvals in the incidents table: `INCIDENT#<id>` / `APPROVAL#<requested>#<approval id>`, and
-//! the task token apart from it at `TOKEN#approval-<approval id>` (with a TTL). The token never
-//! leaves DynamoDB except to complete the callback.
+//! The decisions table: mitigation approvals (`INCIDENT#<id>` / `APPROVAL#<requested>#<approval
+//! id>`) and the lifecycle's task tokens (`INCIDENT#<id>` / `TOKEN#<key>`, with a TTL). Only the
+//! functions are granted this table: no person's policy reads a token or writes a decision, and
+//! decisions are written only through the command API's one write path.
 
-use crate::items::{incident_pk, key, stamp, to_item};
-use crate::store::Store;
+use crate::items::{incident_pk, key, stamp, to_item, Item};
+use crate::store::{ttl_after, Store};
 use crate::AwsError;
-use aws_sdk_dynamodb::types::AttributeValue;
-use incident_core::approval::{Approval, Decision};
-use incident_core::ports::{Approvals, PortError, PortResult};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use incident_core::approval::Approval;
+use incident_core::ports::{Approvals, PortResult, Tokens};
 use incident_core::IncidentId;
 use serde::{Deserialize, Serialize};
 
-const TOKEN_TTL_DAYS: i64 = 7;
+/// Task tokens live this long at most (the longest wait of the lifecycle).
+const TOKEN_TTL_DAYS: i64 = 30;
+
+/// An undecided, unexpired approval: the condition of every approval write.
+pub(crate) const APPROVAL_OPEN: &str = "attribute_not_exists(decision) AND (attribute_not_exists(expired) OR expired = :f)";
 
 #[derive(Serialize, Deserialize)]
-struct ApprovalItem {
+pub(crate) struct ApprovalItem {
     pk: String,
     sk: String,
     #[serde(flatten)]
@@ -22,7 +27,7 @@ struct ApprovalItem {
 }
 
 impl ApprovalItem {
-    fn new(approval: &Approval) -> Self {
+    pub(crate) fn new(approval: &Approval) -> Self {
         Self {
             pk: incident_pk(&approval.incident),
             sk: format!("APPROVAL#{}#{}", stamp(approval.requested_at), approval.id),
@@ -31,56 +36,61 @@ impl ApprovalItem {
     }
 }
 
-fn token_sk(approval_id: &str) -> String {
-    format!("approval-{approval_id}")
+#[derive(Serialize, Deserialize)]
+struct TokenItem {
+    pk: String,
+    sk: String,
+    token: String,
+    ttl: i64,
+}
+
+fn token_key(id: &IncidentId, key_name: &str) -> Item {
+    key(incident_pk(id), format!("TOKEN#{key_name}"))
 }
 
 impl Store {
-    async fn approvals(&self, incident: &IncidentId) -> Result<Vec<Approval>, AwsError> {
-        let items: Vec<ApprovalItem> = self.query_prefix(&incident_pk(incident), "APPROVAL#").await?;
+    pub(crate) async fn approvals(&self, incident: &IncidentId) -> Result<Vec<Approval>, AwsError> {
+        let items: Vec<ApprovalItem> = self
+            .decisions()?
+            .query_prefix(&incident_pk(incident), "APPROVAL#")
+            .await?;
         Ok(items.into_iter().map(|i| i.approval).collect())
     }
 
     /// Writes the approval back only if it is still undecided and unexpired.
     async fn put_if_open(&self, approval: &Approval) -> Result<bool, AwsError> {
-        self.put_if(
-            to_item(&ApprovalItem::new(approval))?,
-            "attribute_not_exists(decision) AND (attribute_not_exists(expired) OR expired = :f)",
-            &[(":f", AttributeValue::Bool(false))],
-        )
-        .await
+        self.decisions()?
+            .put_if(
+                to_item(&ApprovalItem::new(approval))?,
+                APPROVAL_OPEN,
+                &[(":f", AttributeValue::Bool(false))],
+            )
+            .await
     }
 }
 
 impl Approvals for Store {
-    async fn request(&self, approval: &Approval, token: &str) -> PortResult<()> {
-        for mut old in self.approvals(&approval.incident).await? {
+    async fn request(&self, approval: &Approval) -> PortResult<()> {
+        let all = self.approvals(&approval.incident).await?;
+        for mut old in all.iter().cloned() {
             if old.id != approval.id && old.decision.is_none() && !old.expired {
                 old.expired = true;
                 self.put_if_open(&old).await?;
             }
         }
-        self.put_token(&approval.incident, &token_sk(&approval.id), token, TOKEN_TTL_DAYS)
-            .await?;
         // A retried request finds its own approval already there and leaves it as it is.
-        if self
-            .approvals(&approval.incident)
-            .await?
-            .iter()
-            .all(|a| a.id != approval.id)
-        {
+        if all.iter().all(|a| a.id != approval.id) {
             self.put_if_open(approval).await?;
         }
         Ok(())
     }
 
-    async fn pending(&self, incident: &IncidentId) -> PortResult<Option<Approval>> {
-        let open = self
+    async fn latest(&self, incident: &IncidentId) -> PortResult<Option<Approval>> {
+        Ok(self
             .approvals(incident)
             .await?
             .into_iter()
-            .filter(|a| a.decision.is_none() && !a.expired);
-        Ok(open.max_by_key(|a| a.requested_at))
+            .max_by_key(|a| a.requested_at))
     }
 
     async fn get(&self, incident: &IncidentId, approval_id: &str) -> PortResult<Option<Approval>> {
@@ -90,32 +100,41 @@ impl Approvals for Store {
             .into_iter()
             .find(|a| a.id == approval_id))
     }
+}
 
-    async fn decide(&self, approval: &Approval, decision: &Decision) -> PortResult<()> {
-        let mut decided = approval.clone();
-        decided.decision = Some(decision.clone());
-        if self.put_if_open(&decided).await? {
-            Ok(())
-        } else {
-            Err(PortError::Rejected(format!(
-                "approval {} was already decided or has expired",
-                approval.id
-            )))
-        }
+impl Tokens for Store {
+    async fn keep(&self, id: &IncidentId, key_name: &str, token: &str) -> PortResult<()> {
+        let decisions = self.decisions()?;
+        let mut item = token_key(id, key_name);
+        item.insert("token".into(), AttributeValue::S(token.into()));
+        item.insert("ttl".into(), AttributeValue::N(ttl_after(TOKEN_TTL_DAYS).to_string()));
+        decisions
+            .client()
+            .put_item()
+            .table_name(decisions.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("PutItem", e))?;
+        Ok(())
     }
 
-    async fn take_token(&self, incident: &IncidentId, approval_id: &str) -> PortResult<Option<String>> {
-        let sk = token_sk(approval_id);
-        let token = self.token(incident, &sk).await?;
-        if token.is_some() {
-            self.client()
-                .delete_item()
-                .table_name(self.table())
-                .set_key(Some(key(incident_pk(incident), format!("TOKEN#{sk}"))))
-                .send()
-                .await
-                .map_err(|e| AwsError::sdk("DeleteItem", e))?;
-        }
-        Ok(token)
+    async fn take(&self, id: &IncidentId, key_name: &str) -> PortResult<Option<String>> {
+        let decisions = self.decisions()?;
+        // One call reads and deletes: of two racing takers, only one gets the token.
+        let out = decisions
+            .client()
+            .delete_item()
+            .table_name(decisions.table())
+            .set_key(Some(token_key(id, key_name)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("DeleteItem", e))?;
+        Ok(out
+            .attributes
+            .map(|item| crate::items::from_item::<TokenItem>("task token", item))
+            .transpose()?
+            .map(|t| t.token))
     }
 }

@@ -2,28 +2,13 @@
 
 use crate::AwsError;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use serde::Serialize;
+use incident_core::app_event::AppEvent;
+use incident_core::event::{CustomerReport, CUSTOMER_REPORT, CUSTOMER_SOURCE};
+use incident_core::ports::{PortResult, ReportIntake};
+use serde_json::Value;
 
 /// The `source` of every event the app emits.
 pub const APP_SOURCE: &str = "incident-loop";
-
-/// Detail-types the app emits (DESIGN.md §4); users route them with ordinary EventBridge rules.
-pub mod detail_type {
-    pub const INCIDENT_OPENED: &str = "Incident Opened";
-    pub const INCIDENT_ENGAGED: &str = "Incident Engaged";
-    pub const INCIDENT_ESCALATED: &str = "Incident Escalated";
-    pub const INCIDENT_ACKNOWLEDGED: &str = "Incident Acknowledged";
-    pub const INCIDENT_RESOLVED: &str = "Incident Resolved";
-    pub const APPROVAL_REQUESTED: &str = "Approval Requested";
-    pub const RUNBOOK_STARTED: &str = "Runbook Started";
-    pub const RUNBOOK_FINISHED: &str = "Runbook Finished";
-    pub const INCIDENT_MITIGATED: &str = "Incident Mitigated";
-    pub const POSTMORTEM_CREATED: &str = "Postmortem Created";
-    pub const POSTMORTEM_COMPLETED: &str = "Postmortem Completed";
-    pub const ACTION_ITEM_OVERDUE: &str = "Action Item Overdue";
-    pub const CUSTOMER_UPDATE: &str = "Customer Update";
-    pub const CUSTOMER_UPDATE_DUE: &str = "Customer Update Due";
-}
 
 #[derive(Clone, Debug)]
 pub struct Bus {
@@ -42,13 +27,18 @@ impl Bus {
     }
 
     /// Publishes one app event; a partial failure reported by PutEvents is an error, not a shrug.
-    pub async fn emit<T: Serialize>(&self, detail_type: &str, detail: &T) -> Result<(), AwsError> {
-        let detail = serde_json::to_string(detail).map_err(|e| AwsError::decode("event detail", e))?;
+    pub async fn emit(&self, event: &AppEvent) -> Result<(), AwsError> {
+        self.put(&self.bus_name, APP_SOURCE, event.detail_type(), &event.detail())
+            .await
+    }
+
+    /// Puts one event on `bus` (a name, or `default`).
+    pub(crate) async fn put(&self, bus: &str, source: &str, detail_type: &str, detail: &Value) -> Result<(), AwsError> {
         let entry = PutEventsRequestEntry::builder()
-            .event_bus_name(&self.bus_name)
-            .source(APP_SOURCE)
+            .event_bus_name(bus)
+            .source(source)
             .detail_type(detail_type)
-            .detail(detail)
+            .detail(detail.to_string())
             .build();
         let out = self
             .events
@@ -85,5 +75,13 @@ impl Bus {
             .await
             .map_err(|e| AwsError::sdk("Publish", e))?;
         Ok(())
+    }
+}
+
+/// Customer reports go on the default bus, where the ingest rule reads them like any signal.
+impl ReportIntake for Bus {
+    async fn submit(&self, report: &CustomerReport) -> PortResult<()> {
+        let detail = serde_json::to_value(report).map_err(|e| AwsError::decode("customer report", e))?;
+        Ok(self.put("default", CUSTOMER_SOURCE, CUSTOMER_REPORT, &detail).await?)
     }
 }

@@ -23,13 +23,7 @@ pub struct CatalogStore {
     table: String,
 }
 
-/// What an import changed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ImportSummary {
-    pub services: usize,
-    pub teams: usize,
-    pub removed: usize,
-}
+pub use incident_core::catalog::ImportSummary;
 
 impl CatalogStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -37,6 +31,11 @@ impl CatalogStore {
             client,
             table: table.into(),
         }
+    }
+
+    /// The catalog table of `CATALOG_TABLE`.
+    pub fn from_env(client: &Client) -> Result<Self, AwsError> {
+        Ok(Self::new(client.clone(), crate::env_var("CATALOG_TABLE")?))
     }
 
     /// Loads the catalog; an empty table yields an empty catalog with default settings.

@@ -6,12 +6,16 @@
 //! | `INCIDENT#<id>`              | `SIGNAL#<time>#<key>`       | each signal that joined it        |
 //! | `INCIDENT#<id>`              | `TIMELINE#<time>#<key>`     | timeline entries, append-only     |
 //! | `INCIDENT#<id>`              | `ENTRY#<key>`               | marks an idempotent entry written |
-//! | `INCIDENT#<id>`              | `TOKEN#<kind>`              | a Step Functions task token (TTL) |
 //! | `DEDUP#<signal key>`         | `DEDUP`                     | a signal already ingested (TTL)   |
 //! | `CORRELATION#SERVICE#<name>` | `STATE`                     | the service's clusters, versioned |
 //! | `CORRELATION#STORM`          | `STATE`                     | recent openings, multi-service    |
 //! | `IGNORED#<day>`              | `<time>#<key>`              | signals recorded and ignored      |
-//! | `CATALOG`                    | `SETTINGS`/`TEAM#`/`SERVICE#` | the service catalog             |
+//! | `INCIDENT#<id>`              | `ACTION#<n>`, `COE#…`       | the postmortem's records          |
+//!
+//! The catalog has a table of its own (`CATALOG` / `SETTINGS`, `TEAM#…`, `SERVICE#…`), written only
+//! by the command API; so does the decisions table (approvals and task tokens, see
+//! [`crate::approvals`]), which no person's policy can read. Ingest, which parses untrusted input,
+//! is granted neither for writing.
 //!
 //! GSIs: `ByDay` (`day`, `detected_at`) lists incidents by the day they opened; `OpenByService`
 //! (`open_service`, `detected_at`) holds open incidents only, per service.
@@ -180,14 +184,6 @@ pub struct IgnoredItem {
     pub service: String,
     #[serde(flatten)]
     pub signal: Signal,
-    pub ttl: i64,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct TokenItem {
-    pub pk: String,
-    pub sk: String,
-    pub token: String,
     pub ttl: i64,
 }
 

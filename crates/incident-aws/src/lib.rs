@@ -7,8 +7,10 @@
 pub mod approvals;
 pub mod bus;
 pub mod catalog_store;
+pub mod command_store;
 pub mod error;
 pub mod evidence;
+pub mod follow_ups;
 pub mod identity;
 pub mod items;
 pub mod lambda;

@@ -5,14 +5,6 @@ use aws_sdk_sfn::Client;
 use incident_core::IncidentId;
 use serde_json::json;
 
-/// The callbacks a human completes from `incidentctl`.
-pub mod callback {
-    pub const ACK: &str = "ack";
-    pub const RESOLVE: &str = "resolve";
-    /// The customer-update loop's sleep, woken early by a resolution.
-    pub const UPDATES: &str = "updates";
-}
-
 #[derive(Clone, Debug)]
 pub struct Lifecycle {
     client: Client,
@@ -72,7 +64,7 @@ impl Lifecycle {
     }
 }
 
-/// Completes the lifecycle's waiting tasks with the tokens kept in DynamoDB.
+/// Completes the lifecycle's waiting tasks with the tokens kept in the decisions table.
 #[derive(Clone, Debug)]
 pub struct Callbacks {
     client: Client,

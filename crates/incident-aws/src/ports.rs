@@ -6,6 +6,7 @@ use crate::lifecycle::{Callbacks, Lifecycle};
 use crate::rejects::Rejects;
 use crate::store::Store;
 use crate::AwsError;
+use incident_core::app_event::AppEvent;
 use incident_core::catalog::{Catalog, ServiceMatch};
 use incident_core::correlation::Policy;
 use incident_core::incident::Incident;
@@ -14,9 +15,6 @@ use incident_core::signal::Signal;
 use incident_core::timeline::Entry;
 use incident_core::IncidentId;
 use serde_json::Value;
-
-/// Task tokens live this long at most; an incident open longer is resolved in the console.
-const TOKEN_TTL_DAYS: i64 = 30;
 
 impl From<AwsError> for PortError {
     fn from(e: AwsError) -> Self {
@@ -56,14 +54,6 @@ impl IncidentStore for Store {
         Ok(Store::signals(self, id).await?.into_iter().map(|s| s.signal).collect())
     }
 
-    async fn put_token(&self, id: &IncidentId, kind: &str, token: &str) -> PortResult<()> {
-        Ok(Store::put_token(self, id, kind, token, TOKEN_TTL_DAYS).await?)
-    }
-
-    async fn delete_token(&self, id: &IncidentId, kind: &str) -> PortResult<()> {
-        Ok(Store::delete_token(self, id, kind).await?)
-    }
-
     async fn close_correlation(&self, incident: &Incident, policy: &Policy) -> PortResult<()> {
         Ok(Store::close_correlation(self, incident, policy).await?)
     }
@@ -75,13 +65,19 @@ impl CatalogSource for CatalogStore {
     }
 }
 
+impl CatalogSink for CatalogStore {
+    async fn import(&self, catalog: &Catalog) -> PortResult<incident_core::catalog::ImportSummary> {
+        Ok(CatalogStore::import(self, catalog).await?)
+    }
+}
+
 impl Notifier for Bus {
     async fn page(&self, target: &str, subject: &str, message: &str) -> PortResult<()> {
         Ok(Bus::page(self, target, subject, message).await?)
     }
 
-    async fn emit(&self, detail_type: &str, detail: &Value) -> PortResult<()> {
-        Ok(Bus::emit(self, detail_type, detail).await?)
+    async fn emit(&self, event: &AppEvent) -> PortResult<()> {
+        Ok(Bus::emit(self, event).await?)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Postmortem records in the incidents table: the five-whys tree (`COE#WHYS`) and what people
 //! wrote (`COE#AUTHORED`), both versioned, and one item per action item (`ACTION#<n>`).
 
-use crate::items::{incident_pk, to_item, to_value};
+use crate::items::{incident_pk, to_value};
 use crate::store::Store;
 use crate::AwsError;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -14,32 +14,29 @@ use serde::{Deserialize, Serialize};
 
 /// A record changed with optimistic concurrency: each write names the version it read.
 #[derive(Serialize, Deserialize)]
-struct Versioned<T> {
-    pk: String,
-    sk: String,
+pub(crate) struct Versioned<T> {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
     #[serde(default)]
-    version: u64,
+    pub(crate) version: u64,
     #[serde(flatten)]
-    value: T,
+    pub(crate) value: T,
 }
 
-const WHYS: &str = "COE#WHYS";
-const AUTHORED: &str = "COE#AUTHORED";
+pub(crate) const WHYS: &str = "COE#WHYS";
+pub(crate) const AUTHORED: &str = "COE#AUTHORED";
 
 #[derive(Serialize, Deserialize)]
-struct ActionRow {
-    pk: String,
-    sk: String,
+pub(crate) struct ActionRow {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
     #[serde(flatten)]
-    item: ActionItem,
+    pub(crate) item: ActionItem,
 }
 
-/// Action item ids say which incident they belong to: `<incident>.a<n>`.
-pub fn action_id(incident: &IncidentId, n: usize) -> String {
-    format!("{incident}.a{n}")
-}
+pub use incident_core::actions::{action_id, incident_of_action};
 
-fn action_sk(id: &str) -> String {
+pub(crate) fn action_sk(id: &str) -> String {
     let n = id
         .rsplit_once(".a")
         .and_then(|(_, n)| n.parse::<usize>().ok())
@@ -47,83 +44,26 @@ fn action_sk(id: &str) -> String {
     format!("ACTION#{n:04}")
 }
 
-pub fn incident_of_action(id: &str) -> Option<IncidentId> {
-    let (incident, n) = id.rsplit_once(".a")?;
-    n.parse::<usize>().ok()?;
-    IncidentId::parse(incident).ok()
-}
-
 impl Store {
-    /// Reads `sk` of the incident, lets `change` edit it, and writes it back only if nobody wrote
-    /// in between (retried on a race).
-    async fn update_versioned<V, T>(
+    /// A versioned postmortem record and the version it is at (0: never written).
+    pub(crate) async fn versioned<V: serde::de::DeserializeOwned + Default>(
         &self,
         id: &IncidentId,
         sk: &str,
-        mut change: impl FnMut(&mut V) -> Result<T, AwsError>,
-    ) -> Result<(T, V), AwsError>
-    where
-        V: Serialize + serde::de::DeserializeOwned + Default + Clone,
-    {
-        for _ in 0..8 {
-            let current: Option<Versioned<V>> = self.get(&incident_pk(id), sk).await?;
-            let (version, mut value) = current.map(|w| (w.version, w.value)).unwrap_or((0, V::default()));
-            let out = change(&mut value)?;
-            let item = to_item(&Versioned {
-                pk: incident_pk(id),
-                sk: sk.to_string(),
-                version: version + 1,
-                value: value.clone(),
-            })?;
-            let stored = if version == 0 {
-                self.put_if(item, "attribute_not_exists(pk)", &[]).await?
-            } else {
-                self.put_if(item, "version = :v", &[(":v", AttributeValue::N(version.to_string()))])
-                    .await?
-            };
-            if stored {
-                return Ok((out, value));
-            }
-        }
-        Err(AwsError::Contention(format!("{sk} of {id}")))
-    }
-
-    async fn read_versioned<V: serde::de::DeserializeOwned + Default>(
-        &self,
-        id: &IncidentId,
-        sk: &str,
-    ) -> Result<V, AwsError> {
+    ) -> Result<(u64, V), AwsError> {
         Ok(self
             .get::<Versioned<V>>(&incident_pk(id), sk)
             .await?
-            .map(|w| w.value)
+            .map(|w| (w.version, w.value))
             .unwrap_or_default())
     }
 
-    /// Changes the five-whys tree with optimistic concurrency.
-    pub async fn update_whys<T>(
-        &self,
-        id: &IncidentId,
-        change: impl FnMut(&mut Tree) -> Result<T, AwsError>,
-    ) -> Result<(T, Tree), AwsError> {
-        self.update_versioned(id, WHYS, change).await
-    }
-
     pub async fn whys(&self, id: &IncidentId) -> Result<Tree, AwsError> {
-        self.read_versioned(id, WHYS).await
-    }
-
-    /// Changes what people wrote into the COE (impact, dependency answers, learnings, RCA).
-    pub async fn update_authored<T>(
-        &self,
-        id: &IncidentId,
-        change: impl FnMut(&mut Authored) -> Result<T, AwsError>,
-    ) -> Result<(T, Authored), AwsError> {
-        self.update_versioned(id, AUTHORED, change).await
+        Ok(self.versioned(id, WHYS).await?.1)
     }
 
     pub async fn authored(&self, id: &IncidentId) -> Result<Authored, AwsError> {
-        self.read_versioned(id, AUTHORED).await
+        Ok(self.versioned(id, AUTHORED).await?.1)
     }
 
     pub async fn actions(&self, id: &IncidentId) -> Result<Vec<ActionItem>, AwsError> {
@@ -131,27 +71,6 @@ impl Store {
         let mut items: Vec<ActionItem> = rows.into_iter().map(|r| r.item).collect();
         items.sort_by_key(|a| a.created_at);
         Ok(items)
-    }
-
-    /// Adds an action item under the next free number (a conditional put, retried on a race).
-    pub async fn add_action(
-        &self,
-        id: &IncidentId,
-        mut make: impl FnMut(String) -> ActionItem,
-    ) -> Result<ActionItem, AwsError> {
-        for _ in 0..8 {
-            let n = self.actions(id).await?.len() + 1;
-            let item = make(action_id(id, n));
-            let row = ActionRow {
-                pk: incident_pk(id),
-                sk: format!("ACTION#{n:04}"),
-                item: item.clone(),
-            };
-            if self.put_if(to_item(&row)?, "attribute_not_exists(pk)", &[]).await? {
-                return Ok(item);
-            }
-        }
-        Err(AwsError::Contention(format!("action items of {id}")))
     }
 
     /// Records the ticket opened for an action item, touching nothing else of it.
@@ -182,28 +101,6 @@ impl Store {
         }
     }
 
-    /// Closes an action item with its validation, once: only if it was still open, and leaving its
-    /// ticket and reminders as they are.
-    pub async fn close_action(&self, id: &IncidentId, item: &ActionItem) -> Result<(), AwsError> {
-        let done = item
-            .done
-            .as_ref()
-            .ok_or_else(|| AwsError::Rejected(format!("{} has no validation", item.id)))?;
-        if self
-            .set_if(
-                &incident_pk(id),
-                &action_sk(&item.id),
-                "done",
-                to_value(done)?,
-                "attribute_exists(pk) AND attribute_not_exists(done)",
-            )
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(AwsError::Rejected(format!("{} was already closed", item.id)))
-        }
-    }
 }
 
 #[cfg(test)]

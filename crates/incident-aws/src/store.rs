@@ -27,13 +27,15 @@ const DEDUP_DAYS: i64 = 30;
 pub struct Store {
     client: Client,
     table: String,
+    /// The decisions table (approvals and task tokens), for the functions that hold them.
+    decisions: Option<String>,
 }
 
-fn ttl_after(days: i64) -> i64 {
+pub(crate) fn ttl_after(days: i64) -> i64 {
     (Utc::now() + TimeDelta::days(days)).timestamp()
 }
 
-fn put(table: &str, item: Item, condition: Option<&str>, values: &[(&str, AttributeValue)]) -> TransactWriteItem {
+pub(crate) fn put(table: &str, item: Item, condition: Option<&str>, values: &[(&str, AttributeValue)]) -> TransactWriteItem {
     let mut p = Put::builder().table_name(table).set_item(Some(item));
     if let Some(c) = condition {
         p = p.condition_expression(c);
@@ -60,7 +62,7 @@ fn versioned(table: &str, item: Item, old_version: u64) -> TransactWriteItem {
 }
 
 /// A conditional write's outcome: `Ok(false)` when its condition did not hold.
-fn conditional<O, E>(
+pub(crate) fn conditional<O, E>(
     operation: &'static str,
     result: Result<O, aws_sdk_dynamodb::error::SdkError<E>>,
 ) -> Result<bool, AwsError>
@@ -83,7 +85,31 @@ impl Store {
         Self {
             client,
             table: table.into(),
+            decisions: None,
         }
+    }
+
+    /// The incidents table of `TABLE_NAME`, and the decisions table of `DECISIONS_TABLE` when the
+    /// function is granted one.
+    pub fn from_env(client: &Client) -> Result<Self, AwsError> {
+        let mut store = Self::new(client.clone(), crate::env_var("TABLE_NAME")?);
+        store.decisions = crate::env_var("DECISIONS_TABLE").ok();
+        Ok(store)
+    }
+
+    /// This store with approvals and task tokens kept in `table`.
+    pub fn with_decisions(mut self, table: impl Into<String>) -> Self {
+        self.decisions = Some(table.into());
+        self
+    }
+
+    /// The same operations on the decisions table.
+    pub(crate) fn decisions(&self) -> Result<Store, AwsError> {
+        let table = self
+            .decisions
+            .clone()
+            .ok_or_else(|| AwsError::Config("DECISIONS_TABLE".into()))?;
+        Ok(Store::new(self.client.clone(), table))
     }
 
     pub fn table(&self) -> &str {
@@ -437,6 +463,29 @@ impl Store {
             .ok_or_else(|| AwsError::NotFound(id.to_string()))
     }
 
+    /// An incident and the revision it is at (0: written before revisions were counted).
+    pub(crate) async fn incident_at(&self, id: &IncidentId) -> Result<Option<(Incident, u64)>, AwsError> {
+        let Some(raw) = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(incident_pk(id), META)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("GetItem", e))?
+            .item
+        else {
+            return Ok(None);
+        };
+        let rev = raw
+            .get("rev")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        Ok(Some((from_item::<MetaItem>("incident", raw)?.incident, rev)))
+    }
+
     /// Read-modify-write of an incident record, retried on concurrent change. `change` may refuse,
     /// which is returned as [`AwsError::Rejected`].
     pub async fn update_incident<F>(&self, id: &IncidentId, mut change: F) -> Result<Incident, AwsError>
@@ -444,32 +493,13 @@ impl Store {
         F: FnMut(&mut Incident) -> Result<(), Rejected>,
     {
         for _ in 0..ATTEMPTS {
-            let raw = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .set_key(Some(key(incident_pk(id), META)))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| AwsError::sdk("GetItem", e))?
-                .item
+            let (mut incident, rev) = self
+                .incident_at(id)
+                .await?
                 .ok_or_else(|| AwsError::NotFound(id.to_string()))?;
-            let rev = raw
-                .get("rev")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
-            let mut incident = from_item::<MetaItem>("incident", raw)?.incident;
             change(&mut incident).map_err(|Rejected(why)| AwsError::Rejected(why))?;
-            let mut item = to_item(&MetaItem::new(incident.clone()))?;
-            item.insert("rev".into(), AttributeValue::N((rev + 1).to_string()));
-            let stored = if rev == 0 {
-                self.put_if(item, "attribute_not_exists(rev)", &[]).await?
-            } else {
-                self.put_if(item, "rev = :rev", &[(":rev", AttributeValue::N(rev.to_string()))])
-                    .await?
-            };
+            let (item, condition, values) = revised(&incident, rev)?;
+            let stored = self.put_if(item, &condition, &values).await?;
             if stored {
                 return Ok(incident);
             }
@@ -550,42 +580,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Keeps a Step Functions task token server-side, for a human command to complete later.
-    pub async fn put_token(&self, id: &IncidentId, kind: &str, token: &str, ttl_days: i64) -> Result<(), AwsError> {
-        let item = TokenItem {
-            pk: incident_pk(id),
-            sk: format!("TOKEN#{kind}"),
-            token: token.into(),
-            ttl: ttl_after(ttl_days),
-        };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&item)?))
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("PutItem", e))?;
-        Ok(())
-    }
-
-    pub async fn token(&self, id: &IncidentId, kind: &str) -> Result<Option<String>, AwsError> {
-        Ok(self
-            .get::<TokenItem>(&incident_pk(id), &format!("TOKEN#{kind}"))
-            .await?
-            .map(|t| t.token))
-    }
-
-    pub async fn delete_token(&self, id: &IncidentId, kind: &str) -> Result<(), AwsError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(incident_pk(id), format!("TOKEN#{kind}"))))
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("DeleteItem", e))?;
-        Ok(())
-    }
-
     /// Closes an incident's cluster (or multi-service event) so that later signals open a new one.
     pub async fn close_correlation(&self, incident: &Incident, policy: &Policy) -> Result<(), AwsError> {
         for _ in 0..ATTEMPTS {
@@ -624,6 +618,20 @@ impl Store {
         }
         Err(AwsError::Contention(pk_name(incident)))
     }
+}
+
+/// The META item of `incident` at the next revision after `rev`, with the condition that it is
+/// still at `rev` when written.
+pub(crate) type ConditionalItem = (Item, String, Vec<(&'static str, AttributeValue)>);
+
+pub(crate) fn revised(incident: &Incident, rev: u64) -> Result<ConditionalItem, AwsError> {
+    let mut item = to_item(&MetaItem::new(incident.clone()))?;
+    item.insert("rev".into(), AttributeValue::N((rev + 1).to_string()));
+    Ok(if rev == 0 {
+        (item, "attribute_not_exists(rev)".into(), vec![])
+    } else {
+        (item, "rev = :rev".into(), vec![(":rev", AttributeValue::N(rev.to_string()))])
+    })
 }
 
 fn pk_name(incident: &Incident) -> String {

@@ -88,6 +88,18 @@ pub enum ActionError {
     DueInThePast(DateTime<Utc>),
 }
 
+/// Action item ids say which incident they belong to: `<incident>.a<n>`.
+pub fn action_id(incident: &crate::IncidentId, n: usize) -> String {
+    format!("{incident}.a{n}")
+}
+
+/// The incident an action item id belongs to (`None` for anything else).
+pub fn incident_of_action(id: &str) -> Option<crate::IncidentId> {
+    let (incident, n) = id.rsplit_once(".a")?;
+    n.parse::<usize>().ok()?;
+    crate::IncidentId::parse(incident).ok()
+}
+
 impl ActionItem {
     /// A new item; the due date defaults to the term's horizon.
     pub fn new(

@@ -19,6 +19,21 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller behind a verified ARN: `arn:aws:iam::1:user/alice` is `alice`,
+    /// `arn:aws:sts::1:assumed-role/OnCall/alice` is `OnCall/alice`.
+    pub fn from_arn(arn: &str) -> Self {
+        let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
+        let name = match resource.split_once('/') {
+            Some(("assumed-role", rest)) => rest.to_string(),
+            Some((_, rest)) => rest.rsplit('/').next().unwrap_or(rest).to_string(),
+            None => resource.to_string(),
+        };
+        Self {
+            arn: arn.to_string(),
+            name,
+        }
+    }
+
     /// True when an approvers entry names this caller: the full ARN, the short name, the session
     /// name of an assumed role, or the role itself (anyone who may assume it).
     pub fn is_named_by(&self, entry: &str) -> bool {
@@ -90,8 +105,13 @@ pub enum Refused {
         service: String,
         approvers: String,
     },
-    #[error("approval {id} was already decided by {by} at {at}")]
-    AlreadyDecided { id: String, by: String, at: DateTime<Utc> },
+    #[error("already {verb} by {by} at {} UTC (approval {id})", at.format("%H:%M"))]
+    AlreadyDecided {
+        id: String,
+        verb: &'static str,
+        by: String,
+        at: DateTime<Utc>,
+    },
     #[error("approval {0} expired unanswered; a newer request replaced it")]
     Expired(String),
     #[error("candidate {0} does not exist")]
@@ -106,6 +126,19 @@ pub enum Refused {
     NeedsConfirmation(usize),
 }
 
+/// Who may approve a mitigation of `incident`: the approvers of its services, once each.
+pub fn approvers_of(catalog: &crate::catalog::Catalog, incident: &crate::incident::Incident) -> Vec<String> {
+    let mut out: Vec<String> = incident
+        .services
+        .iter()
+        .filter_map(|s| catalog.service(s))
+        .flat_map(|s| s.approvers.iter().cloned())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// What a person asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
@@ -118,8 +151,14 @@ pub struct Request {
 
 /// Checks a decision against the rules and returns it; the store then records it with a
 /// conditional write, so that of two racing decisions only one lands.
-pub fn decide(approval: &Approval, service: &Service, caller: &Caller, request: &Request) -> Result<Decision, Refused> {
-    decide_for(approval, &service.name, &service.approvers, caller, request)
+pub fn decide(
+    approval: &Approval,
+    service: &Service,
+    caller: &Caller,
+    request: &Request,
+    now: DateTime<Utc>,
+) -> Result<Decision, Refused> {
+    decide_for(approval, &service.name, &service.approvers, caller, request, now)
 }
 
 /// [`decide`] for an incident whose approvers come from several services (a multi-service event).
@@ -129,10 +168,12 @@ pub fn decide_for(
     approvers: &[String],
     caller: &Caller,
     request: &Request,
+    now: DateTime<Utc>,
 ) -> Result<Decision, Refused> {
     if let Some(d) = &approval.decision {
         return Err(Refused::AlreadyDecided {
             id: approval.id.clone(),
+            verb: if d.approved { "approved" } else { "rejected" },
             by: d.by.clone(),
             at: d.at,
         });
@@ -170,7 +211,7 @@ pub fn decide_for(
         candidate: request.candidate,
         by: caller.name.clone(),
         by_arn: caller.arn.clone(),
-        at: Utc::now(),
+        at: now,
         reason: request.reason.clone(),
         parameters: request.parameters.clone(),
     })
@@ -218,7 +259,7 @@ mod tests {
     #[test]
     fn an_approver_named_in_the_catalog_may_decide_and_is_recorded() {
         let ana = caller("arn:aws:iam::1:user/ana", "ana");
-        let d = decide(&approval(), &service(), &ana, &approve(0)).unwrap();
+        let d = decide(&approval(), &service(), &ana, &approve(0), Utc::now()).unwrap();
         assert_eq!(
             (d.approved, d.candidate, d.by.as_str(), d.by_arn.as_str()),
             (true, 0, "ana", "arn:aws:iam::1:user/ana")
@@ -228,13 +269,13 @@ mod tests {
     #[test]
     fn a_role_named_in_the_catalog_admits_its_sessions() {
         let session = caller("arn:aws:sts::1:assumed-role/OnCallRole/bob", "OnCallRole/bob");
-        assert!(decide(&approval(), &service(), &session, &approve(0)).is_ok());
+        assert!(decide(&approval(), &service(), &session, &approve(0), Utc::now()).is_ok());
     }
 
     #[test]
     fn anyone_else_is_refused_with_who_may() {
         let eve = caller("arn:aws:iam::1:user/eve", "eve");
-        let err = decide(&approval(), &service(), &eve, &approve(0)).unwrap_err();
+        let err = decide(&approval(), &service(), &eve, &approve(0), Utc::now()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "eve is not an approver for checkout (approvers: ana, OnCallRole)"
@@ -245,9 +286,9 @@ mod tests {
     fn a_decision_is_single_use() {
         let ana = caller("arn:aws:iam::1:user/ana", "ana");
         let mut a = approval();
-        a.decision = Some(decide(&a, &service(), &ana, &approve(0)).unwrap());
+        a.decision = Some(decide(&a, &service(), &ana, &approve(0), Utc::now()).unwrap());
         assert!(matches!(
-            decide(&a, &service(), &ana, &approve(1)),
+            decide(&a, &service(), &ana, &approve(1), Utc::now()),
             Err(Refused::AlreadyDecided { .. })
         ));
     }
@@ -262,7 +303,7 @@ mod tests {
         expired.expired = true;
         let ana = caller("arn:aws:iam::1:user/ana", "ana");
         assert!(matches!(
-            decide(&expired, &service(), &ana, &approve(0)),
+            decide(&expired, &service(), &ana, &approve(0), Utc::now()),
             Err(Refused::Expired(_))
         ));
     }
@@ -273,16 +314,16 @@ mod tests {
         let a = approval();
         let last = a.candidates.iter().position(|c| c.kind == Kind::RollForward).unwrap();
         assert_eq!(
-            decide(&a, &service(), &ana, &approve(last)),
+            decide(&a, &service(), &ana, &approve(last), Utc::now()),
             Err(Refused::NeedsConfirmation(last))
         );
         let confirmed = Request {
             confirm_roll_forward: true,
             ..approve(last)
         };
-        assert!(decide(&a, &service(), &ana, &confirmed).is_ok());
+        assert!(decide(&a, &service(), &ana, &confirmed, Utc::now()).is_ok());
         assert_eq!(
-            decide(&a, &service(), &ana, &approve(99)),
+            decide(&a, &service(), &ana, &approve(99), Utc::now()),
             Err(Refused::NoSuchCandidate(99))
         );
     }

@@ -8,6 +8,15 @@ use crate::signal::Signal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+
+/// What a catalog import changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    pub services: usize,
+    pub teams: usize,
+    pub removed: usize,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {

@@ -56,6 +56,27 @@ impl IncidentId {
     pub fn is_multi_service(&self) -> bool {
         self.0.starts_with("mse-")
     }
+
+    /// Checks what a person typed for an id: a whole id, or the start of one (`inc-d8ac`, or just
+    /// the digits `d8ac`), so that nobody has to type twenty hex digits at 3 a.m.
+    pub fn check_typed(typed: &str) -> Result<(), InvalidId> {
+        let digits = typed
+            .strip_prefix("inc-")
+            .or_else(|| typed.strip_prefix("mse-"))
+            .unwrap_or(typed);
+        let ok = !typed.is_empty() && digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_hexdigit());
+        if ok {
+            Ok(())
+        } else {
+            Err(InvalidId(typed.to_string()))
+        }
+    }
+
+    /// True when `typed` (see [`Self::check_typed`]) names this id.
+    pub fn matches_typed(&self, typed: &str) -> bool {
+        let typed = typed.to_ascii_lowercase();
+        self.0.starts_with(&typed) || self.0[4..].starts_with(&typed)
+    }
 }
 
 impl fmt::Display for IncidentId {
@@ -65,7 +86,7 @@ impl fmt::Display for IncidentId {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("'{0}' is not an incident id (expected inc-… or mse- followed by 20 hex digits)")]
+#[error("'{0}' is not an incident id (expected inc-… or mse- followed by up to 20 hex digits)")]
 pub struct InvalidId(pub String);
 
 /// The identity of one signal: its source plus the event id EventBridge gave it (or, for events that
@@ -114,6 +135,20 @@ mod tests {
         assert!(id.as_str().chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
         assert_eq!(IncidentId::parse(id.as_str()), Ok(id.clone()));
         assert!(IncidentId::for_multi_service(&id).is_multi_service());
+    }
+
+    #[test]
+    fn a_typed_prefix_names_the_ids_it_starts() {
+        let id = IncidentId::parse("inc-d8ac41b901f3125c9541").unwrap();
+        for typed in ["inc-d8ac", "d8ac", "D8AC41", "inc-d8ac41b901f3125c9541"] {
+            assert!(IncidentId::check_typed(typed).is_ok(), "{typed}");
+            assert!(id.matches_typed(typed), "{typed}");
+        }
+        assert!(!id.matches_typed("mse-d8ac"));
+        assert!(!id.matches_typed("d8ad"));
+        assert!(IncidentId::check_typed("inc-zz").is_err());
+        assert!(IncidentId::check_typed("").is_err());
+        assert!(IncidentId::check_typed("inc-d8ac41b901f3125c95411").is_err());
     }
 
     #[test]

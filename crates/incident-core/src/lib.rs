@@ -5,10 +5,13 @@
 //! rules are tested without a cloud, and the same code runs in Lambda, in the CLI and in benchmarks.
 
 pub mod actions;
+pub mod app_event;
 pub mod approval;
 pub mod catalog;
 pub mod coe;
+pub mod command;
 pub mod correlation;
+pub mod effects;
 pub mod engagement;
 pub mod event;
 pub mod evidence;
@@ -28,4 +31,4 @@ pub mod whys;
 
 mod ids;
 
-pub use ids::{IncidentId, SignalKey};
+pub use ids::{IncidentId, InvalidId, SignalKey};

@@ -3,9 +3,12 @@
 //! through [`crate::correlation::correlate`] — so a handler tested here behaves the same there.
 
 use crate::actions::ActionItem;
-use crate::approval::{Approval, Decision};
+use crate::app_event::AppEvent;
+use crate::approval::Approval;
 use crate::catalog::{Catalog, ServiceMatch};
 use crate::coe::Authored;
+use crate::command::State as CommandState;
+use crate::effects::Effects;
 use crate::correlation::{Outcome, Placement, Policy, ServiceClusters, StormState};
 use crate::incident::{Incident, Scope, Status};
 use crate::ports::*;
@@ -31,6 +34,7 @@ struct State {
     whys: HashMap<IncidentId, Tree>,
     actions: HashMap<IncidentId, Vec<ActionItem>>,
     authored: HashMap<IncidentId, Authored>,
+    versions: HashMap<IncidentId, Versions>,
 }
 
 /// The incident store in memory.
@@ -193,6 +197,7 @@ impl IncidentStore for MemoryStore {
         let mut next = current.clone();
         change(&mut next).map_err(|Rejected(why)| PortError::Rejected(why))?;
         st.incidents.insert(id.clone(), next.clone());
+        st.versions.entry(id.clone()).or_default().incident += 1;
         Ok(next)
     }
 
@@ -208,24 +213,6 @@ impl IncidentStore for MemoryStore {
 
     async fn signals(&self, id: &IncidentId) -> PortResult<Vec<Signal>> {
         Ok(self.state.lock().unwrap().signals.get(id).cloned().unwrap_or_default())
-    }
-
-    async fn put_token(&self, id: &IncidentId, kind: &str, token: &str) -> PortResult<()> {
-        self.state
-            .lock()
-            .unwrap()
-            .tokens
-            .insert((id.clone(), kind.to_string()), token.to_string());
-        Ok(())
-    }
-
-    async fn delete_token(&self, id: &IncidentId, kind: &str) -> PortResult<()> {
-        self.state
-            .lock()
-            .unwrap()
-            .tokens
-            .remove(&(id.clone(), kind.to_string()));
-        Ok(())
     }
 
     async fn close_correlation(&self, incident: &Incident, _policy: &Policy) -> PortResult<()> {
@@ -246,12 +233,63 @@ impl CatalogSource for Catalog {
     }
 }
 
-/// Records pages and events; pages to the targets in `failing` fail.
+/// A catalog that imports replace.
+pub struct MemoryCatalog(pub Mutex<Catalog>);
+
+impl CatalogSource for MemoryCatalog {
+    async fn load(&self) -> PortResult<Catalog> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+}
+
+impl CatalogSink for MemoryCatalog {
+    async fn import(&self, catalog: &Catalog) -> PortResult<crate::catalog::ImportSummary> {
+        *self.0.lock().unwrap() = catalog.clone();
+        Ok(crate::catalog::ImportSummary {
+            services: catalog.services.len(),
+            teams: catalog.teams.len(),
+            removed: 0,
+        })
+    }
+}
+
+/// Records the follow-ups asked of other functions, and answers as they would.
+#[derive(Default)]
+pub struct MemoryFunctions {
+    pub captured: Mutex<Vec<IncidentId>>,
+    pub published: Mutex<Vec<IncidentId>>,
+    /// What a publication answers (`{"postmortem": …}`), or a failure when `None`.
+    pub publication: Option<Value>,
+}
+
+impl FollowUps for MemoryFunctions {
+    async fn capture(&self, id: &IncidentId) -> PortResult<Value> {
+        self.captured.lock().unwrap().push(id.clone());
+        Ok(serde_json::json!({ "capture": format!("{id}-closing"), "objects": 4 }))
+    }
+
+    async fn publish(&self, id: &IncidentId) -> PortResult<Value> {
+        self.published.lock().unwrap().push(id.clone());
+        self.publication
+            .clone()
+            .ok_or_else(|| PortError::Transient("the postmortem function is throttled".into()))
+    }
+}
+
+/// Records pages, events and customer reports; pages to the targets in `failing` fail.
 #[derive(Default)]
 pub struct MemoryNotifier {
     pub failing: HashSet<String>,
     pub pages: Mutex<Vec<(String, String, String)>>,
     pub events: Mutex<Vec<(String, Value)>>,
+    pub reports: Mutex<Vec<crate::event::CustomerReport>>,
+}
+
+impl ReportIntake for MemoryNotifier {
+    async fn submit(&self, report: &crate::event::CustomerReport) -> PortResult<()> {
+        self.reports.lock().unwrap().push(report.clone());
+        Ok(())
+    }
 }
 
 impl MemoryNotifier {
@@ -282,8 +320,11 @@ impl Notifier for MemoryNotifier {
         Ok(())
     }
 
-    async fn emit(&self, detail_type: &str, detail: &Value) -> PortResult<()> {
-        self.events.lock().unwrap().push((detail_type.into(), detail.clone()));
+    async fn emit(&self, event: &AppEvent) -> PortResult<()> {
+        self.events
+            .lock()
+            .unwrap()
+            .push((event.detail_type().into(), event.detail()));
         Ok(())
     }
 }
@@ -324,7 +365,7 @@ impl DeadLetters for MemoryLoop {
 }
 
 impl Approvals for MemoryStore {
-    async fn request(&self, approval: &Approval, token: &str) -> PortResult<()> {
+    async fn request(&self, approval: &Approval) -> PortResult<()> {
         let mut st = self.state.lock().unwrap();
         for old in st
             .approvals
@@ -335,23 +376,16 @@ impl Approvals for MemoryStore {
                 old.expired = true;
             }
         }
-        st.tokens.insert(
-            (approval.incident.clone(), format!("approval-{}", approval.id)),
-            token.to_string(),
-        );
         if !st.approvals.iter().any(|a| a.id == approval.id) {
             st.approvals.push(approval.clone());
         }
         Ok(())
     }
 
-    async fn pending(&self, incident: &IncidentId) -> PortResult<Option<Approval>> {
+    async fn latest(&self, incident: &IncidentId) -> PortResult<Option<Approval>> {
         let st = self.state.lock().unwrap();
-        let open = st
-            .approvals
-            .iter()
-            .filter(|a| &a.incident == incident && a.decision.is_none() && !a.expired);
-        Ok(open.max_by_key(|a| a.requested_at).cloned())
+        let mine = st.approvals.iter().filter(|a| &a.incident == incident);
+        Ok(mine.max_by_key(|a| a.requested_at).cloned())
     }
 
     async fn get(&self, incident: &IncidentId, approval_id: &str) -> PortResult<Option<Approval>> {
@@ -362,31 +396,113 @@ impl Approvals for MemoryStore {
             .find(|a| &a.incident == incident && a.id == approval_id)
             .cloned())
     }
+}
 
-    async fn decide(&self, approval: &Approval, decision: &Decision) -> PortResult<()> {
-        let mut st = self.state.lock().unwrap();
-        let stored = st
-            .approvals
-            .iter_mut()
-            .find(|a| a.id == approval.id)
-            .ok_or_else(|| PortError::NotFound(approval.id.clone()))?;
-        if stored.decision.is_some() || stored.expired {
-            return Err(PortError::Rejected(format!(
-                "approval {} was already decided or has expired",
-                approval.id
-            )));
-        }
-        stored.decision = Some(decision.clone());
-        Ok(())
-    }
-
-    async fn take_token(&self, incident: &IncidentId, approval_id: &str) -> PortResult<Option<String>> {
-        Ok(self
-            .state
+impl Tokens for MemoryStore {
+    async fn keep(&self, id: &IncidentId, key: &str, token: &str) -> PortResult<()> {
+        self.state
             .lock()
             .unwrap()
             .tokens
-            .remove(&(incident.clone(), format!("approval-{approval_id}"))))
+            .insert((id.clone(), key.to_string()), token.to_string());
+        Ok(())
+    }
+
+    async fn take(&self, id: &IncidentId, key: &str) -> PortResult<Option<String>> {
+        Ok(self.state.lock().unwrap().tokens.remove(&(id.clone(), key.to_string())))
+    }
+}
+
+impl CommandStore for MemoryStore {
+    async fn command_state(&self, id: &IncidentId, record: bool) -> PortResult<(CommandState, Versions)> {
+        let st = self.state.lock().unwrap();
+        let incident = st.incidents.get(id).cloned();
+        let mut signals = Vec::new();
+        if record {
+            for of in std::iter::once(id).chain(incident.iter().flat_map(|i| i.members.iter())) {
+                signals.extend(st.signals.get(of).cloned().unwrap_or_default());
+            }
+        }
+        let state = CommandState {
+            incident,
+            actions: st.actions.get(id).cloned().unwrap_or_default(),
+            whys: st.whys.get(id).cloned().unwrap_or_default(),
+            authored: st.authored.get(id).cloned().unwrap_or_default(),
+            approval: st
+                .approvals
+                .iter()
+                .filter(|a| &a.incident == id)
+                .max_by_key(|a| a.requested_at)
+                .cloned(),
+            timeline: if record {
+                st.timelines.get(id).cloned().unwrap_or_default()
+            } else {
+                Vec::new()
+            },
+            signals,
+        };
+        Ok((state, st.versions.get(id).cloned().unwrap_or_default()))
+    }
+
+    async fn apply(&self, id: &IncidentId, read: &Versions, effects: &Effects) -> PortResult<bool> {
+        let mut st = self.state.lock().unwrap();
+        let now = st.versions.get(id).cloned().unwrap_or_default();
+        // The same conditions the DynamoDB transaction checks, all before anything is written.
+        let approval_open = |a: &Approval| {
+            st.approvals
+                .iter()
+                .find(|s| s.id == a.id)
+                .is_some_and(|s| s.decision.is_none() && !s.expired)
+        };
+        let actions = st.actions.get(id).cloned().unwrap_or_default();
+        let holds = (effects.incident.is_none() || now.incident == read.incident)
+            && (effects.whys.is_none() || now.whys == read.whys)
+            && (effects.authored.is_none() || now.authored == read.authored)
+            && effects.approval.as_ref().is_none_or(approval_open)
+            && effects
+                .new_action
+                .as_ref()
+                .is_none_or(|n| actions.iter().all(|a| a.id != n.id))
+            && effects
+                .closed_action
+                .as_ref()
+                .is_none_or(|c| actions.iter().any(|a| a.id == c.id && a.done.is_none()));
+        if !holds {
+            return Ok(false);
+        }
+        let st = &mut *st;
+        let version = st.versions.entry(id.clone()).or_default();
+        if let Some(i) = &effects.incident {
+            version.incident += 1;
+            st.incidents.insert(id.clone(), i.clone());
+        }
+        if let Some(w) = &effects.whys {
+            version.whys += 1;
+            st.whys.insert(id.clone(), w.clone());
+        }
+        if let Some(a) = &effects.authored {
+            version.authored += 1;
+            st.authored.insert(id.clone(), a.clone());
+        }
+        if let Some(a) = &effects.approval {
+            if let Some(stored) = st.approvals.iter_mut().find(|s| s.id == a.id) {
+                stored.decision = a.decision.clone();
+            }
+        }
+        let items = st.actions.entry(id.clone()).or_default();
+        if let Some(n) = &effects.new_action {
+            items.push(n.clone());
+        }
+        if let Some(c) = &effects.closed_action {
+            if let Some(stored) = items.iter_mut().find(|a| a.id == c.id) {
+                stored.done = c.done.clone();
+            }
+        }
+        st.timelines
+            .entry(id.clone())
+            .or_default()
+            .extend(effects.timeline.iter().cloned());
+        Ok(true)
     }
 }
 

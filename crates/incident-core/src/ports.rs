@@ -3,9 +3,12 @@
 //! memory for handler tests. Handlers are generic over them.
 
 use crate::actions::ActionItem;
-use crate::approval::{Approval, Decision};
+use crate::app_event::AppEvent;
+use crate::approval::{Approval, Caller};
 use crate::catalog::{Catalog, ServiceMatch};
 use crate::coe::Authored;
+use crate::command::{decide, Command, Decided, Refusal, State};
+use crate::effects::Effects;
 use crate::correlation::{Outcome, Policy};
 use crate::evidence::{AlarmRef, Collected, Window};
 use crate::incident::Incident;
@@ -73,10 +76,6 @@ pub trait IncidentStore: Sync {
 
     fn signals(&self, id: &IncidentId) -> impl Future<Output = PortResult<Vec<Signal>>> + Send;
 
-    fn put_token(&self, id: &IncidentId, kind: &str, token: &str) -> impl Future<Output = PortResult<()>> + Send;
-
-    fn delete_token(&self, id: &IncidentId, kind: &str) -> impl Future<Output = PortResult<()>> + Send;
-
     /// Later signals of a closed incident's service open a new incident.
     fn close_correlation(&self, incident: &Incident, policy: &Policy) -> impl Future<Output = PortResult<()>> + Send;
 }
@@ -113,11 +112,29 @@ pub trait CatalogSource: Sync {
     fn load(&self) -> impl Future<Output = PortResult<Catalog>> + Send;
 }
 
+/// Replaces the stored catalog (the command API's catalog route is its only caller).
+pub trait CatalogSink: Sync {
+    fn import(&self, catalog: &Catalog) -> impl Future<Output = PortResult<crate::catalog::ImportSummary>> + Send;
+}
+
+/// Work other functions of the loop do on a person's behalf.
+pub trait FollowUps: Sync {
+    /// Runs an evidence capture now; its summary.
+    fn capture(&self, id: &IncidentId) -> impl Future<Output = PortResult<Value>> + Send;
+    /// Rewrites the COE document and opens the tickets still missing; what was published.
+    fn publish(&self, id: &IncidentId) -> impl Future<Output = PortResult<Value>> + Send;
+}
+
+/// Where customer reports enter the loop: as events that ingest reads like any other signal.
+pub trait ReportIntake: Sync {
+    fn submit(&self, report: &crate::event::CustomerReport) -> impl Future<Output = PortResult<()>> + Send;
+}
+
 pub trait Notifier: Sync {
     /// Pages a team at its notification target.
     fn page(&self, target: &str, subject: &str, message: &str) -> impl Future<Output = PortResult<()>> + Send;
-    /// Publishes an app event (`Incident Engaged` …).
-    fn emit(&self, detail_type: &str, detail: &Value) -> impl Future<Output = PortResult<()>> + Send;
+    /// Publishes an app event on the loop's bus.
+    fn emit(&self, event: &AppEvent) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 pub trait Lifecycles: Sync {
@@ -186,25 +203,82 @@ pub trait RunbookRunner: Sync {
     fn status(&self, execution_id: &str) -> impl Future<Output = PortResult<RunbookStatus>> + Send;
 }
 
-/// Approvals and their callback tokens, kept server-side.
+/// Mitigation approvals, kept where no person's policy can write them: decisions reach them only
+/// through [`CommandStore::apply`].
 pub trait Approvals: Sync {
-    /// Stores a new approval with its task token, expiring the incident's earlier pending ones.
-    fn request(&self, approval: &Approval, token: &str) -> impl Future<Output = PortResult<()>> + Send;
-    /// The newest approval of the incident that is neither decided nor expired.
-    fn pending(&self, incident: &IncidentId) -> impl Future<Output = PortResult<Option<Approval>>> + Send;
+    /// Stores a new approval, expiring the incident's earlier undecided ones.
+    fn request(&self, approval: &Approval) -> impl Future<Output = PortResult<()>> + Send;
+    /// The incident's newest approval, decided or not.
+    fn latest(&self, incident: &IncidentId) -> impl Future<Output = PortResult<Option<Approval>>> + Send;
     fn get(
         &self,
         incident: &IncidentId,
         approval_id: &str,
     ) -> impl Future<Output = PortResult<Option<Approval>>> + Send;
-    /// Records the decision once: a second decision is [`PortError::Rejected`].
-    fn decide(&self, approval: &Approval, decision: &Decision) -> impl Future<Output = PortResult<()>> + Send;
-    /// Takes the approval's task token (it is deleted: a token completes once).
-    fn take_token(
+}
+
+/// Step Functions task tokens, kept server-side (never logged, shown or readable by people) until
+/// a function completes the task.
+pub trait Tokens: Sync {
+    fn keep(&self, id: &IncidentId, key: &str, token: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// Takes a token: it is gone once read, since a task completes once.
+    fn take(&self, id: &IncidentId, key: &str) -> impl Future<Output = PortResult<Option<String>>> + Send;
+}
+
+/// Versions of what a command read, so that its writes land only if nothing changed since.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Versions {
+    pub incident: u64,
+    pub whys: u64,
+    pub authored: u64,
+}
+
+/// The one write path of people's commands.
+pub trait CommandStore: Sync {
+    /// What a command is decided on; `record` adds the timeline and signals.
+    fn command_state(
         &self,
-        incident: &IncidentId,
-        approval_id: &str,
-    ) -> impl Future<Output = PortResult<Option<String>>> + Send;
+        id: &IncidentId,
+        record: bool,
+    ) -> impl Future<Output = PortResult<(State, Versions)>> + Send;
+
+    /// Writes the records among `effects` at once, if nothing they depend on changed since `read`
+    /// (see [`Effects`]); `Ok(false)` when something did, and nothing was written.
+    fn apply(&self, id: &IncidentId, read: &Versions, effects: &Effects) -> impl Future<Output = PortResult<bool>> + Send;
+}
+
+/// Why a command did not go through: a rule's refusal, or a port's failure.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CommandError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+const COMMAND_ATTEMPTS: usize = 8;
+
+/// Reads, decides and writes a command, again from a fresh read whenever someone else wrote in
+/// between; a second decision on one approval therefore sees the first and is refused.
+pub async fn run_command<S: CommandStore>(
+    store: &S,
+    catalog: &Catalog,
+    id: &IncidentId,
+    command: &Command,
+    caller: &Caller,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Decided, CommandError> {
+    for _ in 0..COMMAND_ATTEMPTS {
+        let (state, read) = store.command_state(id, command.needs_record()).await?;
+        if state.incident.is_none() {
+            return Err(Refusal::NotFound(format!("no incident {id}")).into());
+        }
+        let decided = decide(command, &state, catalog, caller, now)?;
+        if decided.effects.writes_nothing() || store.apply(id, &read, &decided.effects).await? {
+            return Ok(decided);
+        }
+    }
+    Err(PortError::Transient(format!("{id} kept changing while the command was applied; try again")).into())
 }
 
 /// What the postmortem is written from, besides the incident: the timeline, the five-whys tree,

@@ -55,9 +55,8 @@ impl Entry {
         }
     }
 
-    /// An entry by a person (their identity from the credentials used), unique per call.
-    pub fn human(actor: &str, kind: EntryKind, text: impl Into<String>) -> Self {
-        let at = Utc::now();
+    /// An entry by a person (the identity the command API verified), unique per call.
+    pub fn human(actor: &str, kind: EntryKind, text: impl Into<String>, at: DateTime<Utc>) -> Self {
         let key = format!("{:?}-{}", kind, at.timestamp_nanos_opt().unwrap_or_default()).to_lowercase();
         Self {
             at,

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 #[command(
     name = "incidentctl",
     version,
-    about = "Work with incident-loop incidents from the terminal."
+    about = "Work with incident-loop incidents from the terminal.",
+    long_about = "Work with incident-loop incidents from the terminal. Every change goes through the stack's \
+command API, signed with your AWS credentials; reads come straight from the stack's tables and buckets. \
+An incident ID can be typed as its unique start (inc-d8ac, or d8ac).\n\n\
+Exit codes: 0 done, 1 failed, 2 the command line is wrong, 3 refused (a rule or your permissions), 4 not found."
 )]
 pub struct Cli {
     /// The CloudFormation stack incident-loop was deployed as.
@@ -40,7 +44,12 @@ pub enum Command {
     /// Show one incident with its times and links.
     Show { id: String },
     /// Show an incident's timeline.
-    Timeline { id: String },
+    Timeline {
+        id: String,
+        /// Keep printing new entries as they arrive (Ctrl-C to stop).
+        #[arg(long, short)]
+        follow: bool,
+    },
     /// Add an observation to the timeline.
     Note {
         id: String,

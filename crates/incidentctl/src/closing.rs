@@ -1,18 +1,16 @@
 //! `incidentctl resolve | checklist | update`: closing carefully, and keeping customers informed.
+//! Changes go through the command API; the checklist and the update cadence are read and shown.
 
+use crate::api::Refused;
 use crate::cli::{ChecklistCommand, Output};
+use crate::commands::said;
 use crate::context::Ctx;
 use crate::render::emit;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use chrono::Utc;
-use incident_aws::bus::detail_type;
-use incident_aws::identity;
-use incident_aws::lifecycle::callback;
-use incident_aws::AwsError;
+use incident_core::command::Command;
 use incident_core::incident::Incident;
-use incident_core::ports::Rejected;
-use incident_core::resolution::{self, Refused};
-use incident_core::timeline::{Entry, EntryKind};
+use incident_core::resolution;
 use incident_core::updates;
 use incident_core::IncidentId;
 use serde_json::json;
@@ -22,98 +20,33 @@ pub async fn resolve(
     out: Output,
     id: &IncidentId,
     summary: Option<String>,
-    force: Option<String>,
+    force_reason: Option<String>,
 ) -> Result<()> {
-    let caller = identity::caller(&ctx.config).await?;
-    let actions = ctx.store.actions(id).await?;
-    let now = Utc::now();
-    let mut refused = None;
-    let result = ctx
-        .store
-        .update_incident(id, |i| {
-            resolution::resolve(i, &actions, force.as_deref(), &caller.name, now).map_err(|r| {
-                let text = r.to_string();
-                refused = Some(r);
-                Rejected(text)
-            })
-        })
-        .await;
-    let incident = match (result, refused) {
-        (Ok(incident), _) => incident,
-        (Err(_), Some(Refused::Missing(missing))) => {
-            if out == Output::Json {
+    let command = Command::Resolve { summary, force_reason };
+    match ctx.api.command(id, &command).await {
+        Ok(reply) => said(out, &reply),
+        Err(e) => {
+            if let (Some(Refused::Checklist { missing, .. }), Output::Json) = (e.downcast_ref::<Refused>(), out) {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&json!({ "resolved": false, "missing": missing }))?
                 );
             }
-            bail!("{}", Refused::Missing(missing))
-        }
-        (Err(e), _) => return Err(e.into()),
-    };
-    let mut text = format!(
-        "resolved{}",
-        summary.as_ref().map(|s| format!(": {s}")).unwrap_or_default()
-    );
-    if let Some(o) = &incident.resolution_override {
-        text.push_str(&format!(
-            " — closing checklist OVERRIDDEN ({}); skipped: {}",
-            o.reason.text,
-            o.missing.join("; ")
-        ));
-    }
-    ctx.store
-        .append(id, Entry::human(&caller.name, EntryKind::Resolved, text))
-        .await?;
-    crate::mitigation::withdraw_pending(ctx, id).await?;
-    // The lifecycle waits on task tokens kept server-side (the resolution, and the customer-update
-    // loop's sleep); one not stored yet sees the resolved status when it is and completes itself.
-    for kind in [callback::RESOLVE, callback::UPDATES] {
-        if let Some(token) = ctx.store.token(id, kind).await? {
-            ctx.callbacks
-                .complete(&token, &json!({ "resolved_by": caller.name, "summary": summary }))
-                .await?;
-            ctx.store.delete_token(id, kind).await?;
+            Err(e)
         }
     }
-    emit(out, &incident, |i| {
-        let forced = if i.resolution_override.is_some() {
-            " (checklist overridden; recorded)"
-        } else {
-            ""
-        };
-        format!(
-            "{} resolved by {}{forced}; the COE draft and its tickets follow\n",
-            i.id, caller.name
-        )
-    })
 }
 
 pub async fn checklist(ctx: &Ctx, out: Output, id: &IncidentId, command: Option<ChecklistCommand>) -> Result<()> {
     if let Some(command) = command {
-        let caller = identity::caller(&ctx.config).await?;
-        let now = Utc::now();
-        let mut said = String::new();
-        ctx.store
-            .update_incident(id, |i| {
-                said = match &command {
-                    ChecklistCommand::Answer { n, text } => {
-                        let q = resolution::answer_check(i, *n, text, &caller.name, now)
-                            .map_err(|e| Rejected(e.to_string()))?;
-                        format!("risk of recurrence {n} answered: {q} — {}", text.trim())
-                    }
-                    ChecklistCommand::CustomersRecovered { how } => {
-                        resolution::confirm_customers_recovered(i, how, &caller.name, now)
-                            .map_err(|e| Rejected(e.to_string()))?;
-                        format!("customers confirmed recovered: {}", how.trim())
-                    }
-                };
-                Ok(())
-            })
-            .await?;
-        ctx.store
-            .append(id, Entry::human(&caller.name, EntryKind::Closing, said))
-            .await?;
+        let command = match command {
+            ChecklistCommand::Answer { n, text } => Command::AnswerCheck { n, text },
+            ChecklistCommand::CustomersRecovered { how } => Command::CustomersRecovered { how },
+        };
+        let reply = ctx.api.command(id, &command).await?;
+        if out == Output::Table {
+            println!("{}", reply.message);
+        }
     }
     let incident = ctx.store.incident(id).await?;
     let actions = ctx.store.actions(id).await?;
@@ -133,48 +66,10 @@ pub async fn checklist(ctx: &Ctx, out: Output, id: &IncidentId, command: Option<
 }
 
 pub async fn update(ctx: &Ctx, out: Output, id: &IncidentId, text: Option<String>, draft: bool) -> Result<()> {
-    let incident = ctx.store.incident(id).await?;
-    let text = match (text, draft) {
-        (Some(t), _) => t,
-        (None, true) => updates::first_draft(&incident),
-        (None, false) => return show_updates(out, &incident),
-    };
-    let caller = identity::caller(&ctx.config).await?;
-    let now = Utc::now();
-    let mut published = None;
-    let incident = ctx
-        .store
-        .update_incident(id, |i| {
-            let u = updates::publish(i, &text, &caller.name, now).map_err(|e| Rejected(e.to_string()))?;
-            published = Some(u);
-            Ok(())
-        })
-        .await
-        .map_err(|e| match e {
-            AwsError::Rejected(why) => anyhow::anyhow!("update not published: {why}"),
-            e => e.into(),
-        })?;
-    let update = published.expect("published when the write succeeded");
-    let entry = Entry::human(
-        &caller.name,
-        EntryKind::CustomerUpdate,
-        format!("customer update {} published: \"{}\"", update.n, update.text),
-    );
-    ctx.store.append(id, entry).await?;
-    ctx.bus
-        .emit(
-            detail_type::CUSTOMER_UPDATE,
-            &json!({
-                "incident_id": id, "title": incident.title, "services": incident.services,
-                "severity": incident.severity, "update": update.n, "text": update.text,
-                "published_by": update.by, "published_at": update.at, "exercise": incident.exercise,
-            }),
-        )
-        .await?;
-    let next = updates::cadence(incident.severity)
-        .map(|c| format!("; next one due within {} minutes", c.num_minutes()))
-        .unwrap_or_default();
-    emit(out, &update, |u| format!("customer update {} published{next}\n", u.n))
+    if text.is_none() && !draft {
+        return show_updates(out, &ctx.store.incident(id).await?);
+    }
+    said(out, &ctx.api.command(id, &Command::Update { text }).await?)
 }
 
 fn show_updates(out: Output, incident: &Incident) -> Result<()> {

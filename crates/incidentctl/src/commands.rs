@@ -6,36 +6,37 @@ use crate::gameday;
 use crate::render::{duration, emit, table};
 use anyhow::{bail, Context as _, Result};
 use chrono::{TimeDelta, Utc};
-use incident_aws::bus::detail_type;
-use incident_aws::identity;
-use incident_core::approval::Request;
 use incident_core::catalog::Catalog;
-use incident_core::event::{CustomerReport, CUSTOMER_REPORT, CUSTOMER_SOURCE};
-use incident_core::incident::{Incident, Status};
-use incident_core::ports::Rejected;
-use incident_core::timeline::{validate_link, Entry, EntryKind};
+use incident_core::command::{Command as IncidentCommand, Reply, ReportRequest};
+use incident_core::incident::Incident;
+use incident_core::timeline::{validate_link, Entry};
 use incident_core::IncidentId;
 use serde_json::json;
 
-pub async fn run(cli: Cli) -> Result<()> {
-    let out = cli.output;
-    // Validate what needs no AWS before connecting, so typos fail fast and offline.
-    let id = match &cli.command {
-        Command::Evidence { command } => Some(IncidentId::parse(crate::evidence::incident_of(command))?),
-        Command::Why { id, .. } => Some(IncidentId::parse(id)?),
-        Command::Coe { command } => Some(IncidentId::parse(command.id())?),
-        Command::Checklist { id, .. } | Command::Update { id, .. } => Some(IncidentId::parse(id)?),
-        Command::Action { command } => crate::postmortem::incident_of(command)?,
-        Command::Show { id } | Command::Timeline { id } | Command::Note { id, .. } | Command::Ack { id } => {
-            Some(IncidentId::parse(id)?)
-        }
-        Command::Resolve { id, .. }
+/// Checks what needs no AWS before connecting, so that typos fail fast and offline: ids, links
+/// and catalog files, with the core's own checks (the server checks them again).
+fn check_offline(command: &Command) -> Result<Option<Catalog>> {
+    let typed: Vec<&str> = match command {
+        Command::Evidence { command } => vec![crate::evidence::incident_of(command)],
+        Command::Why { id, .. }
+        | Command::Checklist { id, .. }
+        | Command::Update { id, .. }
+        | Command::Show { id }
+        | Command::Timeline { id, .. }
+        | Command::Note { id, .. }
+        | Command::Ack { id }
+        | Command::Resolve { id, .. }
         | Command::Approve { id, .. }
         | Command::Reject { id, .. }
-        | Command::Mitigate { id, .. } => Some(IncidentId::parse(id)?),
-        _ => None,
+        | Command::Mitigate { id, .. } => vec![id],
+        Command::Coe { command } => vec![command.id()],
+        Command::Action { command } => crate::postmortem::typed_incident(command)?.into_iter().collect(),
+        _ => Vec::new(),
     };
-    let links = match &cli.command {
+    for t in typed {
+        IncidentId::check_typed(t)?;
+    }
+    let links = match command {
         Command::Note { link, .. } | Command::Mitigate { link, .. } => link.clone(),
         Command::Report { link, .. } => link.iter().cloned().collect(),
         _ => Vec::new(),
@@ -43,7 +44,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     for l in &links {
         validate_link(l).map_err(anyhow::Error::msg)?;
     }
-    let catalog_file = match &cli.command {
+    Ok(match command {
         Command::Catalog {
             command: CatalogCommand::Import { file },
         } => {
@@ -54,70 +55,94 @@ pub async fn run(cli: Cli) -> Result<()> {
             Some(catalog)
         }
         _ => None,
+    })
+}
+
+/// Prints what the command API answered: its one line, or its data for scripts.
+pub fn said(out: Output, reply: &Reply) -> Result<()> {
+    let data = if reply.data.is_null() {
+        json!({ "message": reply.message })
+    } else {
+        reply.data.clone()
     };
+    emit(out, &data, |_| format!("{}\n", reply.message))
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let out = cli.output;
+    let catalog_file = check_offline(&cli.command)?;
     let ctx = connect(&cli.stack).await?;
     match cli.command {
         Command::List { all, days } => list(&ctx, out, all, days).await,
-        Command::Show { .. } => show(&ctx, out, &id.expect("parsed")).await,
-        Command::Timeline { .. } => timeline(&ctx, out, &id.expect("parsed")).await,
-        Command::Note { text, link, .. } => note(&ctx, out, &id.expect("parsed"), text, link).await,
-        Command::Ack { .. } => ack(&ctx, out, &id.expect("parsed")).await,
-        Command::Resolve { summary, reason, .. } => {
-            crate::closing::resolve(&ctx, out, &id.expect("parsed"), summary, reason).await
+        Command::Show { id } => show(&ctx, out, &ctx.resolve(&id).await?).await,
+        Command::Timeline { id, follow } => timeline(&ctx, out, &ctx.resolve(&id).await?, follow).await,
+        Command::Note { id, text, link } => {
+            let id = ctx.resolve(&id).await?;
+            let reply = ctx.api.command(&id, &IncidentCommand::Note { text, links: link }).await?;
+            said(out, &reply)
         }
-        Command::Checklist { command, .. } => crate::closing::checklist(&ctx, out, &id.expect("parsed"), command).await,
-        Command::Update { text, draft, .. } => {
-            crate::closing::update(&ctx, out, &id.expect("parsed"), text, draft).await
+        Command::Ack { id } => {
+            let id = ctx.resolve(&id).await?;
+            said(out, &ctx.api.command(&id, &IncidentCommand::Ack).await?)
+        }
+        Command::Resolve {
+            id, summary, reason, ..
+        } => crate::closing::resolve(&ctx, out, &ctx.resolve(&id).await?, summary, reason).await,
+        Command::Checklist { id, command } => {
+            crate::closing::checklist(&ctx, out, &ctx.resolve(&id).await?, command).await
+        }
+        Command::Update { id, text, draft } => {
+            crate::closing::update(&ctx, out, &ctx.resolve(&id).await?, text, draft).await
         }
         Command::Report {
             service,
             summary,
             link,
             report_id,
-        } => report(&ctx, out, service, summary, link, report_id).await,
+        } => {
+            let request = ReportRequest {
+                service,
+                summary,
+                link,
+                report_id,
+            };
+            said(out, &ctx.api.report(&request).await?)
+        }
         Command::Catalog {
             command: CatalogCommand::Import { .. },
-        } => {
-            let summary = ctx.catalog.import(&catalog_file.expect("validated")).await?;
-            emit(out, &summary, |s| {
-                format!(
-                    "catalog imported: {} services, {} teams ({} stale entries removed)\n",
-                    s.services, s.teams, s.removed
-                )
-            })
+        } => said(out, &ctx.api.import_catalog(&catalog_file.expect("read offline")).await?),
+        Command::Evidence { command } => {
+            let id = ctx.resolve(crate::evidence::incident_of(&command)).await?;
+            crate::evidence::run(&ctx, out, &id, command).await
         }
-        Command::Evidence { command } => crate::evidence::run(&ctx, out, &id.expect("parsed"), command).await,
-        Command::Why { command, .. } => crate::postmortem::why(&ctx, out, &id.expect("parsed"), command).await,
-        Command::Action { command } => crate::postmortem::action(&ctx, out, id.as_ref(), command).await,
-        Command::Coe { command } => crate::postmortem::coe(&ctx, out, &id.expect("parsed"), command).await,
+        Command::Why { id, command } => crate::postmortem::why(&ctx, out, &ctx.resolve(&id).await?, command).await,
+        Command::Action { command } => crate::postmortem::action(&ctx, out, command).await,
+        Command::Coe { command } => {
+            let id = ctx.resolve(command.id()).await?;
+            crate::postmortem::coe(&ctx, out, &id, command).await
+        }
         Command::Approve {
+            id,
             candidate,
             reason,
             confirm_roll_forward,
             params,
-            ..
         } => {
-            let request = Request {
-                approve: true,
-                candidate: candidate.unwrap_or(usize::MAX),
-                confirm_roll_forward,
+            let command = IncidentCommand::Approve {
+                candidate,
                 reason,
+                confirm_roll_forward,
                 parameters: params.into_iter().collect(),
             };
-            crate::mitigation::decide(&ctx, out, &id.expect("parsed"), request).await
+            said(out, &ctx.api.command(&ctx.resolve(&id).await?, &command).await?)
         }
-        Command::Reject { reason, .. } => {
-            let request = Request {
-                approve: false,
-                candidate: usize::MAX,
-                confirm_roll_forward: false,
-                reason,
-                parameters: Default::default(),
-            };
-            crate::mitigation::decide(&ctx, out, &id.expect("parsed"), request).await
+        Command::Reject { id, reason } => {
+            let command = IncidentCommand::Reject { reason };
+            said(out, &ctx.api.command(&ctx.resolve(&id).await?, &command).await?)
         }
-        Command::Mitigate { note, link, .. } => {
-            crate::mitigation::manual(&ctx, out, &id.expect("parsed"), note, link).await
+        Command::Mitigate { id, note, link } => {
+            let command = IncidentCommand::Mitigate { note, links: link };
+            said(out, &ctx.api.command(&ctx.resolve(&id).await?, &command).await?)
         }
         Command::Catalog {
             command: CatalogCommand::Show,
@@ -292,106 +317,62 @@ async fn show(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
     })
 }
 
-async fn timeline(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
+fn timeline_rows(entries: &[Entry]) -> Vec<Vec<String>> {
+    entries
+        .iter()
+        .map(|e| {
+            let links = if e.links.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", e.links.join(", "))
+            };
+            vec![
+                e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                e.actor.clone(),
+                serde_json::to_value(e.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(|k| k.replace('_', " ")))
+                    .unwrap_or_default(),
+                format!("{}{links}", e.text),
+            ]
+        })
+        .collect()
+}
+
+const TIMELINE_HEADERS: [&str; 4] = ["WHEN (UTC)", "WHO", "WHAT", "DETAIL"];
+
+async fn timeline(ctx: &Ctx, out: Output, id: &IncidentId, follow: bool) -> Result<()> {
     ctx.store.incident(id).await?;
     let entries = ctx.store.timeline(id).await?;
-    emit(out, &entries, |entries| {
-        let rows: Vec<Vec<String>> = entries
-            .iter()
-            .map(|e| {
-                let links = if e.links.is_empty() {
-                    String::new()
-                } else {
-                    format!(" [{}]", e.links.join(", "))
-                };
-                vec![
-                    e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                    e.actor.clone(),
-                    serde_json::to_value(e.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(|k| k.replace('_', " ")))
-                        .unwrap_or_default(),
-                    format!("{}{links}", e.text),
-                ]
-            })
-            .collect();
-        table(&["WHEN (UTC)", "WHO", "WHAT", "DETAIL"], &rows)
-    })
-}
-
-async fn note(ctx: &Ctx, out: Output, id: &IncidentId, text: String, links: Vec<String>) -> Result<()> {
-    if text.trim().is_empty() {
-        bail!("the note is empty");
+    if !follow {
+        return emit(out, &entries, |entries| table(&TIMELINE_HEADERS, &timeline_rows(entries)));
     }
-    ctx.store.incident(id).await?;
-    let caller = identity::caller(&ctx.config).await?;
-    let mut entry = Entry::human(&caller.name, EntryKind::Note, text);
-    entry.links = links;
-    ctx.store.append(id, entry.clone()).await?;
-    emit(out, &entry, |_| "noted\n".into())
+    // Following: one line per new entry (one JSON object per line with --output json), until
+    // interrupted. The table is laid out once, with generous widths, so lines stay aligned.
+    let mut seen = std::collections::HashSet::new();
+    let mut first = true;
+    loop {
+        let fresh: Vec<Entry> = ctx
+            .store
+            .timeline(id)
+            .await?
+            .into_iter()
+            .filter(|e| seen.insert((e.at, e.key.clone())))
+            .collect();
+        for row in timeline_rows(&fresh).iter().zip(&fresh) {
+            match out {
+                Output::Json => println!("{}", serde_json::to_string(row.1)?),
+                Output::Table => {
+                    if first {
+                        println!("{:<19}  {:<32}  {:<16}  DETAIL", TIMELINE_HEADERS[0], "WHO", "WHAT");
+                        first = false;
+                    }
+                    let r = row.0;
+                    println!("{:<19}  {:<32}  {:<16}  {}", r[0], r[1], r[2], r[3]);
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
 }
 
-async fn ack(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
-    let caller = identity::caller(&ctx.config).await?;
-    let now = Utc::now();
-    let incident = ctx
-        .store
-        .update_incident(id, |i| {
-            if i.status.is_closed() {
-                return Err(Rejected(format!("{} is {}: nothing to acknowledge", i.id, i.status)));
-            }
-            if let Some(by) = &i.acknowledged_by {
-                return Err(Rejected(format!("{} was already acknowledged by {by}", i.id)));
-            }
-            i.acknowledged_at = Some(now);
-            i.acknowledged_by = Some(caller.name.clone());
-            if matches!(i.status, Status::Open | Status::Triaged | Status::Engaged) {
-                i.status = Status::Acknowledged;
-            }
-            Ok(())
-        })
-        .await?;
-    let after = incident.time_to_acknowledge_secs().map(duration).unwrap_or_default();
-    let text = format!("acknowledged ({after} after detection); escalation stops");
-    ctx.store
-        .append(id, Entry::human(&caller.name, EntryKind::Acknowledged, text))
-        .await?;
-    ctx.bus
-        .emit(
-            detail_type::INCIDENT_ACKNOWLEDGED,
-            &json!({ "incident_id": id, "acknowledged_by": caller.name, "arn": caller.arn }),
-        )
-        .await?;
-    emit(out, &incident, |i| {
-        format!("{} acknowledged by {}\n", i.id, caller.name)
-    })
-}
-
-async fn report(
-    ctx: &Ctx,
-    out: Output,
-    service: String,
-    summary: String,
-    link: Option<String>,
-    report_id: Option<String>,
-) -> Result<()> {
-    let caller = identity::caller(&ctx.config).await?;
-    let report = CustomerReport {
-        service,
-        summary,
-        reporter: Some(caller.name.clone()),
-        link,
-        report_id: report_id
-            .unwrap_or_else(|| format!("{}-{}", caller.name.replace('/', "-"), Utc::now().timestamp_millis())),
-        impact_started_at: None,
-    };
-    let event = gameday::GameEvent {
-        detail_type: CUSTOMER_REPORT,
-        detail: serde_json::to_value(&report)?,
-        resources: vec![],
-    };
-    gameday::put(&ctx.events, CUSTOMER_SOURCE, &[event]).await?;
-    emit(out, &report, |r| {
-        format!("customer impact on {} reported as {}\n", r.service, r.report_id)
-    })
-}

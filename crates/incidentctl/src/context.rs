@@ -1,64 +1,78 @@
-//! Connecting to a deployed stack, and turning failures into messages a person can act on.
+//! Connecting to a deployed stack, finding incidents by what people type, and turning failures
+//! into messages a person can act on.
 
+use crate::api::{Api, Refused};
 use anyhow::{anyhow, Context as _, Result};
-use incident_aws::bus::Bus;
+use chrono::{TimeDelta, Utc};
 use incident_aws::catalog_store::CatalogStore;
 use incident_aws::evidence::S3Evidence;
-use incident_aws::lifecycle::Callbacks;
 use incident_aws::store::Store;
+use incident_core::IncidentId;
 use std::collections::HashMap;
 
+/// How far back a typed id prefix is looked up.
+const PREFIX_DAYS: i64 = 30;
+
+/// The stack as incidentctl uses it: the command API for every change, and read-only access to
+/// the incidents table, the catalog and the evidence for everything it shows.
 pub struct Ctx {
-    pub config: aws_config::SdkConfig,
     pub store: Store,
     pub catalog: CatalogStore,
-    pub callbacks: Callbacks,
-    pub bus: Bus,
-    pub events: aws_sdk_eventbridge::Client,
     pub evidence: S3Evidence,
-    pub lambda: aws_sdk_lambda::Client,
-    /// The postmortem function (absent on stacks deployed before it existed).
-    pub postmortem_function: Option<String>,
-    pub capture_function: Option<String>,
+    pub events: aws_sdk_eventbridge::Client,
+    pub api: Api,
 }
 
 impl Ctx {
-    /// Invokes one of the stack's functions and returns its answer; a function error is an error
-    /// carrying the function's own message.
-    pub async fn invoke(
-        &self,
-        function: Option<&str>,
-        what: &str,
-        payload: serde_json::Value,
-    ) -> Result<serde_json::Value> {
-        let function =
-            function.with_context(|| format!("this stack has no {what} function: redeploy incident-loop"))?;
-        let answer = self
-            .lambda
-            .invoke()
-            .function_name(function)
-            .payload(aws_sdk_lambda::primitives::Blob::new(serde_json::to_vec(&payload)?))
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow!(
-                    "invoking the {what} function: {}",
-                    aws_sdk_lambda::error::DisplayErrorContext(&e)
-                )
-            })?;
-        let body: serde_json::Value = answer
-            .payload()
-            .map(|b| serde_json::from_slice(b.as_ref()))
-            .transpose()?
-            .unwrap_or_default();
-        if answer.function_error().is_some() {
-            anyhow::bail!(
-                "the {what} function refused: {}",
-                body["errorMessage"].as_str().unwrap_or("no message")
-            );
+    /// The incident a person means: a whole id, or the unique start of one of the last 30 days.
+    pub async fn resolve(&self, typed: &str) -> Result<IncidentId> {
+        if let Ok(id) = IncidentId::parse(typed) {
+            return Ok(id);
         }
-        Ok(body)
+        IncidentId::check_typed(typed)?;
+        let today = Utc::now().date_naive();
+        let days: Vec<String> = (0..PREFIX_DAYS)
+            .map(|d| (today - TimeDelta::days(d)).format("%Y-%m-%d").to_string())
+            .collect();
+        let mut found: Vec<IncidentId> = self
+            .store
+            .list(&days, false)
+            .await?
+            .into_iter()
+            .map(|i| i.id)
+            .filter(|id| id.matches_typed(typed))
+            .collect();
+        found.dedup();
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(Refused::NotFound(format!(
+                "'{typed}' is not an incident id, nor the start of one opened in the last {PREFIX_DAYS} days"
+            ))
+            .into()),
+            n => {
+                let some: Vec<String> = found.iter().take(5).map(|i| i.to_string()).collect();
+                Err(Refused::Refused(format!(
+                    "'{typed}' is the start of {n} incidents ({}{}): type more of it",
+                    some.join(", "),
+                    if n > 5 { ", …" } else { "" }
+                ))
+                .into())
+            }
+        }
     }
+}
+
+/// Where the command API answers: `INCIDENT_LOOP_API_URL` if set; on the local stack (an
+/// `AWS_ENDPOINT_URL`), the emulator's execute-api path; otherwise the stack's `CommandApiUrl`.
+fn api_endpoint(outputs: &HashMap<String, String>) -> Option<String> {
+    if let Some(url) = std::env::var("INCIDENT_LOOP_API_URL").ok().filter(|u| !u.is_empty()) {
+        return Some(url);
+    }
+    if let Some(local) = std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty()) {
+        let api = outputs.get("CommandApiId")?;
+        return Some(format!("{}/_aws/execute-api/{api}", local.trim_end_matches('/')));
+    }
+    outputs.get("CommandApiUrl").cloned()
 }
 
 /// Reads the stack outputs and builds the clients once.
@@ -87,25 +101,17 @@ pub async fn connect(stack: &str) -> Result<Ctx> {
         outputs
             .get(key)
             .cloned()
-            .with_context(|| format!("stack '{stack}' has no output {key}: is it incident-loop?"))
+            .with_context(|| format!("stack '{stack}' has no output {key}: redeploy incident-loop"))
     };
-    let (table, bus, bucket) = (
-        output("TableName")?,
-        output("EventBusName")?,
-        output("EvidenceBucketName")?,
-    );
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let endpoint = api_endpoint(&outputs)
+        .with_context(|| format!("stack '{stack}' has no command API (output CommandApiUrl): redeploy incident-loop"))?;
     Ok(Ctx {
-        store: Store::new(dynamo.clone(), &table),
-        catalog: CatalogStore::new(dynamo, &table),
-        callbacks: Callbacks::new(&config),
-        bus: Bus::new(&config, bus),
+        store: Store::new(dynamo.clone(), output("TableName")?),
+        catalog: CatalogStore::new(dynamo, output("CatalogTableName")?),
+        evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), output("EvidenceBucketName")?),
         events: aws_sdk_eventbridge::Client::new(&config),
-        evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), bucket),
-        lambda: aws_sdk_lambda::Client::new(&config),
-        postmortem_function: outputs.get("PostmortemFunctionName").cloned(),
-        capture_function: outputs.get("CaptureEvidenceFunctionName").cloned(),
-        config,
+        api: Api::new(&config, endpoint)?,
     })
 }
 
@@ -121,5 +127,19 @@ pub fn explain(err: &anyhow::Error) -> String {
         format!("{text}\nhint: cannot reach {endpoint}: check the network, or that the local stack is running (scripts/local-up)")
     } else {
         text
+    }
+}
+
+/// The exit code of a failure: 3 refused (a rule or IAM said no), 4 not found, 2 a command line
+/// that cannot be read (clap's own, and malformed ids), 1 anything else: it failed.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    match err.downcast_ref::<Refused>() {
+        Some(Refused::Refused(_) | Refused::Checklist { .. }) => 3,
+        Some(Refused::NotFound(_)) => 4,
+        None if err.downcast_ref::<incident_core::InvalidId>().is_some() => 2,
+        None => match err.downcast_ref::<incident_aws::AwsError>() {
+            Some(incident_aws::AwsError::NotFound(_)) => 4,
+            _ => 1,
+        },
     }
 }

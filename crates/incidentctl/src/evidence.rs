@@ -4,6 +4,7 @@ use crate::cli::{EvidenceCommand, Output};
 use crate::context::Ctx;
 use crate::render::{emit, table};
 use anyhow::{bail, Context as _, Result};
+use incident_core::command::Command;
 use incident_core::evidence::{self, Finding, Manifest};
 use incident_core::ports::EvidenceStore;
 use incident_core::IncidentId;
@@ -147,16 +148,10 @@ fn pick<'a>(manifests: &'a [Manifest], capture: Option<&str>) -> Result<&'a Mani
     }
 }
 
-/// The final capture, run now by the capture-evidence function itself (it records it for the
-/// closing checklist).
+/// The final capture, run now through the command API by the capture-evidence function itself
+/// (it records it for the closing checklist).
 async fn capture(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
-    let captured = ctx
-        .invoke(
-            ctx.capture_function.as_deref(),
-            "capture-evidence",
-            json!({ "incident_id": id, "moment": "closing" }),
-        )
-        .await?;
+    let captured = ctx.api.command(id, &Command::CaptureEvidence).await?.data;
     emit(out, &captured, |c| {
         format!(
             "captured {} ({} objects{}): {}\n",

@@ -1,16 +1,18 @@
 //! incidentctl: the engineers' command line for incident-loop.
 //!
-//! It finds the deployed stack's table, bus and state machine from the CloudFormation stack outputs,
-//! uses the SDK's default credential chain and honours `AWS_ENDPOINT_URL`, so the same binary serves
-//! AWS and the local stack.
+//! A client of the stack's command API: every change is a signed request that the server checks
+//! against the verified caller and the core's rules. It reads incidents, timelines, evidence and
+//! COEs straight from the stack (read-only), finds the stack from its CloudFormation outputs, uses
+//! the SDK's default credential chain and honours `AWS_ENDPOINT_URL`, so the same binary serves AWS
+//! and the local stack.
 
+mod api;
 mod cli;
 mod closing;
 mod commands;
 mod context;
 mod evidence;
 mod gameday;
-mod mitigation;
 mod postmortem;
 mod render;
 
@@ -21,6 +23,6 @@ async fn main() {
     let cli = cli::Cli::parse();
     if let Err(err) = commands::run(cli).await {
         eprintln!("error: {}", context::explain(&err));
-        std::process::exit(1);
+        std::process::exit(context::exit_code(&err));
     }
 }

@@ -1,68 +1,49 @@
-//! `incidentctl why | action | coe`: the postmortem, written by people, checked by the rules.
+//! `incidentctl why | action | coe`: the postmortem, written by people through the command API,
+//! read and checked here with the core's own rendering and gaps.
 
 use crate::cli::{ActionCommand, CoeCommand, Output, WhyCommand};
+use crate::commands::said;
 use crate::context::Ctx;
 use crate::render::{emit, table};
 use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{NaiveDate, TimeDelta, Utc};
-use incident_aws::bus::detail_type;
-use incident_aws::identity;
-use incident_aws::postmortem_store::incident_of_action;
-use incident_aws::AwsError;
-use incident_core::actions::{ActionItem, Term};
-use incident_core::coe::{self, Authored, Record};
-use incident_core::ports::{coe_record, CatalogSource, Rejected};
-use incident_core::resolution::Attested;
-use incident_core::timeline::{Entry, EntryKind};
+use incident_core::actions::incident_of_action;
+use incident_core::coe::{self, Record};
+use incident_core::command::Command;
+use incident_core::ports::coe_record;
 use incident_core::IncidentId;
-use serde_json::{json, Value};
+use serde_json::json;
 
-/// The incident an action command is about, validated before any call.
-pub fn incident_of(command: &ActionCommand) -> Result<Option<IncidentId>> {
+/// The incident an action command names as typed (checked before any call); `done` names its
+/// incident through the item id.
+pub fn typed_incident(command: &ActionCommand) -> Result<Option<&str>> {
     Ok(match command {
-        ActionCommand::Add { id, .. } => Some(IncidentId::parse(id)?),
-        ActionCommand::List { id, .. } => id.as_deref().map(IncidentId::parse).transpose()?,
+        ActionCommand::Add { id, .. } => Some(id),
+        ActionCommand::List { id, .. } => id.as_deref(),
         ActionCommand::Done { item, .. } => {
-            Some(incident_of_action(item).ok_or_else(|| anyhow!("'{item}' is not an action item id (inc-….aN)"))?)
+            incident_of_action(item).ok_or_else(|| anyhow!("'{item}' is not an action item id (inc-….aN)"))?;
+            None
         }
     })
 }
 
 pub async fn why(ctx: &Ctx, out: Output, id: &IncidentId, command: WhyCommand) -> Result<()> {
-    ctx.store.incident(id).await?;
-    match command {
-        WhyCommand::Add { parent, text } => {
-            let (node, _) = ctx
-                .store
-                .update_whys(id, |t| {
-                    t.add(parent.as_deref(), &text)
-                        .map_err(|e| AwsError::Rejected(e.to_string()))
-                })
-                .await?;
-            emit(out, &json!({ "node": node }), |_| format!("added {node}\n"))
-        }
-        WhyCommand::Accept { node, reason } => {
-            ctx.store
-                .update_whys(id, |t| {
-                    t.accept_risk(&node, &reason)
-                        .map_err(|e| AwsError::Rejected(e.to_string()))
-                })
-                .await?;
-            emit(out, &json!({ "node": node, "accepted_risk": reason }), |_| {
-                format!("{node}: risk accepted\n")
-            })
-        }
+    let command = match command {
+        WhyCommand::Add { parent, text } => Command::WhyAdd { parent, text },
+        WhyCommand::Accept { node, reason } => Command::WhyAccept { node, reason },
         WhyCommand::Show => {
+            ctx.store.incident(id).await?;
             let tree = ctx.store.whys(id).await?;
-            emit(out, &tree, |t| {
+            return emit(out, &tree, |t| {
                 if t.nodes.is_empty() {
                     "no contributing factors yet\n".into()
                 } else {
                     t.render()
                 }
-            })
+            });
         }
-    }
+    };
+    said(out, &ctx.api.command(id, &command).await?)
 }
 
 fn parse_due(text: &str) -> Result<chrono::DateTime<Utc>> {
@@ -71,49 +52,35 @@ fn parse_due(text: &str) -> Result<chrono::DateTime<Utc>> {
     Ok(date.and_hms_opt(23, 59, 59).expect("valid time").and_utc())
 }
 
-pub async fn action(ctx: &Ctx, out: Output, id: Option<&IncidentId>, command: ActionCommand) -> Result<()> {
+pub async fn action(ctx: &Ctx, out: Output, command: ActionCommand) -> Result<()> {
     let now = Utc::now();
     match command {
         ActionCommand::Add {
+            id,
             term,
             owner,
             due,
             why,
             text,
-            ..
         } => {
-            let id = id.expect("validated");
-            ctx.store.incident(id).await?;
-            let term = Term::parse(&term).ok_or_else(|| anyhow!("--term must be short, mid or long, not '{term}'"))?;
             let due = due.as_deref().map(parse_due).transpose()?;
-            if let Some(node) = &why {
-                if !ctx.store.whys(id).await?.nodes.iter().any(|n| &n.id == node) {
-                    bail!("no five-whys node {node} in {id}");
-                }
-            }
-            let mut template = ActionItem::new(String::new(), term, &owner, &text, due, now)?;
-            template.why = why;
-            let item = ctx
-                .store
-                .add_action(id, |aid| ActionItem {
-                    id: aid,
-                    ..template.clone()
-                })
-                .await?;
-            republish_if_published(ctx, id).await;
-            emit(out, &item, |i| {
-                format!(
-                    "added {} ({}, {}, due {})\n",
-                    i.id,
-                    i.term,
-                    i.owner,
-                    i.due.format("%Y-%m-%d")
-                )
-            })
+            let id = ctx.resolve(&id).await?;
+            let command = Command::ActionAdd {
+                term,
+                owner,
+                due,
+                why,
+                text,
+            };
+            said(out, &ctx.api.command(&id, &command).await?)
         }
-        ActionCommand::List { overdue, days, .. } => {
+        ActionCommand::Done { item, validation } => {
+            let id = incident_of_action(&item).expect("checked offline");
+            said(out, &ctx.api.command(&id, &Command::ActionDone { item, validation }).await?)
+        }
+        ActionCommand::List { id, overdue, days } => {
             let incidents: Vec<IncidentId> = match id {
-                Some(id) => vec![id.clone()],
+                Some(id) => vec![ctx.resolve(&id).await?],
                 None => {
                     let today = now.date_naive();
                     let days: Vec<String> = (0..days.max(1))
@@ -158,29 +125,14 @@ pub async fn action(ctx: &Ctx, out: Output, id: Option<&IncidentId>, command: Ac
                 table(&["ITEM", "TERM", "OWNER", "DUE", "STATUS", "TICKET", "ACTION"], &rows)
             })
         }
-        ActionCommand::Done { item, validation } => {
-            let id = id.expect("validated");
-            let caller = identity::caller(&ctx.config).await?;
-            let mut action = ctx
-                .store
-                .actions(id)
-                .await?
-                .into_iter()
-                .find(|a| a.id == item)
-                .with_context(|| format!("no action item {item}"))?;
-            action.close(&validation, &caller.name, now)?;
-            ctx.store.close_action(id, &action).await?;
-            republish_if_published(ctx, id).await;
-            emit(out, &action, |a| format!("{} closed by {}\n", a.id, caller.name))
-        }
     }
 }
 
 pub async fn coe(ctx: &Ctx, out: Output, id: &IncidentId, command: CoeCommand) -> Result<()> {
-    match command {
+    let command = match command {
         CoeCommand::Show { .. } => {
             print!("{}", coe::render(&record(ctx, id).await?));
-            Ok(())
+            return Ok(());
         }
         CoeCommand::Check { .. } => {
             let gaps = coe::gaps(&record(ctx, id).await?, Utc::now());
@@ -194,26 +146,11 @@ pub async fn coe(ctx: &Ctx, out: Output, id: &IncidentId, command: CoeCommand) -
             if !gaps.is_empty() {
                 bail!("the COE of {id} has {} gap(s)", gaps.len());
             }
-            Ok(())
+            return Ok(());
         }
-        CoeCommand::Impact { text, .. } => {
-            let text = required(&text, "the impact summary")?;
-            author(ctx, out, id, "impact summary written", |a| {
-                a.impact_summary = Some(text.clone())
-            })
-            .await
-        }
-        CoeCommand::Learning { text, .. } => {
-            let text = required(&text, "a learning")?;
-            author(ctx, out, id, "learning added", |a| a.learnings.push(text.clone())).await
-        }
-        CoeCommand::Rca { text, .. } => {
-            let text = required(&text, "the customer-facing RCA")?;
-            author(ctx, out, id, "customer-facing RCA written", |a| {
-                a.customer_rca = Some(text.clone())
-            })
-            .await
-        }
+        CoeCommand::Impact { text, .. } => Command::CoeImpact { text },
+        CoeCommand::Learning { text, .. } => Command::CoeLearning { text },
+        CoeCommand::Rca { text, .. } => Command::CoeRca { text },
         CoeCommand::Dependency {
             dependency,
             as_promised,
@@ -221,33 +158,13 @@ pub async fn coe(ctx: &Ctx, out: Output, id: &IncidentId, command: CoeCommand) -
             foreseeable,
             degrade,
             ..
-        } => {
-            let answers = [as_promised, our_use, foreseeable, degrade];
-            if answers.iter().all(|a| a.as_deref().is_none_or(|a| a.trim().is_empty())) {
-                bail!("answer at least one of --as-promised, --our-use, --foreseeable, --degrade");
-            }
-            let incident = ctx.store.incident(id).await?;
-            let deps = coe::dependencies_of(&CatalogSource::load(&ctx.catalog).await?, &incident);
-            if !deps.contains(&dependency) {
-                bail!(
-                    "{dependency} is not a catalog dependency of {}: review one of {}",
-                    incident.services.join(", "),
-                    if deps.is_empty() {
-                        "(none recorded)".to_string()
-                    } else {
-                        deps.join(", ")
-                    }
-                );
-            }
-            let what = format!("dependency review of {dependency} answered");
-            author(ctx, out, id, &what, |a| {
-                a.answer_dependency(&dependency, answers.clone())
-            })
-            .await
-        }
+        } => Command::CoeDependency {
+            dependency,
+            answers: [as_promised, our_use, foreseeable, degrade],
+        },
         CoeCommand::Publish { .. } => {
-            let published = publish(ctx, id).await?;
-            emit(out, &published, |p| {
+            let published = ctx.api.command(id, &Command::CoePublish).await?.data;
+            return emit(out, &published, |p| {
                 let pm = &p["postmortem"];
                 format!(
                     "COE written to {}; ticket {}, due {}\n",
@@ -255,99 +172,13 @@ pub async fn coe(ctx: &Ctx, out: Output, id: &IncidentId, command: CoeCommand) -
                     pm["ticket"].as_str().unwrap_or("?"),
                     pm["due"].as_str().unwrap_or("?")
                 )
-            })
+            });
         }
-        CoeCommand::Complete { .. } => complete(ctx, out, id).await,
-    }
+        CoeCommand::Complete { .. } => Command::CoeComplete,
+    };
+    said(out, &ctx.api.command(id, &command).await?)
 }
 
 async fn record(ctx: &Ctx, id: &IncidentId) -> Result<Record> {
     Ok(coe_record(&ctx.store, &ctx.catalog, id).await?)
-}
-
-fn required(text: &str, what: &str) -> Result<String> {
-    let text = text.trim();
-    if text.is_empty() {
-        bail!("{what} needs text");
-    }
-    Ok(text.to_string())
-}
-
-async fn author(
-    ctx: &Ctx,
-    out: Output,
-    id: &IncidentId,
-    what: &str,
-    mut change: impl FnMut(&mut Authored),
-) -> Result<()> {
-    ctx.store.incident(id).await?;
-    let (_, authored) = ctx
-        .store
-        .update_authored(id, |a| {
-            change(a);
-            Ok(())
-        })
-        .await?;
-    emit(out, &authored, |_| format!("{what}\n"))
-}
-
-/// Asks the postmortem function to rewrite the COE document and open the tickets still missing.
-pub async fn publish(ctx: &Ctx, id: &IncidentId) -> Result<Value> {
-    ctx.invoke(
-        ctx.postmortem_function.as_deref(),
-        "postmortem",
-        json!({ "action": "publish", "incident_id": id }),
-    )
-    .await
-}
-
-/// After an action item changed: a published COE gets its tickets and document brought up to date.
-async fn republish_if_published(ctx: &Ctx, id: &IncidentId) {
-    let published = matches!(ctx.store.incident(id).await, Ok(i) if i.postmortem.is_some());
-    if published {
-        if let Err(e) = publish(ctx, id).await {
-            eprintln!(
-                "warning: the COE document and tickets were not updated ({e:#}); run incidentctl coe publish {id}"
-            );
-        }
-    }
-}
-
-async fn complete(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
-    let gaps = coe::gaps(&record(ctx, id).await?, Utc::now());
-    if !gaps.is_empty() {
-        let list: String = gaps.iter().map(|g| format!("\n  - {g}")).collect();
-        bail!("the COE of {id} is not complete:{list}");
-    }
-    let caller = identity::caller(&ctx.config).await?;
-    let now = Utc::now();
-    ctx.store
-        .update_incident(id, |i| {
-            let Some(pm) = i.postmortem.as_mut() else {
-                return Err(Rejected(format!(
-                    "{id} has no published COE yet (it is written on resolution): incidentctl coe publish {id}"
-                )));
-            };
-            // Already complete (an earlier run that failed later): publish and announce again.
-            pm.completed.get_or_insert_with(|| Attested {
-                text: "coe check found nothing missing".into(),
-                by: caller.name.clone(),
-                at: now,
-            });
-            Ok(())
-        })
-        .await?;
-    ctx.store
-        .append(
-            id,
-            Entry::human(&caller.name, EntryKind::Closing, "COE marked complete"),
-        )
-        .await?;
-    let published = publish(ctx, id).await?;
-    ctx.bus
-        .emit(detail_type::POSTMORTEM_COMPLETED, &published["postmortem"])
-        .await?;
-    emit(out, &published, |_| {
-        format!("COE of {id} complete; its ticket is resolved\n")
-    })
 }

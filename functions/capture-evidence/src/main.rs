@@ -10,15 +10,14 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
-    let table = env_var("TABLE_NAME")?;
     let bucket = env_var("EVIDENCE_BUCKET")?;
     let lookback = lambda::env_number("EVIDENCE_LOOKBACK_MINUTES", 60)?;
     let cap = lambda::env_number("EVIDENCE_SIZE_CAP_BYTES", 5 * 1024 * 1024)?;
     let config = incident_aws::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let deps = handler::Deps {
-        store: Store::new(dynamo.clone(), &table),
-        catalog: CatalogStore::new(dynamo, &table),
+        store: Store::from_env(&dynamo)?,
+        catalog: CatalogStore::from_env(&dynamo)?,
         sources: AwsSources::new(&config),
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), &bucket),
         bucket,

@@ -1,14 +1,14 @@
 //! The engagement steps of the lifecycle, selected by `action`.
 
 use chrono::Utc;
-use incident_aws::bus::detail_type;
 use incident_aws::lambda::HandlerError;
-use incident_aws::lifecycle::callback;
 use incident_aws::metrics;
+use incident_core::app_event::{AppEvent, Summary};
 use incident_core::correlation::Policy;
+use incident_core::effects::Waiting;
 use incident_core::engagement;
-use incident_core::incident::{Incident, Status};
-use incident_core::ports::{CatalogSource, IncidentStore, Notifier, TaskCallbacks};
+use incident_core::incident::Status;
+use incident_core::ports::{CatalogSource, IncidentStore, Notifier, TaskCallbacks, Tokens};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::updates;
 use incident_core::IncidentId;
@@ -94,7 +94,7 @@ impl Output {
 
 impl<S, C, N, K> Deps<S, C, N, K>
 where
-    S: IncidentStore,
+    S: IncidentStore + Tokens,
     C: CatalogSource,
     N: Notifier,
     K: TaskCallbacks,
@@ -124,10 +124,10 @@ where
             Input::Escalate { incident_id } => self.escalate(incident_id).await,
             Input::CustomerUpdateDue { incident_id } => self.customer_update_due(incident_id).await,
             Input::AwaitResolution { incident_id, token } => {
-                self.keep_token(incident_id, callback::RESOLVE, token).await
+                self.keep_token(incident_id, Waiting::Resolution, token).await
             }
             Input::AwaitUpdateWindow { incident_id, token } => {
-                self.keep_token(incident_id, callback::UPDATES, token).await
+                self.keep_token(incident_id, Waiting::UpdateWindow, token).await
             }
             Input::RecordFailure {
                 incident_id,
@@ -144,10 +144,15 @@ where
             }
             Input::Close { incident_id } => {
                 let incident = self.store.incident(&incident_id).await?;
+                // Only a resolution closes an incident: announcing anything else would lie.
+                if incident.status != Status::Resolved {
+                    return Err(HandlerError::InvalidInput(format!(
+                        "{incident_id} is {}, not resolved: it cannot be closed",
+                        incident.status
+                    )));
+                }
                 self.store.close_correlation(&incident, &self.policy).await?;
-                self.bus
-                    .emit(detail_type::INCIDENT_RESOLVED, &summary(&incident))
-                    .await?;
+                self.bus.emit(&AppEvent::IncidentResolved(Summary::of(&incident))).await?;
                 Ok(Output::of(incident_id))
             }
         }
@@ -209,9 +214,7 @@ where
             metrics::emit("TimeToEngage", secs, &updated);
         }
         metrics::emit("TimeToDetect", updated.time_to_detect_secs(), &updated);
-        let mut detail = summary(&updated);
-        detail["teams"] = json!(plan.teams);
-        detail["ack_minutes"] = json!(plan.ack_minutes);
+        let mut customer_update_draft = None;
         if updated.customer_facing {
             // Customers hear from us early: a generic first update, ready for support to publish.
             let draft = updates::first_draft(&updated);
@@ -220,23 +223,30 @@ where
             );
             let entry = Entry::system("engage", EntryKind::CustomerUpdate, "customer-update-draft", text);
             self.store.append(&id, entry).await?;
-            detail["customer_update_draft"] = json!(draft);
+            customer_update_draft = Some(draft);
         }
-        self.bus.emit(detail_type::INCIDENT_ENGAGED, &detail).await?;
+        let event = AppEvent::IncidentEngaged {
+            summary: Summary::of(&updated),
+            teams: plan.teams.clone(),
+            ack_minutes: plan.ack_minutes,
+            customer_update_draft,
+        };
+        self.bus.emit(&event).await?;
         tracing::info!(incident = %id, teams = teams.len(), "engaged");
         Ok(Output::of(id))
     }
 
-    /// Keeps a task token server-side until `incidentctl resolve` completes it; if the incident was
-    /// resolved before the token was stored, completes it at once.
-    async fn keep_token(&self, id: IncidentId, kind: &str, token: String) -> Result<Output, HandlerError> {
-        self.store.put_token(&id, kind, &token).await?;
+    /// Keeps a task token server-side until a resolution (through the command API) completes it;
+    /// if the incident was resolved before the token was kept, completes it at once.
+    async fn keep_token(&self, id: IncidentId, task: Waiting, token: String) -> Result<Output, HandlerError> {
+        self.store.keep(&id, &task.key(), &token).await?;
         let incident = self.store.incident(&id).await?;
         if incident.status == Status::Resolved {
-            self.callbacks
-                .complete(&token, &json!({ "resolved_by": incident.resolved_by }))
-                .await?;
-            self.store.delete_token(&id, kind).await?;
+            if let Some(token) = self.store.take(&id, &task.key()).await? {
+                self.callbacks
+                    .complete(&token, &json!({ "resolved_by": incident.resolved_by }))
+                    .await?;
+            }
         }
         Ok(Output::of(id))
     }
@@ -281,10 +291,12 @@ where
                     tracing::warn!(incident = %id, error = %e, "update reminder page failed");
                 }
             }
-            let mut detail = summary(&incident);
-            detail["last_update_at"] = json!(since);
-            detail["reason"] = json!(text);
-            self.bus.emit(detail_type::CUSTOMER_UPDATE_DUE, &detail).await?;
+            let event = AppEvent::CustomerUpdateDue {
+                summary: Summary::of(&incident),
+                last_update_at: since,
+                reason: text.clone(),
+            };
+            self.bus.emit(&event).await?;
             self.store
                 .update_incident(&id, |i| {
                     i.update_reminded_for = Some(since);
@@ -336,10 +348,13 @@ where
                 Ok(())
             })
             .await?;
-        let mut detail = summary(&updated);
-        detail["escalation"] = json!(round);
-        detail["escalated_to"] = json!(plan.escalation_team);
-        self.bus.emit(detail_type::INCIDENT_ESCALATED, &detail).await?;
+        let event = AppEvent::IncidentEscalated {
+            summary: Summary::of(&updated),
+            escalation: round,
+            escalated_to: plan.escalation_team.clone(),
+            reason: "no acknowledgement".into(),
+        };
+        self.bus.emit(&event).await?;
         Ok(Output {
             escalations: Some(updated.escalations),
             ..Output::of(id)
@@ -347,28 +362,11 @@ where
     }
 }
 
-fn summary(incident: &Incident) -> serde_json::Value {
-    json!({
-        "incident_id": incident.id,
-        "title": incident.title,
-        "scope": incident.scope,
-        "services": incident.services,
-        "severity": incident.severity,
-        "owner": incident.owner,
-        "commander": incident.commander,
-        "exercise": incident.exercise,
-        "customer_detected": incident.customer_detected,
-        "status": incident.status,
-        "parent": incident.parent,
-        "members": incident.members,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use incident_core::catalog::Catalog;
-    use incident_core::incident::Scope;
+    use incident_core::incident::{Incident, Scope};
     use incident_core::memory::{MemoryLoop, MemoryNotifier, MemoryStore};
     use incident_core::severity::Severity;
     use incident_core::SignalKey;
@@ -409,7 +407,7 @@ mod tests {
         assert_eq!(stored.status, Status::Engaged);
         assert_eq!(stored.engaged_teams, ["payments", "customer-support"]);
         assert!(stored.engaged_at.is_some());
-        let engaged = d.bus.events_of(detail_type::INCIDENT_ENGAGED);
+        let engaged = d.bus.events_of("Incident Engaged");
         assert_eq!(engaged.len(), 1);
         assert_eq!(engaged[0]["teams"][0]["team"], "payments");
     }
@@ -474,7 +472,7 @@ mod tests {
             .unwrap();
         assert_eq!((first.escalations, second.escalations), (Some(1), Some(2)));
         assert_eq!(d.bus.paged(), [RESPONSE, RESPONSE]);
-        assert_eq!(d.bus.events_of(detail_type::INCIDENT_ESCALATED).len(), 2);
+        assert_eq!(d.bus.events_of("Incident Escalated").len(), 2);
         let escalated = d
             .store
             .timeline(&id)
@@ -509,7 +507,7 @@ mod tests {
     async fn the_resolution_and_update_tokens_are_kept_and_completed_at_once_if_already_resolved() {
         let (d, id) = deps(MemoryNotifier::default());
         let wait = |kind: &str, token: &str| match kind {
-            callback::RESOLVE => Input::AwaitResolution {
+            "resolve" => Input::AwaitResolution {
                 incident_id: id.clone(),
                 token: token.into(),
             },
@@ -518,7 +516,7 @@ mod tests {
                 token: token.into(),
             },
         };
-        for kind in [callback::RESOLVE, callback::UPDATES] {
+        for kind in ["resolve", "updates"] {
             d.handle(wait(kind, &format!("{kind}-1"))).await.unwrap();
             assert_eq!(d.store.token(&id, kind), Some(format!("{kind}-1")));
         }
@@ -531,7 +529,7 @@ mod tests {
             })
             .await
             .unwrap();
-        for kind in [callback::RESOLVE, callback::UPDATES] {
+        for kind in ["resolve", "updates"] {
             d.handle(wait(kind, &format!("{kind}-2"))).await.unwrap();
             assert_eq!(d.store.token(&id, kind), None);
         }
@@ -591,7 +589,7 @@ mod tests {
             "{}",
             draft.text
         );
-        let engaged = d.bus.events_of(detail_type::INCIDENT_ENGAGED);
+        let engaged = d.bus.events_of("Incident Engaged");
         assert!(engaged[0]["customer_update_draft"]
             .as_str()
             .unwrap()
@@ -618,7 +616,7 @@ mod tests {
                 incident_id: id.clone(),
             })
         };
-        let reminders = || d.bus.events_of(detail_type::CUSTOMER_UPDATE_DUE).len();
+        let reminders = || d.bus.events_of("Customer Update Due").len();
 
         change(|i| i.engaged_at = Some(Utc::now() - chrono::TimeDelta::minutes(61))).await;
         let out = check().await.unwrap();
@@ -643,7 +641,7 @@ mod tests {
             "mitigated: one last reminder, then the cadence ends"
         );
         assert_eq!(reminders(), 2);
-        let last = d.bus.events_of(detail_type::CUSTOMER_UPDATE_DUE).pop().unwrap();
+        let last = d.bus.events_of("Customer Update Due").pop().unwrap();
         assert!(last["reason"].as_str().unwrap().contains("mitigated at"), "{last}");
 
         change(|i| i.status = Status::Resolved).await;
@@ -652,14 +650,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn closing_announces_the_resolution() {
+    async fn closing_announces_the_resolution_and_refuses_an_unresolved_incident() {
         let (d, id) = deps(MemoryNotifier::default());
-        d.handle(Input::Close {
-            incident_id: id.clone(),
-        })
-        .await
-        .unwrap();
-        let resolved = d.bus.events_of(detail_type::INCIDENT_RESOLVED);
+        let close = || {
+            d.handle(Input::Close {
+                incident_id: id.clone(),
+            })
+        };
+        let refused = close().await.unwrap_err();
+        assert!(refused.to_string().contains("not resolved"), "{refused}");
+        assert!(d.bus.events_of("Incident Resolved").is_empty());
+        d.store
+            .update_incident(&id, |i| {
+                i.status = Status::Resolved;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        close().await.unwrap();
+        let resolved = d.bus.events_of("Incident Resolved");
         assert_eq!(resolved[0]["incident_id"], id.as_str());
     }
 }

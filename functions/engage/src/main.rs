@@ -8,14 +8,13 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
-    let table = env_var("TABLE_NAME")?;
     let bus_name = env_var("EVENT_BUS_NAME")?;
     let policy = lambda::policy_from_env()?;
     let config = incident_aws::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let deps = handler::Deps {
-        store: Store::new(dynamo.clone(), &table),
-        catalog: CatalogStore::new(dynamo, &table),
+        store: Store::from_env(&dynamo)?,
+        catalog: CatalogStore::from_env(&dynamo)?,
         bus: Bus::new(&config, bus_name),
         callbacks: incident_aws::lifecycle::Callbacks::new(&config),
         policy,

@@ -1,14 +1,14 @@
 //! Turns one EventBridge event into a recorded signal.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use incident_aws::bus::detail_type;
 use incident_aws::lambda::HandlerError;
+use incident_core::app_event::AppEvent;
 use incident_core::correlation::{Outcome, Policy};
 use incident_core::event::{self, Envelope};
 use incident_core::ports::{CatalogSource, DeadLetters, IncidentStore, Lifecycles, Notifier};
 use incident_core::signal::Signal;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub struct Deps<S, C, L, N, D> {
     pub store: S,
@@ -71,9 +71,13 @@ where
     let recorded = deps.store.record_signal(&matched, &signal, &deps.policy).await?;
     for id in &recorded.start {
         deps.lifecycle.start(id).await?;
-        let detail = json!({ "incident_id": id, "service": matched.service, "exercise": signal.exercise,
-                             "first_signal": signal.summary() });
-        deps.bus.emit(detail_type::INCIDENT_OPENED, &detail).await?;
+        let event = AppEvent::IncidentOpened {
+            incident_id: id.clone(),
+            service: matched.service.clone(),
+            exercise: signal.exercise,
+            first_signal: signal.summary(),
+        };
+        deps.bus.emit(&event).await?;
     }
     for id in &recorded.stop {
         deps.lifecycle
@@ -93,6 +97,7 @@ where
 mod tests {
     use super::*;
     use incident_core::catalog::Catalog;
+    use serde_json::json;
     use incident_core::memory::{MemoryLoop, MemoryNotifier, MemoryStore};
 
     fn fixture(path: &str) -> Value {
@@ -169,7 +174,7 @@ mod tests {
         let incidents = d.store.all();
         assert_eq!(incidents.len(), 1);
         assert_eq!(*d.lifecycle.started.lock().unwrap(), vec![incidents[0].id.clone()]);
-        assert_eq!(d.bus.events_of(detail_type::INCIDENT_OPENED).len(), 1);
+        assert_eq!(d.bus.events_of("Incident Opened").len(), 1);
     }
 
     #[tokio::test]
@@ -189,7 +194,7 @@ mod tests {
         let started = d.lifecycle.started.lock().unwrap().clone();
         assert_eq!(started.len(), 2, "started again, idempotently by name");
         assert_eq!(started[0], started[1]);
-        assert_eq!(d.bus.events_of(detail_type::INCIDENT_OPENED).len(), 2);
+        assert_eq!(d.bus.events_of("Incident Opened").len(), 2);
     }
 
     #[tokio::test]

@@ -10,7 +10,6 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
-    let table = env_var("TABLE_NAME")?;
     let policy = lambda::policy_from_env()?;
     let (machine, bus_name, dlq) = (
         env_var("STATE_MACHINE_ARN")?,
@@ -20,8 +19,8 @@ async fn main() -> Result<(), Error> {
     let config = incident_aws::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let deps = handler::Deps {
-        store: Store::new(dynamo.clone(), &table),
-        catalog: CatalogStore::new(dynamo, &table),
+        store: Store::from_env(&dynamo)?,
+        catalog: CatalogStore::from_env(&dynamo)?,
         lifecycle: Lifecycle::new(&config, machine),
         bus: Bus::new(&config, bus_name),
         rejects: Rejects::new(&config, dlq),

@@ -2,16 +2,16 @@
 //! `request_approval`, go straight to the store, and are never logged, paged or published.
 
 use chrono::Utc;
-use incident_aws::bus::detail_type;
 use incident_aws::lambda::HandlerError;
 use incident_aws::metrics;
-use incident_core::approval::Approval;
-use incident_core::catalog::Catalog;
+use incident_core::app_event::{AppEvent, Summary};
+use incident_core::approval::{approvers_of, Approval};
+use incident_core::effects::Waiting;
 use incident_core::evidence::{self, Change, Manifest};
-use incident_core::incident::{Incident, Status};
-use incident_core::mitigation::{self, client_token, Candidate};
+use incident_core::incident::Status;
+use incident_core::mitigation::{self, client_token, Candidate, RunbookStatus};
 use incident_core::ports::{
-    signals_with_members, Approvals, CatalogSource, EvidenceStore, IncidentStore, Notifier, RunbookRunner,
+    signals_with_members, Approvals, CatalogSource, EvidenceStore, IncidentStore, Notifier, RunbookRunner, Tokens,
 };
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
@@ -59,7 +59,7 @@ pub enum Input {
         incident_id: IncidentId,
         execution_id: String,
         runbook: String,
-        status: Value,
+        status: RunbookStatus,
     },
     /// Are all the incident's alarms back to OK, and stable?
     CheckRecovery {
@@ -72,7 +72,7 @@ pub enum Input {
 
 impl<S, C, N, E, R> Deps<S, C, N, E, R>
 where
-    S: IncidentStore + Approvals,
+    S: IncidentStore + Approvals + Tokens,
     C: CatalogSource,
     N: Notifier,
     E: EvidenceStore,
@@ -103,10 +103,11 @@ where
                 runbook,
                 status,
             } => {
-                let name = status["status"].as_str().unwrap_or("unknown").to_string();
-                let detail = status
+                let value = serde_json::to_value(&status).unwrap_or_default();
+                let name = value["status"].as_str().unwrap_or("unknown").to_string();
+                let detail = value
                     .get("reason")
-                    .or(status.get("outputs"))
+                    .or(value.get("outputs"))
                     .cloned()
                     .unwrap_or(Value::Null);
                 let text = format!("runbook {runbook} ({execution_id}) finished: {name} {detail}");
@@ -117,9 +118,15 @@ where
                     text,
                 );
                 self.store.append(&incident_id, entry).await?;
-                let detail = json!({ "incident_id": incident_id, "execution_id": execution_id, "runbook": runbook, "result": status });
-                self.bus.emit(detail_type::RUNBOOK_FINISHED, &detail).await?;
-                Ok(json!({ "succeeded": name == "success" }))
+                let succeeded = matches!(status, RunbookStatus::Success { .. });
+                let event = AppEvent::RunbookFinished {
+                    incident_id,
+                    execution_id,
+                    runbook,
+                    result: status,
+                };
+                self.bus.emit(&event).await?;
+                Ok(json!({ "succeeded": succeeded }))
             }
             Input::CheckRecovery { incident_id, checks } => {
                 let mut out = self.check_recovery(incident_id).await?;
@@ -184,9 +191,13 @@ where
             .cloned()
             .ok_or_else(|| HandlerError::InvalidInput(format!("no candidate {offset}")))?;
         let approval = Approval::new(&id, candidates, offset, token);
-        self.store.request(&approval, token).await?;
+        // The token first: an approval is never shown before the callback it completes is kept.
+        self.store
+            .keep(&id, &Waiting::Approval(approval.id.clone()).key(), token)
+            .await?;
+        self.store.request(&approval).await?;
         let catalog = self.catalog.load().await?;
-        let approvers = approvers(&catalog, &incident);
+        let approvers = approvers_of(&catalog, &incident);
         let manifest = format!("evidence: incidentctl evidence list {id}");
         let text = format!(
             "approval {} requested from {}: candidate {offset} {} — {}",
@@ -202,12 +213,19 @@ where
             text,
         );
         self.store.append(&id, entry).await?;
-        let detail = json!({
-            "incident_id": id, "approval_id": approval.id, "candidate": offset, "runbook": candidate.runbook,
-            "parameters": candidate.parameters, "rationale": candidate.rationale, "evidence": candidate.evidence,
-            "requires_confirmation": candidate.requires_confirmation, "approvers": approvers, "evidence_link": manifest,
-        });
-        self.bus.emit(detail_type::APPROVAL_REQUESTED, &detail).await?;
+        let event = AppEvent::ApprovalRequested {
+            incident_id: id.clone(),
+            approval_id: approval.id.clone(),
+            candidate: offset,
+            runbook: candidate.runbook.clone(),
+            parameters: candidate.parameters.clone(),
+            rationale: candidate.rationale.clone(),
+            evidence: candidate.evidence.clone(),
+            requires_confirmation: candidate.requires_confirmation,
+            approvers,
+            evidence_link: manifest.clone(),
+        };
+        self.bus.emit(&event).await?;
         let owner = incident
             .owner
             .clone()
@@ -254,12 +272,13 @@ where
                     tracing::warn!(incident = %id, error = %e, "paging incident response failed");
                 }
             }
-            self.bus
-                .emit(
-                    detail_type::INCIDENT_ESCALATED,
-                    &json!({ "incident_id": id, "reason": "approval timed out", "escalated_to": team }),
-                )
-                .await?;
+            let event = AppEvent::IncidentEscalated {
+                summary: Summary::of(&incident),
+                escalation: incident.escalations,
+                escalated_to: team,
+                reason: "approval timed out".into(),
+            };
+            self.bus.emit(&event).await?;
         }
         Ok(json!({ "closed": closed }))
     }
@@ -298,9 +317,14 @@ where
             text,
         );
         self.store.append(&id, entry).await?;
-        let detail = json!({ "incident_id": id, "execution_id": execution_id, "runbook": chosen.runbook,
-                             "parameters": parameters, "approved_by": decision.by });
-        self.bus.emit(detail_type::RUNBOOK_STARTED, &detail).await?;
+        let event = AppEvent::RunbookStarted {
+            incident_id: id.clone(),
+            execution_id: execution_id.clone(),
+            runbook: chosen.runbook.clone(),
+            parameters,
+            approved_by: decision.by.clone(),
+        };
+        self.bus.emit(&event).await?;
         Ok(json!({ "execution_id": execution_id, "runbook": chosen.runbook }))
     }
 
@@ -347,35 +371,25 @@ where
             .append(&id, Entry::system("mitigate", EntryKind::Mitigation, "mitigated", text))
             .await?;
         metrics::emit("TimeToMitigate", ttm, &updated);
-        self.bus
-            .emit(
-                detail_type::INCIDENT_MITIGATED,
-                &json!({ "incident_id": id, "time_to_mitigate_seconds": ttm, "open_checks": checks }),
-            )
-            .await?;
+        let event = AppEvent::IncidentMitigated {
+            incident_id: id.clone(),
+            time_to_mitigate_seconds: ttm,
+            open_checks: checks,
+        };
+        self.bus.emit(&event).await?;
         Ok(json!({ "recovered": true, "closed": false }))
     }
-}
-
-/// Who may approve: the approvers of the incident's services.
-pub fn approvers(catalog: &Catalog, incident: &Incident) -> Vec<String> {
-    let mut out: Vec<String> = incident
-        .services
-        .iter()
-        .filter_map(|s| catalog.service(s))
-        .flat_map(|s| s.approvers.iter().cloned())
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeDelta;
-    use incident_core::approval::{decide, Caller, Request};
-    use incident_core::incident::Scope;
+    use incident_core::approval::Caller;
+    use incident_core::catalog::Catalog;
+    use incident_core::command::Command;
+    use incident_core::incident::{Incident, Scope};
+    use incident_core::ports::run_command;
     use incident_core::memory::{MemoryEvidence, MemoryNotifier, MemoryRunbooks, MemoryStore};
     use incident_core::signal::{Health, Signal, SignalSource};
     use incident_core::SignalKey;
@@ -440,9 +454,9 @@ mod tests {
             })
             .await
             .unwrap();
-        let approval = d.store.pending(&id).await.unwrap().unwrap();
+        let approval = d.store.latest(&id).await.unwrap().unwrap();
         assert_eq!(out["approval_id"], approval.id.as_str());
-        let requested = d.bus.events_of(detail_type::APPROVAL_REQUESTED);
+        let requested = d.bus.events_of("Approval Requested");
         assert_eq!(requested[0]["approvers"], json!(["ana", "bilal"]));
         let everything_shown = format!(
             "{:?}{:?}{:?}",
@@ -455,7 +469,7 @@ mod tests {
             "the token leaked into an event, a page or the timeline"
         );
         assert_eq!(
-            d.store.take_token(&id, &approval.id).await.unwrap().as_deref(),
+            d.store.take(&id, &Waiting::Approval(approval.id.clone()).key()).await.unwrap().as_deref(),
             Some(token)
         );
     }
@@ -472,7 +486,7 @@ mod tests {
         })
         .await
         .unwrap();
-        let approval = d.store.pending(&id).await.unwrap().unwrap();
+        let approval = d.store.latest(&id).await.unwrap().unwrap();
         let refused = d
             .handle(Input::StartRunbook {
                 incident_id: id.clone(),
@@ -482,25 +496,19 @@ mod tests {
             .await;
         assert!(refused.is_err(), "undecided approvals start nothing");
 
-        let service = Catalog::load(&d.catalog)
-            .await
-            .unwrap()
-            .service("checkout")
-            .cloned()
-            .unwrap();
         let ana = Caller {
             arn: "arn:aws:iam::1:user/ana".into(),
             name: "ana".into(),
         };
-        let request = Request {
-            approve: true,
-            candidate: 0,
-            confirm_roll_forward: false,
+        let approve = Command::Approve {
+            candidate: None,
             reason: None,
+            confirm_roll_forward: false,
             parameters: BTreeMap::from([("DesiredCount".into(), "4".into())]),
         };
-        let decision = decide(&approval, &service, &ana, &request).unwrap();
-        d.store.decide(&approval, &decision).await.unwrap();
+        run_command(&d.store, &d.catalog, &id, &approve, &ana, Utc::now())
+            .await
+            .unwrap();
         for _ in 0..2 {
             d.handle(Input::StartRunbook {
                 incident_id: id.clone(),
@@ -518,7 +526,7 @@ mod tests {
             "the approver's value replaces the placeholder"
         );
         assert_eq!(started[0].1["Cluster"], "shop", "the catalog's value");
-        assert_eq!(d.bus.events_of(detail_type::RUNBOOK_STARTED)[0]["approved_by"], "ana");
+        assert_eq!(d.bus.events_of("Runbook Started")[0]["approved_by"], "ana");
     }
 
     #[tokio::test]
@@ -544,7 +552,7 @@ mod tests {
             "{:?}",
             incident.open_checks
         );
-        assert_eq!(d.bus.events_of(detail_type::INCIDENT_MITIGATED).len(), 1);
+        assert_eq!(d.bus.events_of("Incident Mitigated").len(), 1);
     }
 
     #[tokio::test]

@@ -10,12 +10,11 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
-    let table = env_var("TABLE_NAME")?;
     let config = incident_aws::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let deps = handler::Deps {
-        store: Store::new(dynamo.clone(), &table),
-        catalog: CatalogStore::new(dynamo, &table),
+        store: Store::from_env(&dynamo)?,
+        catalog: CatalogStore::from_env(&dynamo)?,
         bus: Bus::new(&config, env_var("EVENT_BUS_NAME")?),
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), env_var("EVIDENCE_BUCKET")?),
         runbooks: SsmRunbooks::new(aws_sdk_ssm::Client::new(&config), env_var("RUNBOOK_ROLE_ARN")?),

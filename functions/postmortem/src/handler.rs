@@ -2,9 +2,8 @@
 //! announce overdue action items.
 
 use chrono::{TimeDelta, Utc};
-use incident_aws::bus::detail_type;
 use incident_aws::lambda::HandlerError;
-use incident_core::actions::ActionItem;
+use incident_core::app_event::{ActionSummary, AppEvent, PostmortemSummary};
 use incident_core::coe;
 use incident_core::incident::Status;
 use incident_core::ports::{coe_record, CatalogSource, EvidenceStore, IncidentStore, Notifier, Postmortems, Tickets};
@@ -40,13 +39,6 @@ pub enum Input {
 /// Where an incident's COE draft is kept in the postmortem bucket.
 pub fn document_key(id: &IncidentId) -> String {
     format!("postmortems/{id}/coe.md")
-}
-
-fn item_summary(item: &ActionItem) -> Value {
-    json!({
-        "id": item.id, "term": item.term, "owner": item.owner, "due": item.due, "text": item.text,
-        "ticket": item.ticket, "done": item.done.is_some(),
-    })
 }
 
 impl<S, C, D, T, N> Deps<S, C, D, T, N>
@@ -134,18 +126,25 @@ where
             if let (Some(_), Some(t)) = (&item.done, &item.ticket) {
                 self.tickets.resolve(t).await?;
             }
-            items.push(item_summary(&item));
+            items.push(ActionSummary::of(&item));
         }
         let completed = incident.postmortem.as_ref().is_some_and(|p| p.completed.is_some());
         if completed {
             self.tickets.resolve(&ticket).await?;
         }
-        let detail = json!({
-            "incident_id": id, "title": incident.title, "severity": incident.severity,
-            "services": incident.services, "customer_facing": incident.customer_facing,
-            "exercise": incident.exercise, "document": document, "ticket": ticket, "due": due,
-            "completed": completed, "action_items": items,
-        });
+        let summary = PostmortemSummary {
+            incident_id: id.clone(),
+            title: incident.title.clone(),
+            severity: incident.severity,
+            services: incident.services.clone(),
+            customer_facing: incident.customer_facing,
+            exercise: incident.exercise,
+            document: document.clone(),
+            ticket: ticket.clone(),
+            due,
+            completed,
+            action_items: items,
+        };
         if created {
             let text = format!(
                 "COE draft written to {document}; ticket {ticket}, due {}",
@@ -154,7 +153,7 @@ where
             let entry =
                 Entry::system("postmortem", EntryKind::Closing, "postmortem-created", text).link(document.clone());
             self.store.append(&id, entry).await?;
-            self.bus.emit(detail_type::POSTMORTEM_CREATED, &detail).await?;
+            self.bus.emit(&AppEvent::PostmortemCreated(summary.clone())).await?;
             self.store
                 .update_incident(&id, |i| {
                     if let Some(pm) = i.postmortem.as_mut() {
@@ -164,7 +163,7 @@ where
                 })
                 .await?;
         }
-        Ok(json!({ "created": created, "postmortem": detail }))
+        Ok(json!({ "created": created, "postmortem": summary }))
     }
 
     async fn overdue(&self) -> Result<Value, HandlerError> {
@@ -180,12 +179,17 @@ where
             let items = self.store.actions(&incident.id).await?;
             for item in tickets::overdue_to_announce(&items, now) {
                 let days_overdue = (now - item.due).num_days();
-                let detail = json!({
-                    "incident_id": incident.id, "action_item": item.id, "owner": item.owner,
-                    "term": item.term, "due": item.due, "days_overdue": days_overdue,
-                    "text": item.text, "ticket": item.ticket,
-                });
-                self.bus.emit(detail_type::ACTION_ITEM_OVERDUE, &detail).await?;
+                let event = AppEvent::ActionItemOverdue {
+                    incident_id: incident.id.clone(),
+                    action_item: item.id.clone(),
+                    owner: item.owner.clone(),
+                    term: item.term,
+                    due: item.due,
+                    days_overdue,
+                    text: item.text.clone(),
+                    ticket: item.ticket.clone(),
+                };
+                self.bus.emit(&event).await?;
                 if let Some(target) = catalog.team_target(&item.owner) {
                     let subject = format!("Overdue action item {}", item.id);
                     let message = format!(
@@ -212,7 +216,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use incident_core::actions::Term;
+    use incident_core::actions::{ActionItem, Term};
     use incident_core::catalog::Catalog;
     use incident_core::coe::Authored;
     use incident_core::incident::{Incident, Scope};
@@ -302,7 +306,7 @@ mod tests {
         assert_eq!(pm.due - stored.resolved_at.unwrap(), TimeDelta::days(7));
         assert!(d.store.actions_of(&id()).iter().all(|a| a.ticket.is_some()));
 
-        let created = d.bus.events_of(detail_type::POSTMORTEM_CREATED);
+        let created = d.bus.events_of("Postmortem Created");
         assert_eq!(created.len(), 1);
         assert_eq!(created[0]["ticket"], coe_ticket.as_str());
         assert_eq!(created[0]["action_items"].as_array().unwrap().len(), 2);
@@ -312,7 +316,7 @@ mod tests {
         let again = d.handle(Input::Publish { incident_id: id() }).await.unwrap();
         assert_eq!(again["created"], false);
         assert_eq!(d.tickets.opened.lock().unwrap().len(), 3);
-        assert_eq!(d.bus.events_of(detail_type::POSTMORTEM_CREATED).len(), 1);
+        assert_eq!(d.bus.events_of("Postmortem Created").len(), 1);
     }
 
     #[tokio::test]
@@ -344,7 +348,7 @@ mod tests {
         d.tickets.down = false;
         let out = d.handle(Input::Publish { incident_id: id() }).await.unwrap();
         assert_eq!(out["created"], true, "announced once the ticket exists");
-        assert_eq!(d.bus.events_of(detail_type::POSTMORTEM_CREATED).len(), 1);
+        assert_eq!(d.bus.events_of("Postmortem Created").len(), 1);
     }
 
     #[tokio::test]
@@ -367,7 +371,7 @@ mod tests {
             .unwrap();
         let out = d.handle(Input::Publish { incident_id: id() }).await.unwrap();
         assert_eq!(out["created"], true);
-        let created = d.bus.events_of(detail_type::POSTMORTEM_CREATED);
+        let created = d.bus.events_of("Postmortem Created");
         assert_eq!((created.len(), created[0]["ticket"].as_str()), (1, Some("oi-earlier")));
         assert!(d.store.get(&id()).unwrap().postmortem.unwrap().announced);
     }
@@ -391,7 +395,7 @@ mod tests {
         );
         let out = d.handle(Input::Overdue {}).await.unwrap();
         assert_eq!(out["announced"], json!([format!("{}.a1", id())]));
-        let events = d.bus.events_of(detail_type::ACTION_ITEM_OVERDUE);
+        let events = d.bus.events_of("Action Item Overdue");
         assert_eq!(events.len(), 1);
         assert_eq!(events[0]["owner"], "payments");
         assert!(events[0]["days_overdue"].as_i64().unwrap() >= 3);
@@ -400,6 +404,6 @@ mod tests {
 
         let again = d.handle(Input::Overdue {}).await.unwrap();
         assert_eq!(again["announced"], json!([]));
-        assert_eq!(d.bus.events_of(detail_type::ACTION_ITEM_OVERDUE).len(), 1);
+        assert_eq!(d.bus.events_of("Action Item Overdue").len(), 1);
     }
 }

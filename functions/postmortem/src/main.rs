@@ -11,14 +11,13 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
-    let table = env_var("TABLE_NAME")?;
     let bus_name = env_var("EVENT_BUS_NAME")?;
     let bucket = env_var("POSTMORTEM_BUCKET")?;
     let config = incident_aws::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let deps = handler::Deps {
-        store: Store::new(dynamo.clone(), &table),
-        catalog: CatalogStore::new(dynamo, &table),
+        store: Store::from_env(&dynamo)?,
+        catalog: CatalogStore::from_env(&dynamo)?,
         documents: S3Evidence::documents(aws_sdk_s3::Client::new(&config), &bucket),
         tickets: OpsCenter::new(aws_sdk_ssm::Client::new(&config)),
         bus: Bus::new(&config, bus_name),

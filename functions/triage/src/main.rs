@@ -2,18 +2,17 @@
 
 mod handler;
 
-use incident_aws::{catalog_store::CatalogStore, env_var, store::Store};
+use incident_aws::{catalog_store::CatalogStore, store::Store};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
-    let table = env_var("TABLE_NAME")?;
     let config = incident_aws::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let deps = handler::Deps {
-        store: Store::new(dynamo.clone(), &table),
-        catalog: CatalogStore::new(dynamo, &table),
+        store: Store::from_env(&dynamo)?,
+        catalog: CatalogStore::from_env(&dynamo)?,
     };
     run(service_fn(|event: LambdaEvent<handler::Input>| {
         handler::handle(&deps, event.payload)

@@ -1,0 +1,149 @@
+//! Load, decide, persist, publish: people's commands, with the rules in the core.
+
+use chrono::{DateTime, Utc};
+use incident_core::app_event::{AppEvent, PostmortemSummary};
+use incident_core::approval::Caller;
+use incident_core::catalog::Catalog;
+use incident_core::command::{self, Command, Decided, Refusal, Reply, ReportRequest};
+use incident_core::effects::{Effects, FollowUp};
+use incident_core::ports::{
+    run_command, CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps, Notifier, PortError,
+    ReportIntake, TaskCallbacks, Tokens,
+};
+use incident_core::IncidentId;
+use serde_json::json;
+
+pub struct Deps<S, C, N, K, F> {
+    pub store: S,
+    pub catalog: C,
+    pub bus: N,
+    pub callbacks: K,
+    pub functions: F,
+}
+
+/// What a person asked.
+#[derive(Debug)]
+pub enum Request {
+    Incident(IncidentId, Command),
+    Report(ReportRequest),
+    Catalog(Catalog),
+}
+
+/// Why a request was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl From<CommandError> for Failure {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::Refused(r) => Failure::Refused(r),
+            CommandError::Port(p) => Failure::Port(p),
+        }
+    }
+}
+
+impl<S, C, N, K, F> Deps<S, C, N, K, F>
+where
+    S: CommandStore + Tokens,
+    C: CatalogSource + CatalogSink,
+    N: Notifier + ReportIntake,
+    K: TaskCallbacks,
+    F: FollowUps,
+{
+    pub async fn handle(&self, request: Request, caller: &Caller, now: DateTime<Utc>) -> Result<Reply, Failure> {
+        match request {
+            Request::Incident(id, command) => {
+                let catalog = self.catalog.load().await?;
+                let Decided { effects, mut reply } =
+                    run_command(&self.store, &catalog, &id, &command, caller, now).await?;
+                tracing::info!(incident = %id, caller = %caller.arn, command = command_name(&command), "command applied");
+                self.follow_through(&id, &effects, &mut reply).await?;
+                Ok(reply)
+            }
+            Request::Report(report) => {
+                let report = command::report(&report, caller, now)?;
+                self.bus.submit(&report).await?;
+                Ok(Reply {
+                    message: format!("customer impact on {} reported as {}", report.service, report.report_id),
+                    data: json!(report),
+                })
+            }
+            Request::Catalog(catalog) => {
+                catalog
+                    .validate()
+                    .map_err(|e| Refusal::Invalid(e.to_string()))?;
+                let summary = self.catalog.import(&catalog).await?;
+                tracing::info!(caller = %caller.arn, services = summary.services, "catalog imported");
+                Ok(Reply {
+                    message: format!(
+                        "catalog imported: {} services, {} teams ({} stale entries removed)",
+                        summary.services, summary.teams, summary.removed
+                    ),
+                    data: json!(summary),
+                })
+            }
+        }
+    }
+
+    /// After the records are written: the waiting tasks, the events, the follow-ups.
+    async fn follow_through(&self, id: &IncidentId, effects: &Effects, reply: &mut Reply) -> Result<(), Failure> {
+        for completion in &effects.complete {
+            let key = completion.task.key();
+            // A token not kept yet is completed by the lifecycle itself when it keeps it.
+            let Some(token) = self.store.take(id, &key).await? else {
+                continue;
+            };
+            if let Err(e) = self.callbacks.complete(&token, &completion.output).await {
+                // Put it back so that a retry, or the lifecycle, can still complete it.
+                self.store.keep(id, &key, &token).await?;
+                return Err(e.into());
+            }
+        }
+        for event in &effects.events {
+            self.bus.emit(event).await?;
+        }
+        for follow_up in &effects.follow_ups {
+            match follow_up {
+                FollowUp::CaptureEvidence => reply.data = self.functions.capture(id).await?,
+                FollowUp::PublishCoe { completed } => self.publish(id, *completed, effects, reply).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, id: &IncidentId, completed: bool, effects: &Effects, reply: &mut Reply) -> Result<(), Failure> {
+        let republish = effects.new_action.is_some() || effects.closed_action.is_some();
+        let published = match self.functions.publish(id).await {
+            Ok(published) => published,
+            // The item itself is recorded; only the document and tickets lag behind.
+            Err(e) if republish => {
+                reply.message.push_str(&format!(
+                    "; warning: the COE document and tickets were not updated ({e}): incidentctl coe publish {id}"
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if completed {
+            let summary: PostmortemSummary = serde_json::from_value(published["postmortem"].clone())
+                .map_err(|e| PortError::Invalid(format!("the postmortem function answered unexpectedly: {e}")))?;
+            self.bus.emit(&AppEvent::PostmortemCompleted(summary)).await?;
+        }
+        if !republish {
+            reply.data = published;
+        }
+        Ok(())
+    }
+}
+
+fn command_name(command: &Command) -> String {
+    serde_json::to_value(command)
+        .ok()
+        .and_then(|v| v["command"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}

@@ -1,0 +1,29 @@
+//! commands: the command API behind API Gateway (IAM authorisation). Every human action that
+//! changes an incident arrives here; the caller is the identity the authoriser verified.
+
+mod handler;
+mod http;
+
+use incident_aws::follow_ups::Functions;
+use incident_aws::lifecycle::Callbacks;
+use incident_aws::{bus::Bus, catalog_store::CatalogStore, env_var, store::Store};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    incident_aws::logging::init_lambda_tracing();
+    let config = incident_aws::sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let deps = handler::Deps {
+        store: Store::from_env(&dynamo)?,
+        catalog: CatalogStore::from_env(&dynamo)?,
+        bus: Bus::new(&config, env_var("EVENT_BUS_NAME")?),
+        callbacks: Callbacks::new(&config),
+        functions: Functions::new(
+            &config,
+            env_var("CAPTURE_EVIDENCE_FUNCTION")?,
+            env_var("POSTMORTEM_FUNCTION")?,
+        ),
+    };
+    run(service_fn(|event: LambdaEvent<http::Request>| http::serve(&deps, event.payload))).await
+}
