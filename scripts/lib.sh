@@ -56,8 +56,11 @@ start_emulator() {
   log "starting ministack on $ENDPOINT (log: .local/ministack-$MINISTACK_PORT.log)"
   (
     local_aws_env
-    # The functions inherit the emulator's environment: SSM goes to the test double.
+    # The functions inherit the emulator's environment: SSM goes to the test double. AUTH=true
+    # makes the emulator check signatures and IAM policies, for people and for the functions (each
+    # runs with its execution role's credentials).
     cd "$LOCAL" && BIND_HOST=127.0.0.1 GATEWAY_PORT="$MINISTACK_PORT" IOT_MTLS_ENABLED=0 CLOUDTRAIL_RECORDING=1 \
+      AUTH=true \
       AWS_ENDPOINT_URL_SSM="$SSM_DOUBLE_URL" \
       SFN_WAIT_SCALE="${SFN_WAIT_SCALE:-1}" nohup ministack >"$LOCAL/ministack-$MINISTACK_PORT.log" 2>&1 &
     echo $! >"$LOCAL/ministack-$MINISTACK_PORT.pid"
@@ -144,6 +147,41 @@ apply_bucket_settings_locally() {
     --versioning-configuration Status=Enabled
   aws --endpoint-url "$ENDPOINT" s3api put-bucket-encryption --bucket "$bucket" \
     --server-side-encryption-configuration '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
+  drop_tls_only_statements_locally
+}
+
+# The local stack speaks plain HTTP, and under AUTH=true it evaluates resource policies: the
+# template's TLS-only denies (aws:SecureTransport false) would refuse every request to the buckets
+# and the dead-letter queues. Locally, and only there, those statements are removed; every other
+# statement stays and is enforced. (On AWS they apply as written.)
+drop_tls_only_statements_locally() {
+  python3 - "$ENDPOINT" "$STACK_NAME" <<'PY'
+import json, subprocess, sys
+endpoint, stack = sys.argv[1], sys.argv[2]
+def aws(*args):
+    out = subprocess.run(["aws", "--endpoint-url", endpoint, *args], capture_output=True, text=True)
+    return out.stdout if out.returncode == 0 else None
+resources = json.loads(aws("cloudformation", "describe-stack-resources", "--stack-name", stack))["StackResources"]
+def without_tls(policy):
+    policy["Statement"] = [s for s in policy.get("Statement", []) if s.get("Sid") != "TlsOnly"]
+    return policy
+for r in resources:
+    if r["ResourceType"] == "AWS::S3::Bucket":
+        text = aws("s3api", "get-bucket-policy", "--bucket", r["PhysicalResourceId"], "--output", "json")
+        if not text:
+            continue
+        policy = without_tls(json.loads(json.loads(text)["Policy"]))
+        if policy["Statement"]:
+            aws("s3api", "put-bucket-policy", "--bucket", r["PhysicalResourceId"], "--policy", json.dumps(policy))
+        else:
+            aws("s3api", "delete-bucket-policy", "--bucket", r["PhysicalResourceId"])
+    elif r["ResourceType"] == "AWS::SQS::Queue":
+        text = aws("sqs", "get-queue-attributes", "--queue-url", r["PhysicalResourceId"], "--attribute-names", "Policy", "--output", "json")
+        policy = (json.loads(text or "{}").get("Attributes") or {}).get("Policy")
+        if policy:
+            attrs = json.dumps({"Policy": json.dumps(without_tls(json.loads(policy)))})
+            aws("sqs", "set-queue-attributes", "--queue-url", r["PhysicalResourceId"], "--attributes", attrs)
+PY
 }
 
 # The example catalog pages SNS topics named incident-loop-<team>: create them locally.

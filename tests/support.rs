@@ -150,15 +150,30 @@ impl Stack {
         Ok(url)
     }
 
+    /// A queue that EventBridge and SNS may deliver to: with IAM enforced, as on AWS, a queue
+    /// without such a policy receives nothing from them.
     async fn queue(&self, name: &str) -> Result<String> {
-        Ok(self
+        let url = self
             .sqs
             .create_queue()
             .queue_name(name)
             .send()
             .await?
             .queue_url
-            .unwrap_or_default())
+            .unwrap_or_default();
+        let policy = json!({ "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": ["events.amazonaws.com", "sns.amazonaws.com"] },
+            "Action": "sqs:SendMessage",
+            "Resource": self.queue_arn(&url).await?,
+        }]});
+        self.sqs
+            .set_queue_attributes()
+            .queue_url(&url)
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, policy.to_string())
+            .send()
+            .await?;
+        Ok(url)
     }
 
     async fn queue_arn(&self, url: &str) -> Result<String> {

@@ -513,7 +513,7 @@ impl Decision<'_> {
 
     fn resolve(&mut self, state: &State, summary: Option<&str>, force: Option<&str>) -> Result<Reply, Refusal> {
         let mut changed = self.incident.clone();
-        resolution::resolve(&mut changed, &state.actions, force, &self.caller.name, self.now).map_err(|r| match r {
+        resolution::resolve(&mut changed, &state.actions, force, self.caller, self.now).map_err(|r| match r {
             resolution::Refused::Missing(items) => Refusal::Checklist(items),
             resolution::Refused::Rule(text) => refused(text),
         })?;

@@ -23,6 +23,8 @@ pub mod ports;
 pub mod resolution;
 pub mod severity;
 pub mod signal;
+#[cfg(any(test, feature = "testing"))]
+pub mod store_contract;
 pub mod tickets;
 pub mod timeline;
 pub mod triage;

@@ -2,6 +2,7 @@
 //! recorded override when an incident commander closes anyway.
 
 use crate::actions::{ActionItem, Term};
+use crate::approval::Caller;
 use crate::incident::Incident;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,9 @@ pub struct Attested {
 pub struct Override {
     pub reason: Attested,
     pub missing: Vec<String>,
+    /// The verified identity that overrode the checklist.
+    #[serde(default)]
+    pub by_arn: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -159,7 +163,7 @@ pub fn resolve(
     incident: &mut Incident,
     actions: &[ActionItem],
     force: Option<&str>,
-    by: &str,
+    by: &Caller,
     now: DateTime<Utc>,
 ) -> Result<(), Refused> {
     open(incident).map_err(|e| Refused::Rule(e.to_string()))?;
@@ -172,17 +176,18 @@ pub fn resolve(
                 incident.resolution_override = Some(Override {
                     reason: Attested {
                         text: reason.trim().to_string(),
-                        by: by.to_string(),
+                        by: by.name.clone(),
                         at: now,
                     },
                     missing,
+                    by_arn: by.arn.clone(),
                 })
             }
         }
     }
     incident.status = crate::incident::Status::Resolved;
     incident.resolved_at = Some(now);
-    incident.resolved_by = Some(by.to_string());
+    incident.resolved_by = Some(by.name.clone());
     Ok(())
 }
 
@@ -222,6 +227,10 @@ mod tests {
         i.status = Status::Mitigated;
         i.open_checks = vec!["Could a pipeline undo the fix?".into(), "Shared component?".into()];
         i
+    }
+
+    fn ana() -> Caller {
+        Caller::from_arn("arn:aws:iam::1:user/ana")
     }
 
     fn short_fix(now: DateTime<Utc>) -> ActionItem {
@@ -291,7 +300,7 @@ mod tests {
     fn resolution_is_refused_with_what_is_missing_or_forced_with_a_recorded_reason() {
         let now = Utc::now();
         let mut i = incident(false);
-        let refused = resolve(&mut i, &[], None, "ana", now).unwrap_err();
+        let refused = resolve(&mut i, &[], None, &ana(), now).unwrap_err();
         let Refused::Missing(items) = &refused else {
             panic!("{refused:?}")
         };
@@ -300,22 +309,23 @@ mod tests {
         assert_eq!(i.status, Status::Mitigated);
 
         assert!(matches!(
-            resolve(&mut i, &[], Some(" "), "ana", now),
+            resolve(&mut i, &[], Some(" "), &ana(), now),
             Err(Refused::Rule(_))
         ));
         resolve(
             &mut i,
             &[],
             Some("commander call: customer comms take priority"),
-            "ana",
+            &ana(),
             now,
         )
         .unwrap();
         assert_eq!(i.status, Status::Resolved);
         let o = i.resolution_override.as_ref().unwrap();
         assert_eq!(o.reason.by, "ana");
+        assert_eq!(o.by_arn, "arn:aws:iam::1:user/ana");
         assert_eq!(o.missing.len(), 4);
-        assert!(matches!(resolve(&mut i, &[], None, "ana", now), Err(Refused::Rule(_))));
+        assert!(matches!(resolve(&mut i, &[], None, &ana(), now), Err(Refused::Rule(_))));
     }
 
     #[test]
@@ -326,7 +336,7 @@ mod tests {
         i.final_capture_at = Some(now);
         let mut fix = short_fix(now);
         fix.close("canary green for an hour", "ana", now).unwrap();
-        resolve(&mut i, &[fix], None, "ana", now).unwrap();
+        resolve(&mut i, &[fix], None, &ana(), now).unwrap();
         assert_eq!(i.resolution_override, None);
         assert_eq!(i.resolved_by.as_deref(), Some("ana"));
     }

@@ -120,3 +120,132 @@ where
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handler::Deps;
+    use chrono::Utc;
+    use incident_core::catalog::Catalog;
+    use incident_core::incident::{Incident, Scope, Status};
+    use incident_core::memory::{MemoryCatalog, MemoryFunctions, MemoryLoop, MemoryNotifier, MemoryStore};
+    use incident_core::ports::Tokens;
+    use incident_core::SignalKey;
+    use std::sync::Mutex;
+
+    type TestDeps = Deps<MemoryStore, MemoryCatalog, MemoryNotifier, MemoryLoop, MemoryFunctions>;
+
+    fn deps() -> (TestDeps, IncidentId) {
+        let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
+        let mut incident = Incident::open(id.clone(), Scope::SingleService, vec!["checkout".into()], Utc::now());
+        incident.status = Status::Engaged;
+        let catalog: Catalog = serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap();
+        let deps = Deps {
+            store: MemoryStore::with([incident]),
+            catalog: MemoryCatalog(Mutex::new(catalog)),
+            bus: MemoryNotifier::default(),
+            callbacks: MemoryLoop::default(),
+            functions: MemoryFunctions::default(),
+        };
+        (deps, id)
+    }
+
+    /// An API Gateway (payload 2.0) request as the IAM authoriser passes it on.
+    fn request(route: &str, id: Option<&IncidentId>, caller: Option<&str>, body: Value) -> Request {
+        let mut event = json!({
+            "version": "2.0", "routeKey": route, "rawPath": "/", "headers": {}, "isBase64Encoded": false,
+            "body": body.to_string(),
+            "requestContext": { "routeKey": route, "accountId": "000000000000", "apiId": "a1b2c3d4",
+                "stage": "$default", "requestId": "r", "timeEpoch": 0,
+                "http": { "method": "POST", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t" } },
+        });
+        if let Some(id) = id {
+            event["pathParameters"] = json!({ "id": id });
+        }
+        if let Some(name) = caller {
+            event["requestContext"]["authorizer"] =
+                json!({ "iam": { "userArn": format!("arn:aws:iam::000000000000:user/{name}"), "accountId": "000000000000" } });
+        }
+        serde_json::from_value(event).expect("the shape API Gateway sends")
+    }
+
+    async fn call(deps: &TestDeps, request: Request) -> (i64, Value) {
+        let response = serve(deps, request).await.unwrap();
+        let body = match response.body {
+            Some(Body::Text(text)) => serde_json::from_str(&text).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        (response.status_code, body)
+    }
+
+    #[tokio::test]
+    async fn a_request_without_a_verified_caller_changes_nothing() {
+        let (d, id) = deps();
+        let (status, body) = call(&d, request(INCIDENT_COMMAND, Some(&id), None, json!({ "command": "ack" }))).await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(d.store.get(&id).unwrap().acknowledged_by, None);
+    }
+
+    #[tokio::test]
+    async fn the_caller_is_the_verified_identity_never_a_name_in_the_body() {
+        let (d, id) = deps();
+        let body = json!({ "command": "ack", "by": "ana", "caller": "arn:aws:iam::000000000000:user/ana" });
+        let (status, answer) = call(&d, request(INCIDENT_COMMAND, Some(&id), Some("eve"), body)).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(d.store.get(&id).unwrap().acknowledged_by.as_deref(), Some("eve"));
+        assert_eq!(d.bus.events_of("Incident Acknowledged")[0]["arn"], "arn:aws:iam::000000000000:user/eve");
+    }
+
+    #[tokio::test]
+    async fn refusals_carry_a_status_a_client_can_act_on() {
+        let (d, id) = deps();
+        let ack = || request(INCIDENT_COMMAND, Some(&id), Some("ana"), json!({ "command": "ack" }));
+        assert_eq!(call(&d, ack()).await.0, 200);
+        let (status, body) = call(&d, ack()).await;
+        assert_eq!(status, 409);
+        assert!(body["message"].as_str().unwrap().contains("already acknowledged by ana"), "{body}");
+
+        let (status, body) = call(&d, request(INCIDENT_COMMAND, Some(&id), Some("ana"), json!({ "command": "resolve" }))).await;
+        assert_eq!(status, 409);
+        assert!(body["missing"].as_array().is_some_and(|m| !m.is_empty()), "{body}");
+
+        let other = IncidentId::for_service("orders", &SignalKey::new("t", "2"));
+        let (status, _) = call(&d, request(INCIDENT_COMMAND, Some(&other), Some("ana"), json!({ "command": "ack" }))).await;
+        assert_eq!(status, 404);
+        let (status, body) = call(&d, request(INCIDENT_COMMAND, Some(&id), Some("ana"), json!({ "command": "nap" }))).await;
+        assert_eq!(status, 400, "{body}");
+        let (status, _) = call(&d, request("DELETE /incidents/{id}", Some(&id), Some("ana"), json!({}))).await;
+        assert_eq!(status, 404);
+    }
+
+    #[tokio::test]
+    async fn a_resolution_completes_each_waiting_task_once_with_its_server_side_token() {
+        let (d, id) = deps();
+        d.store.keep(&id, "resolve", "token-resolve").await.unwrap();
+        d.store.keep(&id, "updates", "token-updates").await.unwrap();
+        let body = json!({ "command": "resolve", "force_reason": "the exercise ends here" });
+        let (status, answer) = call(&d, request(INCIDENT_COMMAND, Some(&id), Some("ivo"), body)).await;
+        assert_eq!(status, 200, "{answer}");
+        let completed: Vec<String> = d.callbacks.completed.lock().unwrap().iter().map(|c| c.0.clone()).collect();
+        assert_eq!(completed, ["token-resolve", "token-updates"]);
+        assert_eq!(d.store.token(&id, "resolve"), None, "taken: a token completes once");
+        assert!(!answer.to_string().contains("token-"), "tokens never reach the caller: {answer}");
+    }
+
+    #[tokio::test]
+    async fn a_customer_report_is_filed_as_the_caller_and_a_catalog_is_validated_before_import() {
+        let (d, _) = deps();
+        let report = json!({ "service": "checkout", "summary": "customers cannot pay", "reporter": "someone-else" });
+        let (status, _) = call(&d, request(CUSTOMER_REPORT, None, Some("sam"), report)).await;
+        assert_eq!(status, 200);
+        assert_eq!(d.bus.reports.lock().unwrap()[0].reporter.as_deref(), Some("sam"));
+
+        let invalid = json!({ "teams": [{ "name": "a" }],
+            "settings": { "default_owner": "a", "incident_response_team": "a", "support_team": "nobody" },
+            "services": [] });
+        let (status, body) = call(&d, request(CATALOG_IMPORT, None, Some("ops"), invalid)).await;
+        assert_eq!(status, 400);
+        assert!(body["message"].as_str().unwrap().contains("nobody"), "{body}");
+        assert!(d.catalog.0.lock().unwrap().service("checkout").is_some(), "the old catalog stays");
+    }
+}

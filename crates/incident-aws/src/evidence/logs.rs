@@ -22,9 +22,13 @@ pub(super) async fn insights(
         return Ok(out);
     }
     for query in queries {
-        let started = client
-            .start_query()
-            .set_log_group_names(Some(groups.to_vec()))
+        // One group is named singly: then IAM (and the local emulator) authorise the query against
+        // that log group's ARN, which is what the function's policy grants.
+        let request = match groups {
+            [one] => client.start_query().log_group_name(one),
+            many => client.start_query().set_log_group_names(Some(many.to_vec())),
+        };
+        let started = request
             .start_time(window.from.timestamp())
             .end_time(window.to.timestamp())
             .query_string(query)

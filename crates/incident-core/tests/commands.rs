@@ -1,0 +1,135 @@
+//! People's commands decided by the core and applied by the in-memory store: the same contract the
+//! DynamoDB store passes on the local stack, plus the rules each command answers with.
+
+use chrono::{TimeDelta, Utc};
+use incident_core::approval::Caller;
+use incident_core::catalog::Catalog;
+use incident_core::command::{decide, Command, Refusal, ReportRequest, State};
+use incident_core::effects::FollowUp;
+use incident_core::incident::{Incident, Scope, Status};
+use incident_core::memory::MemoryStore;
+use incident_core::store_contract::command_store_contract;
+use incident_core::{IncidentId, SignalKey};
+
+fn catalog() -> Catalog {
+    serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap()
+}
+
+fn caller(name: &str) -> Caller {
+    Caller::from_arn(&format!("arn:aws:iam::1:user/{name}"))
+}
+
+fn state(status: Status) -> State {
+    let mut incident = Incident::open(
+        IncidentId::for_service("checkout", &SignalKey::new("t", "1")),
+        Scope::SingleService,
+        vec!["checkout".into()],
+        Utc::now(),
+    );
+    incident.status = status;
+    State {
+        incident: Some(incident),
+        ..State::default()
+    }
+}
+
+fn refused(command: Command, state: &State) -> Refusal {
+    decide(&command, state, &catalog(), &caller("ana"), Utc::now()).unwrap_err()
+}
+
+#[tokio::test]
+async fn the_in_memory_store_keeps_the_command_store_contract() {
+    let store = MemoryStore::default();
+    command_store_contract(&store, &catalog(), Utc::now() - TimeDelta::minutes(5), "memory").await;
+}
+
+#[test]
+fn a_closed_incident_takes_no_acknowledgement_mitigation_or_update() {
+    let closed = state(Status::Resolved);
+    for command in [
+        Command::Ack,
+        Command::Mitigate {
+            note: "rolled back".into(),
+            links: vec![],
+        },
+        Command::Update {
+            text: Some("fixed".into()),
+        },
+    ] {
+        assert!(matches!(refused(command, &closed), Refusal::Refused(_)));
+    }
+}
+
+#[test]
+fn approving_without_a_pending_approval_says_so() {
+    let r = refused(
+        Command::Approve {
+            candidate: None,
+            reason: None,
+            confirm_roll_forward: false,
+            parameters: Default::default(),
+        },
+        &state(Status::Engaged),
+    );
+    assert!(matches!(&r, Refusal::NotFound(t) if t.starts_with("no mitigation approval is pending")), "{r}");
+}
+
+#[test]
+fn malformed_requests_are_invalid_not_refused() {
+    let s = state(Status::Engaged);
+    assert!(matches!(refused(Command::Note { text: " ".into(), links: vec![] }, &s), Refusal::Invalid(_)));
+    let term = refused(
+        Command::ActionAdd {
+            term: "soon".into(),
+            owner: "payments".into(),
+            due: None,
+            why: None,
+            text: "x".into(),
+        },
+        &s,
+    );
+    assert_eq!(term.to_string(), "the term must be short, mid or long, not 'soon'");
+}
+
+#[test]
+fn a_dependency_review_names_a_catalog_dependency() {
+    let r = refused(
+        Command::CoeDependency {
+            dependency: "the-moon".into(),
+            answers: [Some("yes".into()), None, None, None],
+        },
+        &state(Status::Resolved),
+    );
+    assert!(r.to_string().contains("review one of auth, orders, payments-gateway"), "{r}");
+}
+
+#[test]
+fn publishing_and_capturing_are_follow_ups_that_write_nothing() {
+    let s = state(Status::Resolved);
+    for (command, follow_up) in [
+        (Command::CoePublish, FollowUp::PublishCoe { completed: false }),
+        (Command::CaptureEvidence, FollowUp::CaptureEvidence),
+    ] {
+        let d = decide(&command, &s, &catalog(), &caller("ana"), Utc::now()).unwrap();
+        assert!(d.effects.writes_nothing());
+        assert_eq!(d.effects.follow_ups, [follow_up]);
+    }
+}
+
+#[test]
+fn a_customer_report_is_filed_by_the_verified_caller() {
+    let request = ReportRequest {
+        service: "checkout".into(),
+        summary: "customers cannot pay".into(),
+        link: None,
+        report_id: None,
+    };
+    let report = incident_core::command::report(&request, &caller("sam"), Utc::now()).unwrap();
+    assert_eq!(report.reporter.as_deref(), Some("sam"));
+    assert!(report.report_id.starts_with("sam-"));
+    let bad = ReportRequest {
+        link: Some("file:///etc/passwd".into()),
+        ..request
+    };
+    assert!(incident_core::command::report(&bad, &caller("sam"), Utc::now()).is_err());
+}
