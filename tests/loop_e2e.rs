@@ -11,51 +11,6 @@ use incident_core::incident::{Incident, Scope, Status};
 use incident_core::timeline::EntryKind;
 use incident_core::IncidentId;
 use serde_json::{json, Value};
-use std::time::Duration;
-
-const GAMEDAY: &str = "incident-loop.gameday";
-const ALARM: &str = "CloudWatch Alarm State Change";
-const WAIT: Duration = Duration::from_secs(60);
-
-async fn setup() -> Result<Stack> {
-    // Ignored by a plain `cargo test`; run with --include-ignored only where the stack is deployed.
-    assert!(
-        enabled(),
-        "INCIDENT_LOOP_E2E=1 is not set: these tests need the local stack (run scripts/test)"
-    );
-    let catalog = format!("{}/../catalog.example.yaml", env!("CARGO_MANIFEST_DIR"));
-    incidentctl(&["catalog", "import", &catalog])?;
-    Stack::connect().await
-}
-
-fn era(days_ago: i64) -> DateTime<Utc> {
-    Utc::now() - TimeDelta::days(days_ago)
-}
-
-/// Waits until exactly `count` incidents exist in the era and all are past triage and engagement.
-async fn settled(stack: &Stack, base: DateTime<Utc>, count: usize) -> Result<Vec<Incident>> {
-    eventually(&format!("{count} engaged incidents"), WAIT, || async {
-        let found = stack
-            .incidents_between(base - TimeDelta::hours(1), base + TimeDelta::hours(20))
-            .await?;
-        let engaged = found.iter().all(|i| i.engaged_at.is_some());
-        Ok((found.len() >= count && engaged).then_some(found))
-    })
-    .await
-}
-
-/// A game-day ALARM on checkout-api-5xx at `base`: the one checkout incident it opens, engaged.
-async fn open_checkout_game_day(stack: &Stack, event_id: &str, base: DateTime<Utc>) -> Result<Incident> {
-    stack
-        .invoke_ingest(&envelope(
-            event_id,
-            GAMEDAY,
-            ALARM,
-            alarm("checkout-api-5xx", "ALARM", base),
-        ))
-        .await?;
-    Ok(settled(stack, base, 1).await?.remove(0))
-}
 
 fn by_service<'a>(incidents: &'a [Incident], service: &str) -> &'a Incident {
     incidents
@@ -610,23 +565,6 @@ fn import_catalog_with_root_approver() -> Result<()> {
     std::fs::write(&path, with_root)?;
     incidentctl(&["catalog", "import", path.to_str().unwrap()])?;
     Ok(())
-}
-
-/// The incident's newest approval while it is still open to a decision.
-async fn pending(stack: &Stack, id: &IncidentId) -> Result<Option<incident_core::approval::Approval>> {
-    use incident_core::ports::Approvals;
-    Ok(stack
-        .store
-        .latest(id)
-        .await?
-        .filter(|a| a.decision.is_none() && !a.expired))
-}
-
-async fn pending_offer(stack: &Stack, id: &IncidentId, offered: usize) -> Result<incident_core::approval::Approval> {
-    eventually(&format!("an approval offering candidate {offered}"), WAIT, || async {
-        Ok(pending(stack, id).await?.filter(|a| a.offered == offered))
-    })
-    .await
 }
 
 #[tokio::test]

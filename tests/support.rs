@@ -3,9 +3,10 @@
 //! ways to watch what comes out (incidents, timelines, app events, pages, the DLQ).
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use incident_aws::store::Store;
 use incident_core::incident::Incident;
+use incident_core::IncidentId;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::future::Future;
@@ -279,13 +280,14 @@ pub fn fixture(path: &str) -> Value {
     serde_json::from_str(&text).expect("fixture JSON")
 }
 
-/// Runs incidentctl (the binary built in this workspace) against the stack.
-pub fn incidentctl(args: &[&str]) -> Result<String> {
+fn incidentctl_command() -> std::process::Command {
     let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| format!("{}/../target", env!("CARGO_MANIFEST_DIR")));
-    let out = std::process::Command::new(format!("{dir}/debug/incidentctl"))
-        .args(args)
-        .output()
-        .context("run incidentctl")?;
+    std::process::Command::new(format!("{dir}/debug/incidentctl"))
+}
+
+/// Runs incidentctl (the binary built in this workspace) against the stack, as the account's root.
+pub fn incidentctl(args: &[&str]) -> Result<String> {
+    let out = incidentctl_command().args(args).output().context("run incidentctl")?;
     if !out.status.success() {
         let (stderr, stdout) = (
             String::from_utf8_lossy(&out.stderr),
@@ -406,4 +408,161 @@ pub async fn seed_error_logs(
             .await?;
     }
     Ok(())
+}
+
+/// An IAM user of the local stack, with the policy a stack output names attached and an access key
+/// of its own: a person, as the command API and IAM see them.
+pub struct Person {
+    pub name: String,
+    pub arn: String,
+    access_key: String,
+    secret_key: String,
+}
+
+/// What incidentctl answered a person: its exit code and what it printed.
+pub struct Answer {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn aws_cli(args: &[&str]) -> Result<Value> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").context("AWS_ENDPOINT_URL is not set: run scripts/test")?;
+    let out = std::process::Command::new("aws")
+        .args(["--endpoint-url", &endpoint, "--output", "json"])
+        .args(args)
+        .output()
+        .context("run the aws CLI")?;
+    if !out.status.success() {
+        bail!("aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text)?
+    })
+}
+
+impl Stack {
+    /// Creates (or reuses) the IAM user `name` with the policy of stack output `policy_output`.
+    pub fn person(&self, name: &str, policy_output: &str) -> Result<Person> {
+        let user = match aws_cli(&["iam", "get-user", "--user-name", name]) {
+            Ok(user) => user,
+            Err(_) => aws_cli(&["iam", "create-user", "--user-name", name])?,
+        };
+        aws_cli(&[
+            "iam",
+            "attach-user-policy",
+            "--user-name",
+            name,
+            "--policy-arn",
+            &self.outputs[policy_output],
+        ])?;
+        let key = aws_cli(&["iam", "create-access-key", "--user-name", name])?;
+        Ok(Person {
+            name: name.to_string(),
+            arn: user["User"]["Arn"].as_str().unwrap_or_default().to_string(),
+            access_key: key["AccessKey"]["AccessKeyId"].as_str().unwrap_or_default().to_string(),
+            secret_key: key["AccessKey"]["SecretAccessKey"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        })
+    }
+}
+
+impl Person {
+    /// Runs incidentctl with this person's own credentials.
+    pub fn incidentctl(&self, args: &[&str]) -> Result<Answer> {
+        let out = incidentctl_command()
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", &self.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret_key)
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .context("run incidentctl")?;
+        Ok(Answer {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// The SDK configuration of this person, for calls that try to go around the command API.
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        let credentials = aws_credential_types::Credentials::new(&self.access_key, &self.secret_key, None, None, "e2e");
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .credentials_provider(credentials)
+            .load()
+            .await
+    }
+}
+
+// ---------------------------------------------------------------- shared steps of the tests
+
+pub const GAMEDAY: &str = "incident-loop.gameday";
+pub const ALARM: &str = "CloudWatch Alarm State Change";
+pub const WAIT: Duration = Duration::from_secs(60);
+
+pub async fn setup() -> Result<Stack> {
+    // Ignored by a plain `cargo test`; run with --include-ignored only where the stack is deployed.
+    assert!(
+        enabled(),
+        "INCIDENT_LOOP_E2E=1 is not set: these tests need the local stack (run scripts/test)"
+    );
+    let catalog = format!("{}/../catalog.example.yaml", env!("CARGO_MANIFEST_DIR"));
+    incidentctl(&["catalog", "import", &catalog])?;
+    Stack::connect().await
+}
+
+pub fn era(days_ago: i64) -> DateTime<Utc> {
+    Utc::now() - TimeDelta::days(days_ago)
+}
+
+/// Waits until exactly `count` incidents exist in the era and all are past triage and engagement.
+pub async fn settled(stack: &Stack, base: DateTime<Utc>, count: usize) -> Result<Vec<Incident>> {
+    eventually(&format!("{count} engaged incidents"), WAIT, || async {
+        let found = stack
+            .incidents_between(base - TimeDelta::hours(1), base + TimeDelta::hours(20))
+            .await?;
+        let engaged = found.iter().all(|i| i.engaged_at.is_some());
+        Ok((found.len() >= count && engaged).then_some(found))
+    })
+    .await
+}
+
+/// A game-day ALARM on checkout-api-5xx at `base`: the one checkout incident it opens, engaged.
+pub async fn open_checkout_game_day(stack: &Stack, event_id: &str, base: DateTime<Utc>) -> Result<Incident> {
+    stack
+        .invoke_ingest(&envelope(
+            event_id,
+            GAMEDAY,
+            ALARM,
+            alarm("checkout-api-5xx", "ALARM", base),
+        ))
+        .await?;
+    Ok(settled(stack, base, 1).await?.remove(0))
+}
+
+/// The incident's newest approval while it is still open to a decision.
+pub async fn pending(stack: &Stack, id: &IncidentId) -> Result<Option<incident_core::approval::Approval>> {
+    use incident_core::ports::Approvals;
+    Ok(stack
+        .store
+        .latest(id)
+        .await?
+        .filter(|a| a.decision.is_none() && !a.expired))
+}
+
+pub async fn pending_offer(
+    stack: &Stack,
+    id: &IncidentId,
+    offered: usize,
+) -> Result<incident_core::approval::Approval> {
+    eventually(&format!("an approval offering candidate {offered}"), WAIT, || async {
+        Ok(pending(stack, id).await?.filter(|a| a.offered == offered))
+    })
+    .await
 }

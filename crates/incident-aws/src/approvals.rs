@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 const TOKEN_TTL_DAYS: i64 = 30;
 
 /// An undecided, unexpired approval: the condition of every approval write.
-pub(crate) const APPROVAL_OPEN: &str = "attribute_not_exists(decision) AND (attribute_not_exists(expired) OR expired = :f)";
+pub(crate) const APPROVAL_OPEN: &str =
+    "attribute_not_exists(decision) AND (attribute_not_exists(expired) OR expired = :f)";
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ApprovalItem {

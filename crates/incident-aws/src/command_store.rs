@@ -15,7 +15,13 @@ use incident_core::IncidentId;
 use serde::Serialize;
 
 /// A versioned postmortem record written at the version after `read`, if still at `read`.
-fn versioned<T: Serialize>(table: &str, id: &IncidentId, sk: &str, read: u64, value: &T) -> Result<TransactWriteItem, AwsError> {
+fn versioned<T: Serialize>(
+    table: &str,
+    id: &IncidentId,
+    sk: &str,
+    read: u64,
+    value: &T,
+) -> Result<TransactWriteItem, AwsError> {
     let item = to_item(&Versioned {
         pk: incident_pk(id),
         sk: sk.to_string(),
@@ -25,7 +31,12 @@ fn versioned<T: Serialize>(table: &str, id: &IncidentId, sk: &str, read: u64, va
     Ok(if read == 0 {
         put(table, item, Some("attribute_not_exists(pk)"), &[])
     } else {
-        put(table, item, Some("version = :v"), &[(":v", AttributeValue::N(read.to_string()))])
+        put(
+            table,
+            item,
+            Some("version = :v"),
+            &[(":v", AttributeValue::N(read.to_string()))],
+        )
     })
 }
 
@@ -37,7 +48,10 @@ impl CommandStore for Store {
         let (whys_version, whys) = self.versioned(id, WHYS).await?;
         let (authored_version, authored) = self.versioned(id, AUTHORED).await?;
         let (timeline, signals) = if record {
-            (Postmortems::timeline(self, id).await?, signals_with_members(self, &incident).await?)
+            (
+                Postmortems::timeline(self, id).await?,
+                signals_with_members(self, &incident).await?,
+            )
         } else {
             Default::default()
         };

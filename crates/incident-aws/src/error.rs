@@ -1,6 +1,6 @@
 //! Adapter errors: what went wrong talking to AWS, and whether trying again can help.
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
@@ -29,9 +29,13 @@ impl AwsError {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let code = err.code().map(str::to_string);
+        let message = match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            _ => one_line(&err),
+        };
         Self::Service {
             operation,
-            message: DisplayErrorContext(&err).to_string(),
+            message,
             code,
         }
     }
@@ -52,6 +56,21 @@ impl AwsError {
             _ => false,
         }
     }
+}
+
+/// An error and its causes on one line (`dispatch failure: io error: … Connection refused`), each
+/// cause once: what a person reads, never a debug dump.
+pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Error codes that the same request will meet again, however often it is retried.

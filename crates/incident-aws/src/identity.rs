@@ -23,7 +23,10 @@ mod tests {
         let name = |arn: &str| Caller::from_arn(arn).name;
         assert_eq!(name("arn:aws:iam::123456789012:user/alice"), "alice");
         assert_eq!(name("arn:aws:iam::123456789012:user/team/bob"), "bob");
-        assert_eq!(name("arn:aws:sts::123456789012:assumed-role/OnCall/carol"), "OnCall/carol");
+        assert_eq!(
+            name("arn:aws:sts::123456789012:assumed-role/OnCall/carol"),
+            "OnCall/carol"
+        );
         assert_eq!(name("arn:aws:iam::000000000000:root"), "root");
     }
 }

@@ -100,7 +100,6 @@ impl Store {
             Err(AwsError::NotFound(item.to_string()))
         }
     }
-
 }
 
 #[cfg(test)]

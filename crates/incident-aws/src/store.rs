@@ -35,7 +35,12 @@ pub(crate) fn ttl_after(days: i64) -> i64 {
     (Utc::now() + TimeDelta::days(days)).timestamp()
 }
 
-pub(crate) fn put(table: &str, item: Item, condition: Option<&str>, values: &[(&str, AttributeValue)]) -> TransactWriteItem {
+pub(crate) fn put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+    values: &[(&str, AttributeValue)],
+) -> TransactWriteItem {
     let mut p = Put::builder().table_name(table).set_item(Some(item));
     if let Some(c) = condition {
         p = p.condition_expression(c);
@@ -630,7 +635,11 @@ pub(crate) fn revised(incident: &Incident, rev: u64) -> Result<ConditionalItem, 
     Ok(if rev == 0 {
         (item, "attribute_not_exists(rev)".into(), vec![])
     } else {
-        (item, "rev = :rev".into(), vec![(":rev", AttributeValue::N(rev.to_string()))])
+        (
+            item,
+            "rev = :rev".into(),
+            vec![(":rev", AttributeValue::N(rev.to_string()))],
+        )
     })
 }
 

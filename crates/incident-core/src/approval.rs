@@ -126,6 +126,24 @@ pub enum Refused {
     NeedsConfirmation(usize),
 }
 
+/// What the lifecycle's approval wait is completed with once a person decided: the decision, and
+/// the candidate to offer next if this one is rejected or fails.
+pub fn decided_output(approval: &Approval, decision: &Decision) -> serde_json::Value {
+    let next_offset = if decision.approved {
+        decision.candidate + 1
+    } else {
+        approval.offered + 1
+    };
+    serde_json::json!({ "approved": decision.approved, "candidate": decision.candidate,
+                        "approval_id": approval.id, "next_offset": next_offset, "resolved": false })
+}
+
+/// What the approval wait is completed with when the incident was resolved first: mitigation ends.
+pub fn withdrawn_output(approval_id: Option<&str>, offered: usize) -> serde_json::Value {
+    serde_json::json!({ "approved": false, "candidate": offered, "approval_id": approval_id,
+                        "next_offset": offered, "resolved": true })
+}
+
 /// Who may approve a mitigation of `incident`: the approvers of its services, once each.
 pub fn approvers_of(catalog: &crate::catalog::Catalog, incident: &crate::incident::Incident) -> Vec<String> {
     let mut out: Vec<String> = incident

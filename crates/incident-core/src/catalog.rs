@@ -8,7 +8,6 @@ use crate::signal::Signal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-
 /// What a catalog import changed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportSummary {

@@ -484,6 +484,7 @@ mod tests {
                 at: Utc::now(),
             },
             missing: vec!["final evidence capture has not run".into()],
+            by_arn: "arn:aws:iam::1:user/hana".into(),
         });
         let md = render(&Record::of(i));
         assert!(

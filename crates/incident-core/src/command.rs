@@ -5,7 +5,7 @@
 
 use crate::actions::{action_id, ActionItem, Term};
 use crate::app_event::AppEvent;
-use crate::approval::{approvers_of, decide_for, Approval, Caller, Request};
+use crate::approval::{approvers_of, decide_for, decided_output, withdrawn_output, Approval, Caller, Request};
 use crate::catalog::Catalog;
 use crate::coe::{self, Authored, Record};
 use crate::effects::{Completion, Effects, FollowUp, Waiting};
@@ -60,8 +60,13 @@ pub enum Command {
         text: Option<String>,
     },
     /// Answer risk-of-recurrence question `n` (1-based, as the checklist lists it).
-    AnswerCheck { n: usize, text: String },
-    CustomersRecovered { how: String },
+    AnswerCheck {
+        n: usize,
+        text: String,
+    },
+    CustomersRecovered {
+        how: String,
+    },
     /// Resolve once the closing checklist holds, or with `force_reason` recorded as an override.
     Resolve {
         #[serde(default)]
@@ -74,7 +79,10 @@ pub enum Command {
         parent: Option<String>,
         text: String,
     },
-    WhyAccept { node: String, reason: String },
+    WhyAccept {
+        node: String,
+        reason: String,
+    },
     ActionAdd {
         term: String,
         owner: String,
@@ -85,10 +93,19 @@ pub enum Command {
         text: String,
     },
     /// Close an action item with how it was proven.
-    ActionDone { item: String, validation: String },
-    CoeImpact { text: String },
-    CoeLearning { text: String },
-    CoeRca { text: String },
+    ActionDone {
+        item: String,
+        validation: String,
+    },
+    CoeImpact {
+        text: String,
+    },
+    CoeLearning {
+        text: String,
+    },
+    CoeRca {
+        text: String,
+    },
     /// Answers to the dependency review's four questions; `None` keeps an earlier answer.
     CoeDependency {
         dependency: String,
@@ -174,12 +191,17 @@ fn required(text: &str, what: &str) -> Result<String, Refusal> {
 }
 
 fn links_ok(links: &[String]) -> Result<(), Refusal> {
-    links.iter().try_for_each(|l| validate_link(l).map_err(Refusal::Invalid))
+    links
+        .iter()
+        .try_for_each(|l| validate_link(l).map_err(Refusal::Invalid))
 }
 
 fn open(incident: &Incident) -> Result<(), Refusal> {
     if incident.status.is_closed() {
-        return Err(refused(format!("{} is {}: it takes no more changes", incident.id, incident.status)));
+        return Err(refused(format!(
+            "{} is {}: it takes no more changes",
+            incident.id, incident.status
+        )));
     }
     Ok(())
 }
@@ -281,9 +303,7 @@ pub fn decide(
         Command::Resolve { summary, force_reason } => d.resolve(state, summary.as_deref(), force_reason.as_deref())?,
         Command::WhyAdd { parent, text } => {
             let mut whys = state.whys.clone();
-            let node = whys
-                .add(parent.as_deref(), text)
-                .map_err(|e| refused(e.to_string()))?;
+            let node = whys.add(parent.as_deref(), text).map_err(|e| refused(e.to_string()))?;
             d.effects.whys = Some(whys);
             reply(format!("added {node}"), json!({ "node": node }))
         }
@@ -305,11 +325,14 @@ pub fn decide(
             why,
             text,
         } => {
-            let term =
-                Term::parse(term).ok_or_else(|| invalid(format!("the term must be short, mid or long, not '{term}'")))?;
+            let term = Term::parse(term)
+                .ok_or_else(|| invalid(format!("the term must be short, mid or long, not '{term}'")))?;
             if let Some(node) = why {
                 if !state.whys.nodes.iter().any(|n| &n.id == node) {
-                    return Err(Refusal::NotFound(format!("no five-whys node {node} in {}", incident.id)));
+                    return Err(Refusal::NotFound(format!(
+                        "no five-whys node {node} in {}",
+                        incident.id
+                    )));
                 }
             }
             let id = action_id(&incident.id, state.actions.len() + 1);
@@ -429,7 +452,10 @@ impl Decision<'_> {
             return Err(refused(format!("{} is {}: nothing to acknowledge", i.id, i.status)));
         }
         if let Some(by) = &i.acknowledged_by {
-            let at = i.acknowledged_at.map(|t| format!(" at {} UTC", t.format("%H:%M"))).unwrap_or_default();
+            let at = i
+                .acknowledged_at
+                .map(|t| format!(" at {} UTC", t.format("%H:%M")))
+                .unwrap_or_default();
             return Err(refused(format!("{} was already acknowledged by {by}{at}", i.id)));
         }
         let mut changed = i.clone();
@@ -470,15 +496,9 @@ impl Decision<'_> {
             decision.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
         );
         self.entry(EntryKind::Mitigation, text, &[]);
-        let next_offset = if decision.approved {
-            decision.candidate + 1
-        } else {
-            approval.offered + 1
-        };
         self.effects.complete.push(Completion {
             task: Waiting::Approval(approval.id.clone()),
-            output: json!({ "approved": decision.approved, "candidate": decision.candidate,
-                            "approval_id": approval.id, "next_offset": next_offset, "resolved": false }),
+            output: decided_output(approval, &decision),
         });
         let message = format!(
             "{verb} candidate {} ({}) as {}",
@@ -493,7 +513,9 @@ impl Decision<'_> {
 
     fn update(&mut self, text: Option<&str>) -> Result<Reply, Refusal> {
         let mut changed = self.incident.clone();
-        let text = text.map(str::to_string).unwrap_or_else(|| updates::first_draft(&changed));
+        let text = text
+            .map(str::to_string)
+            .unwrap_or_else(|| updates::first_draft(&changed));
         let update = updates::publish(&mut changed, &text, &self.caller.name, self.now)
             .map_err(|e| refused(format!("update not published: {e}")))?;
         self.entry(
@@ -530,8 +552,7 @@ impl Decision<'_> {
         if let Some(a) = state.approval.as_ref().filter(|a| a.decision.is_none() && !a.expired) {
             self.effects.complete.push(Completion {
                 task: Waiting::Approval(a.id.clone()),
-                output: json!({ "approved": false, "candidate": a.offered, "approval_id": a.id,
-                                "next_offset": a.offered, "resolved": true }),
+                output: withdrawn_output(Some(&a.id), a.offered),
             });
         }
         for task in [Waiting::Resolution, Waiting::UpdateWindow] {

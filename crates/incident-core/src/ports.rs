@@ -8,8 +8,8 @@ use crate::approval::{Approval, Caller};
 use crate::catalog::{Catalog, ServiceMatch};
 use crate::coe::Authored;
 use crate::command::{decide, Command, Decided, Refusal, State};
-use crate::effects::Effects;
 use crate::correlation::{Outcome, Policy};
+use crate::effects::Effects;
 use crate::evidence::{AlarmRef, Collected, Window};
 use crate::incident::Incident;
 use crate::mitigation::RunbookStatus;
@@ -244,7 +244,12 @@ pub trait CommandStore: Sync {
 
     /// Writes the records among `effects` at once, if nothing they depend on changed since `read`
     /// (see [`Effects`]); `Ok(false)` when something did, and nothing was written.
-    fn apply(&self, id: &IncidentId, read: &Versions, effects: &Effects) -> impl Future<Output = PortResult<bool>> + Send;
+    fn apply(
+        &self,
+        id: &IncidentId,
+        read: &Versions,
+        effects: &Effects,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
 }
 
 /// Why a command did not go through: a rule's refusal, or a port's failure.

@@ -5,9 +5,9 @@
 use crate::approval::{Approval, Caller};
 use crate::catalog::Catalog;
 use crate::command::{Command, Refusal};
+use crate::correlation::Policy;
 use crate::effects::{Effects, Waiting};
 use crate::incident::Status;
-use crate::correlation::Policy;
 use crate::ports::{run_command, Approvals, CommandError, CommandStore, IncidentStore, Tokens};
 use crate::signal::{Health, Signal, SignalSource};
 use crate::timeline::EntryKind;
@@ -60,7 +60,11 @@ where
 
     // Acknowledged once; the second is refused with who was first.
     let acked = run(Command::Ack, "ana").await.expect("ana acknowledges");
-    assert!(acked.reply.message.contains("acknowledged by ana"), "{}", acked.reply.message);
+    assert!(
+        acked.reply.message.contains("acknowledged by ana"),
+        "{}",
+        acked.reply.message
+    );
     let again = refusal(run(Command::Ack, "bilal").await);
     assert!(again.contains("already acknowledged by ana"), "{again}");
     let (state, _) = store.command_state(&id, true).await.unwrap();
@@ -73,7 +77,7 @@ where
         .any(|e| e.kind == EntryKind::Acknowledged && e.actor == "ana"));
 
     // An approval: only an approver decides, once, and the token is completed once.
-    let plan = crate::mitigation::plan(catalog.service("checkout"), at, &[signal.clone()], &[]);
+    let plan = crate::mitigation::plan(catalog.service("checkout"), at, std::slice::from_ref(&signal), &[]);
     let token = format!("token-{tag}");
     let approval = Approval::new(&id, plan.candidates, 0, &token);
     let key = Waiting::Approval(approval.id.clone()).key();
@@ -86,13 +90,24 @@ where
         parameters: BTreeMap::from([("DesiredCount".to_string(), "4".to_string())]),
     };
     let not_approver = refusal(run(approve(), "eve").await);
-    assert_eq!(not_approver, "eve is not an approver for checkout (approvers: ana, bilal)");
+    assert_eq!(
+        not_approver,
+        "eve is not an approver for checkout (approvers: ana, bilal)"
+    );
     let undecided = store.latest(&id).await.unwrap().expect("the approval");
     assert_eq!(undecided.decision, None, "a refused decision changes nothing");
     let decided = run(approve(), "ana").await.expect("ana approves");
     assert_eq!(decided.effects.complete[0].task, Waiting::Approval(approval.id.clone()));
-    let stored = store.latest(&id).await.unwrap().and_then(|a| a.decision).expect("decided");
-    assert_eq!((stored.by.as_str(), stored.by_arn.as_str()), ("ana", person("ana").arn.as_str()));
+    let stored = store
+        .latest(&id)
+        .await
+        .unwrap()
+        .and_then(|a| a.decision)
+        .expect("decided");
+    assert_eq!(
+        (stored.by.as_str(), stored.by_arn.as_str()),
+        ("ana", person("ana").arn.as_str())
+    );
     assert_eq!(stored.parameters["DesiredCount"], "4");
     let second = refusal(run(approve(), "bilal").await);
     assert!(second.starts_with("already approved by ana at "), "{second}");
@@ -116,16 +131,25 @@ where
         incident: Some(overwritten),
         ..Effects::default()
     };
-    assert!(!store.apply(&id, &read, &lost_update).await.unwrap(), "a stale write is refused");
+    assert!(
+        !store.apply(&id, &read, &lost_update).await.unwrap(),
+        "a stale write is refused"
+    );
     let (now_state, _) = store.command_state(&id, false).await.unwrap();
     let current = now_state.incident.unwrap();
     assert_ne!(current.title, "overwritten");
     assert_eq!(current.mitigated_by.as_deref(), Some("manual: bilal"));
 
     // The postmortem's records: the tree, an action item closed only with validation, once.
-    run(Command::WhyAdd { parent: None, text: "because checkout returned 5xx".into() }, "ana")
-        .await
-        .unwrap();
+    run(
+        Command::WhyAdd {
+            parent: None,
+            text: "because checkout returned 5xx".into(),
+        },
+        "ana",
+    )
+    .await
+    .unwrap();
     let add = Command::ActionAdd {
         term: "short".into(),
         owner: "payments".into(),
@@ -136,17 +160,46 @@ where
     let added = run(add, "ana").await.expect("an action item");
     let item = format!("{id}.a1");
     assert!(added.reply.message.contains(&item), "{}", added.reply.message);
-    let weak = refusal(run(Command::ActionDone { item: item.clone(), validation: "ok".into() }, "ana").await);
+    let weak = refusal(
+        run(
+            Command::ActionDone {
+                item: item.clone(),
+                validation: "ok".into(),
+            },
+            "ana",
+        )
+        .await,
+    );
     assert!(weak.contains("closed only with validation evidence"), "{weak}");
     let proof = "deploy 812 verified the key in every region";
-    run(Command::ActionDone { item: item.clone(), validation: proof.into() }, "ana")
-        .await
-        .expect("closed with validation");
-    let twice = refusal(run(Command::ActionDone { item: item.clone(), validation: proof.into() }, "bilal").await);
+    run(
+        Command::ActionDone {
+            item: item.clone(),
+            validation: proof.into(),
+        },
+        "ana",
+    )
+    .await
+    .expect("closed with validation");
+    let twice = refusal(
+        run(
+            Command::ActionDone {
+                item: item.clone(),
+                validation: proof.into(),
+            },
+            "bilal",
+        )
+        .await,
+    );
     assert!(twice.contains("already closed by ana"), "{twice}");
-    run(Command::CoeImpact { text: "Customers could not pay for 20 minutes.".into() }, "ana")
-        .await
-        .unwrap();
+    run(
+        Command::CoeImpact {
+            text: "Customers could not pay for 20 minutes.".into(),
+        },
+        "ana",
+    )
+    .await
+    .unwrap();
     let (coe, _) = store.command_state(&id, false).await.unwrap();
     assert_eq!(coe.whys.nodes[0].id, "w1");
     assert_eq!(coe.actions[0].done.as_ref().map(|d| d.by.as_str()), Some("ana"));
@@ -163,14 +216,28 @@ where
         }
         other => panic!("expected the checklist to refuse: {other:?}"),
     }
-    let resolved = run(resolve(Some("the exercise ends here")), "eve").await.expect("forced");
+    let resolved = run(resolve(Some("the exercise ends here")), "eve")
+        .await
+        .expect("forced");
     let waiting: Vec<&Waiting> = resolved.effects.complete.iter().map(|c| &c.task).collect();
     assert!(waiting.contains(&&Waiting::Resolution) && waiting.contains(&&Waiting::UpdateWindow));
     let (closed, _) = store.command_state(&id, false).await.unwrap();
     let closed = closed.incident.unwrap();
     assert_eq!(closed.status, Status::Resolved);
     let o = closed.resolution_override.expect("the override is recorded");
-    assert_eq!((o.reason.by.as_str(), o.by_arn.as_str()), ("eve", person("eve").arn.as_str()));
-    let late = refusal(run(Command::Note { text: "x".into(), links: vec!["javascript:alert(1)".into()] }, "ana").await);
+    assert_eq!(
+        (o.reason.by.as_str(), o.by_arn.as_str()),
+        ("eve", person("eve").arn.as_str())
+    );
+    let late = refusal(
+        run(
+            Command::Note {
+                text: "x".into(),
+                links: vec!["javascript:alert(1)".into()],
+            },
+            "ana",
+        )
+        .await,
+    );
     assert!(late.contains("is not an http(s) URL"), "{late}");
 }

@@ -71,13 +71,25 @@ fn approving_without_a_pending_approval_says_so() {
         },
         &state(Status::Engaged),
     );
-    assert!(matches!(&r, Refusal::NotFound(t) if t.starts_with("no mitigation approval is pending")), "{r}");
+    assert!(
+        matches!(&r, Refusal::NotFound(t) if t.starts_with("no mitigation approval is pending")),
+        "{r}"
+    );
 }
 
 #[test]
 fn malformed_requests_are_invalid_not_refused() {
     let s = state(Status::Engaged);
-    assert!(matches!(refused(Command::Note { text: " ".into(), links: vec![] }, &s), Refusal::Invalid(_)));
+    assert!(matches!(
+        refused(
+            Command::Note {
+                text: " ".into(),
+                links: vec![]
+            },
+            &s
+        ),
+        Refusal::Invalid(_)
+    ));
     let term = refused(
         Command::ActionAdd {
             term: "soon".into(),
@@ -100,7 +112,10 @@ fn a_dependency_review_names_a_catalog_dependency() {
         },
         &state(Status::Resolved),
     );
-    assert!(r.to_string().contains("review one of auth, orders, payments-gateway"), "{r}");
+    assert!(
+        r.to_string().contains("review one of auth, orders, payments-gateway"),
+        "{r}"
+    );
 }
 
 #[test]

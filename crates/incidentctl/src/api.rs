@@ -21,7 +21,7 @@ use std::time::SystemTime;
 pub enum Refused {
     /// A rule (or IAM) said no.
     #[error("{0}")]
-    Refused(String),
+    Rule(String),
     #[error("{0}")]
     NotFound(String),
     /// The closing checklist is not met.
@@ -86,9 +86,8 @@ impl Api {
             .map_err(|e| anyhow!("cannot reach the command API at {url}: {e} (connection refused or timed out)"))?;
         let status = response.status().as_u16();
         let bytes = response.into_body().collect().await?.to_bytes();
-        let answer: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            serde_json::json!({ "message": String::from_utf8_lossy(&bytes).trim().to_string() })
-        });
+        let answer: Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| serde_json::json!({ "message": String::from_utf8_lossy(&bytes).trim().to_string() }));
         let message = answer["message"]
             .as_str()
             .or(answer["Message"].as_str())
@@ -96,7 +95,7 @@ impl Api {
             .to_string();
         match status {
             200..=299 => Ok(serde_json::from_value(answer)?),
-            403 => Err(Refused::Refused(format!(
+            403 => Err(Refused::Rule(format!(
                 "not allowed: {message} (incident-loop's responder policy grants the command routes)"
             ))
             .into()),
@@ -106,7 +105,7 @@ impl Api {
                 missing: serde_json::from_value(answer["missing"].clone())?,
             }
             .into()),
-            400 | 409 => Err(Refused::Refused(message).into()),
+            400 | 409 => Err(Refused::Rule(message).into()),
             _ => Err(anyhow!("the command API failed ({status}): {message}")),
         }
     }
@@ -136,7 +135,12 @@ impl Api {
             .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
             .collect();
         let uri = request.uri().to_string();
-        let signable = SignableRequest::new(request.method().as_str(), &uri, headers.into_iter(), SignableBody::Bytes(body))?;
+        let signable = SignableRequest::new(
+            request.method().as_str(),
+            &uri,
+            headers.into_iter(),
+            SignableBody::Bytes(body),
+        )?;
         let (instructions, _signature) = sign(signable, &params)?.into_parts();
         instructions.apply_to_request_http1x(request);
         Ok(())

@@ -78,7 +78,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Timeline { id, follow } => timeline(&ctx, out, &ctx.resolve(&id).await?, follow).await,
         Command::Note { id, text, link } => {
             let id = ctx.resolve(&id).await?;
-            let reply = ctx.api.command(&id, &IncidentCommand::Note { text, links: link }).await?;
+            let reply = ctx
+                .api
+                .command(&id, &IncidentCommand::Note { text, links: link })
+                .await?;
             said(out, &reply)
         }
         Command::Ack { id } => {
@@ -110,7 +113,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Catalog {
             command: CatalogCommand::Import { .. },
-        } => said(out, &ctx.api.import_catalog(&catalog_file.expect("read offline")).await?),
+        } => said(
+            out,
+            &ctx.api.import_catalog(&catalog_file.expect("read offline")).await?,
+        ),
         Command::Evidence { command } => {
             let id = ctx.resolve(crate::evidence::incident_of(&command)).await?;
             crate::evidence::run(&ctx, out, &id, command).await
@@ -345,7 +351,9 @@ async fn timeline(ctx: &Ctx, out: Output, id: &IncidentId, follow: bool) -> Resu
     ctx.store.incident(id).await?;
     let entries = ctx.store.timeline(id).await?;
     if !follow {
-        return emit(out, &entries, |entries| table(&TIMELINE_HEADERS, &timeline_rows(entries)));
+        return emit(out, &entries, |entries| {
+            table(&TIMELINE_HEADERS, &timeline_rows(entries))
+        });
     }
     // Following: one line per new entry (one JSON object per line with --output json), until
     // interrupted. The table is laid out once, with generous widths, so lines stay aligned.
@@ -375,4 +383,3 @@ async fn timeline(ctx: &Ctx, out: Output, id: &IncidentId, follow: bool) -> Resu
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }
 }
-

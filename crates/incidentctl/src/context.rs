@@ -51,7 +51,7 @@ impl Ctx {
             .into()),
             n => {
                 let some: Vec<String> = found.iter().take(5).map(|i| i.to_string()).collect();
-                Err(Refused::Refused(format!(
+                Err(Refused::Rule(format!(
                     "'{typed}' is the start of {n} incidents ({}{}): type more of it",
                     some.join(", "),
                     if n > 5 { ", …" } else { "" }
@@ -80,7 +80,10 @@ pub async fn connect(stack: &str) -> Result<Ctx> {
     let config = incident_aws::sdk_config().await;
     let cfn = aws_sdk_cloudformation::Client::new(&config);
     let described = cfn.describe_stacks().stack_name(stack).send().await.map_err(|e| {
-        let text = aws_sdk_cloudformation::error::DisplayErrorContext(&e).to_string();
+        let text = match aws_sdk_cloudformation::error::ProvideErrorMetadata::message(&e) {
+            Some(message) => message.to_string(),
+            None => incident_aws::error::one_line(&e),
+        };
         if text.contains("does not exist") {
             anyhow!("stack '{stack}' not found in this account and region: deploy it, or name it with --stack / INCIDENT_LOOP_STACK")
         } else {
@@ -104,8 +107,9 @@ pub async fn connect(stack: &str) -> Result<Ctx> {
             .with_context(|| format!("stack '{stack}' has no output {key}: redeploy incident-loop"))
     };
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
-    let endpoint = api_endpoint(&outputs)
-        .with_context(|| format!("stack '{stack}' has no command API (output CommandApiUrl): redeploy incident-loop"))?;
+    let endpoint = api_endpoint(&outputs).with_context(|| {
+        format!("stack '{stack}' has no command API (output CommandApiUrl): redeploy incident-loop")
+    })?;
     Ok(Ctx {
         store: Store::new(dynamo.clone(), output("TableName")?),
         catalog: CatalogStore::new(dynamo, output("CatalogTableName")?),
@@ -134,7 +138,7 @@ pub fn explain(err: &anyhow::Error) -> String {
 /// that cannot be read (clap's own, and malformed ids), 1 anything else: it failed.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     match err.downcast_ref::<Refused>() {
-        Some(Refused::Refused(_) | Refused::Checklist { .. }) => 3,
+        Some(Refused::Rule(_) | Refused::Checklist { .. }) => 3,
         Some(Refused::NotFound(_)) => 4,
         None if err.downcast_ref::<incident_core::InvalidId>().is_some() => 2,
         None => match err.downcast_ref::<incident_aws::AwsError>() {

@@ -76,7 +76,10 @@ pub async fn action(ctx: &Ctx, out: Output, command: ActionCommand) -> Result<()
         }
         ActionCommand::Done { item, validation } => {
             let id = incident_of_action(&item).expect("checked offline");
-            said(out, &ctx.api.command(&id, &Command::ActionDone { item, validation }).await?)
+            said(
+                out,
+                &ctx.api.command(&id, &Command::ActionDone { item, validation }).await?,
+            )
         }
         ActionCommand::List { id, overdue, days } => {
             let incidents: Vec<IncidentId> = match id {

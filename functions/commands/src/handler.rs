@@ -7,8 +7,8 @@ use incident_core::catalog::Catalog;
 use incident_core::command::{self, Command, Decided, Refusal, Reply, ReportRequest};
 use incident_core::effects::{Effects, FollowUp};
 use incident_core::ports::{
-    run_command, CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps, Notifier, PortError,
-    ReportIntake, TaskCallbacks, Tokens,
+    run_command, CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps, Notifier, PortError, ReportIntake,
+    TaskCallbacks, Tokens,
 };
 use incident_core::IncidentId;
 use serde_json::json;
@@ -74,9 +74,7 @@ where
                 })
             }
             Request::Catalog(catalog) => {
-                catalog
-                    .validate()
-                    .map_err(|e| Refusal::Invalid(e.to_string()))?;
+                catalog.validate().map_err(|e| Refusal::Invalid(e.to_string()))?;
                 let summary = self.catalog.import(&catalog).await?;
                 tracing::info!(caller = %caller.arn, services = summary.services, "catalog imported");
                 Ok(Reply {
@@ -116,7 +114,13 @@ where
         Ok(())
     }
 
-    async fn publish(&self, id: &IncidentId, completed: bool, effects: &Effects, reply: &mut Reply) -> Result<(), Failure> {
+    async fn publish(
+        &self,
+        id: &IncidentId,
+        completed: bool,
+        effects: &Effects,
+        reply: &mut Reply,
+    ) -> Result<(), Failure> {
         let republish = effects.new_action.is_some() || effects.closed_action.is_some();
         let published = match self.functions.publish(id).await {
             Ok(published) => published,

@@ -24,7 +24,9 @@ pub const CATALOG_IMPORT: &str = "PUT /catalog";
 
 fn body<T: DeserializeOwned>(request: &Request) -> Result<T, Refusal> {
     if request.is_base64_encoded {
-        return Err(Refusal::Invalid("send the command as JSON (Content-Type: application/json)".into()));
+        return Err(Refusal::Invalid(
+            "send the command as JSON (Content-Type: application/json)".into(),
+        ));
     }
     let text = request.body.as_deref().unwrap_or("");
     serde_json::from_str(text).map_err(|e| Refusal::Invalid(format!("the request is not a valid command: {e}")))
@@ -39,7 +41,11 @@ fn parse(request: &Request) -> Result<Asked, Refusal> {
         .unwrap_or_default();
     match route {
         INCIDENT_COMMAND => {
-            let id = request.path_parameters.get("id").map(String::as_str).unwrap_or_default();
+            let id = request
+                .path_parameters
+                .get("id")
+                .map(String::as_str)
+                .unwrap_or_default();
             let id = IncidentId::parse(id).map_err(|e| Refusal::Invalid(e.to_string()))?;
             let command: Command = body(request)?;
             Ok(Asked::Incident(id, command))
@@ -88,7 +94,10 @@ pub fn failure(f: &Failure) -> ApiGatewayV2httpResponse {
                 PortError::Transient(_) => 503,
                 PortError::Invalid(_) => 500,
             };
-            respond(status, json!({ "error": { "kind": "failed" }, "message": e.to_string() }))
+            respond(
+                status,
+                json!({ "error": { "kind": "failed" }, "message": e.to_string() }),
+            )
         }
     }
 }
@@ -106,7 +115,10 @@ where
 {
     let Some(caller) = caller(&request) else {
         let refusal = Refusal::Refused("no verified caller: the command API accepts only IAM-signed requests".into());
-        return Ok(respond(403, json!({ "error": refusal, "message": refusal.to_string() })));
+        return Ok(respond(
+            403,
+            json!({ "error": refusal, "message": refusal.to_string() }),
+        ));
     };
     let asked = match parse(&request) {
         Ok(asked) => asked,
@@ -163,8 +175,7 @@ mod tests {
             event["pathParameters"] = json!({ "id": id });
         }
         if let Some(name) = caller {
-            event["requestContext"]["authorizer"] =
-                json!({ "iam": { "userArn": format!("arn:aws:iam::000000000000:user/{name}"), "accountId": "000000000000" } });
+            event["requestContext"]["authorizer"] = json!({ "iam": { "userArn": format!("arn:aws:iam::000000000000:user/{name}"), "accountId": "000000000000" } });
         }
         serde_json::from_value(event).expect("the shape API Gateway sends")
     }
@@ -181,7 +192,11 @@ mod tests {
     #[tokio::test]
     async fn a_request_without_a_verified_caller_changes_nothing() {
         let (d, id) = deps();
-        let (status, body) = call(&d, request(INCIDENT_COMMAND, Some(&id), None, json!({ "command": "ack" }))).await;
+        let (status, body) = call(
+            &d,
+            request(INCIDENT_COMMAND, Some(&id), None, json!({ "command": "ack" })),
+        )
+        .await;
         assert_eq!(status, 403, "{body}");
         assert_eq!(d.store.get(&id).unwrap().acknowledged_by, None);
     }
@@ -193,7 +208,10 @@ mod tests {
         let (status, answer) = call(&d, request(INCIDENT_COMMAND, Some(&id), Some("eve"), body)).await;
         assert_eq!(status, 200, "{answer}");
         assert_eq!(d.store.get(&id).unwrap().acknowledged_by.as_deref(), Some("eve"));
-        assert_eq!(d.bus.events_of("Incident Acknowledged")[0]["arn"], "arn:aws:iam::000000000000:user/eve");
+        assert_eq!(
+            d.bus.events_of("Incident Acknowledged")[0]["arn"],
+            "arn:aws:iam::000000000000:user/eve"
+        );
     }
 
     #[tokio::test]
@@ -203,16 +221,39 @@ mod tests {
         assert_eq!(call(&d, ack()).await.0, 200);
         let (status, body) = call(&d, ack()).await;
         assert_eq!(status, 409);
-        assert!(body["message"].as_str().unwrap().contains("already acknowledged by ana"), "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("already acknowledged by ana"),
+            "{body}"
+        );
 
-        let (status, body) = call(&d, request(INCIDENT_COMMAND, Some(&id), Some("ana"), json!({ "command": "resolve" }))).await;
+        let (status, body) = call(
+            &d,
+            request(
+                INCIDENT_COMMAND,
+                Some(&id),
+                Some("ana"),
+                json!({ "command": "resolve" }),
+            ),
+        )
+        .await;
         assert_eq!(status, 409);
         assert!(body["missing"].as_array().is_some_and(|m| !m.is_empty()), "{body}");
 
         let other = IncidentId::for_service("orders", &SignalKey::new("t", "2"));
-        let (status, _) = call(&d, request(INCIDENT_COMMAND, Some(&other), Some("ana"), json!({ "command": "ack" }))).await;
+        let (status, _) = call(
+            &d,
+            request(INCIDENT_COMMAND, Some(&other), Some("ana"), json!({ "command": "ack" })),
+        )
+        .await;
         assert_eq!(status, 404);
-        let (status, body) = call(&d, request(INCIDENT_COMMAND, Some(&id), Some("ana"), json!({ "command": "nap" }))).await;
+        let (status, body) = call(
+            &d,
+            request(INCIDENT_COMMAND, Some(&id), Some("ana"), json!({ "command": "nap" })),
+        )
+        .await;
         assert_eq!(status, 400, "{body}");
         let (status, _) = call(&d, request("DELETE /incidents/{id}", Some(&id), Some("ana"), json!({}))).await;
         assert_eq!(status, 404);
@@ -226,10 +267,20 @@ mod tests {
         let body = json!({ "command": "resolve", "force_reason": "the exercise ends here" });
         let (status, answer) = call(&d, request(INCIDENT_COMMAND, Some(&id), Some("ivo"), body)).await;
         assert_eq!(status, 200, "{answer}");
-        let completed: Vec<String> = d.callbacks.completed.lock().unwrap().iter().map(|c| c.0.clone()).collect();
+        let completed: Vec<String> = d
+            .callbacks
+            .completed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.0.clone())
+            .collect();
         assert_eq!(completed, ["token-resolve", "token-updates"]);
         assert_eq!(d.store.token(&id, "resolve"), None, "taken: a token completes once");
-        assert!(!answer.to_string().contains("token-"), "tokens never reach the caller: {answer}");
+        assert!(
+            !answer.to_string().contains("token-"),
+            "tokens never reach the caller: {answer}"
+        );
     }
 
     #[tokio::test]
@@ -246,6 +297,9 @@ mod tests {
         let (status, body) = call(&d, request(CATALOG_IMPORT, None, Some("ops"), invalid)).await;
         assert_eq!(status, 400);
         assert!(body["message"].as_str().unwrap().contains("nobody"), "{body}");
-        assert!(d.catalog.0.lock().unwrap().service("checkout").is_some(), "the old catalog stays");
+        assert!(
+            d.catalog.0.lock().unwrap().service("checkout").is_some(),
+            "the old catalog stays"
+        );
     }
 }

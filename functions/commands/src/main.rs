@@ -25,5 +25,8 @@ async fn main() -> Result<(), Error> {
             env_var("POSTMORTEM_FUNCTION")?,
         ),
     };
-    run(service_fn(|event: LambdaEvent<http::Request>| http::serve(&deps, event.payload))).await
+    run(service_fn(|event: LambdaEvent<http::Request>| {
+        http::serve(&deps, event.payload)
+    }))
+    .await
 }

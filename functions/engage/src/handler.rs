@@ -152,7 +152,9 @@ where
                     )));
                 }
                 self.store.close_correlation(&incident, &self.policy).await?;
-                self.bus.emit(&AppEvent::IncidentResolved(Summary::of(&incident))).await?;
+                self.bus
+                    .emit(&AppEvent::IncidentResolved(Summary::of(&incident)))
+                    .await?;
                 Ok(Output::of(incident_id))
             }
         }

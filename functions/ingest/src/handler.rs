@@ -97,8 +97,8 @@ where
 mod tests {
     use super::*;
     use incident_core::catalog::Catalog;
-    use serde_json::json;
     use incident_core::memory::{MemoryLoop, MemoryNotifier, MemoryStore};
+    use serde_json::json;
 
     fn fixture(path: &str) -> Value {
         let text = std::fs::read_to_string(format!("{}/../../events/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();

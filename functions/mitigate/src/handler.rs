@@ -5,25 +5,27 @@ use chrono::Utc;
 use incident_aws::lambda::HandlerError;
 use incident_aws::metrics;
 use incident_core::app_event::{AppEvent, Summary};
-use incident_core::approval::{approvers_of, Approval};
+use incident_core::approval::{approvers_of, withdrawn_output, Approval};
 use incident_core::effects::Waiting;
 use incident_core::evidence::{self, Change, Manifest};
 use incident_core::incident::Status;
 use incident_core::mitigation::{self, client_token, Candidate, RunbookStatus};
 use incident_core::ports::{
-    signals_with_members, Approvals, CatalogSource, EvidenceStore, IncidentStore, Notifier, RunbookRunner, Tokens,
+    signals_with_members, Approvals, CatalogSource, EvidenceStore, IncidentStore, Notifier, RunbookRunner,
+    TaskCallbacks, Tokens,
 };
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-pub struct Deps<S, C, N, E, R> {
+pub struct Deps<S, C, N, E, R, K> {
     pub store: S,
     pub catalog: C,
     pub bus: N,
     pub evidence: E,
     pub runbooks: R,
+    pub callbacks: K,
     pub stabilisation: chrono::TimeDelta,
 }
 
@@ -70,13 +72,14 @@ pub enum Input {
     },
 }
 
-impl<S, C, N, E, R> Deps<S, C, N, E, R>
+impl<S, C, N, E, R, K> Deps<S, C, N, E, R, K>
 where
     S: IncidentStore + Approvals + Tokens,
     C: CatalogSource,
     N: Notifier,
     E: EvidenceStore,
     R: RunbookRunner,
+    K: TaskCallbacks,
 {
     pub async fn handle(&self, input: Input) -> Result<Value, HandlerError> {
         match input {
@@ -186,6 +189,11 @@ where
         offset: usize,
     ) -> Result<Value, HandlerError> {
         let incident = self.store.incident(&id).await?;
+        if incident.status.is_closed() {
+            // Resolved first (or merged): nobody is asked to approve anything, mitigation ends.
+            self.callbacks.complete(token, &withdrawn_output(None, offset)).await?;
+            return Ok(json!({ "approval_id": null, "closed": true }));
+        }
         let candidate = candidates
             .get(offset)
             .cloned()
@@ -389,13 +397,13 @@ mod tests {
     use incident_core::catalog::Catalog;
     use incident_core::command::Command;
     use incident_core::incident::{Incident, Scope};
+    use incident_core::memory::{MemoryEvidence, MemoryLoop, MemoryNotifier, MemoryRunbooks, MemoryStore};
     use incident_core::ports::run_command;
-    use incident_core::memory::{MemoryEvidence, MemoryNotifier, MemoryRunbooks, MemoryStore};
     use incident_core::signal::{Health, Signal, SignalSource};
     use incident_core::SignalKey;
     use std::collections::BTreeMap;
 
-    type TestDeps = Deps<MemoryStore, Catalog, MemoryNotifier, MemoryEvidence, MemoryRunbooks>;
+    type TestDeps = Deps<MemoryStore, Catalog, MemoryNotifier, MemoryEvidence, MemoryRunbooks, MemoryLoop>;
 
     fn signal(health: Health, minutes_ago: i64) -> Signal {
         Signal {
@@ -425,6 +433,7 @@ mod tests {
             bus: MemoryNotifier::default(),
             evidence: MemoryEvidence::default(),
             runbooks: MemoryRunbooks::default(),
+            callbacks: MemoryLoop::default(),
             stabilisation: TimeDelta::minutes(5),
         };
         (d, id)
@@ -469,7 +478,11 @@ mod tests {
             "the token leaked into an event, a page or the timeline"
         );
         assert_eq!(
-            d.store.take(&id, &Waiting::Approval(approval.id.clone()).key()).await.unwrap().as_deref(),
+            d.store
+                .take(&id, &Waiting::Approval(approval.id.clone()).key())
+                .await
+                .unwrap()
+                .as_deref(),
             Some(token)
         );
     }
@@ -553,6 +566,34 @@ mod tests {
             incident.open_checks
         );
         assert_eq!(d.bus.events_of("Incident Mitigated").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_resolved_incident_asks_nobody_to_approve_and_ends_mitigation() {
+        let (d, id) = deps();
+        let candidates = planned(&d, &id).await;
+        d.store
+            .update_incident(&id, |i| {
+                i.status = Status::Resolved;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let out = d
+            .handle(Input::RequestApproval {
+                incident_id: id.clone(),
+                token: "t-closed".into(),
+                candidates,
+                offset: 1,
+            })
+            .await
+            .unwrap();
+        assert_eq!(out["closed"], true);
+        assert_eq!(d.store.latest(&id).await.unwrap(), None, "no approval was requested");
+        assert!(d.bus.events_of("Approval Requested").is_empty() && d.bus.paged().is_empty());
+        let completed = d.callbacks.completed.lock().unwrap().clone();
+        assert_eq!(completed[0].0, "t-closed");
+        assert_eq!(completed[0].1["resolved"], true);
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
         bus: Bus::new(&config, env_var("EVENT_BUS_NAME")?),
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), env_var("EVIDENCE_BUCKET")?),
         runbooks: SsmRunbooks::new(aws_sdk_ssm::Client::new(&config), env_var("RUNBOOK_ROLE_ARN")?),
+        callbacks: incident_aws::lifecycle::Callbacks::new(&config),
         stabilisation: chrono::TimeDelta::seconds(lambda::env_number("RECOVERY_STABILISATION_SECONDS", 300)?),
     };
     run(service_fn(|event: LambdaEvent<handler::Input>| {

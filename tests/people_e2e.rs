@@ -1,0 +1,221 @@
+//! People act only through the command API, and only as themselves: IAM is enforced by the local
+//! stack (AUTH=true), and the people here are IAM users holding the template's own responder and
+//! read-only policies. Run by `scripts/test`, which deploys the stack and sets INCIDENT_LOOP_E2E=1.
+
+use anyhow::Result;
+use chrono::Utc;
+use e2e::*;
+use incident_core::catalog::Catalog;
+use incident_core::effects::Waiting;
+use incident_core::incident::Status;
+use std::fmt::Debug;
+
+/// The call failed, and IAM is why.
+fn denied<T: Debug, E: std::fmt::Display + Debug>(what: &str, result: std::result::Result<T, E>) {
+    match result {
+        Ok(v) => panic!("{what} was allowed: {v:?}"),
+        Err(e) => {
+            let text = format!("{e:?}");
+            assert!(
+                text.contains("AccessDenied") || text.contains("not authorized"),
+                "{what} failed, but not for lack of permission: {text}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn people_change_incidents_only_through_the_command_api_and_only_as_themselves() -> Result<()> {
+    let stack = setup().await?;
+    // checkout's approvers in the example catalog are ana and bilal.
+    let ana = stack.person("ana", "ResponderPolicyArn")?;
+    let eve = stack.person("eve", "ResponderPolicyArn")?;
+    let rita = stack.person("rita", "ReadOnlyPolicyArn")?;
+    let incident = open_checkout_game_day(&stack, "people-a1", era(110)).await?;
+    let id = incident.id.to_string();
+    let short = &id[4..10];
+    let approval = pending_offer(&stack, &incident.id, 0).await?;
+
+    // Read-only: lists and shows (by a typed prefix of the id), changes nothing.
+    assert_eq!(rita.incidentctl(&["list"])?.code, Some(0));
+    let shown = rita.incidentctl(&["show", short])?;
+    assert_eq!(shown.code, Some(0), "{}", shown.stderr);
+    assert!(shown.stdout.contains(&id), "{}", shown.stdout);
+    let ack = rita.incidentctl(&["ack", &id])?;
+    assert_eq!(ack.code, Some(3), "refused: {} {}", ack.stdout, ack.stderr);
+    assert!(ack.stderr.contains("not allowed"), "{}", ack.stderr);
+
+    // A responder who is not an approver is refused by the rule, in words, and nothing changes.
+    let refused = eve.incidentctl(&["approve", short, "--param", "DesiredCount=4"])?;
+    assert_eq!(refused.code, Some(3), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("eve is not an approver for checkout (approvers: ana, bilal)"),
+        "{}",
+        refused.stderr
+    );
+    let still = pending(&stack, &incident.id).await?.expect("still pending");
+    assert_eq!(
+        (still.id.as_str(), still.decision.as_ref()),
+        (approval.id.as_str(), None)
+    );
+
+    // Nor can a responder go around the API: no table write, no token read, no SendTaskSuccess,
+    // no direct call of the command function with a caller of their choosing.
+    let as_eve = eve.sdk().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&as_eve);
+    let item = serde_json::json!({ "pk": format!("INCIDENT#{id}"), "sk": "META", "status": "resolved" });
+    let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> = item
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                aws_sdk_dynamodb::types::AttributeValue::S(v.as_str().unwrap().into()),
+            )
+        })
+        .collect();
+    denied(
+        "a responder's PutItem",
+        dynamodb_put(&dynamo, &stack.outputs["TableName"], item.clone()).await,
+    );
+    let token_key = Waiting::Approval(approval.id.clone()).key();
+    let key = std::collections::HashMap::from([
+        (
+            "pk".to_string(),
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("INCIDENT#{id}")),
+        ),
+        (
+            "sk".to_string(),
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("TOKEN#{token_key}")),
+        ),
+    ]);
+    denied(
+        "a responder reading a task token",
+        dynamo
+            .get_item()
+            .table_name(&stack.outputs["DecisionsTableName"])
+            .set_key(Some(key.clone()))
+            .send()
+            .await,
+    );
+    // The token itself, read as the account's root, is still useless to the responder.
+    let token = aws_sdk_dynamodb::Client::new(&stack.config)
+        .get_item()
+        .table_name(&stack.outputs["DecisionsTableName"])
+        .set_key(Some(key))
+        .send()
+        .await?
+        .item
+        .and_then(|i| i.get("token").and_then(|t| t.as_s().ok()).cloned())
+        .expect("the approval's token is kept");
+    denied(
+        "a responder's SendTaskSuccess",
+        aws_sdk_sfn::Client::new(&as_eve)
+            .send_task_success()
+            .task_token(&token)
+            .output(r#"{"approved": true, "candidate": 0}"#)
+            .send()
+            .await,
+    );
+    denied(
+        "a responder invoking the command function directly",
+        aws_sdk_lambda::Client::new(&as_eve)
+            .invoke()
+            .function_name(&stack.outputs["CommandsFunctionName"])
+            .send()
+            .await,
+    );
+    assert_eq!(
+        pending(&stack, &incident.id).await?.map(|a| a.id),
+        Some(approval.id.clone())
+    );
+
+    // The approver approves, recorded with her verified identity; a second decision is refused.
+    ssm_script(r#"{"IncidentLoop-ScaleUpEcsService": "Success"}"#)?;
+    let approved = ana.incidentctl(&["approve", short, "--param", "DesiredCount=4", "--reason", "buy time"])?;
+    assert_eq!(approved.code, Some(0), "{}", approved.stderr);
+    assert!(approved.stdout.contains("approved candidate 0"), "{}", approved.stdout);
+    let decided = {
+        use incident_core::ports::Approvals;
+        stack
+            .store
+            .get(&incident.id, &approval.id)
+            .await?
+            .and_then(|a| a.decision)
+    }
+    .expect("decided");
+    assert_eq!(
+        (decided.by.as_str(), decided.by_arn.as_str()),
+        ("ana", ana.arn.as_str())
+    );
+    let again = ana.incidentctl(&["approve", &id, "--param", "DesiredCount=4"])?;
+    assert_eq!(again.code, Some(3));
+    assert!(again.stderr.contains("already approved by ana at "), "{}", again.stderr);
+
+    // Resolution with the checklist unmet is refused through the API, saying what is missing;
+    // an override goes through and is recorded with the caller's ARN.
+    let unmet = eve.incidentctl(&["resolve", &id])?;
+    assert_eq!(unmet.code, Some(3), "{}", unmet.stderr);
+    assert!(
+        unmet.stderr.contains("closing checklist is not met"),
+        "{}",
+        unmet.stderr
+    );
+    assert!(unmet.stderr.contains("--force --reason"), "{}", unmet.stderr);
+    let forced = eve.incidentctl(&["resolve", &id, "--force", "--reason", "e2e: the exercise ends here"])?;
+    assert_eq!(forced.code, Some(0), "{}", forced.stderr);
+    let resolved = stack.store.incident(&incident.id).await?;
+    assert_eq!(resolved.status, Status::Resolved);
+    let o = resolved.resolution_override.expect("the override is recorded");
+    assert_eq!((o.reason.by.as_str(), o.by_arn.as_str()), ("eve", eve.arn.as_str()));
+    eventually("the lifecycle to succeed", WAIT, || async {
+        Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
+    })
+    .await?;
+
+    // Still nothing direct for the read-only user; a missing incident is "not found" (exit 4).
+    denied(
+        "a read-only user's PutItem",
+        dynamodb_put(
+            &aws_sdk_dynamodb::Client::new(&rita.sdk().await),
+            &stack.outputs["TableName"],
+            item,
+        )
+        .await,
+    );
+    assert_eq!(rita.incidentctl(&["show", "inc-00000000000000000000"])?.code, Some(4));
+    Ok(())
+}
+
+async fn dynamodb_put(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> std::result::Result<(), aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError>> {
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn the_dynamodb_store_keeps_the_command_store_contract() -> Result<()> {
+    let stack = setup().await?;
+    let catalog: Catalog = serde_yaml::from_str(&std::fs::read_to_string(format!(
+        "{}/../catalog.example.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))?)?;
+    // Each run its own hour, so that a stack reused by later runs never correlates them.
+    let run = Utc::now().timestamp_millis();
+    let at = era(120) - chrono::TimeDelta::hours(run % 1000);
+    incident_core::store_contract::command_store_contract(&stack.store, &catalog, at, &format!("dynamodb-{run}")).await;
+    Ok(())
+}
