@@ -195,3 +195,18 @@ create_team_topics() {
 incidentctl() {
   "$CARGO_TARGET_DIR/debug/incidentctl" --stack "$STACK_NAME" "$@"
 }
+
+# Runs a command as the local IAM user NAME, holding the stack's managed policy POLICY_OUTPUT
+# (created on first use, with a fresh access key each time): a person, as IAM and the command API
+# see them.
+as_person() {
+  local name=$1 policy=$2 key
+  shift 2
+  aws --endpoint-url "$ENDPOINT" iam get-user --user-name "$name" >/dev/null 2>&1 ||
+    aws --endpoint-url "$ENDPOINT" iam create-user --user-name "$name" >/dev/null
+  aws --endpoint-url "$ENDPOINT" iam attach-user-policy --user-name "$name" --policy-arn "$(stack_output "$policy")"
+  key=$(aws --endpoint-url "$ENDPOINT" iam create-access-key --user-name "$name" --output json)
+  AWS_ACCESS_KEY_ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["AccessKey"]["AccessKeyId"])' <<<"$key") \
+    AWS_SECRET_ACCESS_KEY=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["AccessKey"]["SecretAccessKey"])' <<<"$key") \
+    "$@"
+}

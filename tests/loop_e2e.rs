@@ -597,7 +597,7 @@ async fn an_approved_runbook_runs_once_through_ssm_and_recovery_makes_the_incide
         .unwrap_err()
         .to_string();
     assert!(
-        again.contains("no mitigation approval is pending"),
+        again.contains("already approved by root at "),
         "a decision is single-use: {again}"
     );
 

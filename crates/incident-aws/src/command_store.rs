@@ -124,21 +124,6 @@ impl CommandStore for Store {
         if writes.is_empty() {
             return Ok(true);
         }
-        match self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(AwsError::sdk("TransactWriteItems", e).into()),
-        }
+        Ok(self.transact_if(writes).await?)
     }
 }

@@ -519,6 +519,12 @@ impl Store {
             put(&self.table, marker, Some("attribute_not_exists(pk)"), &[]),
             put(&self.table, to_item(&TimelineItem::new(id, entry))?, None, &[]),
         ];
+        self.transact_if(writes).await
+    }
+
+    /// Writes all of `writes` or none: `Ok(false)` when a condition did not hold (the transaction
+    /// was cancelled), so that callers retry from a fresh read or take it as already done.
+    pub(crate) async fn transact_if(&self, writes: Vec<TransactWriteItem>) -> Result<bool, AwsError> {
         match self
             .client
             .transact_write_items()

@@ -5,46 +5,11 @@
 
 use crate::catalog::Service;
 use crate::mitigation::Candidate;
+pub use crate::record::Caller;
 use crate::IncidentId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// The identity behind the credentials a person used.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Caller {
-    pub arn: String,
-    /// `alice` for an IAM user, `Role/session` for an assumed role.
-    pub name: String,
-}
-
-impl Caller {
-    /// The caller behind a verified ARN: `arn:aws:iam::1:user/alice` is `alice`,
-    /// `arn:aws:sts::1:assumed-role/OnCall/alice` is `OnCall/alice`.
-    pub fn from_arn(arn: &str) -> Self {
-        let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
-        let name = match resource.split_once('/') {
-            Some(("assumed-role", rest)) => rest.to_string(),
-            Some((_, rest)) => rest.rsplit('/').next().unwrap_or(rest).to_string(),
-            None => resource.to_string(),
-        };
-        Self {
-            arn: arn.to_string(),
-            name,
-        }
-    }
-
-    /// True when an approvers entry names this caller: the full ARN, the short name, the session
-    /// name of an assumed role, or the role itself (anyone who may assume it).
-    pub fn is_named_by(&self, entry: &str) -> bool {
-        entry == self.arn
-            || entry == self.name
-            || self
-                .name
-                .rsplit_once('/')
-                .is_some_and(|(role, session)| entry == session || entry == role)
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {

@@ -1,9 +1,7 @@
 //! The incident record.
 
-use crate::resolution::{Attested, Override};
+use crate::record::{Attested, CustomerUpdate, Override, Postmortem};
 use crate::severity::Severity;
-use crate::tickets::Postmortem;
-use crate::updates::CustomerUpdate;
 use crate::IncidentId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -20,6 +20,7 @@ pub mod incident;
 pub mod memory;
 pub mod mitigation;
 pub mod ports;
+pub mod record;
 pub mod resolution;
 pub mod severity;
 pub mod signal;

@@ -1,5 +1,5 @@
 //! Ports: what the loop needs from the outside world, in domain terms. `incident-aws` implements
-//! them on DynamoDB, EventBridge, SNS, SQS and Step Functions; [`crate::memory`] implements them in
+//! them on DynamoDB, EventBridge, SNS, SQS and Step Functions; the `memory` module implements them in
 //! memory for handler tests. Handlers are generic over them.
 
 use crate::actions::ActionItem;

@@ -2,28 +2,11 @@
 //! recorded override when an incident commander closes anyway.
 
 use crate::actions::{ActionItem, Term};
-use crate::approval::Caller;
 use crate::incident::Incident;
+use crate::record::Caller;
+pub use crate::record::{Attested, Override};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-/// A statement someone made, signed and dated: an answer, a confirmation, an override reason.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attested {
-    pub text: String,
-    pub by: String,
-    pub at: DateTime<Utc>,
-}
-
-/// A resolution that went through with items still missing, and which ones.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Override {
-    pub reason: Attested,
-    pub missing: Vec<String>,
-    /// The verified identity that overrode the checklist.
-    #[serde(default)]
-    pub by_arn: String,
-}
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClosingError {

@@ -4,10 +4,10 @@
 
 use crate::actions::{ActionItem, Term};
 use crate::incident::Incident;
-use crate::resolution::Attested;
+pub use crate::record::Postmortem;
 use crate::severity::Severity;
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The COE is due this long after resolution: a week when customers were affected (with their
@@ -20,23 +20,6 @@ pub fn coe_due(incident: &Incident) -> DateTime<Utc> {
         } else {
             TimeDelta::days(14)
         }
-}
-
-/// The postmortem as recorded on the incident.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Postmortem {
-    /// Where the Markdown draft is (`s3://bucket/key`).
-    pub document: String,
-    pub due: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticket: Option<String>,
-    pub published_at: DateTime<Utc>,
-    /// `Postmortem Created` went out (set only after it did, so a retry announces it).
-    #[serde(default)]
-    pub announced: bool,
-    /// Marked complete once `coe check` found nothing missing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completed: Option<Attested>,
 }
 
 /// A ticket to open, in tracker-neutral terms.

@@ -2,18 +2,9 @@
 //! updates that say more each time, on a cadence set by severity.
 
 use crate::incident::Incident;
+pub use crate::record::CustomerUpdate;
 use crate::severity::Severity;
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
-
-/// One published update, as customers read it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CustomerUpdate {
-    pub n: usize,
-    pub text: String,
-    pub by: String,
-    pub at: DateTime<Utc>,
-}
 
 /// How often customers hear from us while the incident is open; `None`: no fixed cadence.
 pub fn cadence(severity: Option<Severity>) -> Option<TimeDelta> {
