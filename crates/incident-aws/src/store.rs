@@ -10,13 +10,14 @@ use crate::items::*;
 use crate::AwsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use incident_core::catalog::ServiceMatch;
-use incident_core::correlation::{correlate, Aggregation, Outcome, Placement, Policy, ServiceClusters, StormState};
-use incident_core::incident::{Incident, Scope, Status};
+use incident_core::correlation::{correlate, Outcome, Policy, ServiceClusters, StormState};
+use incident_core::incident::{Incident, Scope};
 use incident_core::ports::{Recorded, Rejected};
+use incident_core::recording::{record, Recording};
 use incident_core::signal::Signal;
-use incident_core::timeline::{Entry, EntryKind};
+use incident_core::timeline::Entry;
 use incident_core::IncidentId;
 use serde::de::DeserializeOwned;
 
@@ -206,14 +207,14 @@ impl Store {
                 .unwrap_or((0, StormState::default()));
             let (outcome, storm_changed) = correlate(service, signal, &mut clusters, &mut storm_state, policy);
             clusters.prune(signal.at, policy);
-            let plan = self.plan_writes(matched, signal, &outcome, &storm_state)?;
+            let recording = record(matched, signal, &outcome, &storm_state, Utc::now());
             let mut writes = vec![put(
                 &self.table,
                 to_item(&DedupItem {
                     pk: dedup_pk(&signal.key),
                     sk: "DEDUP".into(),
-                    incident: incident_of(&outcome),
-                    opened: plan.start.clone(),
+                    incident: recording.home.clone(),
+                    opened: recording.start.clone(),
                     ttl: ttl_after(DEDUP_DAYS),
                 })?,
                 Some("attribute_not_exists(pk)"),
@@ -236,7 +237,7 @@ impl Store {
                 };
                 writes.push(versioned(&self.table, to_item(&item)?, storm_version));
             }
-            writes.extend(plan.writes);
+            writes.extend(self.recording_writes(service, signal, &recording)?);
             match self
                 .client
                 .transact_write_items()
@@ -245,14 +246,18 @@ impl Store {
                 .await
             {
                 Ok(_) => {
-                    self.link_members(&plan.link, plan.event_services.as_ref()).await?;
-                    for (merged, into) in &plan.merge {
-                        self.mark_merged(merged, into).await?;
+                    // Links and merges change incidents that exist already: each is idempotent.
+                    for (id, change) in &recording.changes {
+                        self.update_incident(id, |i| {
+                            change.apply(i);
+                            Ok(())
+                        })
+                        .await?;
                     }
                     return Ok(Recorded {
                         outcome,
-                        start: plan.start,
-                        stop: plan.stop,
+                        start: recording.start,
+                        stop: recording.stop,
                     });
                 }
                 Err(err) => {
@@ -269,196 +274,40 @@ impl Store {
         Err(AwsError::Contention(format!("correlation state of {service}")))
     }
 
-    /// Works out the item writes for an outcome (besides dedup and state).
-    fn plan_writes(
+    /// The items a signal's recording writes, in the same transaction as its dedup item and the
+    /// correlation state: its signal item (or ignored item), the incidents it opens (only if they
+    /// do not exist yet) and the timeline entries.
+    fn recording_writes(
         &self,
-        matched: &ServiceMatch,
+        service: &str,
         signal: &Signal,
-        outcome: &Outcome,
-        storm: &StormState,
-    ) -> Result<WritePlan, AwsError> {
-        let service = matched.service.as_str();
-        let now = Utc::now();
-        let mut plan = WritePlan::default();
+        recording: &Recording,
+    ) -> Result<Vec<TransactWriteItem>, AwsError> {
         let t = &self.table;
-        let entry = |kind, text: String| Entry::system("ingest", kind, format!("signal-{}", signal.key), text).at(now);
-        match outcome {
-            Outcome::Duplicate => {}
-            Outcome::Ignored { reason } => {
-                let item = IgnoredItem {
-                    pk: format!("IGNORED#{}", now.format("%Y-%m-%d")),
-                    sk: format!("{}#{}", stamp(now), signal.key),
-                    reason: reason.clone(),
-                    service: service.to_string(),
-                    signal: signal.clone(),
-                    ttl: ttl_after(DEDUP_DAYS),
-                };
-                plan.writes.push(put(t, to_item(&item)?, None, &[]));
-            }
-            Outcome::Recovery { incident } => {
-                plan.writes
-                    .push(put(t, to_item(&SignalItem::new(incident, service, signal))?, None, &[]));
-                let e = entry(EntryKind::Recovery, signal.summary());
-                plan.writes
-                    .push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
-            }
-            Outcome::Placed { placement, aggregation } => {
-                let incident = placement.incident();
-                plan.writes
-                    .push(put(t, to_item(&SignalItem::new(incident, service, signal))?, None, &[]));
-                match placement {
-                    Placement::Opened { .. } => {
-                        let record = open_single(incident, matched, signal);
-                        plan.writes.push(put(
-                            t,
-                            to_item(&MetaItem::new(record))?,
-                            Some("attribute_not_exists(pk)"),
-                            &[],
-                        ));
-                        let text = format!("opened for {service} ({}): {}", matched.how, signal.summary());
-                        let e = Entry::system("ingest", EntryKind::Opened, "opened", text).at(now);
-                        plan.writes
-                            .push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
-                        plan.start.push(incident.clone());
-                    }
-                    Placement::Joined { .. } => {
-                        let e = entry(EntryKind::Signal, signal.summary());
-                        plan.writes
-                            .push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
-                    }
-                    Placement::Merged { merged, .. } => {
-                        let names: Vec<&str> = merged.iter().map(IncidentId::as_str).collect();
-                        let text = format!("{} — bridged and merged {}", signal.summary(), names.join(", "));
-                        let e = entry(EntryKind::Merged, text);
-                        plan.writes
-                            .push(put(t, to_item(&TimelineItem::new(incident, e))?, None, &[]));
-                        for m in merged {
-                            let e =
-                                Entry::system("ingest", EntryKind::Merged, "merged", format!("merged into {incident}"))
-                                    .at(now);
-                            plan.writes.push(put(t, to_item(&TimelineItem::new(m, e))?, None, &[]));
-                            plan.merge.push((m.clone(), incident.clone()));
-                            plan.stop.push(m.clone());
-                        }
-                    }
-                }
-                if let Some(agg) = aggregation {
-                    self.plan_aggregation(agg, storm, signal, now, &mut plan)?;
-                }
-            }
+        let mut writes = Vec::new();
+        if let Some(home) = &recording.home {
+            writes.push(put(t, to_item(&SignalItem::new(home, service, signal))?, None, &[]));
         }
-        Ok(plan)
-    }
-
-    fn plan_aggregation(
-        &self,
-        agg: &Aggregation,
-        storm: &StormState,
-        signal: &Signal,
-        now: DateTime<Utc>,
-        plan: &mut WritePlan,
-    ) -> Result<(), AwsError> {
-        let t = &self.table;
-        let services: Vec<String> = agg.services.iter().cloned().collect();
-        if agg.created {
-            let members: Vec<IncidentId> = storm
-                .event_of(&agg.linked[0])
-                .map(|e| e.members.iter().cloned().collect())
-                .unwrap_or_default();
-            let mut record = Incident::open(agg.event.clone(), Scope::MultiService, services.clone(), agg.first_at);
-            record.exercise = signal.exercise;
-            record.customer_detected = signal.is_customer_detected();
-            record.members = members;
-            record.first_signal = signal.summary();
-            plan.writes.push(put(
-                t,
-                to_item(&MetaItem::new(record))?,
-                Some("attribute_not_exists(pk)"),
-                &[],
-            ));
-            let text = format!(
-                "aggregate alarm: {} services alarmed within the correlation window ({})",
-                services.len(),
-                services.join(", ")
-            );
-            let e = Entry::system("ingest", EntryKind::Opened, "opened", text).at(now);
-            plan.writes
-                .push(put(t, to_item(&TimelineItem::new(&agg.event, e))?, None, &[]));
-            plan.start.push(agg.event.clone());
+        if let Some(reason) = &recording.ignored {
+            let now = Utc::now();
+            let item = IgnoredItem {
+                pk: format!("IGNORED#{}", now.format("%Y-%m-%d")),
+                sk: format!("{}#{}", stamp(now), signal.key),
+                reason: reason.clone(),
+                service: service.to_string(),
+                signal: signal.clone(),
+                ttl: ttl_after(DEDUP_DAYS),
+            };
+            writes.push(put(t, to_item(&item)?, None, &[]));
         }
-        plan.event_services = Some((agg.event.clone(), services.clone()));
-        for member in &agg.linked {
-            plan.link.push((member.clone(), agg.event.clone()));
-            let e = Entry::system(
-                "ingest",
-                EntryKind::Linked,
-                format!("linked-{}", agg.event),
-                format!("linked into multi-service event {}", agg.event),
-            )
-            .at(now);
-            plan.writes
-                .push(put(t, to_item(&TimelineItem::new(member, e))?, None, &[]));
-            let e = Entry::system(
-                "ingest",
-                EntryKind::Linked,
-                format!("member-{member}"),
-                format!("linked {member}"),
-            )
-            .at(now);
-            plan.writes
-                .push(put(t, to_item(&TimelineItem::new(&agg.event, e))?, None, &[]));
+        for incident in &recording.opened {
+            let item = to_item(&MetaItem::new(incident.clone()))?;
+            writes.push(put(t, item, Some("attribute_not_exists(pk)"), &[]));
         }
-        Ok(())
-    }
-
-    /// Sets `parent` on linked incidents and `members` on the event. Idempotent, so a retry after a
-    /// crash converges; the storm item remains the record of membership meanwhile.
-    async fn link_members(
-        &self,
-        links: &[(IncidentId, IncidentId)],
-        event_services: Option<&(IncidentId, Vec<String>)>,
-    ) -> Result<(), AwsError> {
-        if let Some((event, services)) = event_services {
-            self.update_incident(event, |i| {
-                for s in services {
-                    if !i.services.contains(s) {
-                        i.services.push(s.clone());
-                    }
-                }
-                i.title = format!("Multi-service event: {}", i.services.join(", "));
-                Ok(())
-            })
-            .await?;
+        for (id, entry) in &recording.timeline {
+            writes.push(put(t, to_item(&TimelineItem::new(id, entry.clone()))?, None, &[]));
         }
-        for (member, event) in links {
-            let parent = event.clone();
-            self.update_incident(member, |i| {
-                i.parent = Some(parent.clone());
-                Ok(())
-            })
-            .await?;
-            let member = member.clone();
-            self.update_incident(event, |i| {
-                if !i.members.contains(&member) {
-                    i.members.push(member.clone());
-                }
-                Ok(())
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Marks merged incidents (after `record_signal` reported them).
-    pub async fn mark_merged(&self, merged: &IncidentId, into: &IncidentId) -> Result<(), AwsError> {
-        let into = into.clone();
-        self.update_incident(merged, |i| {
-            i.status = Status::Merged;
-            i.merged_into = Some(into.clone());
-            Ok(())
-        })
-        .await
-        .map(|_| ())
+        Ok(writes)
     }
 
     pub async fn incident(&self, id: &IncidentId) -> Result<Incident, AwsError> {
@@ -651,39 +500,4 @@ pub(crate) fn revised(incident: &Incident, rev: u64) -> Result<ConditionalItem, 
 
 fn pk_name(incident: &Incident) -> String {
     format!("correlation state of {}", incident.id)
-}
-
-#[derive(Default)]
-struct WritePlan {
-    writes: Vec<TransactWriteItem>,
-    start: Vec<IncidentId>,
-    stop: Vec<IncidentId>,
-    link: Vec<(IncidentId, IncidentId)>,
-    merge: Vec<(IncidentId, IncidentId)>,
-    /// The multi-service event and every service it now spans.
-    event_services: Option<(IncidentId, Vec<String>)>,
-}
-
-fn incident_of(outcome: &Outcome) -> Option<IncidentId> {
-    match outcome {
-        Outcome::Placed { placement, .. } => Some(placement.incident().clone()),
-        Outcome::Recovery { incident } => Some(incident.clone()),
-        _ => None,
-    }
-}
-
-/// The record of a newly opened single-service incident.
-fn open_single(id: &IncidentId, matched: &ServiceMatch, signal: &Signal) -> Incident {
-    let mut incident = Incident::open(
-        id.clone(),
-        Scope::SingleService,
-        vec![matched.service.clone()],
-        signal.at,
-    );
-    incident.title = format!("{}: {}", matched.service, signal.resource);
-    incident.service_known = matched.known;
-    incident.exercise = signal.exercise;
-    incident.customer_detected = signal.is_customer_detected();
-    incident.first_signal = signal.summary();
-    incident
 }

@@ -130,7 +130,17 @@ impl Incident {
     /// A newly opened incident whose impact started at `impact_started_at`, detected now. The
     /// caller fills in what the opening signal says (title, flags, first signal).
     pub fn open(id: IncidentId, scope: Scope, services: Vec<String>, impact_started_at: DateTime<Utc>) -> Self {
-        let detected_at = Utc::now();
+        Self::open_at(id, scope, services, impact_started_at, Utc::now())
+    }
+
+    /// [`Self::open`], detected at `detected_at`.
+    pub fn open_at(
+        id: IncidentId,
+        scope: Scope,
+        services: Vec<String>,
+        impact_started_at: DateTime<Utc>,
+        detected_at: DateTime<Utc>,
+    ) -> Self {
         Self {
             title: match scope {
                 Scope::SingleService => services.join(", "),

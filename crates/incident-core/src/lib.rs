@@ -21,6 +21,7 @@ pub mod memory;
 pub mod mitigation;
 pub mod ports;
 pub mod record;
+pub mod recording;
 pub mod resolution;
 pub mod severity;
 pub mod signal;

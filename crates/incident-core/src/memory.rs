@@ -8,9 +8,9 @@ use crate::approval::Approval;
 use crate::catalog::{Catalog, ServiceMatch};
 use crate::coe::Authored;
 use crate::command::State as CommandState;
-use crate::correlation::{Outcome, Placement, Policy, ServiceClusters, StormState};
+use crate::correlation::{Outcome, Policy, ServiceClusters, StormState};
 use crate::effects::Effects;
-use crate::incident::{Incident, Scope, Status};
+use crate::incident::Incident;
 use crate::ports::*;
 use crate::signal::Signal;
 use crate::tickets::Ticket;
@@ -35,6 +35,8 @@ struct State {
     actions: HashMap<IncidentId, Vec<ActionItem>>,
     authored: HashMap<IncidentId, Authored>,
     versions: HashMap<IncidentId, Versions>,
+    /// Signals recorded and ignored, with the reason.
+    ignored: Vec<(String, Signal)>,
 }
 
 /// The incident store in memory.
@@ -125,60 +127,38 @@ impl IncidentStore for MemoryStore {
                 stop: Vec::new(),
             });
         }
-        let State { clusters, storm, .. } = &mut *st;
-        let clusters = clusters.entry(matched.service.clone()).or_default();
-        let (outcome, _) = crate::correlation::correlate(&matched.service, signal, clusters, storm, policy);
-        let mut start = Vec::new();
-        let mut stop = Vec::new();
-        if let Outcome::Placed { placement, aggregation } = &outcome {
-            let id = placement.incident().clone();
-            if let Placement::Opened { .. } = placement {
-                let mut i = Incident::open(
-                    id.clone(),
-                    Scope::SingleService,
-                    vec![matched.service.clone()],
-                    signal.at,
-                );
-                i.service_known = matched.known;
-                i.exercise = signal.exercise;
-                i.customer_detected = signal.is_customer_detected();
-                i.first_signal = signal.summary();
-                st.incidents.insert(id.clone(), i);
-                start.push(id.clone());
-            }
-            if let Placement::Merged { merged, .. } = placement {
-                for m in merged {
-                    if let Some(i) = st.incidents.get_mut(m) {
-                        i.status = Status::Merged;
-                        i.merged_into = Some(id.clone());
-                    }
-                    stop.push(m.clone());
-                }
-            }
-            if let Some(agg) = aggregation {
-                let services: Vec<String> = agg.services.iter().cloned().collect();
-                let event = st.incidents.entry(agg.event.clone()).or_insert_with(|| {
-                    Incident::open(agg.event.clone(), Scope::MultiService, services.clone(), agg.first_at)
-                });
-                event.services = services;
-                for m in &agg.linked {
-                    if !event.members.contains(m) {
-                        event.members.push(m.clone());
-                    }
-                }
-                for m in &agg.linked {
-                    if let Some(i) = st.incidents.get_mut(m) {
-                        i.parent = Some(agg.event.clone());
-                    }
-                }
-                if agg.created {
-                    start.push(agg.event.clone());
-                }
-            }
-            st.signals.entry(id).or_default().push(signal.clone());
+        let st = &mut *st;
+        let clusters = st.clusters.entry(matched.service.clone()).or_default();
+        let (outcome, _) = crate::correlation::correlate(&matched.service, signal, clusters, &mut st.storm, policy);
+        // The same records the DynamoDB store writes, decided by the core.
+        let r = crate::recording::record(matched, signal, &outcome, &st.storm, chrono::Utc::now());
+        if let Some(home) = &r.home {
+            st.signals.entry(home.clone()).or_default().push(signal.clone());
         }
-        st.seen.insert(signal.key.clone(), start.clone());
-        Ok(Recorded { outcome, start, stop })
+        if let Some(reason) = &r.ignored {
+            st.ignored.push((reason.clone(), signal.clone()));
+        }
+        for incident in r.opened {
+            st.incidents.entry(incident.id.clone()).or_insert(incident);
+        }
+        for (id, entry) in r.timeline {
+            let timeline = st.timelines.entry(id).or_default();
+            if timeline.iter().all(|e| e.key != entry.key) {
+                timeline.push(entry);
+            }
+        }
+        for (id, change) in &r.changes {
+            if let Some(incident) = st.incidents.get_mut(id) {
+                change.apply(incident);
+                st.versions.entry(id.clone()).or_default().incident += 1;
+            }
+        }
+        st.seen.insert(signal.key.clone(), r.start.clone());
+        Ok(Recorded {
+            outcome,
+            start: r.start,
+            stop: r.stop,
+        })
     }
 
     async fn incident(&self, id: &IncidentId) -> PortResult<Incident> {

@@ -52,6 +52,28 @@ where
         .expect("the signal is recorded");
     let id: IncidentId = recorded.start.first().cloned().expect("the signal opened an incident");
     let now = Utc::now();
+
+    // Ingest's records are the core's: the opening on the timeline, a recovery kept as a signal.
+    let recovered = Signal {
+        key: SignalKey::new("contract", &format!("{tag}-ok")),
+        health: Health::Recovered,
+        at: at + TimeDelta::minutes(2),
+        ..signal.clone()
+    };
+    store
+        .record_signal(&catalog.resolve(&recovered), &recovered, &Policy::default())
+        .await
+        .expect("the recovery is recorded");
+    let (opened, _) = store.command_state(&id, true).await.unwrap();
+    let incident = opened.incident.clone().expect("the opened incident");
+    assert_eq!(incident.title, "checkout: checkout-api-5xx");
+    assert!(incident.exercise);
+    let kinds: Vec<EntryKind> = opened.timeline.iter().map(|e| e.kind).collect();
+    assert!(
+        kinds.contains(&EntryKind::Opened) && kinds.contains(&EntryKind::Recovery),
+        "{kinds:?}"
+    );
+    assert_eq!(opened.signals.len(), 2, "the recovery is kept with the incident");
     let run = |command: Command, who: &str| {
         let caller = person(who);
         let id = id.clone();
