@@ -44,7 +44,6 @@ impl Functions {
             let failed = format!("the {what} failed: {message}");
             return Err(match body["errorType"].as_str() {
                 Some("Retryable") => PortError::Transient(failed),
-                Some("NotFound") => PortError::NotFound(failed),
                 _ => PortError::Invalid(failed),
             });
         }

@@ -4,7 +4,7 @@
 //! and people see only the opaque approval id.
 
 use crate::catalog::Service;
-use crate::mitigation::Candidate;
+use crate::mitigation::{is_placeholder, Candidate};
 pub use crate::record::Caller;
 use crate::IncidentId;
 use chrono::{DateTime, Utc};
@@ -89,6 +89,14 @@ pub enum Refused {
     },
     #[error("candidate {0} rolls forward: approve it with --confirm-roll-forward")]
     NeedsConfirmation(usize),
+    #[error("candidate {candidate} sets {name} to {value} from the plan: only the values it left open (<…>) are supplied by the approver")]
+    FixedParameter {
+        candidate: usize,
+        name: String,
+        value: String,
+    },
+    #[error("candidate {candidate} needs {missing} before it can run")]
+    MissingParameters { candidate: usize, missing: String },
 }
 
 /// What the lifecycle's approval wait is completed with once a person decided: the decision, and
@@ -186,8 +194,34 @@ pub fn decide_for(
             takes: candidate.parameters.keys().cloned().collect::<Vec<_>>().join(", "),
         });
     }
+    // The approver fills in what the plan could not know; what it set (the catalog's cluster, the
+    // impaired zone's resource) is the plan's, so an approval never aims a runbook elsewhere.
+    if let Some((name, value)) = request
+        .parameters
+        .keys()
+        .filter_map(|k| candidate.parameters.get_key_value(k))
+        .find(|(_, v)| !is_placeholder(v))
+    {
+        return Err(Refused::FixedParameter {
+            candidate: request.candidate,
+            name: name.clone(),
+            value: value.clone(),
+        });
+    }
     if request.approve && candidate.requires_confirmation && !request.confirm_roll_forward {
         return Err(Refused::NeedsConfirmation(request.candidate));
+    }
+    let missing: Vec<String> = candidate
+        .parameters
+        .iter()
+        .filter(|(k, v)| is_placeholder(v) && !request.parameters.contains_key(*k))
+        .map(|(k, v)| format!("--param {k}=… ({})", v.trim_matches(|c| c == '<' || c == '>')))
+        .collect();
+    if request.approve && !missing.is_empty() {
+        return Err(Refused::MissingParameters {
+            candidate: request.candidate,
+            missing: missing.join(", "),
+        });
     }
     Ok(Decision {
         approved: request.approve,
@@ -214,7 +248,7 @@ mod tests {
         Approval {
             id: "apr-1".into(),
             incident: IncidentId::for_service("checkout", &SignalKey::new("t", "1")),
-            candidates: plan(None, Utc::now(), &[], &[]).candidates,
+            candidates: filled(plan(None, Utc::now(), &[], &[]).candidates),
             offered: 0,
             requested_at: Utc::now(),
             decision: None,
@@ -227,6 +261,18 @@ mod tests {
             arn: arn.into(),
             name: name.into(),
         }
+    }
+
+    /// The generic candidates with every value known, as a catalog-described service has them.
+    fn filled(mut candidates: Vec<Candidate>) -> Vec<Candidate> {
+        for c in &mut candidates {
+            for v in c.parameters.values_mut() {
+                if is_placeholder(v) {
+                    *v = "known".into();
+                }
+            }
+        }
+        candidates
     }
 
     fn approve(candidate: usize) -> Request {
@@ -253,6 +299,12 @@ mod tests {
     fn a_role_named_in_the_catalog_admits_its_sessions() {
         let session = caller("arn:aws:sts::1:assumed-role/OnCallRole/bob", "OnCallRole/bob");
         assert!(decide(&approval(), &service(), &session, &approve(0), Utc::now()).is_ok());
+        // A session of another role named like an approver is not that approver.
+        let posing = caller("arn:aws:sts::1:assumed-role/AnyRole/ana", "AnyRole/ana");
+        assert!(matches!(
+            decide(&approval(), &service(), &posing, &approve(0), Utc::now()),
+            Err(Refused::NotAnApprover { .. })
+        ));
     }
 
     #[test]
@@ -308,6 +360,58 @@ mod tests {
         assert_eq!(
             decide(&a, &service(), &ana, &approve(99), Utc::now()),
             Err(Refused::NoSuchCandidate(99))
+        );
+    }
+
+    #[test]
+    fn the_approver_supplies_only_what_the_plan_left_open_and_all_of_it() {
+        let ana = caller("arn:aws:iam::1:user/ana", "ana");
+        let open = Approval {
+            candidates: plan(None, Utc::now(), &[], &[]).candidates,
+            ..approval()
+        };
+        let scale_up = &open.candidates[0];
+        assert_eq!(scale_up.parameters["DesiredCount"], "<twice the current count>");
+        let missing = decide(&open, &service(), &ana, &approve(0), Utc::now()).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("--param DesiredCount=… (twice the current count)"),
+            "{missing}"
+        );
+
+        let mut known = open.clone();
+        known.candidates[0].parameters.insert("Cluster".into(), "shop".into());
+        let aimed_elsewhere = Request {
+            parameters: BTreeMap::from([("Cluster".into(), "someone-elses".into())]),
+            ..approve(0)
+        };
+        assert_eq!(
+            decide(&known, &service(), &ana, &aimed_elsewhere, Utc::now()),
+            Err(Refused::FixedParameter {
+                candidate: 0,
+                name: "Cluster".into(),
+                value: "shop".into()
+            })
+        );
+        let everything: BTreeMap<String, String> = scale_up
+            .parameters
+            .iter()
+            .filter(|(_, v)| is_placeholder(v))
+            .map(|(k, _)| (k.clone(), "4".to_string()))
+            .collect();
+        let supplied = Request {
+            parameters: everything,
+            ..approve(0)
+        };
+        assert!(decide(&open, &service(), &ana, &supplied, Utc::now()).is_ok());
+        let reject = Request {
+            approve: false,
+            ..approve(0)
+        };
+        assert!(
+            decide(&open, &service(), &ana, &reject, Utc::now()).is_ok(),
+            "a rejection needs no values"
         );
     }
 }

@@ -34,6 +34,10 @@ pub enum Command {
     },
     /// Approve the pending mitigation: the offered candidate unless another is named.
     Approve {
+        /// The approval the person saw (from the page or `Approval Requested`): refused if a newer
+        /// one replaced it meanwhile.
+        #[serde(default)]
+        approval_id: Option<String>,
         #[serde(default)]
         candidate: Option<usize>,
         #[serde(default)]
@@ -45,6 +49,8 @@ pub enum Command {
         parameters: BTreeMap<String, String>,
     },
     Reject {
+        #[serde(default)]
+        approval_id: Option<String>,
         #[serde(default)]
         reason: Option<String>,
     },
@@ -240,12 +246,14 @@ pub fn decide(
             reply("noted", Value::Null)
         }
         Command::Approve {
+            approval_id,
             candidate,
             reason,
             confirm_roll_forward,
             parameters,
         } => {
-            let approval = pending(state, incident)?;
+            open(incident)?;
+            let approval = pending(state, incident, approval_id.as_deref())?;
             let request = Request {
                 approve: true,
                 candidate: candidate.unwrap_or(approval.offered),
@@ -255,8 +263,9 @@ pub fn decide(
             };
             d.decide_approval(approval, catalog, request)?
         }
-        Command::Reject { reason } => {
-            let approval = pending(state, incident)?;
+        Command::Reject { approval_id, reason } => {
+            open(incident)?;
+            let approval = pending(state, incident, approval_id.as_deref())?;
             let request = Request {
                 approve: false,
                 candidate: approval.offered,
@@ -422,11 +431,19 @@ fn reply(message: impl Into<String>, data: Value) -> Reply {
     }
 }
 
-fn pending<'a>(state: &'a State, incident: &Incident) -> Result<&'a Approval, Refusal> {
-    state
+/// The approval a decision is about: the newest, and the one the person named if they named one.
+fn pending<'a>(state: &'a State, incident: &Incident, named: Option<&str>) -> Result<&'a Approval, Refusal> {
+    let newest = state
         .approval
         .as_ref()
-        .ok_or_else(|| Refusal::NotFound(format!("no mitigation approval is pending for {}", incident.id)))
+        .ok_or_else(|| Refusal::NotFound(format!("no mitigation approval is pending for {}", incident.id)))?;
+    match named {
+        Some(id) if id != newest.id => Err(refused(format!(
+            "approval {id} was replaced by {}, which offers candidate {} ({}): decide on that one",
+            newest.id, newest.offered, newest.candidates[newest.offered].runbook
+        ))),
+        _ => Ok(newest),
+    }
 }
 
 /// A decision being built: the effects so far and what they are about.
@@ -534,6 +551,24 @@ impl Decision<'_> {
     }
 
     fn resolve(&mut self, state: &State, summary: Option<&str>, force: Option<&str>) -> Result<Reply, Refusal> {
+        if self.incident.status == Status::Resolved {
+            // Asked again (a retry after a failure once the resolution was written): nothing is
+            // written twice, and the waiting tasks are told again in case they were not.
+            self.complete_waiting(state, summary);
+            let by = self.incident.resolved_by.as_deref().unwrap_or("someone");
+            let at = self
+                .incident
+                .resolved_at
+                .map(|t| format!(" at {} UTC", t.format("%H:%M")))
+                .unwrap_or_default();
+            return Ok(reply(
+                format!(
+                    "{} was already resolved by {by}{at}; its lifecycle was told again",
+                    self.incident.id
+                ),
+                Value::Null,
+            ));
+        }
         let mut changed = self.incident.clone();
         resolution::resolve(&mut changed, &state.actions, force, self.caller, self.now).map_err(|r| match r {
             resolution::Refused::Missing(items) => Refusal::Checklist(items),
@@ -548,19 +583,7 @@ impl Decision<'_> {
             ));
         }
         self.entry(EntryKind::Resolved, text, &[]);
-        // A mitigation still waiting for a decision ends with the incident.
-        if let Some(a) = state.approval.as_ref().filter(|a| a.decision.is_none() && !a.expired) {
-            self.effects.complete.push(Completion {
-                task: Waiting::Approval(a.id.clone()),
-                output: withdrawn_output(Some(&a.id), a.offered),
-            });
-        }
-        for task in [Waiting::Resolution, Waiting::UpdateWindow] {
-            self.effects.complete.push(Completion {
-                task,
-                output: json!({ "resolved_by": self.caller.name, "summary": summary }),
-            });
-        }
+        self.complete_waiting(state, summary);
         let forced = if changed.resolution_override.is_some() {
             " (checklist overridden; recorded)"
         } else {
@@ -573,6 +596,28 @@ impl Decision<'_> {
         let data = serde_json::to_value(&changed).unwrap_or_default();
         self.effects.incident = Some(changed);
         Ok(reply(message, data))
+    }
+
+    /// A resolution ends every wait of the lifecycle: the resolution itself, the customer-update
+    /// loop's sleep, and a mitigation still waiting for a decision.
+    fn complete_waiting(&mut self, state: &State, summary: Option<&str>) {
+        if let Some(a) = state.approval.as_ref().filter(|a| a.decision.is_none() && !a.expired) {
+            self.effects.complete.push(Completion {
+                task: Waiting::Approval(a.id.clone()),
+                output: withdrawn_output(Some(&a.id), a.offered),
+            });
+        }
+        let resolved_by = self
+            .incident
+            .resolved_by
+            .clone()
+            .unwrap_or_else(|| self.caller.name.clone());
+        for task in [Waiting::Resolution, Waiting::UpdateWindow] {
+            self.effects.complete.push(Completion {
+                task,
+                output: json!({ "resolved_by": resolved_by, "summary": summary }),
+            });
+        }
     }
 
     fn author(&mut self, state: &State, what: &str, change: impl FnOnce(&mut Authored)) -> Reply {

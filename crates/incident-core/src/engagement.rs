@@ -1,7 +1,7 @@
 //! Who to engage, who leads, and how long to wait for an acknowledgement.
 
 use crate::catalog::Catalog;
-use crate::incident::{Incident, Scope};
+use crate::incident::{Incident, Scope, Status};
 use crate::severity::Severity;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -120,6 +120,21 @@ fn pick_commander(catalog: &Catalog, incident: &Incident) -> Option<String> {
     let digest = Sha256::digest(incident.id.as_str().as_bytes());
     let index = u64::from_be_bytes(digest[..8].try_into().ok()?) % members.len() as u64;
     members.get(index as usize).cloned()
+}
+
+/// The incident once its teams were paged: who was engaged, when first, and engaged unless someone
+/// already acknowledged it or it closed.
+pub fn record_engaged(incident: &mut Incident, teams: &[String], now: chrono::DateTime<chrono::Utc>) {
+    incident.engaged_teams = teams.to_vec();
+    incident.engaged_at.get_or_insert(now);
+    if matches!(incident.status, Status::Open | Status::Triaged) {
+        incident.status = Status::Engaged;
+    }
+}
+
+/// Escalation round `round` went out (a retried round counts once).
+pub fn record_escalation(incident: &mut Incident, round: u32) {
+    incident.escalations = incident.escalations.max(round);
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 use crate::catalog::Service;
 use crate::evidence::{Change, ChangeKind};
+use crate::incident::Incident;
 use crate::signal::Signal;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -129,6 +130,11 @@ const SATURATION_METRICS: [&str; 8] = [
 
 fn placeholder(name: &str) -> String {
     format!("<{name}>")
+}
+
+/// True for a value the plan left for the approver to supply (`<…>`).
+pub fn is_placeholder(value: &str) -> bool {
+    value.starts_with('<') && value.ends_with('>')
 }
 
 /// Plans mitigations for an incident of `service` whose impact started at `impact_start`.
@@ -322,6 +328,18 @@ fn rollback_parameters(change: &Change) -> BTreeMap<String, String> {
         }
     }
     p
+}
+
+/// The incident once recovery is confirmed: mitigated now (the first time), by whatever mitigated
+/// it already (a person's manual mitigation) or by the alarms returning to OK, with the
+/// risk-of-recurrence questions still to answer before closing.
+pub fn record_mitigated(incident: &mut Incident, checks: Vec<String>, now: DateTime<Utc>) {
+    incident.mitigated_at.get_or_insert(now);
+    incident.mitigated_by.get_or_insert_with(|| "alarms back to OK".into());
+    if !incident.status.is_closed() {
+        incident.status = crate::incident::Status::Mitigated;
+    }
+    incident.open_checks = checks;
 }
 
 #[cfg(test)]

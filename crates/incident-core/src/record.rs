@@ -30,15 +30,12 @@ impl Caller {
         }
     }
 
-    /// True when an approvers entry names this caller: the full ARN, the short name, the session
-    /// name of an assumed role, or the role itself (anyone who may assume it).
+    /// True when an approvers entry names this caller: the full ARN, an IAM user's name, an
+    /// assumed role's `Role/session`, or the role itself (anyone who may assume it). Never a bare
+    /// session name: whoever assumes a role chooses the session name, so `ana` would admit anyone
+    /// calling their session `ana`.
     pub fn is_named_by(&self, entry: &str) -> bool {
-        entry == self.arn
-            || entry == self.name
-            || self
-                .name
-                .rsplit_once('/')
-                .is_some_and(|(role, session)| entry == session || entry == role)
+        entry == self.arn || entry == self.name || self.name.rsplit_once('/').is_some_and(|(role, _)| entry == role)
     }
 }
 

@@ -200,6 +200,11 @@ impl std::fmt::Display for Refused {
     }
 }
 
+/// The closing evidence capture finished now (the first one counts for the checklist).
+pub fn record_final_capture(incident: &mut Incident, now: DateTime<Utc>) {
+    incident.final_capture_at.get_or_insert(now);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -106,6 +106,7 @@ where
     store.keep(&id, &key, &token).await.unwrap();
     store.request(&approval).await.unwrap();
     let approve = || Command::Approve {
+        approval_id: None,
         candidate: None,
         reason: Some("contract".into()),
         confirm_roll_forward: false,

@@ -147,6 +147,34 @@ pub fn overdue_to_announce(items: &[ActionItem], now: DateTime<Utc>) -> Vec<&Act
         .collect()
 }
 
+/// The COE document was (re)written now: the first time, it is due by [`coe_due`].
+pub fn record_published(incident: &mut Incident, document: &str, now: DateTime<Utc>) {
+    let due = coe_due(incident);
+    let pm = incident.postmortem.get_or_insert_with(|| Postmortem {
+        document: document.to_string(),
+        due,
+        ticket: None,
+        published_at: now,
+        announced: false,
+        completed: None,
+    });
+    pm.published_at = now;
+}
+
+/// The COE's ticket, once opened (a later one never replaces it).
+pub fn record_ticket(incident: &mut Incident, ticket: &str) {
+    if let Some(pm) = incident.postmortem.as_mut() {
+        pm.ticket.get_or_insert_with(|| ticket.to_string());
+    }
+}
+
+/// `Postmortem Created` went out.
+pub fn record_announced(incident: &mut Incident) {
+    if let Some(pm) = incident.postmortem.as_mut() {
+        pm.announced = true;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

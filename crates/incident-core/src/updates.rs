@@ -125,6 +125,11 @@ pub fn due(incident: &Incident, now: DateTime<Utc>) -> Due {
     }
 }
 
+/// A missed update (the one due since `since`) was reminded: each is reminded once.
+pub fn record_reminder(incident: &mut Incident, since: DateTime<Utc>) {
+    incident.update_reminded_for = Some(since);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,6 +64,7 @@ fn a_closed_incident_takes_no_acknowledgement_mitigation_or_update() {
 fn approving_without_a_pending_approval_says_so() {
     let r = refused(
         Command::Approve {
+            approval_id: None,
             candidate: None,
             reason: None,
             confirm_roll_forward: false,
@@ -147,4 +148,41 @@ fn a_customer_report_is_filed_by_the_verified_caller() {
         ..request
     };
     assert!(incident_core::command::report(&bad, &caller("sam"), Utc::now()).is_err());
+}
+
+#[test]
+fn resolving_a_resolved_incident_writes_nothing_and_tells_the_lifecycle_again() {
+    let mut s = state(Status::Resolved);
+    s.incident.as_mut().unwrap().resolved_by = Some("ivo".into());
+    let command = Command::Resolve {
+        summary: None,
+        force_reason: None,
+    };
+    let d = decide(&command, &s, &catalog(), &caller("ana"), Utc::now()).unwrap();
+    assert!(d.effects.writes_nothing());
+    assert_eq!(d.effects.complete.len(), 2, "the resolution and the update window");
+    assert!(
+        d.reply.message.contains("already resolved by ivo"),
+        "{}",
+        d.reply.message
+    );
+}
+
+#[test]
+fn a_decision_names_the_approval_it_is_about_and_no_decision_lands_on_a_closed_incident() {
+    use incident_core::approval::Approval;
+    let mut s = state(Status::Engaged);
+    let id = s.incident.as_ref().unwrap().id.clone();
+    let plan = incident_core::mitigation::plan(catalog().service("checkout"), Utc::now(), &[], &[]);
+    s.approval = Some(Approval::new(&id, plan.candidates, 1, "t2"));
+    let reject = |approval_id: Option<&str>| Command::Reject {
+        approval_id: approval_id.map(str::to_string),
+        reason: None,
+    };
+    let stale = refused(reject(Some("apr-0000")), &s);
+    assert!(stale.to_string().contains("was replaced by apr-"), "{stale}");
+    let current = s.approval.as_ref().unwrap().id.clone();
+    assert!(decide(&reject(Some(&current)), &s, &catalog(), &caller("ana"), Utc::now()).is_ok());
+    s.incident.as_mut().unwrap().status = Status::Resolved;
+    assert!(matches!(refused(reject(None), &s), Refusal::Refused(_)));
 }

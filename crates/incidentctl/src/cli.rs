@@ -90,6 +90,9 @@ pub enum Command {
     /// Approve the pending mitigation (the proposed candidate unless --candidate).
     Approve {
         id: String,
+        /// The approval you were paged about (apr-…): refused if a newer one replaced it.
+        #[arg(long)]
+        approval: Option<String>,
         #[arg(long)]
         candidate: Option<usize>,
         #[arg(long)]
@@ -104,6 +107,9 @@ pub enum Command {
     /// Reject the pending mitigation: the next candidate is proposed, or the manual path taken.
     Reject {
         id: String,
+        /// The approval you were paged about (apr-…): refused if a newer one replaced it.
+        #[arg(long)]
+        approval: Option<String>,
         #[arg(long)]
         reason: Option<String>,
     },

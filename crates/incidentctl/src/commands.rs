@@ -129,12 +129,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Approve {
             id,
+            approval,
             candidate,
             reason,
             confirm_roll_forward,
             params,
         } => {
             let command = IncidentCommand::Approve {
+                approval_id: approval,
                 candidate,
                 reason,
                 confirm_roll_forward,
@@ -142,8 +144,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             said(out, &ctx.api.command(&ctx.resolve(&id).await?, &command).await?)
         }
-        Command::Reject { id, reason } => {
-            let command = IncidentCommand::Reject { reason };
+        Command::Reject { id, approval, reason } => {
+            let command = IncidentCommand::Reject {
+                approval_id: approval,
+                reason,
+            };
             said(out, &ctx.api.command(&ctx.resolve(&id).await?, &command).await?)
         }
         Command::Mitigate { id, note, link } => {

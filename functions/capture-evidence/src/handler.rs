@@ -9,6 +9,7 @@ use incident_core::incident::Incident;
 use incident_core::ports::{
     signals_with_members, CatalogSource, EvidenceSources, EvidenceStore, IncidentStore, PortError, PortResult,
 };
+use incident_core::resolution;
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
 use serde::{Deserialize, Serialize};
@@ -158,7 +159,7 @@ where
             // The resolution checklist waits for this: the final capture has run.
             self.store
                 .update_incident(&id, |i| {
-                    i.final_capture_at.get_or_insert(now);
+                    resolution::record_final_capture(i, now);
                     Ok(())
                 })
                 .await?;

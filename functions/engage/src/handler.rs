@@ -202,13 +202,7 @@ where
         let updated = self
             .store
             .update_incident(&id, |i| {
-                i.engaged_teams = teams.clone();
-                if i.engaged_at.is_none() {
-                    i.engaged_at = Some(Utc::now());
-                }
-                if matches!(i.status, Status::Open | Status::Triaged) {
-                    i.status = Status::Engaged;
-                }
+                engagement::record_engaged(i, &teams, Utc::now());
                 Ok(())
             })
             .await?;
@@ -301,7 +295,7 @@ where
             self.bus.emit(&event).await?;
             self.store
                 .update_incident(&id, |i| {
-                    i.update_reminded_for = Some(since);
+                    updates::record_reminder(i, since);
                     Ok(())
                 })
                 .await?;
@@ -346,7 +340,7 @@ where
         let updated = self
             .store
             .update_incident(&id, |i| {
-                i.escalations = i.escalations.max(round);
+                engagement::record_escalation(i, round);
                 Ok(())
             })
             .await?;

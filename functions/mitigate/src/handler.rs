@@ -8,7 +8,6 @@ use incident_core::app_event::{AppEvent, Summary};
 use incident_core::approval::{approvers_of, withdrawn_output, Approval};
 use incident_core::effects::Waiting;
 use incident_core::evidence::{self, Change, Manifest};
-use incident_core::incident::Status;
 use incident_core::mitigation::{self, client_token, Candidate, RunbookStatus};
 use incident_core::ports::{
     signals_with_members, Approvals, CatalogSource, EvidenceStore, IncidentStore, Notifier, RunbookRunner,
@@ -16,8 +15,8 @@ use incident_core::ports::{
 };
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 pub struct Deps<S, C, N, E, R, K> {
     pub store: S,
@@ -72,6 +71,42 @@ pub enum Input {
     },
 }
 
+/// What each step answers; the state machine reads these fields by name.
+#[derive(Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Output {
+    Planned {
+        plan: mitigation::Plan,
+        count: usize,
+        offset: usize,
+    },
+    /// An approval was asked for; none when the incident was closed first (and mitigation ends).
+    Requested {
+        approval_id: Option<String>,
+        closed: bool,
+    },
+    TimedOut {
+        closed: bool,
+    },
+    Started {
+        execution_id: String,
+        runbook: String,
+    },
+    Polled(RunbookStatus),
+    Finished {
+        succeeded: bool,
+    },
+    Recovery {
+        recovered: bool,
+        closed: bool,
+        still_alarming: Vec<String>,
+        stabilising: Vec<String>,
+        /// Checks made so far, and how long to wait before the next.
+        checks: u32,
+        wait_seconds: u64,
+    },
+}
+
 impl<S, C, N, E, R, K> Deps<S, C, N, E, R, K>
 where
     S: IncidentStore + Approvals + Tokens,
@@ -81,7 +116,7 @@ where
     R: RunbookRunner,
     K: TaskCallbacks,
 {
-    pub async fn handle(&self, input: Input) -> Result<Value, HandlerError> {
+    pub async fn handle(&self, input: Input) -> Result<Output, HandlerError> {
         match input {
             Input::Plan { incident_id } => self.plan(incident_id).await,
             Input::RequestApproval {
@@ -96,10 +131,7 @@ where
                 approval_id,
                 candidate,
             } => self.start_runbook(incident_id, &approval_id, candidate).await,
-            Input::PollRunbook { execution_id } => {
-                let status = self.runbooks.status(&execution_id).await?;
-                Ok(serde_json::to_value(status).unwrap_or_default())
-            }
+            Input::PollRunbook { execution_id } => Ok(Output::Polled(self.runbooks.status(&execution_id).await?)),
             Input::RunbookFinished {
                 incident_id,
                 execution_id,
@@ -129,14 +161,9 @@ where
                     result: status,
                 };
                 self.bus.emit(&event).await?;
-                Ok(json!({ "succeeded": succeeded }))
+                Ok(Output::Finished { succeeded })
             }
-            Input::CheckRecovery { incident_id, checks } => {
-                let mut out = self.check_recovery(incident_id).await?;
-                out["checks"] = json!(checks + 1);
-                out["wait_seconds"] = json!(mitigation::recovery_poll_seconds(checks + 1));
-                Ok(out)
-            }
+            Input::CheckRecovery { incident_id, checks } => self.check_recovery(incident_id, checks + 1).await,
         }
     }
 
@@ -161,7 +188,7 @@ where
         Ok(serde_json::from_value(body["items"].clone()).unwrap_or_default())
     }
 
-    async fn plan(&self, id: IncidentId) -> Result<Value, HandlerError> {
+    async fn plan(&self, id: IncidentId) -> Result<Output, HandlerError> {
         let incident = self.store.incident(&id).await?;
         let catalog = self.catalog.load().await?;
         let signals = signals_with_members(&self.store, &incident).await?;
@@ -178,7 +205,11 @@ where
         self.store
             .append(&id, Entry::system("mitigate", EntryKind::Mitigation, "plan", text))
             .await?;
-        Ok(json!({ "plan": plan, "count": plan.candidates.len(), "offset": 0 }))
+        Ok(Output::Planned {
+            count: plan.candidates.len(),
+            plan,
+            offset: 0,
+        })
     }
 
     async fn request_approval(
@@ -187,22 +218,27 @@ where
         token: &str,
         candidates: Vec<Candidate>,
         offset: usize,
-    ) -> Result<Value, HandlerError> {
-        let incident = self.store.incident(&id).await?;
-        if incident.status.is_closed() {
-            // Resolved first (or merged): nobody is asked to approve anything, mitigation ends.
-            self.callbacks.complete(token, &withdrawn_output(None, offset)).await?;
-            return Ok(json!({ "approval_id": null, "closed": true }));
-        }
+    ) -> Result<Output, HandlerError> {
         let candidate = candidates
             .get(offset)
             .cloned()
             .ok_or_else(|| HandlerError::InvalidInput(format!("no candidate {offset}")))?;
         let approval = Approval::new(&id, candidates, offset, token);
-        // The token first: an approval is never shown before the callback it completes is kept.
-        self.store
-            .keep(&id, &Waiting::Approval(approval.id.clone()).key(), token)
-            .await?;
+        let key = Waiting::Approval(approval.id.clone()).key();
+        // The token first, then the status: a resolution that lands in between finds the token
+        // kept (and ends the wait itself), or this finds the incident closed.
+        self.store.keep(&id, &key, token).await?;
+        let incident = self.store.incident(&id).await?;
+        if incident.status.is_closed() {
+            // Resolved first (or merged): nobody is asked to approve anything, mitigation ends.
+            if let Some(token) = self.store.take(&id, &key).await? {
+                self.callbacks.complete(&token, &withdrawn_output(None, offset)).await?;
+            }
+            return Ok(Output::Requested {
+                approval_id: None,
+                closed: true,
+            });
+        }
         self.store.request(&approval).await?;
         let catalog = self.catalog.load().await?;
         let approvers = approvers_of(&catalog, &incident);
@@ -240,8 +276,12 @@ where
             .unwrap_or_else(|| catalog.settings.default_owner.clone());
         if let Some(topic) = catalog.team_target(&owner) {
             let message = format!(
-                "{}\nProposed: {} {:?}\nWhy: {}\nApprove: incidentctl approve {id} --candidate {offset}\nReject:  incidentctl reject {id}\n{manifest}",
-                incident.title, candidate.runbook, candidate.parameters, candidate.rationale
+                "{}\nProposed: {} {:?}\nWhy: {}\nApprove: incidentctl approve {id} --approval {approval}\nReject:  incidentctl reject {id} --approval {approval}\n{manifest}",
+                incident.title,
+                candidate.runbook,
+                candidate.parameters,
+                candidate.rationale,
+                approval = approval.id
             );
             if let Err(e) = self
                 .bus
@@ -252,10 +292,13 @@ where
             }
         }
         tracing::info!(incident = %id, approval = %approval.id, "approval requested");
-        Ok(json!({ "approval_id": approval.id }))
+        Ok(Output::Requested {
+            approval_id: Some(approval.id),
+            closed: false,
+        })
     }
 
-    async fn approval_timed_out(&self, id: IncidentId) -> Result<Value, HandlerError> {
+    async fn approval_timed_out(&self, id: IncidentId) -> Result<Output, HandlerError> {
         let incident = self.store.incident(&id).await?;
         let catalog = self.catalog.load().await?;
         let closed = incident.status.is_closed();
@@ -288,10 +331,17 @@ where
             };
             self.bus.emit(&event).await?;
         }
-        Ok(json!({ "closed": closed }))
+        Ok(Output::TimedOut { closed })
     }
 
-    async fn start_runbook(&self, id: IncidentId, approval_id: &str, candidate: usize) -> Result<Value, HandlerError> {
+    async fn start_runbook(&self, id: IncidentId, approval_id: &str, candidate: usize) -> Result<Output, HandlerError> {
+        let incident = self.store.incident(&id).await?;
+        if incident.status.is_closed() {
+            return Err(HandlerError::InvalidInput(format!(
+                "{id} is {}: no runbook starts on a closed incident",
+                incident.status
+            )));
+        }
         let approval = self
             .store
             .get(&id, approval_id)
@@ -333,35 +383,40 @@ where
             approved_by: decision.by.clone(),
         };
         self.bus.emit(&event).await?;
-        Ok(json!({ "execution_id": execution_id, "runbook": chosen.runbook }))
+        Ok(Output::Started {
+            execution_id,
+            runbook: chosen.runbook.clone(),
+        })
     }
 
-    async fn check_recovery(&self, id: IncidentId) -> Result<Value, HandlerError> {
+    async fn check_recovery(&self, id: IncidentId, checks: u32) -> Result<Output, HandlerError> {
+        let answer =
+            |recovered: bool, closed: bool, still_alarming: Vec<String>, stabilising: Vec<String>| Output::Recovery {
+                recovered,
+                closed,
+                still_alarming,
+                stabilising,
+                checks,
+                wait_seconds: mitigation::recovery_poll_seconds(checks),
+            };
         let incident = self.store.incident(&id).await?;
         if incident.status.is_closed() || incident.mitigated_at.is_some() {
-            return Ok(json!({ "recovered": true, "closed": incident.status.is_closed() }));
+            return Ok(answer(true, incident.status.is_closed(), vec![], vec![]));
         }
         let signals = signals_with_members(&self.store, &incident).await?;
         let manual = incident.mitigated_by.is_some();
         let recovery = mitigation::recovery(&signals, Utc::now(), self.stabilisation, manual);
         if !recovery.recovered {
-            return Ok(
-                json!({ "recovered": false, "still_alarming": recovery.still_alarming, "stabilising": recovery.stabilising }),
-            );
+            return Ok(answer(false, false, recovery.still_alarming, recovery.stabilising));
         }
         let catalog = self.catalog.load().await?;
         let service = incident.services.first().and_then(|s| catalog.service(s));
-        let checks = mitigation::recurrence_checks(service, None);
+        let open_checks = mitigation::recurrence_checks(service, None);
         let now = Utc::now();
         let updated = self
             .store
             .update_incident(&id, |i| {
-                i.mitigated_at.get_or_insert(now);
-                i.mitigated_by.get_or_insert_with(|| "alarms back to OK".into());
-                if !i.status.is_closed() {
-                    i.status = Status::Mitigated;
-                }
-                i.open_checks = checks.clone();
+                mitigation::record_mitigated(i, open_checks.clone(), now);
                 Ok(())
             })
             .await?;
@@ -373,7 +428,7 @@ where
         };
         let text = format!(
             "mitigated: {how} (time to mitigate {ttm} s); open risk-of-recurrence checks: {}",
-            checks.join(" | ")
+            open_checks.join(" | ")
         );
         self.store
             .append(&id, Entry::system("mitigate", EntryKind::Mitigation, "mitigated", text))
@@ -382,10 +437,10 @@ where
         let event = AppEvent::IncidentMitigated {
             incident_id: id.clone(),
             time_to_mitigate_seconds: ttm,
-            open_checks: checks,
+            open_checks,
         };
         self.bus.emit(&event).await?;
-        Ok(json!({ "recovered": true, "closed": false }))
+        Ok(answer(true, false, vec![], vec![]))
     }
 }
 
@@ -396,11 +451,13 @@ mod tests {
     use incident_core::approval::Caller;
     use incident_core::catalog::Catalog;
     use incident_core::command::Command;
+    use incident_core::incident::Status;
     use incident_core::incident::{Incident, Scope};
     use incident_core::memory::{MemoryEvidence, MemoryLoop, MemoryNotifier, MemoryRunbooks, MemoryStore};
     use incident_core::ports::run_command;
     use incident_core::signal::{Health, Signal, SignalSource};
     use incident_core::SignalKey;
+    use serde_json::json;
     use std::collections::BTreeMap;
 
     type TestDeps = Deps<MemoryStore, Catalog, MemoryNotifier, MemoryEvidence, MemoryRunbooks, MemoryLoop>;
@@ -446,7 +503,10 @@ mod tests {
             })
             .await
             .unwrap();
-        serde_json::from_value(out["plan"]["candidates"].clone()).unwrap()
+        match out {
+            Output::Planned { plan, .. } => plan.candidates,
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]
@@ -464,7 +524,13 @@ mod tests {
             .await
             .unwrap();
         let approval = d.store.latest(&id).await.unwrap().unwrap();
-        assert_eq!(out["approval_id"], approval.id.as_str());
+        assert_eq!(
+            out,
+            Output::Requested {
+                approval_id: Some(approval.id.clone()),
+                closed: false
+            }
+        );
         let requested = d.bus.events_of("Approval Requested");
         assert_eq!(requested[0]["approvers"], json!(["ana", "bilal"]));
         let everything_shown = format!(
@@ -514,6 +580,7 @@ mod tests {
             name: "ana".into(),
         };
         let approve = Command::Approve {
+            approval_id: None,
             candidate: None,
             reason: None,
             confirm_roll_forward: false,
@@ -551,9 +618,10 @@ mod tests {
                 checks: 0,
             })
         };
-        assert_eq!(check().await.unwrap()["recovered"], false);
+        let recovered = |out: Output| matches!(out, Output::Recovery { recovered: true, .. });
+        assert!(!recovered(check().await.unwrap()));
         d.store.add_signal(&id, signal(Health::Recovered, 10));
-        assert_eq!(check().await.unwrap()["recovered"], true);
+        assert!(recovered(check().await.unwrap()));
         let incident = d.store.get(&id).unwrap();
         assert_eq!(incident.status, Status::Mitigated);
         assert!(incident.time_to_mitigate_secs().is_some());
@@ -588,7 +656,13 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(out["closed"], true);
+        assert_eq!(
+            out,
+            Output::Requested {
+                approval_id: None,
+                closed: true
+            }
+        );
         assert_eq!(d.store.latest(&id).await.unwrap(), None, "no approval was requested");
         assert!(d.bus.events_of("Approval Requested").is_empty() && d.bus.paged().is_empty());
         let completed = d.callbacks.completed.lock().unwrap().clone();
@@ -605,7 +679,7 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(out["closed"], false);
+        assert_eq!(out, Output::TimedOut { closed: false });
         assert_eq!(
             d.bus.paged(),
             ["arn:aws:sns:us-east-1:000000000000:incident-loop-incident-response"]

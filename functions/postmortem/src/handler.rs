@@ -7,7 +7,7 @@ use incident_core::app_event::{ActionSummary, AppEvent, PostmortemSummary};
 use incident_core::coe;
 use incident_core::incident::Status;
 use incident_core::ports::{coe_record, CatalogSource, EvidenceStore, IncidentStore, Notifier, Postmortems, Tickets};
-use incident_core::tickets::{self, Postmortem};
+use incident_core::tickets;
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
 use serde::Deserialize;
@@ -75,16 +75,7 @@ where
         let incident = self
             .store
             .update_incident(&id, |i| {
-                let due = tickets::coe_due(i);
-                let pm = i.postmortem.get_or_insert_with(|| Postmortem {
-                    document: document.clone(),
-                    due,
-                    ticket: None,
-                    published_at: now,
-                    announced: false,
-                    completed: None,
-                });
-                pm.published_at = now;
+                tickets::record_published(i, &document, now);
                 Ok(())
             })
             .await?;
@@ -102,9 +93,7 @@ where
                     .await?;
                 self.store
                     .update_incident(&id, |i| {
-                        if let Some(pm) = i.postmortem.as_mut() {
-                            pm.ticket.get_or_insert_with(|| opened.clone());
-                        }
+                        tickets::record_ticket(i, &opened);
                         Ok(())
                     })
                     .await?;
@@ -156,9 +145,7 @@ where
             self.bus.emit(&AppEvent::PostmortemCreated(summary.clone())).await?;
             self.store
                 .update_incident(&id, |i| {
-                    if let Some(pm) = i.postmortem.as_mut() {
-                        pm.announced = true;
-                    }
+                    tickets::record_announced(i);
                     Ok(())
                 })
                 .await?;
@@ -357,7 +344,7 @@ mod tests {
         // The COE ticket exists already (an earlier attempt), but nothing was announced.
         d.store
             .update_incident(&id(), |i| {
-                i.postmortem = Some(Postmortem {
+                i.postmortem = Some(tickets::Postmortem {
                     document: format!("s3://pm-bucket/{}", document_key(&id())),
                     due: Utc::now(),
                     ticket: Some("oi-earlier".into()),
