@@ -225,6 +225,32 @@ pub trait Tokens: Sync {
     fn take(&self, id: &IncidentId, key: &str) -> impl Future<Output = PortResult<Option<String>>> + Send;
 }
 
+/// Keeps a task token that a resolution completes (the resolution wait, the update window's
+/// sleep); if the incident was resolved before the token was kept, completes it at once. Kept
+/// first and checked second, so that a resolution in between is never missed.
+pub async fn keep_until_resolved<S, K>(
+    store: &S,
+    callbacks: &K,
+    id: &IncidentId,
+    task: &crate::effects::Waiting,
+    token: &str,
+) -> PortResult<()>
+where
+    S: IncidentStore + Tokens,
+    K: TaskCallbacks,
+{
+    store.keep(id, &task.key(), token).await?;
+    let incident = store.incident(id).await?;
+    if incident.status == crate::incident::Status::Resolved {
+        if let Some(token) = store.take(id, &task.key()).await? {
+            callbacks
+                .complete(&token, &serde_json::json!({ "resolved_by": incident.resolved_by }))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Versions of what a command read, so that its writes land only if nothing changed since.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Versions {

@@ -1,0 +1,181 @@
+//! The lifecycle's end and its bookkeeping: keeps the resolution wait's token until a resolution
+//! completes it, closes a resolved incident (correlation stops, `Incident Resolved`), and records
+//! on the timeline a step that failed after its retries.
+
+use incident_aws::lambda::HandlerError;
+use incident_core::app_event::{AppEvent, Summary};
+use incident_core::correlation::Policy;
+use incident_core::effects::Waiting;
+use incident_core::incident::Status;
+use incident_core::ports::{keep_until_resolved, IncidentStore, Notifier, TaskCallbacks, Tokens};
+use incident_core::timeline::{Entry, EntryKind};
+use incident_core::IncidentId;
+use serde::{Deserialize, Serialize};
+
+pub struct Deps<S, N, K> {
+    pub store: S,
+    pub bus: N,
+    pub callbacks: K,
+    pub policy: Policy,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Input {
+    /// Keep the resolution callback's token server-side until a resolution completes it.
+    AwaitResolution { incident_id: IncidentId, token: String },
+    /// After resolution: stop correlating into this incident and announce it.
+    Close { incident_id: IncidentId },
+    /// A step failed after its retries and the loop went on without it: say so on the timeline.
+    RecordFailure {
+        incident_id: IncidentId,
+        step: String,
+        #[serde(default)]
+        error: serde_json::Value,
+    },
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Output {
+    pub incident_id: IncidentId,
+}
+
+impl<S, N, K> Deps<S, N, K>
+where
+    S: IncidentStore + Tokens,
+    N: Notifier,
+    K: TaskCallbacks,
+{
+    pub async fn handle(&self, input: Input) -> Result<Output, HandlerError> {
+        match input {
+            Input::AwaitResolution { incident_id, token } => {
+                keep_until_resolved(&self.store, &self.callbacks, &incident_id, &Waiting::Resolution, &token).await?;
+                Ok(Output { incident_id })
+            }
+            Input::Close { incident_id } => {
+                let incident = self.store.incident(&incident_id).await?;
+                // Only a resolution closes an incident: announcing anything else would lie.
+                if incident.status != Status::Resolved {
+                    return Err(HandlerError::InvalidInput(format!(
+                        "{incident_id} is {}, not resolved: it cannot be closed",
+                        incident.status
+                    )));
+                }
+                self.store.close_correlation(&incident, &self.policy).await?;
+                self.bus
+                    .emit(&AppEvent::IncidentResolved(Summary::of(&incident)))
+                    .await?;
+                Ok(Output { incident_id })
+            }
+            Input::RecordFailure {
+                incident_id,
+                step,
+                error,
+            } => {
+                let what = error["Error"].as_str().unwrap_or("unknown error");
+                let cause = error["Cause"].as_str().unwrap_or_default();
+                let cause: String = cause.chars().take(500).collect();
+                let text = format!("{step} failed after retries ({what}): {cause}; the loop went on without it");
+                let entry = Entry::system("lifecycle", EntryKind::StepFailed, format!("failed-{step}"), text);
+                self.store.append(&incident_id, entry).await?;
+                Ok(Output { incident_id })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use incident_core::incident::{Incident, Scope};
+    use incident_core::memory::{MemoryLoop, MemoryNotifier, MemoryStore};
+    use incident_core::SignalKey;
+    use serde_json::json;
+
+    type TestDeps = Deps<MemoryStore, MemoryNotifier, MemoryLoop>;
+
+    fn deps() -> (TestDeps, IncidentId) {
+        let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
+        let mut incident = Incident::open(id.clone(), Scope::SingleService, vec!["checkout".into()], Utc::now());
+        incident.status = Status::Engaged;
+        let deps = Deps {
+            store: MemoryStore::with([incident]),
+            bus: MemoryNotifier::default(),
+            callbacks: MemoryLoop::default(),
+            policy: Policy::default(),
+        };
+        (deps, id)
+    }
+
+    #[tokio::test]
+    async fn the_resolution_token_is_kept_and_completed_at_once_if_already_resolved() {
+        let (d, id) = deps();
+        let wait = |token: &str| Input::AwaitResolution {
+            incident_id: id.clone(),
+            token: token.into(),
+        };
+        d.handle(wait("resolve-1")).await.unwrap();
+        assert_eq!(d.store.token(&id, "resolve").as_deref(), Some("resolve-1"));
+        assert!(d.callbacks.completed.lock().unwrap().is_empty());
+        d.store
+            .update_incident(&id, |i| {
+                i.status = Status::Resolved;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        d.handle(wait("resolve-2")).await.unwrap();
+        assert_eq!(d.store.token(&id, "resolve"), None);
+        let completed = d.callbacks.completed.lock().unwrap().clone();
+        assert_eq!(completed[0].0, "resolve-2");
+    }
+
+    #[tokio::test]
+    async fn a_failed_step_is_recorded_on_the_timeline() {
+        let (d, id) = deps();
+        let error = json!({ "Error": "Sandbox.Timedout", "Cause": "Task timed out after 180 seconds" });
+        let input = Input::RecordFailure {
+            incident_id: id.clone(),
+            step: "evidence capture (opening)".into(),
+            error,
+        };
+        d.handle(input).await.unwrap();
+        let entry = d
+            .store
+            .timeline(&id)
+            .into_iter()
+            .find(|e| e.kind == EntryKind::StepFailed)
+            .unwrap();
+        assert!(
+            entry
+                .text
+                .contains("evidence capture (opening) failed after retries (Sandbox.Timedout)"),
+            "{}",
+            entry.text
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_announces_the_resolution_and_refuses_an_unresolved_incident() {
+        let (d, id) = deps();
+        let close = || {
+            d.handle(Input::Close {
+                incident_id: id.clone(),
+            })
+        };
+        let refused = close().await.unwrap_err();
+        assert!(refused.to_string().contains("not resolved"), "{refused}");
+        assert!(d.bus.events_of("Incident Resolved").is_empty());
+        d.store
+            .update_incident(&id, |i| {
+                i.status = Status::Resolved;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        close().await.unwrap();
+        let resolved = d.bus.events_of("Incident Resolved");
+        assert_eq!(resolved[0]["incident_id"], id.as_str());
+    }
+}
