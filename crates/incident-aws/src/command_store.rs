@@ -15,7 +15,7 @@ use incident_core::IncidentId;
 use serde::Serialize;
 
 /// A versioned postmortem record written at the version after `read`, if still at `read`.
-fn versioned<T: Serialize>(
+fn versioned_record<T: Serialize>(
     table: &str,
     id: &IncidentId,
     sk: &str,
@@ -28,16 +28,7 @@ fn versioned<T: Serialize>(
         version: read + 1,
         value,
     })?;
-    Ok(if read == 0 {
-        put(table, item, Some("attribute_not_exists(pk)"), &[])
-    } else {
-        put(
-            table,
-            item,
-            Some("version = :v"),
-            &[(":v", AttributeValue::N(read.to_string()))],
-        )
-    })
+    Ok(crate::store::versioned(table, item, read))
 }
 
 impl CommandStore for Store {
@@ -83,10 +74,10 @@ impl CommandStore for Store {
             writes.push(put(table, to_item(&TimelineItem::new(id, entry.clone()))?, None, &[]));
         }
         if let Some(whys) = &effects.whys {
-            writes.push(versioned(table, id, WHYS, read.whys, whys)?);
+            writes.push(versioned_record(table, id, WHYS, read.whys, whys)?);
         }
         if let Some(authored) = &effects.authored {
-            writes.push(versioned(table, id, AUTHORED, read.authored, authored)?);
+            writes.push(versioned_record(table, id, AUTHORED, read.authored, authored)?);
         }
         if let Some(item) = &effects.new_action {
             let row = ActionRow {

@@ -54,7 +54,9 @@ pub(crate) fn put(
         .build()
 }
 
-fn versioned(table: &str, item: Item, old_version: u64) -> TransactWriteItem {
+/// A put of an item carrying `version`, only if the stored one is still at `old_version`
+/// (0: only if there is none yet).
+pub(crate) fn versioned(table: &str, item: Item, old_version: u64) -> TransactWriteItem {
     if old_version == 0 {
         put(table, item, Some("attribute_not_exists(pk)"), &[])
     } else {

@@ -186,3 +186,19 @@ fn a_decision_names_the_approval_it_is_about_and_no_decision_lands_on_a_closed_i
     s.incident.as_mut().unwrap().status = Status::Resolved;
     assert!(matches!(refused(reject(None), &s), Refusal::Refused(_)));
 }
+
+#[tokio::test]
+async fn a_wait_that_starts_after_the_resolution_is_completed_at_once() {
+    use incident_core::effects::Waiting;
+    use incident_core::memory::MemoryLoop;
+    use incident_core::ports::keep_until_resolved;
+    let resolved = state(Status::Resolved).incident.unwrap();
+    let id = resolved.id.clone();
+    let store = MemoryStore::with([resolved]);
+    let callbacks = MemoryLoop::default();
+    keep_until_resolved(&store, &callbacks, &id, &Waiting::Resolution, "late-token")
+        .await
+        .unwrap();
+    assert_eq!(store.token(&id, "resolve"), None, "taken once completed");
+    assert_eq!(callbacks.completed.lock().unwrap()[0].0, "late-token");
+}

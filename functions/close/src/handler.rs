@@ -109,26 +109,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_resolution_token_is_kept_and_completed_at_once_if_already_resolved() {
+    async fn the_wait_keeps_its_token_server_side_under_its_own_key() {
         let (d, id) = deps();
-        let wait = |token: &str| Input::AwaitResolution {
+        d.handle(Input::AwaitResolution {
             incident_id: id.clone(),
-            token: token.into(),
-        };
-        d.handle(wait("resolve-1")).await.unwrap();
-        assert_eq!(d.store.token(&id, "resolve").as_deref(), Some("resolve-1"));
-        assert!(d.callbacks.completed.lock().unwrap().is_empty());
-        d.store
-            .update_incident(&id, |i| {
-                i.status = Status::Resolved;
-                Ok(())
-            })
-            .await
-            .unwrap();
-        d.handle(wait("resolve-2")).await.unwrap();
-        assert_eq!(d.store.token(&id, "resolve"), None);
-        let completed = d.callbacks.completed.lock().unwrap().clone();
-        assert_eq!(completed[0].0, "resolve-2");
+            token: "t-1".into(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(d.store.token(&id, "resolve").as_deref(), Some("t-1"));
+        assert!(
+            d.callbacks.completed.lock().unwrap().is_empty(),
+            "not resolved: nothing completes"
+        );
     }
 
     #[tokio::test]
