@@ -11,7 +11,6 @@ pub mod command_store;
 pub mod error;
 pub mod evidence;
 pub mod follow_ups;
-pub mod identity;
 pub mod items;
 pub mod lambda;
 pub mod lifecycle;

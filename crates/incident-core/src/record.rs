@@ -82,3 +82,20 @@ pub struct Postmortem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed: Option<Attested>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Caller;
+
+    #[test]
+    fn caller_names_are_short_and_keep_the_session_of_an_assumed_role() {
+        let name = |arn: &str| Caller::from_arn(arn).name;
+        assert_eq!(name("arn:aws:iam::123456789012:user/alice"), "alice");
+        assert_eq!(name("arn:aws:iam::123456789012:user/team/bob"), "bob");
+        assert_eq!(
+            name("arn:aws:sts::123456789012:assumed-role/OnCall/carol"),
+            "OnCall/carol"
+        );
+        assert_eq!(name("arn:aws:iam::000000000000:root"), "root");
+    }
+}
