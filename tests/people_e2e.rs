@@ -191,6 +191,43 @@ async fn people_change_incidents_only_through_the_command_api_and_only_as_themse
     Ok(())
 }
 
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn following_a_timeline_prints_each_new_entry_as_it_arrives() -> Result<()> {
+    use std::io::BufRead;
+    let stack = setup().await?;
+    let incident = open_checkout_game_day(&stack, "follow-a1", era(130)).await?;
+    let id = incident.id.to_string();
+    let mut follower = incidentctl_spawn(&["timeline", &id[4..12], "--follow", "--output", "json"])?;
+    let lines = std::io::BufReader::new(follower.stdout.take().expect("piped"));
+    let (seen, watched) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.lines().map_while(std::result::Result::ok) {
+            if seen.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // The entries so far come first, each a JSON object on its own line.
+    let first: serde_json::Value = serde_json::from_str(&watched.recv_timeout(WAIT)?)?;
+    assert_eq!(first["kind"], "opened", "{first}");
+    incidentctl(&["note", &id, "following along from the bridge"])?;
+    let arrived = loop {
+        let line = watched.recv_timeout(WAIT)?;
+        if line.contains("following along from the bridge") {
+            break line;
+        }
+    };
+    let note: serde_json::Value = serde_json::from_str(&arrived)?;
+    assert_eq!(
+        (note["kind"].as_str(), note["actor"].as_str()),
+        (Some("note"), Some("root"))
+    );
+    follower.kill()?;
+    follower.wait()?;
+    Ok(())
+}
+
 async fn dynamodb_put(
     client: &aws_sdk_dynamodb::Client,
     table: &str,

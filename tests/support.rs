@@ -285,6 +285,15 @@ fn incidentctl_command() -> std::process::Command {
     std::process::Command::new(format!("{dir}/debug/incidentctl"))
 }
 
+/// Starts incidentctl as the account's root without waiting for it (for `--follow`).
+pub fn incidentctl_spawn(args: &[&str]) -> Result<std::process::Child> {
+    incidentctl_command()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("start incidentctl")
+}
+
 /// Runs incidentctl (the binary built in this workspace) against the stack, as the account's root.
 pub fn incidentctl(args: &[&str]) -> Result<String> {
     let out = incidentctl_command().args(args).output().context("run incidentctl")?;

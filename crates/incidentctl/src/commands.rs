@@ -372,15 +372,18 @@ async fn timeline(ctx: &Ctx, out: Output, id: &IncidentId, follow: bool) -> Resu
             .into_iter()
             .filter(|e| seen.insert((e.at, e.key.clone())))
             .collect();
-        for row in timeline_rows(&fresh).iter().zip(&fresh) {
-            match out {
-                Output::Json => println!("{}", serde_json::to_string(row.1)?),
-                Output::Table => {
+        match out {
+            Output::Json => {
+                for entry in &fresh {
+                    println!("{}", serde_json::to_string(entry)?);
+                }
+            }
+            Output::Table => {
+                for r in timeline_rows(&fresh) {
                     if first {
                         println!("{:<19}  {:<32}  {:<16}  DETAIL", TIMELINE_HEADERS[0], "WHO", "WHAT");
                         first = false;
                     }
-                    let r = row.0;
                     println!("{:<19}  {:<32}  {:<16}  {}", r[0], r[1], r[2], r[3]);
                 }
             }
