@@ -63,6 +63,26 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
+/// What every function starts from: the SDK configuration (loaded once, at cold start) and the
+/// incidents and catalog tables named by its environment.
+pub struct Wiring {
+    pub config: aws_config::SdkConfig,
+    pub store: crate::store::Store,
+    pub catalog: crate::catalog_store::CatalogStore,
+}
+
+impl Wiring {
+    pub async fn from_env() -> Result<Self, AwsError> {
+        let config = crate::sdk_config().await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&config);
+        Ok(Self {
+            store: crate::store::Store::from_env(&dynamo)?,
+            catalog: crate::catalog_store::CatalogStore::from_env(&dynamo)?,
+            config,
+        })
+    }
+}
+
 /// Reads an optional numeric setting, failing at cold start on a value that is not a number.
 pub fn env_number(name: &str, default: i64) -> Result<i64, AwsError> {
     match std::env::var(name) {

@@ -119,15 +119,7 @@ pub fn withdrawn_output(approval_id: Option<&str>, offered: usize) -> serde_json
 
 /// Who may approve a mitigation of `incident`: the approvers of its services, once each.
 pub fn approvers_of(catalog: &crate::catalog::Catalog, incident: &crate::incident::Incident) -> Vec<String> {
-    let mut out: Vec<String> = incident
-        .services
-        .iter()
-        .filter_map(|s| catalog.service(s))
-        .flat_map(|s| s.approvers.iter().cloned())
-        .collect();
-    out.sort();
-    out.dedup();
-    out
+    catalog.across(&incident.services, |s| &s.approvers)
 }
 
 /// What a person asked for.

@@ -215,6 +215,19 @@ impl Catalog {
         self.services.iter().find(|s| s.name == name)
     }
 
+    /// What `pick` lists for each of `services` that the catalog knows, sorted and once each
+    /// (the approvers of an incident's services, their dependencies).
+    pub fn across(&self, services: &[String], pick: impl Fn(&Service) -> &[String]) -> Vec<String> {
+        let mut out: Vec<String> = services
+            .iter()
+            .filter_map(|s| self.service(s))
+            .flat_map(|s| pick(s).iter().cloned())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     pub fn team(&self, name: &str) -> Option<&Team> {
         self.teams.iter().find(|t| t.name == name)
     }

@@ -131,15 +131,7 @@ fn detection_lead(r: &Record) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
 
 /// Every catalog dependency of the incident's services, sorted and once each.
 pub fn dependencies_of(catalog: &crate::catalog::Catalog, incident: &Incident) -> Vec<String> {
-    let mut deps: Vec<String> = incident
-        .services
-        .iter()
-        .filter_map(|s| catalog.service(s))
-        .flat_map(|s| s.dependencies.iter().cloned())
-        .collect();
-    deps.sort();
-    deps.dedup();
-    deps
+    catalog.across(&incident.services, |s| &s.dependencies)
 }
 
 fn at(t: DateTime<Utc>) -> String {

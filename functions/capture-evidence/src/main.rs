@@ -4,7 +4,8 @@
 mod handler;
 
 use incident_aws::evidence::{AwsSources, S3Evidence};
-use incident_aws::{catalog_store::CatalogStore, env_var, lambda, store::Store};
+use incident_aws::lambda::Wiring;
+use incident_aws::{env_var, lambda};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -13,11 +14,10 @@ async fn main() -> Result<(), Error> {
     let bucket = env_var("EVIDENCE_BUCKET")?;
     let lookback = lambda::env_number("EVIDENCE_LOOKBACK_MINUTES", 60)?;
     let cap = lambda::env_number("EVIDENCE_SIZE_CAP_BYTES", 5 * 1024 * 1024)?;
-    let config = incident_aws::sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let Wiring { config, store, catalog } = Wiring::from_env().await?;
     let deps = handler::Deps {
-        store: Store::from_env(&dynamo)?,
-        catalog: CatalogStore::from_env(&dynamo)?,
+        store,
+        catalog,
         sources: AwsSources::new(&config),
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), &bucket),
         bucket,

@@ -2,17 +2,17 @@
 
 mod handler;
 
-use incident_aws::{bus::Bus, env_var, lambda, lifecycle::Callbacks, store::Store};
+use incident_aws::lambda::Wiring;
+use incident_aws::{bus::Bus, env_var, lambda, lifecycle::Callbacks};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
     let policy = lambda::policy_from_env()?;
-    let config = incident_aws::sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let Wiring { config, store, .. } = Wiring::from_env().await?;
     let deps = handler::Deps {
-        store: Store::from_env(&dynamo)?,
+        store,
         bus: Bus::new(&config, env_var("EVENT_BUS_NAME")?),
         callbacks: Callbacks::new(&config),
         policy,

@@ -29,24 +29,6 @@ pub enum Request {
     Catalog(Catalog),
 }
 
-/// Why a request was not carried out.
-#[derive(Debug, thiserror::Error)]
-pub enum Failure {
-    #[error(transparent)]
-    Refused(#[from] Refusal),
-    #[error(transparent)]
-    Port(#[from] PortError),
-}
-
-impl From<CommandError> for Failure {
-    fn from(e: CommandError) -> Self {
-        match e {
-            CommandError::Refused(r) => Failure::Refused(r),
-            CommandError::Port(p) => Failure::Port(p),
-        }
-    }
-}
-
 impl<S, C, N, K, F> Deps<S, C, N, K, F>
 where
     S: CommandStore + Tokens,
@@ -55,7 +37,7 @@ where
     K: TaskCallbacks,
     F: FollowUps,
 {
-    pub async fn handle(&self, request: Request, caller: &Caller, now: DateTime<Utc>) -> Result<Reply, Failure> {
+    pub async fn handle(&self, request: Request, caller: &Caller, now: DateTime<Utc>) -> Result<Reply, CommandError> {
         match request {
             Request::Incident(id, command) => {
                 let catalog = self.catalog.load().await?;
@@ -89,7 +71,7 @@ where
     }
 
     /// After the records are written: the waiting tasks, the events, the follow-ups.
-    async fn follow_through(&self, id: &IncidentId, effects: &Effects, reply: &mut Reply) -> Result<(), Failure> {
+    async fn follow_through(&self, id: &IncidentId, effects: &Effects, reply: &mut Reply) -> Result<(), CommandError> {
         for completion in &effects.complete {
             let key = completion.task.key();
             // A token not kept yet is completed by the lifecycle itself when it keeps it.
@@ -120,7 +102,7 @@ where
         completed: bool,
         effects: &Effects,
         reply: &mut Reply,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), CommandError> {
         let republish = effects.new_action.is_some() || effects.closed_action.is_some();
         let published = match self.functions.publish(id).await {
             Ok(published) => published,

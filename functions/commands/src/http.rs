@@ -2,14 +2,15 @@
 //! a client can act on (400 malformed, 403 no verified caller, 404 not found, 409 refused by a
 //! rule, 5xx failed).
 
-use crate::handler::{Deps, Failure, Request as Asked};
+use crate::handler::{Deps, Request as Asked};
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use incident_core::approval::Caller;
 use incident_core::command::{Command, Refusal, ReportRequest};
 use incident_core::ports::{
-    CatalogSink, CatalogSource, CommandStore, FollowUps, Notifier, PortError, ReportIntake, TaskCallbacks, Tokens,
+    CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps, Notifier, PortError, ReportIntake,
+    TaskCallbacks, Tokens,
 };
 use incident_core::IncidentId;
 use serde::de::DeserializeOwned;
@@ -73,9 +74,9 @@ fn respond(status: i64, body: Value) -> ApiGatewayV2httpResponse {
 }
 
 /// The answer to a failure: its status and a body that says what happened in one line.
-pub fn failure(f: &Failure) -> ApiGatewayV2httpResponse {
+pub fn failure(f: &CommandError) -> ApiGatewayV2httpResponse {
     match f {
-        Failure::Refused(r) => {
+        CommandError::Refused(r) => {
             let status = match r {
                 Refusal::Refused(_) | Refusal::Checklist(_) => 409,
                 Refusal::NotFound(_) => 404,
@@ -87,7 +88,7 @@ pub fn failure(f: &Failure) -> ApiGatewayV2httpResponse {
             }
             respond(status, body)
         }
-        Failure::Port(e) => {
+        CommandError::Port(e) => {
             let status = match e {
                 PortError::NotFound(_) => 404,
                 PortError::Rejected(_) => 409,
@@ -122,7 +123,7 @@ where
     };
     let asked = match parse(&request) {
         Ok(asked) => asked,
-        Err(refusal) => return Ok(failure(&Failure::Refused(refusal))),
+        Err(refusal) => return Ok(failure(&CommandError::Refused(refusal))),
     };
     Ok(match deps.handle(asked, &caller, chrono::Utc::now()).await {
         Ok(reply) => respond(200, json!(reply)),

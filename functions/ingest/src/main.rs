@@ -2,9 +2,8 @@
 
 mod handler;
 
-use incident_aws::{
-    bus::Bus, catalog_store::CatalogStore, env_var, lambda, lifecycle::Lifecycle, rejects::Rejects, store::Store,
-};
+use incident_aws::lambda::Wiring;
+use incident_aws::{bus::Bus, env_var, lambda, lifecycle::Lifecycle, rejects::Rejects};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -16,11 +15,10 @@ async fn main() -> Result<(), Error> {
         env_var("EVENT_BUS_NAME")?,
         env_var("DLQ_URL")?,
     );
-    let config = incident_aws::sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let Wiring { config, store, catalog } = Wiring::from_env().await?;
     let deps = handler::Deps {
-        store: Store::from_env(&dynamo)?,
-        catalog: CatalogStore::from_env(&dynamo)?,
+        store,
+        catalog,
         lifecycle: Lifecycle::new(&config, machine),
         bus: Bus::new(&config, bus_name),
         rejects: Rejects::new(&config, dlq),

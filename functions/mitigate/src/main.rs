@@ -3,18 +3,18 @@
 mod handler;
 
 use incident_aws::evidence::S3Evidence;
+use incident_aws::lambda::Wiring;
 use incident_aws::runbooks::SsmRunbooks;
-use incident_aws::{bus::Bus, catalog_store::CatalogStore, env_var, lambda, store::Store};
+use incident_aws::{bus::Bus, env_var, lambda};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
-    let config = incident_aws::sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let Wiring { config, store, catalog } = Wiring::from_env().await?;
     let deps = handler::Deps {
-        store: Store::from_env(&dynamo)?,
-        catalog: CatalogStore::from_env(&dynamo)?,
+        store,
+        catalog,
         bus: Bus::new(&config, env_var("EVENT_BUS_NAME")?),
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), env_var("EVIDENCE_BUCKET")?),
         runbooks: SsmRunbooks::new(aws_sdk_ssm::Client::new(&config), env_var("RUNBOOK_ROLE_ARN")?),

@@ -2,18 +2,14 @@
 
 mod handler;
 
-use incident_aws::{catalog_store::CatalogStore, store::Store};
+use incident_aws::lambda::Wiring;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
-    let config = incident_aws::sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&config);
-    let deps = handler::Deps {
-        store: Store::from_env(&dynamo)?,
-        catalog: CatalogStore::from_env(&dynamo)?,
-    };
+    let Wiring { store, catalog, .. } = Wiring::from_env().await?;
+    let deps = handler::Deps { store, catalog };
     run(service_fn(|event: LambdaEvent<handler::Input>| {
         handler::handle(&deps, event.payload)
     }))
