@@ -79,11 +79,12 @@ impl Api {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.clone())))?;
         self.sign(&mut request, &body).await?;
-        let response = self
-            .http
-            .request(request)
-            .await
-            .map_err(|e| anyhow!("cannot reach the command API at {url}: {e} (connection refused or timed out)"))?;
+        let response = self.http.request(request).await.map_err(|e| {
+            anyhow!(
+                "cannot reach the command API at {url}: {}",
+                incident_aws::error::one_line(&e)
+            )
+        })?;
         let status = response.status().as_u16();
         let bytes = response.into_body().collect().await?.to_bytes();
         let answer: Value = serde_json::from_slice(&bytes)
