@@ -1018,7 +1018,7 @@ async fn close_carefully_then_learn(stack: &Stack, events: &str, id: &str) -> Re
 async fn overdue_action_items_are_announced_once_a_day_by_the_scheduled_scan() -> Result<()> {
     use incident_core::actions::{action_id, ActionItem, Term};
     use incident_core::effects::Effects;
-    use incident_core::ports::{CommandStore, Versions};
+    use incident_core::ports::{Applied, Versions};
     let stack = setup().await?;
     let events = stack.capture_app_events("e2e-overdue-events").await?;
     let pages = stack
@@ -1041,7 +1041,8 @@ async fn overdue_action_items_are_announced_once_a_day_by_the_scheduled_scan() -
         new_action: Some(item.clone()),
         ..Effects::default()
     };
-    assert!(stack.store.apply(&incident.id, &Versions::default(), &seeded).await?);
+    let applied = stack.store.apply(&incident.id, &Versions::default(), &seeded).await?;
+    assert_eq!(applied, Applied::Written);
 
     // The hourly schedule is wired to the postmortem function with the scan's input.
     let rules = stack.events.list_rules().send().await?;

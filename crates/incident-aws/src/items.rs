@@ -24,6 +24,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 use incident_core::correlation::{ServiceClusters, StormState};
 use incident_core::incident::Incident;
+use incident_core::recording::Change;
 use incident_core::signal::Signal;
 use incident_core::timeline::Entry;
 use incident_core::{IncidentId, SignalKey};
@@ -155,6 +156,12 @@ pub struct DedupItem {
     /// Incidents this signal opened, whose loops must be running.
     #[serde(default)]
     pub opened: Vec<IncidentId>,
+    /// Incidents this signal merged away, whose loops must be stopped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<IncidentId>,
+    /// Links and merges of existing incidents the signal implies, replayed by every retry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<(IncidentId, Change)>,
     pub ttl: i64,
 }
 

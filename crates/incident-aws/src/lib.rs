@@ -7,7 +7,7 @@
 pub mod approvals;
 pub mod bus;
 pub mod catalog_store;
-pub mod command_store;
+pub mod effects_store;
 pub mod error;
 pub mod evidence;
 pub mod follow_ups;

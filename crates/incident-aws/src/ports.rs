@@ -9,6 +9,7 @@ use crate::AwsError;
 use incident_core::app_event::AppEvent;
 use incident_core::catalog::{Catalog, ServiceMatch};
 use incident_core::correlation::Policy;
+use incident_core::effects::Effects;
 use incident_core::incident::Incident;
 use incident_core::ports::*;
 use incident_core::signal::Signal;
@@ -39,15 +40,12 @@ impl IncidentStore for Store {
         Ok(Store::incident(self, id).await?)
     }
 
-    async fn update_incident<F>(&self, id: &IncidentId, change: F) -> PortResult<Incident>
-    where
-        F: FnMut(&mut Incident) -> Result<(), Rejected> + Send,
-    {
-        Ok(Store::update_incident(self, id, change).await?)
+    async fn incident_version(&self, id: &IncidentId) -> PortResult<(Incident, Versions)> {
+        Ok(Store::incident_version(self, id).await?)
     }
 
-    async fn append(&self, id: &IncidentId, entry: Entry) -> PortResult<bool> {
-        Ok(Store::append(self, id, entry).await?)
+    async fn apply(&self, id: &IncidentId, read: &Versions, effects: &Effects) -> PortResult<Applied> {
+        Ok(Store::apply(self, id, read, effects).await?)
     }
 
     async fn signals(&self, id: &IncidentId) -> PortResult<Vec<Signal>> {

@@ -14,7 +14,7 @@ use chrono::{TimeDelta, Utc};
 use incident_core::catalog::ServiceMatch;
 use incident_core::correlation::{correlate, Outcome, Policy, ServiceClusters, StormState};
 use incident_core::incident::{Incident, Scope};
-use incident_core::ports::{Recorded, Rejected};
+use incident_core::ports::Recorded;
 use incident_core::recording::{record, Recording};
 use incident_core::signal::Signal;
 use incident_core::timeline::Entry;
@@ -183,6 +183,21 @@ impl Store {
         out.item.map(|item| from_item(pk, item)).transpose()
     }
 
+    /// Whether an item is there (read consistently).
+    pub(crate) async fn exists(&self, item_key: Item) -> Result<bool, AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key))
+            .consistent_read(true)
+            .projection_expression("pk")
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("GetItem", e))?;
+        Ok(out.item.is_some())
+    }
+
     /// Ingests one signal: dedup, correlation, and every write it implies, atomically.
     pub async fn record_signal(
         &self,
@@ -193,10 +208,12 @@ impl Store {
         let service = matched.service.as_str();
         for _ in 0..ATTEMPTS {
             if let Some(seen) = self.get::<DedupItem>(&dedup_pk(&signal.key), "DEDUP").await? {
+                // Whatever the first recording left to do is done again, until it is done.
                 return Ok(Recorded {
                     outcome: Outcome::Duplicate,
                     start: seen.opened,
-                    stop: Vec::new(),
+                    stop: seen.stop,
+                    changes: seen.changes,
                 });
             }
             let svc: Option<ServiceStateItem> = self.get(&service_state_pk(service), STATE).await?;
@@ -217,6 +234,8 @@ impl Store {
                     sk: "DEDUP".into(),
                     incident: recording.home.clone(),
                     opened: recording.start.clone(),
+                    stop: recording.stop.clone(),
+                    changes: recording.changes.clone(),
                     ttl: ttl_after(DEDUP_DAYS),
                 })?,
                 Some("attribute_not_exists(pk)"),
@@ -248,18 +267,11 @@ impl Store {
                 .await
             {
                 Ok(_) => {
-                    // Links and merges change incidents that exist already: each is idempotent.
-                    for (id, change) in &recording.changes {
-                        self.update_incident(id, |i| {
-                            change.apply(i);
-                            Ok(())
-                        })
-                        .await?;
-                    }
                     return Ok(Recorded {
                         outcome,
                         start: recording.start,
                         stop: recording.stop,
+                        changes: recording.changes,
                     });
                 }
                 Err(err) => {
@@ -340,37 +352,6 @@ impl Store {
             .and_then(|n| n.parse::<u64>().ok())
             .unwrap_or(0);
         Ok(Some((from_item::<MetaItem>("incident", raw)?.incident, rev)))
-    }
-
-    /// Read-modify-write of an incident record, retried on concurrent change. `change` may refuse,
-    /// which is returned as [`AwsError::Rejected`].
-    pub async fn update_incident<F>(&self, id: &IncidentId, mut change: F) -> Result<Incident, AwsError>
-    where
-        F: FnMut(&mut Incident) -> Result<(), Rejected>,
-    {
-        for _ in 0..ATTEMPTS {
-            let (mut incident, rev) = self
-                .incident_at(id)
-                .await?
-                .ok_or_else(|| AwsError::NotFound(id.to_string()))?;
-            change(&mut incident).map_err(|Rejected(why)| AwsError::Rejected(why))?;
-            let (item, condition, values) = revised(&incident, rev)?;
-            let stored = self.put_if(item, &condition, &values).await?;
-            if stored {
-                return Ok(incident);
-            }
-        }
-        Err(AwsError::Contention(format!("incident {id}")))
-    }
-
-    /// Appends a timeline entry once: a retried step with the same entry key writes nothing.
-    pub async fn append(&self, id: &IncidentId, entry: Entry) -> Result<bool, AwsError> {
-        let marker = key(incident_pk(id), format!("ENTRY#{}", entry.key));
-        let writes = vec![
-            put(&self.table, marker, Some("attribute_not_exists(pk)"), &[]),
-            put(&self.table, to_item(&TimelineItem::new(id, entry))?, None, &[]),
-        ];
-        self.transact_if(writes).await
     }
 
     /// Writes all of `writes` or none: `Ok(false)` when a condition did not hold (the transaction

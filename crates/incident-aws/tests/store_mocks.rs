@@ -16,6 +16,7 @@ use incident_aws::store::Store;
 use incident_aws::AwsError;
 use incident_core::catalog::{Catalog, ServiceMatch};
 use incident_core::correlation::{Outcome, Placement, Policy};
+use incident_core::recording::Change;
 use incident_core::signal::{Health, Signal, SignalSource};
 use incident_core::{IncidentId, SignalKey};
 
@@ -86,13 +87,17 @@ async fn a_version_conflict_is_retried_against_fresh_state() {
 }
 
 #[tokio::test]
-async fn losing_the_race_to_a_redelivery_is_a_duplicate_that_still_starts_the_loop() {
+async fn losing_the_race_to_a_redelivery_is_a_duplicate_that_still_starts_the_loop_and_replays_its_merge() {
     let opened = IncidentId::for_service("checkout", &signal().key);
+    let merged = IncidentId::for_service("checkout", &SignalKey::new("test", "later"));
+    let merge = (merged.clone(), Change::MergeInto(opened.clone()));
     let seen = DedupItem {
         pk: format!("DEDUP#{}", signal().key),
         sk: "DEDUP".into(),
         incident: Some(opened.clone()),
         opened: vec![opened.clone()],
+        stop: vec![merged.clone()],
+        changes: vec![merge.clone()],
         ttl: 0,
     };
     let item = to_item(&seen).unwrap();
@@ -114,6 +119,12 @@ async fn losing_the_race_to_a_redelivery_is_a_duplicate_that_still_starts_the_lo
 
     assert_eq!(recorded.outcome, Outcome::Duplicate);
     assert_eq!(recorded.start, vec![opened], "the loop is (re)started, idempotently");
+    assert_eq!(
+        recorded.stop,
+        vec![merged],
+        "the merged incident's loop is stopped again"
+    );
+    assert_eq!(recorded.changes, vec![merge], "the merge is written again until it is");
     assert_eq!(writes.num_calls(), 1);
 }
 

@@ -28,7 +28,7 @@ struct State {
     timelines: HashMap<IncidentId, Vec<Entry>>,
     tokens: HashMap<(IncidentId, String), String>,
     approvals: Vec<Approval>,
-    seen: HashMap<SignalKey, Vec<IncidentId>>,
+    seen: HashMap<SignalKey, Recorded>,
     clusters: HashMap<String, ServiceClusters>,
     storm: StormState,
     whys: HashMap<IncidentId, Tree>,
@@ -59,6 +59,15 @@ impl MemoryStore {
 
     pub fn get(&self, id: &IncidentId) -> Option<Incident> {
         self.state.lock().unwrap().incidents.get(id).cloned()
+    }
+
+    /// Sets a test's scene: changes a stored incident directly, as if earlier steps had (its
+    /// version moves on, so a write decided before this fails as it would on DynamoDB).
+    pub fn alter(&self, id: &IncidentId, change: impl FnOnce(&mut Incident)) {
+        let mut st = self.state.lock().unwrap();
+        let incident = st.incidents.get_mut(id).expect("the incident the test altered exists");
+        change(incident);
+        st.versions.entry(id.clone()).or_default().incident += 1;
     }
 
     pub fn all(&self) -> Vec<Incident> {
@@ -120,11 +129,10 @@ impl MemoryStore {
 impl IncidentStore for MemoryStore {
     async fn record_signal(&self, matched: &ServiceMatch, signal: &Signal, policy: &Policy) -> PortResult<Recorded> {
         let mut st = self.state.lock().unwrap();
-        if let Some(opened) = st.seen.get(&signal.key) {
+        if let Some(seen) = st.seen.get(&signal.key) {
             return Ok(Recorded {
                 outcome: Outcome::Duplicate,
-                start: opened.clone(),
-                stop: Vec::new(),
+                ..seen.clone()
             });
         }
         let st = &mut *st;
@@ -147,48 +155,95 @@ impl IncidentStore for MemoryStore {
                 timeline.push(entry);
             }
         }
-        for (id, change) in &r.changes {
-            if let Some(incident) = st.incidents.get_mut(id) {
-                change.apply(incident);
-                st.versions.entry(id.clone()).or_default().incident += 1;
-            }
-        }
-        st.seen.insert(signal.key.clone(), r.start.clone());
-        Ok(Recorded {
+        let recorded = Recorded {
             outcome,
             start: r.start,
             stop: r.stop,
-        })
+            changes: r.changes,
+        };
+        st.seen.insert(signal.key.clone(), recorded.clone());
+        Ok(recorded)
     }
 
     async fn incident(&self, id: &IncidentId) -> PortResult<Incident> {
         self.get(id).ok_or_else(|| PortError::NotFound(id.to_string()))
     }
 
-    async fn update_incident<F>(&self, id: &IncidentId, mut change: F) -> PortResult<Incident>
-    where
-        F: FnMut(&mut Incident) -> Result<(), Rejected> + Send,
-    {
-        let mut st = self.state.lock().unwrap();
-        let current = st
+    async fn incident_version(&self, id: &IncidentId) -> PortResult<(Incident, Versions)> {
+        let st = self.state.lock().unwrap();
+        let incident = st
             .incidents
             .get(id)
             .ok_or_else(|| PortError::NotFound(id.to_string()))?;
-        let mut next = current.clone();
-        change(&mut next).map_err(|Rejected(why)| PortError::Rejected(why))?;
-        st.incidents.insert(id.clone(), next.clone());
-        st.versions.entry(id.clone()).or_default().incident += 1;
-        Ok(next)
+        Ok((incident.clone(), st.versions.get(id).cloned().unwrap_or_default()))
     }
 
-    async fn append(&self, id: &IncidentId, entry: Entry) -> PortResult<bool> {
+    async fn apply(&self, id: &IncidentId, read: &Versions, effects: &Effects) -> PortResult<Applied> {
         let mut st = self.state.lock().unwrap();
-        let timeline = st.timelines.entry(id.clone()).or_default();
-        if timeline.iter().any(|e| e.key == entry.key) {
-            return Ok(false);
+        let now = st.versions.get(id).cloned().unwrap_or_default();
+        // The same conditions the DynamoDB transaction checks, all before anything is written.
+        let written = st.timelines.get(id).into_iter().flatten();
+        if written
+            .into_iter()
+            .any(|e| effects.timeline.iter().any(|n| n.key == e.key))
+        {
+            return Ok(Applied::AlreadyWritten);
         }
-        timeline.push(entry);
-        Ok(true)
+        let approval_open = |a: &Approval| {
+            st.approvals
+                .iter()
+                .find(|s| s.id == a.id)
+                .is_some_and(|s| s.decision.is_none() && !s.expired)
+        };
+        let actions = st.actions.get(id).cloned().unwrap_or_default();
+        let holds = (effects.incident.is_none() || now.incident == read.incident)
+            && (effects.whys.is_none() || now.whys == read.whys)
+            && (effects.authored.is_none() || now.authored == read.authored)
+            && effects.approval.as_ref().is_none_or(approval_open)
+            && effects
+                .new_action
+                .as_ref()
+                .is_none_or(|n| actions.iter().all(|a| a.id != n.id))
+            && effects
+                .closed_action
+                .as_ref()
+                .is_none_or(|c| actions.iter().any(|a| a.id == c.id && a.done.is_none()));
+        if !holds {
+            return Ok(Applied::Conflict);
+        }
+        let st = &mut *st;
+        let version = st.versions.entry(id.clone()).or_default();
+        if let Some(i) = &effects.incident {
+            version.incident += 1;
+            st.incidents.insert(id.clone(), i.clone());
+        }
+        if let Some(w) = &effects.whys {
+            version.whys += 1;
+            st.whys.insert(id.clone(), w.clone());
+        }
+        if let Some(a) = &effects.authored {
+            version.authored += 1;
+            st.authored.insert(id.clone(), a.clone());
+        }
+        if let Some(a) = &effects.approval {
+            if let Some(stored) = st.approvals.iter_mut().find(|s| s.id == a.id) {
+                stored.decision = a.decision.clone();
+            }
+        }
+        let items = st.actions.entry(id.clone()).or_default();
+        if let Some(n) = &effects.new_action {
+            items.push(n.clone());
+        }
+        if let Some(c) = &effects.closed_action {
+            if let Some(stored) = items.iter_mut().find(|a| a.id == c.id) {
+                stored.done = c.done.clone();
+            }
+        }
+        st.timelines
+            .entry(id.clone())
+            .or_default()
+            .extend(effects.timeline.iter().cloned());
+        Ok(Applied::Written)
     }
 
     async fn signals(&self, id: &IncidentId) -> PortResult<Vec<Signal>> {
@@ -422,67 +477,6 @@ impl CommandStore for MemoryStore {
             signals,
         };
         Ok((state, st.versions.get(id).cloned().unwrap_or_default()))
-    }
-
-    async fn apply(&self, id: &IncidentId, read: &Versions, effects: &Effects) -> PortResult<bool> {
-        let mut st = self.state.lock().unwrap();
-        let now = st.versions.get(id).cloned().unwrap_or_default();
-        // The same conditions the DynamoDB transaction checks, all before anything is written.
-        let approval_open = |a: &Approval| {
-            st.approvals
-                .iter()
-                .find(|s| s.id == a.id)
-                .is_some_and(|s| s.decision.is_none() && !s.expired)
-        };
-        let actions = st.actions.get(id).cloned().unwrap_or_default();
-        let holds = (effects.incident.is_none() || now.incident == read.incident)
-            && (effects.whys.is_none() || now.whys == read.whys)
-            && (effects.authored.is_none() || now.authored == read.authored)
-            && effects.approval.as_ref().is_none_or(approval_open)
-            && effects
-                .new_action
-                .as_ref()
-                .is_none_or(|n| actions.iter().all(|a| a.id != n.id))
-            && effects
-                .closed_action
-                .as_ref()
-                .is_none_or(|c| actions.iter().any(|a| a.id == c.id && a.done.is_none()));
-        if !holds {
-            return Ok(false);
-        }
-        let st = &mut *st;
-        let version = st.versions.entry(id.clone()).or_default();
-        if let Some(i) = &effects.incident {
-            version.incident += 1;
-            st.incidents.insert(id.clone(), i.clone());
-        }
-        if let Some(w) = &effects.whys {
-            version.whys += 1;
-            st.whys.insert(id.clone(), w.clone());
-        }
-        if let Some(a) = &effects.authored {
-            version.authored += 1;
-            st.authored.insert(id.clone(), a.clone());
-        }
-        if let Some(a) = &effects.approval {
-            if let Some(stored) = st.approvals.iter_mut().find(|s| s.id == a.id) {
-                stored.decision = a.decision.clone();
-            }
-        }
-        let items = st.actions.entry(id.clone()).or_default();
-        if let Some(n) = &effects.new_action {
-            items.push(n.clone());
-        }
-        if let Some(c) = &effects.closed_action {
-            if let Some(stored) = items.iter_mut().find(|a| a.id == c.id) {
-                stored.done = c.done.clone();
-            }
-        }
-        st.timelines
-            .entry(id.clone())
-            .or_default()
-            .extend(effects.timeline.iter().cloned());
-        Ok(true)
     }
 }
 

@@ -38,7 +38,7 @@ pub enum PortError {
     Transient(String),
 }
 
-/// A rule refusing a change inside [`IncidentStore::update_incident`].
+/// A rule refusing a lifecycle step (see [`run_step`]).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0}")]
 pub struct Rejected(pub String);
@@ -51,6 +51,21 @@ pub struct Recorded {
     pub start: Vec<IncidentId>,
     /// Incidents merged away whose lifecycle should stop.
     pub stop: Vec<IncidentId>,
+    /// Links and merges of incidents that existed already, for the handler to write (see
+    /// [`run_step`]). Kept with the signal's dedup record, so a retry of the same signal gets them
+    /// again and replays them until they are written: each is idempotent.
+    pub changes: Vec<(IncidentId, crate::recording::Change)>,
+}
+
+/// What [`IncidentStore::apply`] did with a set of effects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Every record was written.
+    Written,
+    /// Something the effects depend on changed since it was read: nothing was written; decide again.
+    Conflict,
+    /// Their timeline entries were written before (a retried step): nothing was written again.
+    AlreadyWritten,
 }
 
 pub type PortResult<T> = Result<T, PortError>;
@@ -66,13 +81,18 @@ pub trait IncidentStore: Sync {
 
     fn incident(&self, id: &IncidentId) -> impl Future<Output = PortResult<Incident>> + Send;
 
-    /// Read-modify-write, retried on concurrent change; `change` may refuse.
-    fn update_incident<F>(&self, id: &IncidentId, change: F) -> impl Future<Output = PortResult<Incident>> + Send
-    where
-        F: FnMut(&mut Incident) -> Result<(), Rejected> + Send;
+    /// The incident with the version that a write decided on it is conditional on.
+    fn incident_version(&self, id: &IncidentId) -> impl Future<Output = PortResult<(Incident, Versions)>> + Send;
 
-    /// Appends an entry once per key; `false` when it was already there.
-    fn append(&self, id: &IncidentId, entry: Entry) -> impl Future<Output = PortResult<bool>> + Send;
+    /// The one write path: writes the records among `effects` at once, if nothing they depend on
+    /// changed since `read` (see [`Effects`]). A timeline entry is written once per key: effects
+    /// whose entries exist already were applied before, and are not written again.
+    fn apply(
+        &self,
+        id: &IncidentId,
+        read: &Versions,
+        effects: &Effects,
+    ) -> impl Future<Output = PortResult<Applied>> + Send;
 
     fn signals(&self, id: &IncidentId) -> impl Future<Output = PortResult<Vec<Signal>>> + Send;
 
@@ -259,23 +279,14 @@ pub struct Versions {
     pub authored: u64,
 }
 
-/// The one write path of people's commands.
-pub trait CommandStore: Sync {
+/// What people's commands are decided on; they write through [`IncidentStore::apply`].
+pub trait CommandStore: IncidentStore {
     /// What a command is decided on; `record` adds the timeline and signals.
     fn command_state(
         &self,
         id: &IncidentId,
         record: bool,
     ) -> impl Future<Output = PortResult<(State, Versions)>> + Send;
-
-    /// Writes the records among `effects` at once, if nothing they depend on changed since `read`
-    /// (see [`Effects`]); `Ok(false)` when something did, and nothing was written.
-    fn apply(
-        &self,
-        id: &IncidentId,
-        read: &Versions,
-        effects: &Effects,
-    ) -> impl Future<Output = PortResult<bool>> + Send;
 }
 
 /// Why a command did not go through: a rule's refusal, or a port's failure.
@@ -287,7 +298,8 @@ pub enum CommandError {
     Port(#[from] PortError),
 }
 
-const COMMAND_ATTEMPTS: usize = 8;
+/// How often a write is decided again after someone else wrote in between.
+const ATTEMPTS: usize = 8;
 
 /// Reads, decides and writes a command, again from a fresh read whenever someone else wrote in
 /// between; a second decision on one approval therefore sees the first and is refused.
@@ -299,17 +311,55 @@ pub async fn run_command<S: CommandStore>(
     caller: &Caller,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Decided, CommandError> {
-    for _ in 0..COMMAND_ATTEMPTS {
+    for _ in 0..ATTEMPTS {
         let (state, read) = store.command_state(id, command.needs_record()).await?;
         if state.incident.is_none() {
             return Err(Refusal::NotFound(format!("no incident {id}")).into());
         }
         let decided = decide(command, &state, catalog, caller, now)?;
-        if decided.effects.writes_nothing() || store.apply(id, &read, &decided.effects).await? {
+        if decided.effects.writes_nothing() || store.apply(id, &read, &decided.effects).await? != Applied::Conflict {
             return Ok(decided);
         }
     }
     Err(PortError::Transient(format!("{id} kept changing while the command was applied; try again")).into())
+}
+
+/// Runs one step of an incident's lifecycle through the one write path: `step` changes the
+/// incident as read (with the core's rules) and returns the timeline entries it records; both are
+/// written at once, decided again from a fresh read whenever someone else wrote in between. A
+/// refusal of `step` is [`PortError::Rejected`]. A step whose entries were written before (a retried
+/// invocation) writes nothing again. Returns the incident as stored after the step.
+pub async fn run_step<S, F>(store: &S, id: &IncidentId, mut step: F) -> PortResult<Incident>
+where
+    S: IncidentStore,
+    F: FnMut(&mut Incident) -> Result<Vec<Entry>, Rejected> + Send,
+{
+    for _ in 0..ATTEMPTS {
+        let (read, versions) = store.incident_version(id).await?;
+        let mut changed = read.clone();
+        let timeline = step(&mut changed).map_err(|Rejected(why)| PortError::Rejected(why))?;
+        let effects = Effects {
+            incident: (changed != read).then(|| changed.clone()),
+            timeline,
+            ..Effects::default()
+        };
+        if effects.writes_nothing() {
+            return Ok(changed);
+        }
+        match store.apply(id, &versions, &effects).await? {
+            Applied::Written => return Ok(changed),
+            Applied::AlreadyWritten => return Ok(read),
+            Applied::Conflict => {}
+        }
+    }
+    Err(PortError::Transient(format!(
+        "{id} kept changing while a lifecycle step was written"
+    )))
+}
+
+/// Writes a lifecycle step's timeline entries, each once per key.
+pub async fn append<S: IncidentStore>(store: &S, id: &IncidentId, entries: Vec<Entry>) -> PortResult<()> {
+    run_step(store, id, |_| Ok(entries.clone())).await.map(|_| ())
 }
 
 /// What the postmortem is written from, besides the incident: the timeline, the five-whys tree,

@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 
 /// A change of an incident that already exists, made after the signal's records are written.
 /// Each is idempotent, so a retry that replays it converges.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Change {
     /// A single-service incident now belongs to this multi-service event.
     LinkInto(IncidentId),

@@ -8,9 +8,11 @@ use crate::command::{Command, Refusal};
 use crate::correlation::Policy;
 use crate::effects::{Effects, Waiting};
 use crate::incident::Status;
-use crate::ports::{run_command, Approvals, CommandError, CommandStore, IncidentStore, Tokens};
+use crate::ports::{
+    run_command, run_step, Applied, Approvals, CommandError, CommandStore, IncidentStore, PortError, Rejected, Tokens,
+};
 use crate::signal::{Health, Signal, SignalSource};
-use crate::timeline::EntryKind;
+use crate::timeline::{Entry, EntryKind};
 use crate::{IncidentId, SignalKey};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeMap;
@@ -77,7 +79,8 @@ where
     let run = |command: Command, who: &str| {
         let caller = person(who);
         let id = id.clone();
-        async move { run_command(store, catalog, &id, &command, &caller, now).await }
+        // Each command at its own instant, as people's are: an entry's key is its kind and time.
+        async move { run_command(store, catalog, &id, &command, &caller, Utc::now()).await }
     };
 
     // Acknowledged once; the second is refused with who was first.
@@ -154,14 +157,44 @@ where
         incident: Some(overwritten),
         ..Effects::default()
     };
-    assert!(
-        !store.apply(&id, &read, &lost_update).await.unwrap(),
+    assert_eq!(
+        store.apply(&id, &read, &lost_update).await.unwrap(),
+        Applied::Conflict,
         "a stale write is refused"
     );
     let (now_state, _) = store.command_state(&id, false).await.unwrap();
     let current = now_state.incident.unwrap();
     assert_ne!(current.title, "overwritten");
     assert_eq!(current.mitigated_by.as_deref(), Some("manual: bilal"));
+
+    // Lifecycle steps write through the same path: the change and its entry at once; a retried
+    // step (same entry key) writes nothing again, even on a changed incident; a refusal writes nothing.
+    let escalated = || Entry::system("contract", EntryKind::Escalated, "escalation-1", "escalation 1 to sre");
+    let stepped = run_step(store, &id, |i| {
+        crate::engagement::record_escalation(i, 1);
+        Ok(vec![escalated()])
+    })
+    .await
+    .expect("a lifecycle step");
+    assert_eq!(stepped.escalations, 1);
+    run_step(store, &id, |i| {
+        i.title = "retried".into();
+        Ok(vec![escalated()])
+    })
+    .await
+    .expect("a retried step is no error");
+    let (after, _) = store.command_state(&id, true).await.unwrap();
+    let written: Vec<_> = after.timeline.iter().filter(|e| e.key == "escalation-1").collect();
+    assert_eq!(written.len(), 1, "a retried step's entry is kept once");
+    let after = after.incident.unwrap();
+    assert_eq!((after.escalations, after.title.as_str()), (1, current.title.as_str()));
+    let refused = run_step(store, &id, |i| {
+        i.title = "refused".into();
+        Err(Rejected("not now".into()))
+    })
+    .await;
+    assert_eq!(refused.unwrap_err(), PortError::Rejected("not now".into()));
+    assert_ne!(store.incident(&id).await.unwrap().title, "refused");
 
     // The postmortem's records: the tree, an action item closed only with validation, once.
     run(

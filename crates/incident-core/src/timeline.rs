@@ -55,9 +55,11 @@ impl Entry {
         }
     }
 
-    /// An entry by a person (the identity the command API verified), unique per call.
+    /// An entry by a person (the identity the command API verified), unique per call: its key is
+    /// its kind, its instant and who wrote it, so two people writing at once both keep theirs.
     pub fn human(actor: &str, kind: EntryKind, text: impl Into<String>, at: DateTime<Utc>) -> Self {
-        let key = format!("{:?}-{}", kind, at.timestamp_nanos_opt().unwrap_or_default()).to_lowercase();
+        let nanos = at.timestamp_nanos_opt().unwrap_or_default();
+        let key = format!("{kind:?}-{nanos}-{actor}").to_lowercase();
         Self {
             at,
             actor: actor.to_string(),

@@ -7,7 +7,7 @@ use incident_core::catalog::Catalog;
 use incident_core::evidence::{self, Collected, Manifest, Moment, SourceError, Window};
 use incident_core::incident::Incident;
 use incident_core::ports::{
-    signals_with_members, CatalogSource, EvidenceSources, EvidenceStore, IncidentStore, PortError, PortResult,
+    run_step, signals_with_members, CatalogSource, EvidenceSources, EvidenceStore, IncidentStore, PortError, PortResult,
 };
 use incident_core::resolution;
 use incident_core::timeline::{Entry, EntryKind};
@@ -154,16 +154,15 @@ where
             manifest.summary(),
         )
         .link(format!("s3://{}/{manifest_key}", self.bucket));
-        self.store.append(&id, entry).await?;
-        if input.moment == Moment::Closing {
-            // The resolution checklist waits for this: the final capture has run.
-            self.store
-                .update_incident(&id, |i| {
-                    resolution::record_final_capture(i, now);
-                    Ok(())
-                })
-                .await?;
-        }
+        let closing = input.moment == Moment::Closing;
+        run_step(&self.store, &id, |i| {
+            if closing {
+                // The resolution checklist waits for this: the final capture has run.
+                resolution::record_final_capture(i, now);
+            }
+            Ok(vec![entry.clone()])
+        })
+        .await?;
         tracing::info!(incident = %id, %capture, objects = manifest.objects.len(), errors = manifest.errors.len(), "evidence captured");
         Ok(Output {
             incident_id: id,

@@ -7,7 +7,7 @@ use incident_core::app_event::{AppEvent, Summary};
 use incident_core::correlation::Policy;
 use incident_core::effects::Waiting;
 use incident_core::incident::Status;
-use incident_core::ports::{keep_until_resolved, IncidentStore, Notifier, TaskCallbacks, Tokens};
+use incident_core::ports::{append, keep_until_resolved, IncidentStore, Notifier, TaskCallbacks, Tokens};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
 use serde::{Deserialize, Serialize};
@@ -77,7 +77,7 @@ where
                 let cause: String = cause.chars().take(500).collect();
                 let text = format!("{step} failed after retries ({what}): {cause}; the loop went on without it");
                 let entry = Entry::system("lifecycle", EntryKind::StepFailed, format!("failed-{step}"), text);
-                self.store.append(&incident_id, entry).await?;
+                append(&self.store, &incident_id, vec![entry]).await?;
                 Ok(Output { incident_id })
             }
         }
@@ -160,13 +160,7 @@ mod tests {
         let refused = close().await.unwrap_err();
         assert!(refused.to_string().contains("not resolved"), "{refused}");
         assert!(d.bus.events_of("Incident Resolved").is_empty());
-        d.store
-            .update_incident(&id, |i| {
-                i.status = Status::Resolved;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        d.store.alter(&id, |i| i.status = Status::Resolved);
         close().await.unwrap();
         let resolved = d.bus.events_of("Incident Resolved");
         assert_eq!(resolved[0]["incident_id"], id.as_str());

@@ -5,7 +5,7 @@ use incident_aws::lambda::HandlerError;
 use incident_aws::metrics;
 use incident_core::app_event::{AppEvent, Summary};
 use incident_core::engagement;
-use incident_core::ports::{CatalogSource, IncidentStore, Notifier};
+use incident_core::ports::{run_step, CatalogSource, IncidentStore, Notifier};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::updates;
 use incident_core::IncidentId;
@@ -116,6 +116,7 @@ where
             plan.commander.as_deref().unwrap_or("none"),
             incident.id
         );
+        let mut entries = Vec::new();
         for team in &plan.teams {
             // One team's unreachable topic must not keep the others from being paged: record it.
             let paged = match &team.target {
@@ -129,36 +130,34 @@ where
                 None => "no notification target in the catalog: not paged".to_string(),
             };
             let text = format!("engaged {} ({}); {paged}", team.team, team.reason);
-            self.store
-                .append(
-                    &id,
-                    Entry::system("engage", EntryKind::Engaged, format!("engaged-{}", team.team), text),
-                )
-                .await?;
+            let key = format!("engaged-{}", team.team);
+            entries.push(Entry::system("engage", EntryKind::Engaged, key, text));
+        }
+        let mut customer_update_draft = None;
+        if incident.customer_facing {
+            // Customers hear from us early: a generic first update, ready for support to publish.
+            let draft = updates::first_draft(&incident);
+            let text = format!(
+                "customer update drafted, not yet published: \"{draft}\" (publish: incidentctl update {id} --draft)"
+            );
+            entries.push(Entry::system(
+                "engage",
+                EntryKind::CustomerUpdate,
+                "customer-update-draft",
+                text,
+            ));
+            customer_update_draft = Some(draft);
         }
         let teams: Vec<String> = plan.teams.iter().map(|t| t.team.clone()).collect();
-        let updated = self
-            .store
-            .update_incident(&id, |i| {
-                engagement::record_engaged(i, &teams, Utc::now());
-                Ok(())
-            })
-            .await?;
+        let updated = run_step(&self.store, &id, |i| {
+            engagement::record_engaged(i, &teams, Utc::now());
+            Ok(entries.clone())
+        })
+        .await?;
         if let Some(secs) = updated.time_to_engage_secs() {
             metrics::emit("TimeToEngage", secs, &updated);
         }
         metrics::emit("TimeToDetect", updated.time_to_detect_secs(), &updated);
-        let mut customer_update_draft = None;
-        if updated.customer_facing {
-            // Customers hear from us early: a generic first update, ready for support to publish.
-            let draft = updates::first_draft(&updated);
-            let text = format!(
-                "customer update drafted, not yet published: \"{draft}\" (publish: incidentctl update {id} --draft)"
-            );
-            let entry = Entry::system("engage", EntryKind::CustomerUpdate, "customer-update-draft", text);
-            self.store.append(&id, entry).await?;
-            customer_update_draft = Some(draft);
-        }
         let event = AppEvent::IncidentEngaged {
             summary: Summary::of(&updated),
             teams: plan.teams.clone(),
@@ -195,19 +194,12 @@ where
                 tracing::warn!(incident = %id, error = %e, "escalation paging failed");
             }
         }
-        self.store
-            .append(
-                &id,
-                Entry::system("engage", EntryKind::Escalated, format!("escalation-{round}"), text),
-            )
-            .await?;
-        let updated = self
-            .store
-            .update_incident(&id, |i| {
-                engagement::record_escalation(i, round);
-                Ok(())
-            })
-            .await?;
+        let entry = Entry::system("engage", EntryKind::Escalated, format!("escalation-{round}"), text);
+        let updated = run_step(&self.store, &id, |i| {
+            engagement::record_escalation(i, round);
+            Ok(vec![entry.clone()])
+        })
+        .await?;
         let event = AppEvent::IncidentEscalated {
             summary: Summary::of(&updated),
             escalation: round,
@@ -344,13 +336,9 @@ mod tests {
     #[tokio::test]
     async fn an_acknowledged_incident_stops_escalating() {
         let (d, id) = deps(MemoryNotifier::default());
-        d.store
-            .update_incident(&id, |i| {
-                i.acknowledged_at = Some(Utc::now());
-                Ok(())
-            })
-            .await
-            .unwrap();
+        d.store.alter(&id, |i| {
+            i.acknowledged_at = Some(Utc::now());
+        });
         let ack = d
             .handle(Input::CheckAck {
                 incident_id: id,

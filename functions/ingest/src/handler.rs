@@ -5,7 +5,7 @@ use incident_aws::lambda::HandlerError;
 use incident_core::app_event::AppEvent;
 use incident_core::correlation::{Outcome, Policy};
 use incident_core::event::{self, Envelope};
-use incident_core::ports::{CatalogSource, DeadLetters, IncidentStore, Lifecycles, Notifier};
+use incident_core::ports::{run_step, CatalogSource, DeadLetters, IncidentStore, Lifecycles, Notifier};
 use incident_core::signal::Signal;
 use serde::Serialize;
 use serde_json::Value;
@@ -79,6 +79,15 @@ where
         };
         deps.bus.emit(&event).await?;
     }
+    // Links and merges of incidents that existed already; a retry gets them again from the dedup
+    // record, so they are written even when an earlier attempt failed here.
+    for (id, change) in &recorded.changes {
+        run_step(&deps.store, id, |i| {
+            change.apply(i);
+            Ok(vec![])
+        })
+        .await?;
+    }
     for id in &recorded.stop {
         deps.lifecycle
             .stop(id, "merged into another incident of the same service")
@@ -97,7 +106,9 @@ where
 mod tests {
     use super::*;
     use incident_core::catalog::Catalog;
+    use incident_core::incident::Status;
     use incident_core::memory::{MemoryLoop, MemoryNotifier, MemoryStore};
+    use incident_core::recording::Change;
     use serde_json::json;
 
     fn fixture(path: &str) -> Value {
@@ -211,6 +222,36 @@ mod tests {
         assert!(started[3].is_multi_service());
         let event = d.store.get(&started[3]).unwrap();
         assert_eq!(event.members.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_merge_left_unwritten_by_a_failed_attempt_is_written_by_the_retry() {
+        let d = deps();
+        handle(&d, alarm_at("e0", "checkout-api-5xx", 0)).await.unwrap();
+        handle(&d, alarm_at("e1", "checkout-api-5xx", 28)).await.unwrap();
+        let [first, later] = d.lifecycle.started.lock().unwrap().clone().try_into().unwrap();
+        // The first attempt for the bridging alarm records it, then fails before its merge is written.
+        let bridge = alarm_at("e2", "checkout-api-5xx", 14);
+        let signal = to_signal(&bridge).unwrap();
+        let matched = d.catalog.resolve(&signal);
+        let recorded = d.store.record_signal(&matched, &signal, &d.policy).await.unwrap();
+        assert_eq!(
+            recorded.changes,
+            vec![(later.clone(), Change::MergeInto(first.clone()))]
+        );
+        assert_ne!(d.store.get(&later).unwrap().status, Status::Merged);
+
+        let retried = handle(&d, bridge).await.unwrap();
+        assert!(matches!(
+            retried,
+            Ingested::Recorded {
+                outcome: Outcome::Duplicate,
+                ..
+            }
+        ));
+        let merged = d.store.get(&later).unwrap();
+        assert_eq!((merged.status, merged.merged_into), (Status::Merged, Some(first)));
+        assert_eq!(*d.lifecycle.stopped.lock().unwrap(), vec![later]);
     }
 
     #[tokio::test]

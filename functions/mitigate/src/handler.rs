@@ -10,8 +10,8 @@ use incident_core::effects::Waiting;
 use incident_core::evidence::{self, Change, Manifest};
 use incident_core::mitigation::{self, client_token, Candidate, RunbookStatus};
 use incident_core::ports::{
-    signals_with_members, Approvals, CatalogSource, EvidenceStore, IncidentStore, Notifier, RunbookRunner,
-    TaskCallbacks, Tokens,
+    append, run_step, signals_with_members, Approvals, CatalogSource, EvidenceStore, IncidentStore, Notifier,
+    RunbookRunner, TaskCallbacks, Tokens,
 };
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
@@ -152,7 +152,7 @@ where
                     format!("runbook-done-{execution_id}"),
                     text,
                 );
-                self.store.append(&incident_id, entry).await?;
+                append(&self.store, &incident_id, vec![entry]).await?;
                 let succeeded = matches!(status, RunbookStatus::Success { .. });
                 let event = AppEvent::RunbookFinished {
                     incident_id,
@@ -202,9 +202,12 @@ where
             .map(|(i, c)| format!("{i}) {} — {}", c.runbook, c.rationale))
             .collect();
         let text = format!("mitigation plan: {} — candidates: {}", plan.summary, list.join("; "));
-        self.store
-            .append(&id, Entry::system("mitigate", EntryKind::Mitigation, "plan", text))
-            .await?;
+        append(
+            &self.store,
+            &id,
+            vec![Entry::system("mitigate", EntryKind::Mitigation, "plan", text)],
+        )
+        .await?;
         Ok(Output::Planned {
             count: plan.candidates.len(),
             plan,
@@ -256,7 +259,7 @@ where
             format!("approval-{}", approval.id),
             text,
         );
-        self.store.append(&id, entry).await?;
+        append(&self.store, &id, vec![entry]).await?;
         let event = AppEvent::ApprovalRequested {
             incident_id: id.clone(),
             approval_id: approval.id.clone(),
@@ -311,9 +314,12 @@ where
                 .unwrap_or_default();
             let text = format!("no approval decision in time: escalated to {team}{who}; asking again");
             let key = format!("approval-timeout-{}", Utc::now().timestamp());
-            self.store
-                .append(&id, Entry::system("mitigate", EntryKind::Escalated, key, text.clone()))
-                .await?;
+            append(
+                &self.store,
+                &id,
+                vec![Entry::system("mitigate", EntryKind::Escalated, key, text.clone())],
+            )
+            .await?;
             if let Some(topic) = catalog.team_target(&team) {
                 if let Err(e) = self
                     .bus
@@ -374,7 +380,7 @@ where
             format!("runbook-{execution_id}"),
             text,
         );
-        self.store.append(&id, entry).await?;
+        append(&self.store, &id, vec![entry]).await?;
         let event = AppEvent::RunbookStarted {
             incident_id: id.clone(),
             execution_id: execution_id.clone(),
@@ -413,26 +419,27 @@ where
         let service = incident.services.first().and_then(|s| catalog.service(s));
         let open_checks = mitigation::recurrence_checks(service, None);
         let now = Utc::now();
-        let updated = self
-            .store
-            .update_incident(&id, |i| {
-                mitigation::record_mitigated(i, open_checks.clone(), now);
-                Ok(())
-            })
-            .await?;
-        let ttm = updated.time_to_mitigate_secs().unwrap_or_default();
         let how = if recovery.by_hand {
             "no alarm to confirm recovery: the manual mitigation is taken at its word".to_string()
         } else {
             format!("every alarm back to OK for {} s", self.stabilisation.num_seconds())
         };
-        let text = format!(
-            "mitigated: {how} (time to mitigate {ttm} s); open risk-of-recurrence checks: {}",
-            open_checks.join(" | ")
-        );
-        self.store
-            .append(&id, Entry::system("mitigate", EntryKind::Mitigation, "mitigated", text))
-            .await?;
+        let updated = run_step(&self.store, &id, |i| {
+            mitigation::record_mitigated(i, open_checks.clone(), now);
+            let ttm = i.time_to_mitigate_secs().unwrap_or_default();
+            let text = format!(
+                "mitigated: {how} (time to mitigate {ttm} s); open risk-of-recurrence checks: {}",
+                open_checks.join(" | ")
+            );
+            Ok(vec![Entry::system(
+                "mitigate",
+                EntryKind::Mitigation,
+                "mitigated",
+                text,
+            )])
+        })
+        .await?;
+        let ttm = updated.time_to_mitigate_secs().unwrap_or_default();
         metrics::emit("TimeToMitigate", ttm, &updated);
         let event = AppEvent::IncidentMitigated {
             incident_id: id.clone(),
@@ -640,13 +647,9 @@ mod tests {
     async fn a_resolved_incident_asks_nobody_to_approve_and_ends_mitigation() {
         let (d, id) = deps();
         let candidates = planned(&d, &id).await;
-        d.store
-            .update_incident(&id, |i| {
-                i.status = Status::Resolved;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        d.store.alter(&id, |i| {
+            i.status = Status::Resolved;
+        });
         let out = d
             .handle(Input::RequestApproval {
                 incident_id: id.clone(),

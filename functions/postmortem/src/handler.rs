@@ -6,7 +6,9 @@ use incident_aws::lambda::HandlerError;
 use incident_core::app_event::{ActionSummary, AppEvent, PostmortemSummary};
 use incident_core::coe;
 use incident_core::incident::Status;
-use incident_core::ports::{coe_record, CatalogSource, EvidenceStore, IncidentStore, Notifier, Postmortems, Tickets};
+use incident_core::ports::{
+    coe_record, run_step, CatalogSource, EvidenceStore, IncidentStore, Notifier, Postmortems, Tickets,
+};
 use incident_core::tickets;
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
@@ -72,13 +74,11 @@ where
         // The document is linked from the incident before any ticket is asked for, so that a
         // tracker outage still leaves a COE people can find.
         let now = Utc::now();
-        let incident = self
-            .store
-            .update_incident(&id, |i| {
-                tickets::record_published(i, &document, now);
-                Ok(())
-            })
-            .await?;
+        let incident = run_step(&self.store, &id, |i| {
+            tickets::record_published(i, &document, now);
+            Ok(vec![])
+        })
+        .await?;
         let pm = incident.postmortem.clone().expect("recorded just above");
         // Announced once, and only once it really went out: a retry after any later failure
         // announces it then.
@@ -91,12 +91,11 @@ where
                     .tickets
                     .open(&tickets::postmortem_ticket(&incident, &document, &arn, pm.due))
                     .await?;
-                self.store
-                    .update_incident(&id, |i| {
-                        tickets::record_ticket(i, &opened);
-                        Ok(())
-                    })
-                    .await?;
+                run_step(&self.store, &id, |i| {
+                    tickets::record_ticket(i, &opened);
+                    Ok(vec![])
+                })
+                .await?;
                 opened
             }
         };
@@ -141,14 +140,12 @@ where
             );
             let entry =
                 Entry::system("postmortem", EntryKind::Closing, "postmortem-created", text).link(document.clone());
-            self.store.append(&id, entry).await?;
             self.bus.emit(&AppEvent::PostmortemCreated(summary.clone())).await?;
-            self.store
-                .update_incident(&id, |i| {
-                    tickets::record_announced(i);
-                    Ok(())
-                })
-                .await?;
+            run_step(&self.store, &id, |i| {
+                tickets::record_announced(i);
+                Ok(vec![entry.clone()])
+            })
+            .await?;
         }
         Ok(json!({ "created": created, "postmortem": summary }))
     }
@@ -342,20 +339,16 @@ mod tests {
     async fn a_failure_after_the_coe_ticket_still_announces_on_the_retry() {
         let d = deps(resolved(&id()), vec![item(1, Term::Short, None)]);
         // The COE ticket exists already (an earlier attempt), but nothing was announced.
-        d.store
-            .update_incident(&id(), |i| {
-                i.postmortem = Some(tickets::Postmortem {
-                    document: format!("s3://pm-bucket/{}", document_key(&id())),
-                    due: Utc::now(),
-                    ticket: Some("oi-earlier".into()),
-                    published_at: Utc::now(),
-                    announced: false,
-                    completed: None,
-                });
-                Ok(())
-            })
-            .await
-            .unwrap();
+        d.store.alter(&id(), |i| {
+            i.postmortem = Some(tickets::Postmortem {
+                document: format!("s3://pm-bucket/{}", document_key(&id())),
+                due: Utc::now(),
+                ticket: Some("oi-earlier".into()),
+                published_at: Utc::now(),
+                announced: false,
+                completed: None,
+            });
+        });
         let out = d.handle(Input::Publish { incident_id: id() }).await.unwrap();
         assert_eq!(out["created"], true);
         let created = d.bus.events_of("Postmortem Created");

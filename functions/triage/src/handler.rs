@@ -1,7 +1,7 @@
 //! Reads the incident and the catalog, decides, records the decision and its reasons.
 
 use incident_aws::lambda::HandlerError;
-use incident_core::ports::{CatalogSource, IncidentStore};
+use incident_core::ports::{run_step, CatalogSource, IncidentStore};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::triage;
 use incident_core::IncidentId;
@@ -37,12 +37,6 @@ pub async fn handle<S: IncidentStore, C: CatalogSource>(
     let signals = deps.store.signals(&id).await?;
     let first = signals.iter().min_by_key(|s| (s.at, s.key.clone()));
     let decision = triage::decide(&catalog, &incident, first);
-    deps.store
-        .update_incident(&id, |i| {
-            triage::apply(i, &decision);
-            Ok(())
-        })
-        .await?;
     let severity = decision.assessment.severity;
     let text = format!(
         "{severity}, owner {}: {}; {}",
@@ -50,15 +44,16 @@ pub async fn handle<S: IncidentStore, C: CatalogSource>(
         decision.owner_reason,
         decision.assessment.reasons.join("; ")
     );
-    deps.store
-        .append(&id, Entry::system("triage", EntryKind::Triaged, "triaged", text))
-        .await?;
+    let mut entries = vec![Entry::system("triage", EntryKind::Triaged, "triaged", text)];
     if let Some(commander) = &decision.commander {
         let text = format!("incident commander: {commander}");
-        deps.store
-            .append(&id, Entry::system("triage", EntryKind::Triaged, "commander", text))
-            .await?;
+        entries.push(Entry::system("triage", EntryKind::Triaged, "commander", text));
     }
+    run_step(&deps.store, &id, |i| {
+        triage::apply(i, &decision);
+        Ok(entries.clone())
+    })
+    .await?;
     tracing::info!(incident = %id, %severity, owner = %decision.owner, "triaged");
     Ok(Output {
         incident_id: id,

@@ -5,7 +5,9 @@ use chrono::Utc;
 use incident_aws::lambda::HandlerError;
 use incident_core::app_event::{AppEvent, Summary};
 use incident_core::effects::Waiting;
-use incident_core::ports::{keep_until_resolved, CatalogSource, IncidentStore, Notifier, TaskCallbacks, Tokens};
+use incident_core::ports::{
+    keep_until_resolved, run_step, CatalogSource, IncidentStore, Notifier, TaskCallbacks, Tokens,
+};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::updates;
 use incident_core::IncidentId;
@@ -108,15 +110,13 @@ where
                 reason: text.clone(),
             };
             self.bus.emit(&event).await?;
-            self.store
-                .update_incident(&id, |i| {
-                    updates::record_reminder(i, since);
-                    Ok(())
-                })
-                .await?;
             let key = format!("customer-update-due-{}", since.timestamp());
             let entry = Entry::system("engage", EntryKind::CustomerUpdate, key, text);
-            self.store.append(&id, entry).await?;
+            run_step(&self.store, &id, |i| {
+                updates::record_reminder(i, since);
+                Ok(vec![entry.clone()])
+            })
+            .await?;
         }
         Ok(watching(done))
     }
@@ -156,13 +156,7 @@ mod tests {
         let change = |f: fn(&mut Incident)| {
             let (d, id) = (&d, &id);
             async move {
-                d.store
-                    .update_incident(id, |i| {
-                        f(i);
-                        Ok(())
-                    })
-                    .await
-                    .unwrap();
+                d.store.alter(id, f);
             }
         };
         let check = || {

@@ -1,6 +1,9 @@
-//! People's commands on DynamoDB: the state a command is decided on, read once, and its effects
+//! The one write path on DynamoDB: a decision's effects (a person's command or a lifecycle step)
 //! written in one transaction whose conditions are the versions that were read. A concurrent
-//! change cancels the transaction and [`incident_core::ports::run_command`] decides again.
+//! change cancels the transaction and the caller decides again
+//! ([`incident_core::ports::run_command`], [`incident_core::ports::run_step`]). Every timeline
+//! entry is written with an `ENTRY#<key>` marker that must not exist yet, so a retried step whose
+//! transaction landed before writes nothing twice.
 
 use crate::approvals::{ApprovalItem, APPROVAL_OPEN};
 use crate::items::{incident_pk, key, to_item, to_value, TimelineItem};
@@ -10,7 +13,8 @@ use crate::AwsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use incident_core::command::State;
 use incident_core::effects::Effects;
-use incident_core::ports::{signals_with_members, Approvals, CommandStore, PortResult, Postmortems, Versions};
+use incident_core::incident::Incident;
+use incident_core::ports::{signals_with_members, Applied, Approvals, CommandStore, PortResult, Postmortems, Versions};
 use incident_core::IncidentId;
 use serde::Serialize;
 
@@ -62,8 +66,22 @@ impl CommandStore for Store {
         };
         Ok((state, versions))
     }
+}
 
-    async fn apply(&self, id: &IncidentId, read: &Versions, effects: &Effects) -> PortResult<bool> {
+impl Store {
+    pub async fn incident_version(&self, id: &IncidentId) -> Result<(Incident, Versions), AwsError> {
+        let (incident, rev) = self
+            .incident_at(id)
+            .await?
+            .ok_or_else(|| AwsError::NotFound(id.to_string()))?;
+        let versions = Versions {
+            incident: rev,
+            ..Versions::default()
+        };
+        Ok((incident, versions))
+    }
+
+    pub async fn apply(&self, id: &IncidentId, read: &Versions, effects: &Effects) -> Result<Applied, AwsError> {
         let table = self.table();
         let mut writes = Vec::new();
         if let Some(incident) = &effects.incident {
@@ -71,6 +89,8 @@ impl CommandStore for Store {
             writes.push(put(table, item, Some(&condition), &values));
         }
         for entry in &effects.timeline {
+            let marker = entry_marker(id, &entry.key);
+            writes.push(put(table, marker, Some("attribute_not_exists(pk)"), &[]));
             writes.push(put(table, to_item(&TimelineItem::new(id, entry.clone()))?, None, &[]));
         }
         if let Some(whys) = &effects.whys {
@@ -112,9 +132,22 @@ impl CommandStore for Store {
                 &[(":f", AttributeValue::Bool(false))],
             ));
         }
-        if writes.is_empty() {
-            return Ok(true);
+        if writes.is_empty() || self.transact_if(writes).await? {
+            return Ok(Applied::Written);
         }
-        Ok(self.transact_if(writes).await?)
+        // Transactions are all or nothing: one marker there means these effects landed before.
+        let landed = match effects.timeline.first() {
+            Some(entry) => self.exists(entry_marker(id, &entry.key)).await?,
+            None => false,
+        };
+        Ok(if landed {
+            Applied::AlreadyWritten
+        } else {
+            Applied::Conflict
+        })
     }
+}
+
+fn entry_marker(id: &IncidentId, entry_key: &str) -> crate::items::Item {
+    key(incident_pk(id), format!("ENTRY#{entry_key}"))
 }
