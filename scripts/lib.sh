@@ -110,13 +110,14 @@ deploy_stack() {
   aws --endpoint-url "$ENDPOINT" cloudformation package --template-file "$LOCAL/build/template.json" \
     --s3-bucket "$STACK_NAME-artifacts" --output-template-file "$LOCAL/build/packaged.json" --use-json \
     >"$LOCAL/package.log" 2>&1 || { cat "$LOCAL/package.log" >&2; exit 1; }
-  # Direct deploys take templates up to 51,200 bytes: drop the packaged JSON's whitespace.
+  # The packaged template goes through S3, as `sam deploy` sends it (inline bodies stop at 51,200
+  # bytes); its whitespace is dropped all the same.
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); json.dump(d, open(sys.argv[1], "w"), separators=(",", ":"))' \
     "$LOCAL/build/packaged.json"
   log "deploying stack $STACK_NAME to the local stack"
   aws --endpoint-url "$ENDPOINT" cloudformation deploy --template-file "$LOCAL/build/packaged.json" \
     --stack-name "$STACK_NAME" --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
-    --no-fail-on-empty-changeset \
+    --s3-bucket "$STACK_NAME-artifacts" --no-fail-on-empty-changeset \
     --parameter-overrides Architecture=x86_64 "CorrelationWindowMinutes=${CORRELATION_WINDOW_MINUTES:-15}" \
     "MultiServiceThreshold=${MULTI_SERVICE_THRESHOLD:-3}" \
     "RecoveryStabilisationSeconds=${RECOVERY_STABILISATION_SECONDS:-300}" >/dev/null

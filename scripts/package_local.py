@@ -11,6 +11,11 @@ intrinsic functions in their long form) for `aws cloudformation package`.
 LOCAL_STATE_TIMEOUTS="State=seconds,…" shortens the TimeoutSeconds of the named callback states in
 a copy of the state machine definition: the emulator's SFN_WAIT_SCALE shortens Wait states but not
 callback timeouts, and the tests exercise the timeout paths (e.g. an approval nobody answers).
+
+The emulator does not implement TimeoutSecondsPath (a callback waits for its 99,999 s default), so
+in the local copy every TimeoutSecondsPath becomes a fixed TimeoutSeconds: the named override, or
+LOCAL_PATH_TIMEOUT (default 300 s, SEV1's acknowledgement time). On AWS the template's definition is
+deployed as it is.
 """
 import json
 import os
@@ -24,13 +29,14 @@ def with_timeouts(definition_path: str, out_dir: str) -> str:
     overrides = dict(
         item.split("=", 1) for item in os.environ.get("LOCAL_STATE_TIMEOUTS", "").split(",") if "=" in item
     )
-    if not overrides:
-        return definition_path
     with open(definition_path) as f:
         definition = json.load(f)
+    path_default = int(os.environ.get("LOCAL_PATH_TIMEOUT", "300"))
 
     def visit(states: dict) -> None:
         for name, state in states.items():
+            if state.pop("TimeoutSecondsPath", None) is not None:
+                state["TimeoutSeconds"] = path_default
             if name in overrides:
                 state["TimeoutSeconds"] = int(overrides[name])
             for branch in state.get("Branches", []):

@@ -18,7 +18,9 @@
 //! is granted neither for writing.
 //!
 //! GSIs: `ByDay` (`day`, `detected_at`) lists incidents by the day they opened; `OpenByService`
-//! (`open_service`, `detected_at`) holds open incidents only, per service.
+//! (`open_service`, `detected_at`) holds open incidents only, per service; `Live` (`live`,
+//! `detected_at`) holds the incidents whose lifecycle must be running, whatever their age, for the
+//! reconciler.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -38,6 +40,9 @@ pub const STATE: &str = "STATE";
 pub const STORM_PK: &str = "CORRELATION#STORM";
 pub const CATALOG_PK: &str = "CATALOG";
 pub const BY_DAY_INDEX: &str = "ByDay";
+pub const LIVE_INDEX: &str = "Live";
+/// The one value of the `Live` index's key.
+pub const LIVE: &str = "live";
 pub const OPEN_BY_SERVICE_INDEX: &str = "OpenByService";
 /// The `open_service` value of a multi-service event.
 pub const MULTI_SERVICE_KEY: &str = "*multi-service*";
@@ -85,6 +90,9 @@ pub struct MetaItem {
     pub day: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_service: Option<String>,
+    /// [`LIVE`] while the incident's lifecycle must run: the sparse `Live` index the reconciler reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<String>,
     #[serde(flatten)]
     pub incident: Incident,
 }
@@ -92,11 +100,13 @@ pub struct MetaItem {
 impl MetaItem {
     pub fn new(incident: Incident) -> Self {
         let open_service = (!incident.status.is_closed()).then(|| open_service_of(&incident));
+        let live = incident.is_live().then(|| LIVE.to_string());
         Self {
             pk: incident_pk(&incident.id),
             sk: META.into(),
             day: incident.detected_at.format("%Y-%m-%d").to_string(),
             open_service,
+            live,
             incident,
         }
     }

@@ -2,6 +2,7 @@
 
 use crate::AwsError;
 use aws_sdk_sfn::Client;
+use incident_core::reconcile::{run_name, RunState};
 use incident_core::IncidentId;
 use serde_json::json;
 
@@ -19,15 +20,16 @@ impl Lifecycle {
         }
     }
 
-    /// Starts the lifecycle of an incident. The execution name is the incident id and the input is
-    /// a function of it alone, so a second start (redelivery) is refused or returns the same run.
-    pub async fn start(&self, id: &IncidentId) -> Result<(), AwsError> {
+    /// Starts run `run` of an incident's lifecycle. The execution name is the run's
+    /// ([`run_name`]) and the input is the incident id alone, so a second start (redelivery, two
+    /// reconcilers) is refused or returns the same run.
+    pub async fn start(&self, id: &IncidentId, run: u32) -> Result<(), AwsError> {
         let input = json!({ "incident_id": id }).to_string();
         let res = self
             .client
             .start_execution()
             .state_machine_arn(&self.state_machine_arn)
-            .name(id.as_str())
+            .name(run_name(id, run))
             .input(input)
             .send()
             .await;
@@ -38,9 +40,9 @@ impl Lifecycle {
         }
     }
 
-    /// Stops the lifecycle of an incident that was merged into another.
-    pub async fn stop(&self, id: &IncidentId, cause: &str) -> Result<(), AwsError> {
-        let arn = self.execution_arn(id);
+    /// Stops a run of the lifecycle of an incident that was merged into another.
+    pub async fn stop(&self, id: &IncidentId, run: u32, cause: &str) -> Result<(), AwsError> {
+        let arn = self.execution_arn(id, run);
         let res = self
             .client
             .stop_execution()
@@ -55,11 +57,36 @@ impl Lifecycle {
         }
     }
 
-    fn execution_arn(&self, id: &IncidentId) -> String {
+    /// Where run `run` stands; [`RunState::Missing`] when it was never started.
+    pub async fn state(&self, id: &IncidentId, run: u32) -> Result<RunState, AwsError> {
+        use aws_sdk_sfn::types::ExecutionStatus as S;
+        let res = self
+            .client
+            .describe_execution()
+            .execution_arn(self.execution_arn(id, run))
+            .send()
+            .await;
+        let status = match res {
+            Ok(out) => out.status,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => {
+                return Ok(RunState::Missing)
+            }
+            Err(e) => return Err(AwsError::sdk("DescribeExecution", e)),
+        };
+        Ok(match status {
+            S::Running | S::PendingRedrive => RunState::Running,
+            S::Succeeded => RunState::Succeeded,
+            S::TimedOut => RunState::TimedOut,
+            S::Aborted => RunState::Aborted,
+            _ => RunState::Failed,
+        })
+    }
+
+    fn execution_arn(&self, id: &IncidentId, run: u32) -> String {
         format!(
             "{}:{}",
             self.state_machine_arn.replacen(":stateMachine:", ":execution:", 1),
-            id
+            run_name(id, run)
         )
     }
 }

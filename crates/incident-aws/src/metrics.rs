@@ -28,6 +28,27 @@ pub fn record(metric: &str, seconds: i64, incident: &Incident) -> Value {
     })
 }
 
+/// One EMF record counting `n` of `metric` for the whole loop (no dimensions), for the loop's own
+/// alarms: lifecycle restarts.
+pub fn count_record(metric: &str, n: u64) -> Value {
+    json!({
+        "_aws": {
+            "Timestamp": chrono::Utc::now().timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [{ "Name": metric, "Unit": "Count" }]
+            }]
+        },
+        metric: n,
+    })
+}
+
+/// Writes a [`count_record`] to stdout.
+pub fn count(metric: &str, n: u64) {
+    println!("{}", count_record(metric, n));
+}
+
 /// Writes the record to stdout, where the Lambda runtime ships it to CloudWatch Logs.
 pub fn emit(metric: &str, seconds: i64, incident: &Incident) {
     println!("{}", record(metric, seconds, incident));
@@ -38,6 +59,17 @@ mod tests {
     use super::*;
     use incident_core::incident::Scope;
     use incident_core::{IncidentId, SignalKey};
+
+    #[test]
+    fn counts_have_no_dimensions_so_one_alarm_watches_them() {
+        let r = count_record("LifecycleRestarts", 2);
+        let declared = &r["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Dimensions"], serde_json::json!([[]]));
+        assert_eq!(
+            (declared["Metrics"][0]["Unit"].as_str(), r["LifecycleRestarts"].as_u64()),
+            (Some("Count"), Some(2))
+        );
+    }
 
     #[test]
     fn records_follow_the_embedded_metric_format() {

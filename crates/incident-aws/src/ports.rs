@@ -12,6 +12,7 @@ use incident_core::correlation::Policy;
 use incident_core::effects::Effects;
 use incident_core::incident::Incident;
 use incident_core::ports::*;
+use incident_core::reconcile::RunState;
 use incident_core::signal::Signal;
 use incident_core::timeline::Entry;
 use incident_core::IncidentId;
@@ -80,12 +81,22 @@ impl Notifier for Bus {
 }
 
 impl Lifecycles for Lifecycle {
-    async fn start(&self, id: &IncidentId) -> PortResult<()> {
-        Ok(Lifecycle::start(self, id).await?)
+    async fn start(&self, id: &IncidentId, run: u32) -> PortResult<()> {
+        Ok(Lifecycle::start(self, id, run).await?)
     }
 
-    async fn stop(&self, id: &IncidentId, cause: &str) -> PortResult<()> {
-        Ok(Lifecycle::stop(self, id, cause).await?)
+    async fn stop(&self, id: &IncidentId, run: u32, cause: &str) -> PortResult<()> {
+        Ok(Lifecycle::stop(self, id, run, cause).await?)
+    }
+
+    async fn state(&self, id: &IncidentId, run: u32) -> PortResult<RunState> {
+        Ok(Lifecycle::state(self, id, run).await?)
+    }
+}
+
+impl LiveIncidents for Store {
+    async fn live(&self) -> PortResult<Vec<Incident>> {
+        Ok(Store::live(self).await?)
     }
 }
 

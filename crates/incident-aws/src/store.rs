@@ -400,6 +400,23 @@ impl Store {
         self.query_prefix(&incident_pk(id), "SIGNAL#").await
     }
 
+    /// Every incident whose lifecycle must be running (oldest first).
+    pub async fn live(&self) -> Result<Vec<Incident>, AwsError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(LIVE_INDEX)
+            .key_condition_expression("#l = :l")
+            .expression_attribute_names("#l", "live")
+            .expression_attribute_values(":l", AttributeValue::S(LIVE.into()));
+        query_all(query)
+            .await?
+            .into_iter()
+            .map(|item| Ok(from_item::<MetaItem>("incident", item)?.incident))
+            .collect()
+    }
+
     /// Incidents detected on the given days (newest first), optionally only open ones.
     pub async fn list(&self, days: &[String], open_only: bool) -> Result<Vec<Incident>, AwsError> {
         let mut out = Vec::new();

@@ -6,6 +6,7 @@ use crate::actions::{ActionItem, Term};
 use crate::engagement::EngagedTeam;
 use crate::incident::{Incident, Scope, Status};
 use crate::mitigation::RunbookStatus;
+use crate::reconcile::RunState;
 use crate::severity::Severity;
 use crate::updates::CustomerUpdate;
 use crate::IncidentId;
@@ -181,6 +182,20 @@ pub enum AppEvent {
         text: String,
         ticket: Option<String>,
     },
+    /// The incident's lifecycle had ended (or never started) while the incident was live: the
+    /// reconciler started it again.
+    LifecycleRestarted {
+        #[serde(flatten)]
+        summary: Summary,
+        /// The execution now running.
+        execution: String,
+        reason: String,
+    },
+    /// A signal joined an incident whose lifecycle is not running: the reconciler is asked to look.
+    LifecycleStalled {
+        incident_id: IncidentId,
+        run_state: RunState,
+    },
 }
 
 impl AppEvent {
@@ -201,6 +216,8 @@ impl AppEvent {
             AppEvent::PostmortemCreated(_) => "Postmortem Created",
             AppEvent::PostmortemCompleted(_) => "Postmortem Completed",
             AppEvent::ActionItemOverdue { .. } => "Action Item Overdue",
+            AppEvent::LifecycleRestarted { .. } => "Lifecycle Restarted",
+            AppEvent::LifecycleStalled { .. } => "Lifecycle Stalled",
         }
     }
 
@@ -219,10 +236,12 @@ impl AppEvent {
             | AppEvent::RunbookFinished { incident_id, .. }
             | AppEvent::IncidentMitigated { incident_id, .. }
             | AppEvent::CustomerUpdate { incident_id, .. }
-            | AppEvent::ActionItemOverdue { incident_id, .. } => incident_id,
+            | AppEvent::ActionItemOverdue { incident_id, .. }
+            | AppEvent::LifecycleStalled { incident_id, .. } => incident_id,
             AppEvent::IncidentEngaged { summary, .. }
             | AppEvent::IncidentEscalated { summary, .. }
             | AppEvent::CustomerUpdateDue { summary, .. }
+            | AppEvent::LifecycleRestarted { summary, .. }
             | AppEvent::IncidentResolved(summary) => &summary.incident_id,
             AppEvent::PostmortemCreated(p) | AppEvent::PostmortemCompleted(p) => &p.incident_id,
         }

@@ -492,6 +492,10 @@ impl Decision<'_> {
             acknowledged_by: self.caller.name.clone(),
             arn: self.caller.arn.clone(),
         });
+        self.effects.complete.push(Completion {
+            task: Waiting::Acknowledgement,
+            output: json!({ "acknowledged_by": self.caller.name }),
+        });
         let message = format!("{} acknowledged by {}", i.id, self.caller.name);
         let data = serde_json::to_value(&changed).unwrap_or_default();
         self.effects.incident = Some(changed);
@@ -598,8 +602,8 @@ impl Decision<'_> {
         Ok(reply(message, data))
     }
 
-    /// A resolution ends every wait of the lifecycle: the resolution itself, the customer-update
-    /// loop's sleep, and a mitigation still waiting for a decision.
+    /// A resolution ends every wait of the lifecycle: the resolution itself, the acknowledgement
+    /// wait, the customer-update loop's sleep, and a mitigation still waiting for a decision.
     fn complete_waiting(&mut self, state: &State, summary: Option<&str>) {
         if let Some(a) = state.approval.as_ref().filter(|a| a.decision.is_none() && !a.expired) {
             self.effects.complete.push(Completion {
@@ -612,7 +616,7 @@ impl Decision<'_> {
             .resolved_by
             .clone()
             .unwrap_or_else(|| self.caller.name.clone());
-        for task in [Waiting::Resolution, Waiting::UpdateWindow] {
+        for task in [Waiting::Acknowledgement, Waiting::Resolution, Waiting::UpdateWindow] {
             self.effects.complete.push(Completion {
                 task,
                 output: json!({ "resolved_by": resolved_by, "summary": summary }),

@@ -6,17 +6,20 @@ use crate::actions::ActionItem;
 use crate::app_event::AppEvent;
 use crate::approval::Approval;
 use crate::coe::Authored;
-use crate::incident::Incident;
+use crate::incident::{Incident, Status};
 use crate::timeline::Entry;
 use crate::whys::Tree;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// A lifecycle task waiting on a person. Its Step Functions token is kept server-side under
 /// [`Waiting::key`], where no person's policy can read it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Waiting {
+    /// The acknowledgement wait: completed by an acknowledgement (or a resolution); its timeout,
+    /// the severity's acknowledgement time, escalates.
+    Acknowledgement,
     /// The resolution wait: completed by a resolution.
     Resolution,
     /// The customer-update loop's sleep: cut short by a resolution.
@@ -28,9 +31,31 @@ pub enum Waiting {
 impl Waiting {
     pub fn key(&self) -> String {
         match self {
+            Waiting::Acknowledgement => "ack".into(),
             Waiting::Resolution => "resolve".into(),
             Waiting::UpdateWindow => "updates".into(),
             Waiting::Approval(id) => format!("approval-{id}"),
+        }
+    }
+}
+
+impl Waiting {
+    /// The output that completes this wait at once, when what it waits for happened before its
+    /// token was kept (an acknowledgement or a resolution in between); `None` while it must wait.
+    pub fn done_for(&self, incident: &Incident) -> Option<Value> {
+        let resolved = incident.status == Status::Resolved;
+        match self {
+            Waiting::Resolution | Waiting::UpdateWindow => {
+                resolved.then(|| json!({ "resolved_by": incident.resolved_by }))
+            }
+            Waiting::Acknowledgement => match &incident.acknowledged_by {
+                Some(by) => Some(json!({ "acknowledged_by": by })),
+                None => incident
+                    .status
+                    .is_closed()
+                    .then(|| json!({ "closed": incident.status })),
+            },
+            Waiting::Approval(_) => None,
         }
     }
 }

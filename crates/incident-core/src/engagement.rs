@@ -27,32 +27,6 @@ pub struct Plan {
     pub escalation_team: String,
 }
 
-/// The acknowledgement clock looks this often, so that an acknowledgement (or a resolution) ends
-/// the wait within a minute instead of at the end of the severity's whole acknowledgement time.
-pub const ACK_POLL_SECONDS: u64 = 60;
-
-/// Where the acknowledgement clock stands, counted in waits so that it runs at the workflow's pace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct AckClock {
-    /// The acknowledgement time is spent: escalate.
-    pub escalate: bool,
-    /// The waits counted so far, this one included.
-    pub polls: u32,
-    /// How long to wait before looking again.
-    pub wait_seconds: u64,
-}
-
-/// After `polls` waits without an acknowledgement, against an acknowledgement time of
-/// `timeout_seconds`.
-pub fn ack_clock(polls: u32, timeout_seconds: u64) -> AckClock {
-    let poll = ACK_POLL_SECONDS.min(timeout_seconds).max(1);
-    AckClock {
-        escalate: u64::from(polls) * poll >= timeout_seconds,
-        polls: polls + 1,
-        wait_seconds: poll,
-    }
-}
-
 /// Plans engagement for a triaged incident.
 pub fn plan(catalog: &Catalog, incident: &Incident) -> Plan {
     let settings = &catalog.settings;
@@ -132,6 +106,12 @@ pub fn record_engaged(incident: &mut Incident, teams: &[String], now: chrono::Da
     }
 }
 
+/// Whether an earlier run of the lifecycle engaged the incident's teams already, or it closed:
+/// a restarted lifecycle pages nobody again (escalation still does).
+pub fn engaged_before(incident: &Incident) -> bool {
+    incident.engaged_at.is_some() || incident.status.is_closed()
+}
+
 /// Escalation round `round` went out (a retried round counts once).
 pub fn record_escalation(incident: &mut Incident, round: u32) {
     incident.escalations = incident.escalations.max(round);
@@ -141,23 +121,6 @@ pub fn record_escalation(incident: &mut Incident, round: u32) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_ack_clock_escalates_once_the_whole_time_is_waited_in_polls() {
-        let mut polls = 0;
-        let mut waited = 0;
-        loop {
-            let c = ack_clock(polls, 300);
-            if c.escalate {
-                break;
-            }
-            waited += c.wait_seconds;
-            polls = c.polls;
-        }
-        assert_eq!((waited, polls), (300, 5));
-        assert_eq!(ack_clock(0, 20).wait_seconds, 20, "short times are waited in one go");
-        assert!(ack_clock(1, 20).escalate);
-        assert!(ack_clock(0, 0).escalate);
-    }
     use crate::incident::Status;
     use crate::{IncidentId, SignalKey};
 

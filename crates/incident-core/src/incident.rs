@@ -122,11 +122,29 @@ pub struct Incident {
     pub engaged_teams: Vec<String>,
     #[serde(default)]
     pub escalations: u32,
+    /// The lifecycle run now responsible for the incident: 0 for the first, counted up by each
+    /// restart (see [`crate::reconcile`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lifecycle_run: u32,
+    /// When the lifecycle closed the incident out (resolution announced, correlation closed):
+    /// from then on nothing keeps its lifecycle running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
     /// The first signal's one-line summary.
     pub first_signal: String,
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 impl Incident {
+    /// Whether the lifecycle must be running for this incident: it is neither closed out by its
+    /// lifecycle nor merged into another.
+    pub fn is_live(&self) -> bool {
+        self.closed_at.is_none() && self.status != Status::Merged
+    }
+
     /// A newly opened incident whose impact started at `impact_started_at`, detected now. The
     /// caller fills in what the opening signal says (title, flags, first signal).
     pub fn open(id: IncidentId, scope: Scope, services: Vec<String>, impact_started_at: DateTime<Utc>) -> Self {
@@ -179,6 +197,8 @@ impl Incident {
             merged_into: None,
             engaged_teams: Vec::new(),
             escalations: 0,
+            lifecycle_run: 0,
+            closed_at: None,
             first_signal: String::new(),
         }
     }

@@ -20,6 +20,7 @@ pub mod incident;
 pub mod memory;
 pub mod mitigation;
 pub mod ports;
+pub mod reconcile;
 pub mod record;
 pub mod recording;
 pub mod resolution;

@@ -12,6 +12,7 @@ use crate::correlation::{Outcome, Policy, ServiceClusters, StormState};
 use crate::effects::Effects;
 use crate::incident::Incident;
 use crate::ports::*;
+use crate::reconcile::{run_name, RunState};
 use crate::signal::Signal;
 use crate::tickets::Ticket;
 use crate::timeline::Entry;
@@ -371,17 +372,45 @@ pub struct MemoryLoop {
     pub stopped: Mutex<Vec<IncidentId>>,
     pub completed: Mutex<Vec<(String, Value)>>,
     pub rejected: Mutex<Vec<(Value, String)>>,
+    /// Every run by name, with where it stands.
+    runs: Mutex<HashMap<String, RunState>>,
+}
+
+impl MemoryLoop {
+    /// Sets where a run stands, as a crash or a person stopping it would.
+    pub fn set_run(&self, id: &IncidentId, run: u32, state: RunState) {
+        self.runs.lock().unwrap().insert(run_name(id, run), state);
+    }
+
+    pub fn run(&self, id: &IncidentId, run: u32) -> RunState {
+        self.runs
+            .lock()
+            .unwrap()
+            .get(&run_name(id, run))
+            .copied()
+            .unwrap_or(RunState::Missing)
+    }
 }
 
 impl Lifecycles for MemoryLoop {
-    async fn start(&self, id: &IncidentId) -> PortResult<()> {
+    async fn start(&self, id: &IncidentId, run: u32) -> PortResult<()> {
         self.started.lock().unwrap().push(id.clone());
+        self.runs
+            .lock()
+            .unwrap()
+            .entry(run_name(id, run))
+            .or_insert(RunState::Running);
         Ok(())
     }
 
-    async fn stop(&self, id: &IncidentId, _cause: &str) -> PortResult<()> {
+    async fn stop(&self, id: &IncidentId, run: u32, _cause: &str) -> PortResult<()> {
         self.stopped.lock().unwrap().push(id.clone());
+        self.set_run(id, run, RunState::Aborted);
         Ok(())
+    }
+
+    async fn state(&self, id: &IncidentId, run: u32) -> PortResult<RunState> {
+        Ok(self.run(id, run))
     }
 }
 
@@ -396,6 +425,12 @@ impl DeadLetters for MemoryLoop {
     async fn reject(&self, event: &Value, _error_type: &str, reason: &str) -> PortResult<()> {
         self.rejected.lock().unwrap().push((event.clone(), reason.into()));
         Ok(())
+    }
+}
+
+impl LiveIncidents for MemoryStore {
+    async fn live(&self) -> PortResult<Vec<Incident>> {
+        Ok(self.all().into_iter().filter(Incident::is_live).collect())
     }
 }
 

@@ -138,6 +138,25 @@ pub fn is_placeholder(value: &str) -> bool {
 }
 
 /// Plans mitigations for an incident of `service` whose impact started at `impact_start`.
+/// What is planned for an incident mitigated or closed already (a restarted lifecycle reaches
+/// planning again): nothing to approve.
+pub fn nothing_to_plan(incident: &crate::incident::Incident) -> Option<Plan> {
+    let why = if incident.status.is_closed() {
+        format!("the incident is {}", incident.status)
+    } else {
+        format!(
+            "mitigated already ({})",
+            incident.mitigated_by.as_deref().unwrap_or("recorded")
+        )
+    };
+    (incident.status.is_closed() || incident.mitigated_at.is_some()).then(|| Plan {
+        candidates: Vec::new(),
+        correlated_change: None,
+        correlated: false,
+        summary: format!("nothing to plan: {why}"),
+    })
+}
+
 pub fn plan(service: Option<&Service>, impact_start: DateTime<Utc>, signals: &[Signal], changes: &[Change]) -> Plan {
     let mut candidates = Vec::new();
     let mut correlated = false;

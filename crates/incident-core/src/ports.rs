@@ -13,6 +13,7 @@ use crate::effects::Effects;
 use crate::evidence::{AlarmRef, Collected, Window};
 use crate::incident::Incident;
 use crate::mitigation::RunbookStatus;
+use crate::reconcile::RunState;
 use crate::signal::Signal;
 use crate::tickets::Ticket;
 use crate::timeline::Entry;
@@ -157,10 +158,19 @@ pub trait Notifier: Sync {
     fn emit(&self, event: &AppEvent) -> impl Future<Output = PortResult<()>> + Send;
 }
 
+/// The incidents' lifecycle executions, one run at a time per incident, named by
+/// [`crate::reconcile::run_name`].
 pub trait Lifecycles: Sync {
-    /// Starts an incident's lifecycle; starting one that exists is not an error.
-    fn start(&self, id: &IncidentId) -> impl Future<Output = PortResult<()>> + Send;
-    fn stop(&self, id: &IncidentId, cause: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// Starts run `run` of an incident's lifecycle; starting one that exists is not an error.
+    fn start(&self, id: &IncidentId, run: u32) -> impl Future<Output = PortResult<()>> + Send;
+    fn stop(&self, id: &IncidentId, run: u32, cause: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// Where run `run` stands.
+    fn state(&self, id: &IncidentId, run: u32) -> impl Future<Output = PortResult<RunState>> + Send;
+}
+
+/// The incidents whose lifecycle must be running ([`Incident::is_live`]), whatever their age.
+pub trait LiveIncidents: Sync {
+    fn live(&self) -> impl Future<Output = PortResult<Vec<Incident>>> + Send;
 }
 
 pub trait TaskCallbacks: Sync {
@@ -245,10 +255,11 @@ pub trait Tokens: Sync {
     fn take(&self, id: &IncidentId, key: &str) -> impl Future<Output = PortResult<Option<String>>> + Send;
 }
 
-/// Keeps a task token that a resolution completes (the resolution wait, the update window's
-/// sleep); if the incident was resolved before the token was kept, completes it at once. Kept
-/// first and checked second, so that a resolution in between is never missed.
-pub async fn keep_until_resolved<S, K>(
+/// Keeps the task token of a lifecycle wait (acknowledgement, resolution, the update window's
+/// sleep) for the command that ends it; if that happened before the token was kept, completes it
+/// at once. Kept first and checked second, so that an acknowledgement or a resolution in between
+/// is never missed.
+pub async fn keep_waiting<S, K>(
     store: &S,
     callbacks: &K,
     id: &IncidentId,
@@ -261,11 +272,9 @@ where
 {
     store.keep(id, &task.key(), token).await?;
     let incident = store.incident(id).await?;
-    if incident.status == crate::incident::Status::Resolved {
+    if let Some(output) = task.done_for(&incident) {
         if let Some(token) = store.take(id, &task.key()).await? {
-            callbacks
-                .complete(&token, &serde_json::json!({ "resolved_by": incident.resolved_by }))
-                .await?;
+            callbacks.complete(&token, &output).await?;
         }
     }
     Ok(())

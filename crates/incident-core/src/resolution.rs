@@ -201,6 +201,19 @@ impl std::fmt::Display for Refused {
 }
 
 /// The closing evidence capture finished now (the first one counts for the checklist).
+/// The lifecycle closed the resolved incident out (resolution announced, correlation closed): it
+/// is no longer live, and nothing restarts its lifecycle. Said once on the timeline.
+pub fn record_closed(incident: &mut Incident, now: DateTime<Utc>) -> Vec<crate::timeline::Entry> {
+    incident.closed_at.get_or_insert(now);
+    let text = "closed out: resolution announced; later signals of its services open a new incident";
+    vec![crate::timeline::Entry::system(
+        "close",
+        crate::timeline::EntryKind::Resolved,
+        "closed",
+        text,
+    )]
+}
+
 pub fn record_final_capture(incident: &mut Incident, now: DateTime<Utc>) {
     incident.final_capture_at.get_or_insert(now);
 }

@@ -104,6 +104,12 @@ pub struct Signal {
 }
 
 impl Signal {
+    /// True for an alarm of the loop itself (its name starts with `own_prefix`): those tell the
+    /// operators directly, and an incident about the loop, run by the loop, would be a circle.
+    pub fn is_own_alarm(&self, own_prefix: &str) -> bool {
+        self.source == SignalSource::Alarm && !own_prefix.is_empty() && self.resource.starts_with(own_prefix)
+    }
+
     /// True when customers told us before any alarm did.
     pub fn is_customer_detected(&self) -> bool {
         self.source == SignalSource::CustomerReport

@@ -27,6 +27,8 @@ pub enum EntryKind {
     Closing,
     Note,
     Resolved,
+    /// The lifecycle itself: restarted, started late, stopped.
+    Lifecycle,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +55,26 @@ impl Entry {
             links: Vec::new(),
             key: key.into(),
         }
+    }
+
+    /// A lifecycle step that failed after its retries, in run `run` (its execution name), with the
+    /// error type and cause Step Functions caught: one line, said once per step and run.
+    pub fn step_failed(step: &str, run: &str, error: &str, cause: &str) -> Self {
+        let cause: String = cause
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(300)
+            .collect();
+        let error = if error.is_empty() { "unknown error" } else { error };
+        let text = format!("{step} failed after retries ({error}: {cause}); the loop went on without it");
+        let key = if run.is_empty() {
+            format!("failed-{step}")
+        } else {
+            format!("failed-{step}-{run}")
+        };
+        Self::system("lifecycle", EntryKind::StepFailed, key, text)
     }
 
     /// An entry by a person (the identity the command API verified), unique per call: its key is

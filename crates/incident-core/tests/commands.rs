@@ -160,7 +160,11 @@ fn resolving_a_resolved_incident_writes_nothing_and_tells_the_lifecycle_again() 
     };
     let d = decide(&command, &s, &catalog(), &caller("ana"), Utc::now()).unwrap();
     assert!(d.effects.writes_nothing());
-    assert_eq!(d.effects.complete.len(), 2, "the resolution and the update window");
+    assert_eq!(
+        d.effects.complete.len(),
+        3,
+        "the acknowledgement wait, the resolution and the update window"
+    );
     assert!(
         d.reply.message.contains("already resolved by ivo"),
         "{}",
@@ -191,14 +195,45 @@ fn a_decision_names_the_approval_it_is_about_and_no_decision_lands_on_a_closed_i
 async fn a_wait_that_starts_after_the_resolution_is_completed_at_once() {
     use incident_core::effects::Waiting;
     use incident_core::memory::MemoryLoop;
-    use incident_core::ports::keep_until_resolved;
+    use incident_core::ports::keep_waiting;
     let resolved = state(Status::Resolved).incident.unwrap();
     let id = resolved.id.clone();
     let store = MemoryStore::with([resolved]);
     let callbacks = MemoryLoop::default();
-    keep_until_resolved(&store, &callbacks, &id, &Waiting::Resolution, "late-token")
+    keep_waiting(&store, &callbacks, &id, &Waiting::Resolution, "late-token")
         .await
         .unwrap();
     assert_eq!(store.token(&id, "resolve"), None, "taken once completed");
     assert_eq!(callbacks.completed.lock().unwrap()[0].0, "late-token");
+}
+
+#[tokio::test]
+async fn the_acknowledgement_wait_ends_with_an_acknowledgement_before_or_after_it_started() {
+    use incident_core::effects::Waiting;
+    use incident_core::memory::MemoryLoop;
+    use incident_core::ports::{keep_waiting, run_command};
+    let open = state(Status::Engaged).incident.unwrap();
+    let id = open.id.clone();
+    let store = MemoryStore::with([open]);
+    let callbacks = MemoryLoop::default();
+    keep_waiting(&store, &callbacks, &id, &Waiting::Acknowledgement, "ack-token")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.token(&id, "ack").as_deref(),
+        Some("ack-token"),
+        "nobody acknowledged: it waits"
+    );
+    let acked = run_command(&store, &catalog(), &id, &Command::Ack, &caller("ana"), Utc::now())
+        .await
+        .unwrap();
+    let ends: Vec<&Waiting> = acked.effects.complete.iter().map(|c| &c.task).collect();
+    assert_eq!(ends, [&Waiting::Acknowledgement], "the acknowledgement ends the wait");
+    // A later wait (a restarted lifecycle) finds it acknowledged and ends at once.
+    keep_waiting(&store, &callbacks, &id, &Waiting::Acknowledgement, "late-ack-token")
+        .await
+        .unwrap();
+    let completed = callbacks.completed.lock().unwrap().clone();
+    assert_eq!(completed[0].0, "late-ack-token");
+    assert_eq!(completed[0].1["acknowledged_by"], "ana");
 }

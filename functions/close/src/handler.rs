@@ -2,13 +2,15 @@
 //! completes it, closes a resolved incident (correlation stops, `Incident Resolved`), and records
 //! on the timeline a step that failed after its retries.
 
+use chrono::Utc;
 use incident_aws::lambda::HandlerError;
 use incident_core::app_event::{AppEvent, Summary};
 use incident_core::correlation::Policy;
 use incident_core::effects::Waiting;
 use incident_core::incident::Status;
-use incident_core::ports::{append, keep_until_resolved, IncidentStore, Notifier, TaskCallbacks, Tokens};
-use incident_core::timeline::{Entry, EntryKind};
+use incident_core::ports::{append, keep_waiting, run_step, IncidentStore, Notifier, TaskCallbacks, Tokens};
+use incident_core::resolution;
+use incident_core::timeline::Entry;
 use incident_core::IncidentId;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +32,9 @@ pub enum Input {
     RecordFailure {
         incident_id: IncidentId,
         step: String,
+        /// The execution the step failed in.
+        #[serde(default)]
+        run: String,
         #[serde(default)]
         error: serde_json::Value,
     },
@@ -49,7 +54,7 @@ where
     pub async fn handle(&self, input: Input) -> Result<Output, HandlerError> {
         match input {
             Input::AwaitResolution { incident_id, token } => {
-                keep_until_resolved(&self.store, &self.callbacks, &incident_id, &Waiting::Resolution, &token).await?;
+                keep_waiting(&self.store, &self.callbacks, &incident_id, &Waiting::Resolution, &token).await?;
                 Ok(Output { incident_id })
             }
             Input::Close { incident_id } => {
@@ -65,18 +70,20 @@ where
                 self.bus
                     .emit(&AppEvent::IncidentResolved(Summary::of(&incident)))
                     .await?;
+                run_step(&self.store, &incident_id, |i| {
+                    Ok(resolution::record_closed(i, Utc::now()))
+                })
+                .await?;
                 Ok(Output { incident_id })
             }
             Input::RecordFailure {
                 incident_id,
                 step,
+                run,
                 error,
             } => {
-                let what = error["Error"].as_str().unwrap_or("unknown error");
-                let cause = error["Cause"].as_str().unwrap_or_default();
-                let cause: String = cause.chars().take(500).collect();
-                let text = format!("{step} failed after retries ({what}): {cause}; the loop went on without it");
-                let entry = Entry::system("lifecycle", EntryKind::StepFailed, format!("failed-{step}"), text);
+                let (what, cause) = (error["Error"].as_str(), error["Cause"].as_str());
+                let entry = Entry::step_failed(&step, &run, what.unwrap_or_default(), cause.unwrap_or_default());
                 append(&self.store, &incident_id, vec![entry]).await?;
                 Ok(Output { incident_id })
             }
@@ -87,9 +94,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
     use incident_core::incident::{Incident, Scope};
     use incident_core::memory::{MemoryLoop, MemoryNotifier, MemoryStore};
+    use incident_core::timeline::EntryKind;
     use incident_core::SignalKey;
     use serde_json::json;
 
@@ -125,28 +132,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_step_is_recorded_on_the_timeline() {
+    async fn a_failed_step_is_recorded_on_the_timeline_on_one_line_once_per_run() {
         let (d, id) = deps();
-        let error = json!({ "Error": "Sandbox.Timedout", "Cause": "Task timed out after 180 seconds" });
-        let input = Input::RecordFailure {
+        let record = |run: &str| Input::RecordFailure {
             incident_id: id.clone(),
-            step: "evidence capture (opening)".into(),
-            error,
+            step: "mitigation".into(),
+            run: run.into(),
+            error: json!({ "Error": "Sandbox.Timedout", "Cause": "Task timed out\nafter 180 seconds" }),
         };
-        d.handle(input).await.unwrap();
-        let entry = d
-            .store
-            .timeline(&id)
-            .into_iter()
-            .find(|e| e.kind == EntryKind::StepFailed)
-            .unwrap();
-        assert!(
-            entry
-                .text
-                .contains("evidence capture (opening) failed after retries (Sandbox.Timedout)"),
-            "{}",
-            entry.text
+        d.handle(record("r0")).await.unwrap();
+        d.handle(record("r0")).await.unwrap();
+        let failed = |d: &TestDeps| {
+            d.store
+                .timeline(&id)
+                .into_iter()
+                .filter(|e| e.kind == EntryKind::StepFailed)
+                .collect::<Vec<_>>()
+        };
+        let entries = failed(&d);
+        assert_eq!(entries.len(), 1, "a retried record is kept once");
+        assert_eq!(
+            entries[0].text,
+            "mitigation failed after retries (Sandbox.Timedout: Task timed out after 180 seconds); the loop went on without it"
         );
+        d.handle(record("r1")).await.unwrap();
+        assert_eq!(failed(&d).len(), 2, "a restarted run's failure is its own");
     }
 
     #[tokio::test]
@@ -164,5 +174,10 @@ mod tests {
         close().await.unwrap();
         let resolved = d.bus.events_of("Incident Resolved");
         assert_eq!(resolved[0]["incident_id"], id.as_str());
+        let closed = d.store.get(&id).unwrap();
+        assert!(
+            closed.closed_at.is_some() && !closed.is_live(),
+            "closed out: no longer live"
+        );
     }
 }

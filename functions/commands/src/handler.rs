@@ -87,6 +87,15 @@ where
         for event in &effects.events {
             self.bus.emit(event).await?;
         }
+        let acknowledged = effects
+            .events
+            .iter()
+            .any(|e| matches!(e, AppEvent::IncidentAcknowledged { .. }));
+        if let Some(incident) = effects.incident.as_ref().filter(|_| acknowledged) {
+            if let Some(secs) = incident.time_to_acknowledge_secs() {
+                incident_aws::metrics::emit("TimeToAcknowledge", secs, incident);
+            }
+        }
         for follow_up in &effects.follow_ups {
             match follow_up {
                 FollowUp::CaptureEvidence => reply.data = self.functions.capture(id).await?,

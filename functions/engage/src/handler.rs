@@ -1,20 +1,22 @@
-//! Getting a human: page the teams the plan names, watch the acknowledgement clock, escalate.
+//! Getting a human: page the teams the plan names, wait for an acknowledgement, escalate.
 
 use chrono::Utc;
 use incident_aws::lambda::HandlerError;
 use incident_aws::metrics;
 use incident_core::app_event::{AppEvent, Summary};
+use incident_core::effects::Waiting;
 use incident_core::engagement;
-use incident_core::ports::{run_step, CatalogSource, IncidentStore, Notifier};
+use incident_core::ports::{keep_waiting, run_step, CatalogSource, IncidentStore, Notifier, TaskCallbacks, Tokens};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::updates;
 use incident_core::IncidentId;
 use serde::{Deserialize, Serialize};
 
-pub struct Deps<S, C, N> {
+pub struct Deps<S, C, N, K> {
     pub store: S,
     pub catalog: C,
     pub bus: N,
+    pub callbacks: K,
 }
 
 #[derive(Debug, Deserialize)]
@@ -22,15 +24,9 @@ pub struct Deps<S, C, N> {
 pub enum Input {
     /// Page every team the plan names and publish `Incident Engaged`.
     Engage { incident_id: IncidentId },
-    /// Every poll of the acknowledgement clock: has anyone acknowledged, and is the time spent?
-    CheckAck {
-        incident_id: IncidentId,
-        /// Waits counted since engagement or the last escalation.
-        #[serde(default)]
-        polls: u32,
-        #[serde(default)]
-        ack_timeout_seconds: u64,
-    },
+    /// The acknowledgement wait: keep its task token until `incidentctl ack` (or a resolution)
+    /// completes it; the lifecycle escalates when the severity's acknowledgement time runs out.
+    AwaitAck { incident_id: IncidentId, token: String },
     /// Nobody acknowledged in time: page the escalation team and the commander.
     Escalate { incident_id: IncidentId },
 }
@@ -39,60 +35,38 @@ pub enum Input {
 pub struct Output {
     pub incident_id: IncidentId,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub acknowledged: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub escalations: Option<u32>,
-    /// Acknowledgement clock: the time is spent, escalate now.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub escalate: Option<bool>,
-    /// Acknowledgement clock: waits counted so far.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub polls: Option<u32>,
-    /// Acknowledgement clock: look again after this many seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_check_seconds: Option<i64>,
 }
 
 impl Output {
     fn of(id: IncidentId) -> Self {
         Self {
             incident_id: id,
-            acknowledged: None,
             escalations: None,
-            escalate: None,
-            polls: None,
-            next_check_seconds: None,
         }
     }
 }
 
-impl<S, C, N> Deps<S, C, N>
+impl<S, C, N, K> Deps<S, C, N, K>
 where
-    S: IncidentStore,
+    S: IncidentStore + Tokens,
     C: CatalogSource,
     N: Notifier,
+    K: TaskCallbacks,
 {
     pub async fn handle(&self, input: Input) -> Result<Output, HandlerError> {
         match input {
             Input::Engage { incident_id } => self.engage(incident_id).await,
-            Input::CheckAck {
-                incident_id,
-                polls,
-                ack_timeout_seconds,
-            } => {
-                let incident = self.store.incident(&incident_id).await?;
-                let acknowledged = incident.acknowledged_at.is_some() || incident.status.is_closed();
-                if let Some(secs) = incident.time_to_acknowledge_secs().filter(|_| acknowledged) {
-                    metrics::emit("TimeToAcknowledge", secs, &incident);
-                }
-                let clock = engagement::ack_clock(polls, ack_timeout_seconds);
-                Ok(Output {
-                    acknowledged: Some(acknowledged),
-                    escalate: Some(!acknowledged && clock.escalate),
-                    polls: Some(clock.polls),
-                    next_check_seconds: Some(clock.wait_seconds as i64),
-                    ..Output::of(incident_id)
-                })
+            Input::AwaitAck { incident_id, token } => {
+                keep_waiting(
+                    &self.store,
+                    &self.callbacks,
+                    &incident_id,
+                    &Waiting::Acknowledgement,
+                    &token,
+                )
+                .await?;
+                Ok(Output::of(incident_id))
             }
             Input::Escalate { incident_id } => self.escalate(incident_id).await,
         }
@@ -100,6 +74,11 @@ where
 
     async fn engage(&self, id: IncidentId) -> Result<Output, HandlerError> {
         let incident = self.store.incident(&id).await?;
+        if engagement::engaged_before(&incident) {
+            // A restarted lifecycle: the teams were paged by the first run; escalation goes on.
+            tracing::info!(incident = %id, "engaged before: not paged again");
+            return Ok(Output::of(id));
+        }
         let catalog = self.catalog.load().await?;
         let plan = engagement::plan(&catalog, &incident);
         let subject = format!(
@@ -220,7 +199,7 @@ mod tests {
     use incident_core::catalog::Catalog;
     use incident_core::incident::Status;
     use incident_core::incident::{Incident, Scope};
-    use incident_core::memory::{MemoryNotifier, MemoryStore};
+    use incident_core::memory::{MemoryLoop, MemoryNotifier, MemoryStore};
     use incident_core::severity::Severity;
     use incident_core::SignalKey;
 
@@ -228,7 +207,7 @@ mod tests {
     const SUPPORT: &str = "arn:aws:sns:us-east-1:000000000000:incident-loop-customer-support";
     const RESPONSE: &str = "arn:aws:sns:us-east-1:000000000000:incident-loop-incident-response";
 
-    type TestDeps = Deps<MemoryStore, Catalog, MemoryNotifier>;
+    type TestDeps = Deps<MemoryStore, Catalog, MemoryNotifier, MemoryLoop>;
 
     fn deps(notifier: MemoryNotifier) -> (TestDeps, IncidentId) {
         let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
@@ -241,6 +220,7 @@ mod tests {
             store: MemoryStore::with([incident]),
             catalog: serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap(),
             bus: notifier,
+            callbacks: MemoryLoop::default(),
         };
         (deps, id)
     }
@@ -286,29 +266,6 @@ mod tests {
     #[tokio::test]
     async fn unacknowledged_incidents_escalate_to_incident_response_and_count_the_rounds() {
         let (d, id) = deps(MemoryNotifier::default());
-        let ack = d
-            .handle(Input::CheckAck {
-                incident_id: id.clone(),
-                polls: 1,
-                ack_timeout_seconds: 300,
-            })
-            .await
-            .unwrap();
-        assert_eq!(ack.acknowledged, Some(false));
-        assert_eq!(
-            (ack.escalate, ack.polls),
-            (Some(false), Some(2)),
-            "not yet: 60 of 300 s"
-        );
-        let spent = d
-            .handle(Input::CheckAck {
-                incident_id: id.clone(),
-                polls: 5,
-                ack_timeout_seconds: 300,
-            })
-            .await
-            .unwrap();
-        assert_eq!(spent.escalate, Some(true));
         let first = d
             .handle(Input::Escalate {
                 incident_id: id.clone(),
@@ -334,20 +291,45 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_acknowledged_incident_stops_escalating() {
+    async fn the_acknowledgement_wait_keeps_its_token_until_acknowledged_and_ends_at_once_after() {
         let (d, id) = deps(MemoryNotifier::default());
+        let wait = |token: &str| {
+            d.handle(Input::AwaitAck {
+                incident_id: id.clone(),
+                token: token.into(),
+            })
+        };
+        wait("t-1").await.unwrap();
+        assert_eq!(d.store.token(&id, "ack").as_deref(), Some("t-1"), "kept server-side");
+        assert!(
+            d.callbacks.completed.lock().unwrap().is_empty(),
+            "nobody acknowledged yet"
+        );
         d.store.alter(&id, |i| {
             i.acknowledged_at = Some(Utc::now());
+            i.acknowledged_by = Some("ana".into());
         });
-        let ack = d
-            .handle(Input::CheckAck {
-                incident_id: id,
-                polls: 9,
-                ack_timeout_seconds: 300,
+        wait("t-2").await.unwrap();
+        let completed = d.callbacks.completed.lock().unwrap().clone();
+        assert_eq!(
+            completed,
+            [("t-2".to_string(), serde_json::json!({ "acknowledged_by": "ana" }))]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_restarted_lifecycle_pages_nobody_the_first_run_engaged() {
+        let (d, id) = deps(MemoryNotifier::default());
+        let engage = || {
+            d.handle(Input::Engage {
+                incident_id: id.clone(),
             })
-            .await
-            .unwrap();
-        assert_eq!((ack.acknowledged, ack.escalate), (Some(true), Some(false)));
+        };
+        engage().await.unwrap();
+        let (pages, events) = (d.bus.paged().len(), d.bus.events_of("Incident Engaged").len());
+        engage().await.unwrap();
+        assert_eq!(d.bus.paged().len(), pages, "paged once per incident");
+        assert_eq!(d.bus.events_of("Incident Engaged").len(), events);
     }
 
     #[tokio::test]

@@ -1,9 +1,9 @@
-//! engage: pages the teams, watches the acknowledgement clock and escalates unacknowledged incidents.
+//! engage: pages the teams, keeps the acknowledgement wait's token and escalates unacknowledged incidents.
 
 mod handler;
 
 use incident_aws::lambda::Wiring;
-use incident_aws::{bus::Bus, env_var};
+use incident_aws::{bus::Bus, env_var, lifecycle::Callbacks};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -14,6 +14,7 @@ async fn main() -> Result<(), Error> {
         store,
         catalog,
         bus: Bus::new(&config, env_var("EVENT_BUS_NAME")?),
+        callbacks: Callbacks::new(&config),
     };
     run(service_fn(|event: LambdaEvent<handler::Input>| {
         deps.handle(event.payload)

@@ -3,10 +3,12 @@
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use incident_aws::lambda::HandlerError;
 use incident_core::app_event::AppEvent;
-use incident_core::correlation::{Outcome, Policy};
+use incident_core::correlation::{Outcome, Placement, Policy};
 use incident_core::event::{self, Envelope};
 use incident_core::ports::{run_step, CatalogSource, DeadLetters, IncidentStore, Lifecycles, Notifier};
+use incident_core::reconcile;
 use incident_core::signal::Signal;
+use incident_core::IncidentId;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -17,6 +19,8 @@ pub struct Deps<S, C, L, N, D> {
     pub bus: N,
     pub rejects: D,
     pub policy: Policy,
+    /// The names of the loop's own alarms start with this (see [`Signal::is_own_alarm`]).
+    pub own_alarm_prefix: String,
 }
 
 /// What the invocation did; also its log line.
@@ -30,6 +34,8 @@ pub enum Ingested {
     },
     /// The event can never be a signal; it is on the DLQ with this reason.
     Rejected { reason: String },
+    /// A signal the loop does not act on, with the reason.
+    Ignored { signal: String, reason: String },
 }
 
 /// Reads the envelope (with the maintained `aws_lambda_events` type) and the signal in it.
@@ -46,6 +52,27 @@ pub fn to_signal(raw: &Value) -> Result<Signal, String> {
         detail: envelope.detail,
     };
     event::parse(&envelope).map_err(|e| e.to_string())
+}
+
+/// A signal joined an open incident: if its lifecycle is not running, the reconciler is asked (by
+/// an event) to bring it back now rather than at its next scheduled pass.
+async fn check_alive<S, C, L, N, D>(deps: &Deps<S, C, L, N, D>, id: &IncidentId) -> Result<(), HandlerError>
+where
+    S: IncidentStore,
+    L: Lifecycles,
+    N: Notifier,
+{
+    let incident = deps.store.incident(id).await?;
+    let run_state = deps.lifecycle.state(id, incident.lifecycle_run).await?;
+    if reconcile::repair(&incident, run_state).is_some() {
+        tracing::warn!(incident = %id, %run_state, "a signal joined an incident whose lifecycle is not running");
+        let event = AppEvent::LifecycleStalled {
+            incident_id: id.clone(),
+            run_state,
+        };
+        deps.bus.emit(&event).await?;
+    }
+    Ok(())
 }
 
 pub async fn handle<S, C, L, N, D>(deps: &Deps<S, C, L, N, D>, raw: Value) -> Result<Ingested, HandlerError>
@@ -66,11 +93,22 @@ where
             return Ok(Ingested::Rejected { reason });
         }
     };
+    if signal.is_own_alarm(&deps.own_alarm_prefix) {
+        let result = Ingested::Ignored {
+            signal: signal.key.to_string(),
+            reason: format!(
+                "{} is the loop's own alarm: it tells the operators' topic",
+                signal.resource
+            ),
+        };
+        tracing::info!(result = %serde_json::to_string(&result).unwrap_or_default(), "signal ignored");
+        return Ok(result);
+    }
     let catalog = deps.catalog.load().await?;
     let matched = catalog.resolve(&signal);
     let recorded = deps.store.record_signal(&matched, &signal, &deps.policy).await?;
     for id in &recorded.start {
-        deps.lifecycle.start(id).await?;
+        deps.lifecycle.start(id, 0).await?;
         let event = AppEvent::IncidentOpened {
             incident_id: id.clone(),
             service: matched.service.clone(),
@@ -89,9 +127,21 @@ where
         .await?;
     }
     for id in &recorded.stop {
+        let merged = deps.store.incident(id).await?;
         deps.lifecycle
-            .stop(id, "merged into another incident of the same service")
+            .stop(
+                id,
+                merged.lifecycle_run,
+                "merged into another incident of the same service",
+            )
             .await?;
+    }
+    if let Outcome::Placed {
+        placement: Placement::Joined { incident },
+        ..
+    } = &recorded.outcome
+    {
+        check_alive(deps, incident).await?;
     }
     let result = Ingested::Recorded {
         signal: signal.key.to_string(),
@@ -108,6 +158,7 @@ mod tests {
     use incident_core::catalog::Catalog;
     use incident_core::incident::Status;
     use incident_core::memory::{MemoryLoop, MemoryNotifier, MemoryStore};
+    use incident_core::reconcile::RunState;
     use incident_core::recording::Change;
     use serde_json::json;
 
@@ -160,6 +211,7 @@ mod tests {
             bus: MemoryNotifier::default(),
             rejects: MemoryLoop::default(),
             policy: Policy::default(),
+            own_alarm_prefix: "incident-loop-self-".into(),
         }
     }
 
@@ -252,6 +304,39 @@ mod tests {
         let merged = d.store.get(&later).unwrap();
         assert_eq!((merged.status, merged.merged_into), (Status::Merged, Some(first)));
         assert_eq!(*d.lifecycle.stopped.lock().unwrap(), vec![later]);
+    }
+
+    #[tokio::test]
+    async fn a_signal_joining_an_incident_whose_lifecycle_died_asks_the_reconciler() {
+        let d = deps();
+        handle(&d, alarm_at("e0", "checkout-api-5xx", 0)).await.unwrap();
+        handle(&d, alarm_at("e1", "checkout-api-5xx", 3)).await.unwrap();
+        assert!(
+            d.bus.events_of("Lifecycle Stalled").is_empty(),
+            "running: nothing to say"
+        );
+        let id = d.lifecycle.started.lock().unwrap()[0].clone();
+        d.lifecycle.set_run(&id, 0, RunState::Failed);
+        handle(&d, alarm_at("e2", "checkout-api-5xx", 6)).await.unwrap();
+        let stalled = d.bus.events_of("Lifecycle Stalled");
+        assert_eq!(stalled.len(), 1);
+        assert_eq!(
+            (stalled[0]["incident_id"].as_str(), stalled[0]["run_state"].as_str()),
+            (Some(id.as_str()), Some("FAILED"))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_loops_own_alarms_are_not_ingested() {
+        let d = deps();
+        let result = handle(&d, alarm_at("e0", "incident-loop-self-lifecycle-failures", 0))
+            .await
+            .unwrap();
+        assert!(
+            matches!(result, Ingested::Ignored { ref reason, .. } if reason.contains("the loop's own alarm")),
+            "{result:?}"
+        );
+        assert!(d.store.all().is_empty() && d.lifecycle.started.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -190,6 +190,13 @@ where
 
     async fn plan(&self, id: IncidentId) -> Result<Output, HandlerError> {
         let incident = self.store.incident(&id).await?;
+        if let Some(plan) = mitigation::nothing_to_plan(&incident) {
+            return Ok(Output::Planned {
+                count: 0,
+                plan,
+                offset: 0,
+            });
+        }
         let catalog = self.catalog.load().await?;
         let signals = signals_with_members(&self.store, &incident).await?;
         let changes = self.latest_changes(&id).await?;

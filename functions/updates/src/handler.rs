@@ -5,9 +5,7 @@ use chrono::Utc;
 use incident_aws::lambda::HandlerError;
 use incident_core::app_event::{AppEvent, Summary};
 use incident_core::effects::Waiting;
-use incident_core::ports::{
-    keep_until_resolved, run_step, CatalogSource, IncidentStore, Notifier, TaskCallbacks, Tokens,
-};
+use incident_core::ports::{keep_waiting, run_step, CatalogSource, IncidentStore, Notifier, TaskCallbacks, Tokens};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::updates;
 use incident_core::IncidentId;
@@ -48,7 +46,7 @@ where
         match input {
             Input::CustomerUpdateDue { incident_id } => self.customer_update_due(incident_id).await,
             Input::AwaitUpdateWindow { incident_id, token } => {
-                keep_until_resolved(
+                keep_waiting(
                     &self.store,
                     &self.callbacks,
                     &incident_id,
