@@ -82,3 +82,44 @@ async fn a_lifecycle_stopped_by_hand_is_brought_back_and_the_operators_are_told(
     assert_eq!(again["repaired"], json!([]), "{again}");
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn a_run_that_reached_its_span_continues_in_a_fresh_run() -> Result<()> {
+    let stack = setup().await?;
+    let incident = open_checkout_game_day(&stack, "continue-run", era(79)).await?;
+    let id = incident.id.clone();
+    // What the lifecycle's ContinueLifecycle step sends once the run is a week old (the week itself
+    // is not waited here: the run's start time comes from Step Functions).
+    let from = id.to_string();
+    let out = stack
+        .invoke(
+            "ReconcileFunctionName",
+            &json!({ "incident_id": id, "continue_from": from }),
+        )
+        .await?;
+    assert_eq!(out["repaired"][0]["restarted"], json!(false), "{out}");
+    let next = format!("{id}-r1");
+    eventually("the next run", WAIT, || async {
+        Ok(stack.execution_status(&next).await.ok().filter(|s| s == "RUNNING"))
+    })
+    .await?;
+    let stored = stack.store.incident(&id).await?;
+    assert_eq!((stored.lifecycle_run, stored.lifecycle_restarts), (1, 0));
+    let said = stack.store.timeline(&id).await?;
+    assert!(
+        said.iter()
+            .any(|e| e.kind == EntryKind::Lifecycle && e.text.starts_with(&format!("lifecycle continued as {next}"))),
+        "{said:#?}"
+    );
+    // A retried step continues nothing twice.
+    let again = stack
+        .invoke(
+            "ReconcileFunctionName",
+            &json!({ "incident_id": id, "continue_from": id.to_string() }),
+        )
+        .await?;
+    assert_eq!(again["repaired"], json!([]), "{again}");
+    assert_eq!(stack.store.incident(&id).await?.lifecycle_run, 1);
+    Ok(())
+}

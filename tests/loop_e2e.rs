@@ -619,6 +619,8 @@ async fn an_approved_runbook_runs_once_through_ssm_and_recovery_makes_the_incide
         .unwrap_or_default()
         .ends_with("-runbooks-automation"));
     assert_eq!(start["input"]["ClientToken"].as_str().map(str::len), Some(36));
+    // SSM says the execution ended: the lifecycle's runbook wait ends on that event.
+    deliver_runbook_ended(&stack, &incident.id, "Success").await?;
 
     // The alarm returns to OK and stays: the incident is mitigated.
     let ok = alarm("checkout-api-5xx", "OK", base + TimeDelta::minutes(1));
@@ -683,6 +685,7 @@ async fn a_failed_runbook_or_a_rejection_moves_to_the_next_candidate_and_silence
 
     pending_offer(&stack, &incident.id, 0).await?;
     incidentctl(&["approve", &id, "--param", "DesiredCount=4"])?;
+    deliver_runbook_ended(&stack, &incident.id, "Failed").await?;
     // The runbook fails: its failure path records it and the next candidate is proposed.
     let next = pending_offer(&stack, &incident.id, 1).await?;
     assert_eq!(next.candidates[1].runbook, "IncidentLoop-RestartWithIsolation");
@@ -865,6 +868,7 @@ async fn close_carefully_then_learn(stack: &Stack, events: &str, id: &str) -> Re
     import_catalog_with_root_approver()?;
     pending_offer(stack, &iid, 0).await?;
     incidentctl(&["approve", id, "--param", "DesiredCount=4"])?;
+    deliver_runbook_ended(stack, &iid, "Success").await?;
     let base = era(70);
     let ok = alarm("checkout-api-5xx", "OK", base + TimeDelta::minutes(1));
     stack.invoke_ingest(&envelope("coe-o1", GAMEDAY, ALARM, ok)).await?;

@@ -139,6 +139,7 @@ async fn people_change_incidents_only_through_the_command_api_and_only_as_themse
     let approved = ana.incidentctl(&["approve", short, "--param", "DesiredCount=4", "--reason", "buy time"])?;
     assert_eq!(approved.code, Some(0), "{}", approved.stderr);
     assert!(approved.stdout.contains("approved candidate 0"), "{}", approved.stdout);
+    deliver_runbook_ended(&stack, &incident.id, "Success").await?;
     let decided = {
         use incident_core::ports::Approvals;
         stack

@@ -555,6 +555,29 @@ pub async fn open_checkout_game_day(stack: &Stack, event_id: &str, base: DateTim
     Ok(settled(stack, base, 1).await?.remove(0))
 }
 
+/// SSM's status-change event for the incident's newest runbook execution, handed to the mitigate
+/// function as its EventBridge rule hands it over (`InputPath: $.detail`): the emulator accepts
+/// `aws.*` sources only from its own services, and its SSM is the test double. Repeated until the
+/// lifecycle's runbook wait has kept its token and the event completes it.
+pub async fn deliver_runbook_ended(stack: &Stack, id: &IncidentId, status: &str) -> Result<()> {
+    eventually("the runbook wait completed by SSM's event", WAIT, || async {
+        let timeline = stack.store.timeline(id).await?;
+        let newest = timeline
+            .iter()
+            .rev()
+            .find_map(|e| e.key.strip_prefix("runbook-").filter(|k| !k.starts_with("done-")));
+        let Some(execution) = newest else {
+            return Ok(None);
+        };
+        let mut detail = fixture("ssm/automation-execution-status-change.json")["detail"].clone();
+        detail["ExecutionId"] = json!(execution);
+        detail["Status"] = json!(status);
+        let out = stack.invoke("MitigateFunctionName", &detail).await?;
+        Ok((out["completed"] == json!(true)).then_some(()))
+    })
+    .await
+}
+
 /// The incident's newest approval while it is still open to a decision.
 pub async fn pending(stack: &Stack, id: &IncidentId) -> Result<Option<incident_core::approval::Approval>> {
     use incident_core::ports::Approvals;

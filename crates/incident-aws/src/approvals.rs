@@ -138,4 +138,45 @@ impl Tokens for Store {
             .transpose()?
             .map(|t| t.token))
     }
+
+    async fn keep_runbook(&self, execution_id: &str, id: &IncidentId) -> PortResult<()> {
+        let decisions = self.decisions()?;
+        let mut item = runbook_key(execution_id);
+        item.insert("incident".into(), AttributeValue::S(id.to_string()));
+        item.insert("ttl".into(), AttributeValue::N(ttl_after(TOKEN_TTL_DAYS).to_string()));
+        decisions
+            .client()
+            .put_item()
+            .table_name(decisions.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn runbook_incident(&self, execution_id: &str) -> PortResult<Option<IncidentId>> {
+        let decisions = self.decisions()?;
+        let out = decisions
+            .client()
+            .get_item()
+            .table_name(decisions.table())
+            .set_key(Some(runbook_key(execution_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("GetItem", e))?;
+        let incident = out
+            .item
+            .and_then(|item| item.get("incident").and_then(|v| v.as_s().ok()).cloned());
+        Ok(incident
+            .map(|id| IncidentId::parse(&id))
+            .transpose()
+            .map_err(|e| AwsError::decode("runbook wait", e))?)
+    }
+}
+
+/// Which incident waits on a runbook execution (`RUNBOOK#<execution id>`).
+fn runbook_key(execution_id: &str) -> Item {
+    key(format!("RUNBOOK#{execution_id}"), "INCIDENT")
 }

@@ -135,16 +135,20 @@ impl Store {
         if writes.is_empty() || self.transact_if(writes).await? {
             return Ok(Applied::Written);
         }
-        // Transactions are all or nothing: one marker there means these effects landed before.
-        let landed = match effects.timeline.first() {
-            Some(entry) => self.exists(entry_marker(id, &entry.key)).await?,
-            None => false,
-        };
-        Ok(if landed {
-            Applied::AlreadyWritten
-        } else {
-            Applied::Conflict
-        })
+        // Transactions are all or nothing: the first entry's marker there means these effects
+        // landed before; another entry's means a key another step took, which no retry fixes.
+        for (n, entry) in effects.timeline.iter().enumerate() {
+            if self.exists(entry_marker(id, &entry.key)).await? {
+                if n == 0 {
+                    return Ok(Applied::AlreadyWritten);
+                }
+                return Err(AwsError::Config(format!(
+                    "timeline entry key {} is another step's",
+                    entry.key
+                )));
+            }
+        }
+        Ok(Applied::Conflict)
     }
 }
 

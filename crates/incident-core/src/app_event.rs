@@ -191,6 +191,11 @@ pub enum AppEvent {
         execution: String,
         reason: String,
     },
+    /// An alarm of the incident is back to OK: the lifecycle's recovery wait looks again.
+    AlarmRecovered {
+        incident_id: IncidentId,
+        alarm: String,
+    },
     /// A signal joined an incident whose lifecycle is not running: the reconciler is asked to look.
     LifecycleStalled {
         incident_id: IncidentId,
@@ -218,6 +223,7 @@ impl AppEvent {
             AppEvent::ActionItemOverdue { .. } => "Action Item Overdue",
             AppEvent::LifecycleRestarted { .. } => "Lifecycle Restarted",
             AppEvent::LifecycleStalled { .. } => "Lifecycle Stalled",
+            AppEvent::AlarmRecovered { .. } => "Alarm Recovered",
         }
     }
 
@@ -237,7 +243,8 @@ impl AppEvent {
             | AppEvent::IncidentMitigated { incident_id, .. }
             | AppEvent::CustomerUpdate { incident_id, .. }
             | AppEvent::ActionItemOverdue { incident_id, .. }
-            | AppEvent::LifecycleStalled { incident_id, .. } => incident_id,
+            | AppEvent::LifecycleStalled { incident_id, .. }
+            | AppEvent::AlarmRecovered { incident_id, .. } => incident_id,
             AppEvent::IncidentEngaged { summary, .. }
             | AppEvent::IncidentEscalated { summary, .. }
             | AppEvent::CustomerUpdateDue { summary, .. }

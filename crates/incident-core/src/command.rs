@@ -285,6 +285,11 @@ pub fn decide(
                 .get_or_insert_with(|| format!("manual: {}", caller.name));
             d.effects.incident = Some(changed);
             d.entry(EntryKind::Mitigation, format!("manual mitigation: {note}"), links);
+            // The recovery wait looks again now (an incident without alarms recovers by this).
+            d.effects.complete.push(Completion {
+                task: Waiting::Recovery,
+                output: json!({ "manual_mitigation": caller.name }),
+            });
             reply(
                 "recorded; recovery is confirmed when every alarm is back to OK",
                 Value::Null,
@@ -603,7 +608,8 @@ impl Decision<'_> {
     }
 
     /// A resolution ends every wait of the lifecycle: the resolution itself, the acknowledgement
-    /// wait, the customer-update loop's sleep, and a mitigation still waiting for a decision.
+    /// and recovery waits, the customer-update loop's sleep, and a mitigation still waiting for a
+    /// decision.
     fn complete_waiting(&mut self, state: &State, summary: Option<&str>) {
         if let Some(a) = state.approval.as_ref().filter(|a| a.decision.is_none() && !a.expired) {
             self.effects.complete.push(Completion {
@@ -616,7 +622,12 @@ impl Decision<'_> {
             .resolved_by
             .clone()
             .unwrap_or_else(|| self.caller.name.clone());
-        for task in [Waiting::Acknowledgement, Waiting::Resolution, Waiting::UpdateWindow] {
+        for task in [
+            Waiting::Acknowledgement,
+            Waiting::Recovery,
+            Waiting::Resolution,
+            Waiting::UpdateWindow,
+        ] {
             self.effects.complete.push(Completion {
                 task,
                 output: json!({ "resolved_by": resolved_by, "summary": summary }),

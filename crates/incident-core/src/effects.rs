@@ -7,8 +7,10 @@ use crate::app_event::AppEvent;
 use crate::approval::Approval;
 use crate::coe::Authored;
 use crate::incident::{Incident, Status};
+use crate::signal::Signal;
 use crate::timeline::Entry;
 use crate::whys::Tree;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -24,6 +26,11 @@ pub enum Waiting {
     Resolution,
     /// The customer-update loop's sleep: cut short by a resolution.
     UpdateWindow,
+    /// The recovery wait after a mitigation: completed when nothing alarms any more (ingest
+    /// publishes `Alarm Recovered`), by a manual mitigation or by a resolution.
+    Recovery,
+    /// A runbook execution, by SSM execution id: completed when SSM says it ended.
+    Runbook(String),
     /// A mitigation approval, by approval id.
     Approval(String),
 }
@@ -34,17 +41,28 @@ impl Waiting {
             Waiting::Acknowledgement => "ack".into(),
             Waiting::Resolution => "resolve".into(),
             Waiting::UpdateWindow => "updates".into(),
+            Waiting::Recovery => "recovery".into(),
             Waiting::Approval(id) => format!("approval-{id}"),
+            Waiting::Runbook(execution) => format!("runbook-{execution}"),
         }
     }
 }
 
 impl Waiting {
-    /// The output that completes this wait at once, when what it waits for happened before its
-    /// token was kept (an acknowledgement or a resolution in between); `None` while it must wait.
-    pub fn done_for(&self, incident: &Incident) -> Option<Value> {
+    /// Whether [`Self::done_for`] reads the incident's signals.
+    pub fn needs_signals(&self) -> bool {
+        *self == Waiting::Recovery
+    }
+
+    /// The output that completes this wait, when what it waits for has happened (an
+    /// acknowledgement, a resolution, the alarms back to OK — before its token was kept, or since);
+    /// `None` while it must wait. `signals` are the incident's when [`Self::needs_signals`].
+    pub fn done_for(&self, incident: &Incident, signals: &[Signal], now: DateTime<Utc>) -> Option<Value> {
         let resolved = incident.status == Status::Resolved;
         match self {
+            Waiting::Recovery => {
+                crate::mitigation::recovery_wait_over(incident, signals, now).then(|| json!({ "over": true }))
+            }
             Waiting::Resolution | Waiting::UpdateWindow => {
                 resolved.then(|| json!({ "resolved_by": incident.resolved_by }))
             }
@@ -55,7 +73,7 @@ impl Waiting {
                     .is_closed()
                     .then(|| json!({ "closed": incident.status })),
             },
-            Waiting::Approval(_) => None,
+            Waiting::Approval(_) | Waiting::Runbook(_) => None,
         }
     }
 }

@@ -75,7 +75,13 @@ pub fn plan(catalog: &Catalog, incident: &Incident) -> Plan {
     let severity = incident.severity.unwrap_or(Severity::Sev3);
     let needs_commander = severity <= Severity::Sev2 || incident.scope == Scope::MultiService;
     let commander = needs_commander.then(|| pick_commander(catalog, incident)).flatten();
-    let ack_minutes = settings.ack_minutes.get(&severity.to_string()).copied().unwrap_or(15);
+    // At least a minute: the acknowledgement wait's timeout must be positive.
+    let ack_minutes = settings
+        .ack_minutes
+        .get(&severity.to_string())
+        .copied()
+        .unwrap_or(15)
+        .max(1);
     Plan {
         teams,
         commander,
@@ -110,6 +116,17 @@ pub fn record_engaged(incident: &mut Incident, teams: &[String], now: chrono::Da
 /// a restarted lifecycle pages nobody again (escalation still does).
 pub fn engaged_before(incident: &Incident) -> bool {
     incident.engaged_at.is_some() || incident.status.is_closed()
+}
+
+/// Escalation rounds after which nobody is paged again for an unacknowledged incident (the
+/// lifecycle's `KeepEscalating?` stops its loop at the same count; a continued run waits once more
+/// and stops there).
+pub const MAX_ESCALATIONS: u32 = 12;
+
+/// Whether an escalation still has a reason to page: nobody acknowledged, the incident is open
+/// (an acknowledgement can land just as the wait times out) and the rounds are not spent.
+pub fn needs_escalation(incident: &Incident) -> bool {
+    incident.acknowledged_at.is_none() && !incident.status.is_closed() && incident.escalations < MAX_ESCALATIONS
 }
 
 /// Escalation round `round` went out (a retried round counts once).

@@ -126,6 +126,10 @@ pub struct Incident {
     /// restart (see [`crate::reconcile`]).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lifecycle_run: u32,
+    /// How many of those runs were restarts after a run ended without closing the incident out
+    /// (a run continued for its length is not one).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lifecycle_restarts: u32,
     /// When the lifecycle closed the incident out (resolution announced, correlation closed):
     /// from then on nothing keeps its lifecycle running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,6 +202,7 @@ impl Incident {
             engaged_teams: Vec::new(),
             escalations: 0,
             lifecycle_run: 0,
+            lifecycle_restarts: 0,
             closed_at: None,
             first_signal: String::new(),
         }

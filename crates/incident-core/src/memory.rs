@@ -30,6 +30,7 @@ struct State {
     tokens: HashMap<(IncidentId, String), String>,
     approvals: Vec<Approval>,
     seen: HashMap<SignalKey, Recorded>,
+    runbook_waits: HashMap<String, IncidentId>,
     clusters: HashMap<String, ServiceClusters>,
     storm: StormState,
     whys: HashMap<IncidentId, Tree>,
@@ -183,12 +184,15 @@ impl IncidentStore for MemoryStore {
         let mut st = self.state.lock().unwrap();
         let now = st.versions.get(id).cloned().unwrap_or_default();
         // The same conditions the DynamoDB transaction checks, all before anything is written.
-        let written = st.timelines.get(id).into_iter().flatten();
-        if written
-            .into_iter()
-            .any(|e| effects.timeline.iter().any(|n| n.key == e.key))
-        {
+        let written = |key: &str| st.timelines.get(id).is_some_and(|t| t.iter().any(|e| e.key == key));
+        if effects.timeline.first().is_some_and(|e| written(&e.key)) {
             return Ok(Applied::AlreadyWritten);
+        }
+        if let Some(taken) = effects.timeline.iter().find(|e| written(&e.key)) {
+            return Err(PortError::Invalid(format!(
+                "timeline entry key {} is another step's",
+                taken.key
+            )));
         }
         let approval_open = |a: &Approval| {
             st.approvals
@@ -481,6 +485,16 @@ impl Tokens for MemoryStore {
     async fn take(&self, id: &IncidentId, key: &str) -> PortResult<Option<String>> {
         Ok(self.state.lock().unwrap().tokens.remove(&(id.clone(), key.to_string())))
     }
+
+    async fn keep_runbook(&self, execution_id: &str, id: &IncidentId) -> PortResult<()> {
+        let mut st = self.state.lock().unwrap();
+        st.runbook_waits.insert(execution_id.to_string(), id.clone());
+        Ok(())
+    }
+
+    async fn runbook_incident(&self, execution_id: &str) -> PortResult<Option<IncidentId>> {
+        Ok(self.state.lock().unwrap().runbook_waits.get(execution_id).cloned())
+    }
 }
 
 impl CommandStore for MemoryStore {
@@ -552,6 +566,8 @@ pub type StartedRun = (String, BTreeMap<String, String>, String);
 pub struct MemoryRunbooks {
     pub failing: HashSet<String>,
     pub started: Mutex<Vec<StartedRun>>,
+    /// Executions still in progress, by execution id.
+    pub in_progress: Mutex<HashSet<String>>,
 }
 
 impl RunbookRunner for MemoryRunbooks {
@@ -573,7 +589,11 @@ impl RunbookRunner for MemoryRunbooks {
         let started = self.started.lock().unwrap();
         let run = started.iter().find(|(_, _, t)| format!("exec-{t}") == execution_id);
         let (document, _, _) = run.ok_or_else(|| PortError::Invalid(format!("no execution {execution_id}")))?;
-        Ok(if self.failing.contains(document) {
+        Ok(if self.in_progress.lock().unwrap().contains(execution_id) {
+            RunbookStatus::Running {
+                detail: "InProgress".into(),
+            }
+        } else if self.failing.contains(document) {
             RunbookStatus::Failed {
                 reason: "scripted failure".into(),
             }

@@ -92,6 +92,13 @@ pub enum RunbookStatus {
 }
 
 impl RunbookStatus {
+    /// What the lifecycle reads once a runbook ended, whether the runbook wait was completed by
+    /// SSM's event or its fallback poll answered: `status` and the whole `result`.
+    pub fn lifecycle_output(&self) -> serde_json::Value {
+        let result = serde_json::to_value(self).unwrap_or_default();
+        serde_json::json!({ "status": result["status"], "result": result })
+    }
+
     pub fn is_finished(&self) -> bool {
         !matches!(self, RunbookStatus::Running { .. })
     }
@@ -137,7 +144,6 @@ pub fn is_placeholder(value: &str) -> bool {
     value.starts_with('<') && value.ends_with('>')
 }
 
-/// Plans mitigations for an incident of `service` whose impact started at `impact_start`.
 /// What is planned for an incident mitigated or closed already (a restarted lifecycle reaches
 /// planning again): nothing to approve.
 pub fn nothing_to_plan(incident: &crate::incident::Incident) -> Option<Plan> {
@@ -157,6 +163,7 @@ pub fn nothing_to_plan(incident: &crate::incident::Incident) -> Option<Plan> {
     })
 }
 
+/// Plans mitigations for an incident of `service` whose impact started at `impact_start`.
 pub fn plan(service: Option<&Service>, impact_start: DateTime<Utc>, signals: &[Signal], changes: &[Change]) -> Plan {
     let mut candidates = Vec::new();
     let mut correlated = false;
@@ -529,6 +536,10 @@ pub struct Recovery {
     /// Recovered on a person's word: no alarm to confirm it.
     #[serde(default)]
     pub by_hand: bool,
+    /// When nothing is alarming any more but some alarms are stabilising: the seconds until the
+    /// last of them has been OK for the whole stabilisation period (0 otherwise).
+    #[serde(default)]
+    pub stable_in_seconds: i64,
 }
 
 pub fn recovery(
@@ -550,14 +561,24 @@ pub fn recovery(
     }
     let mut still_alarming = Vec::new();
     let mut stabilising = Vec::new();
+    let mut stable_in = TimeDelta::zero();
     for (alarm, s) in &latest {
         match s.health {
             Health::Recovered if now - s.at >= stabilisation => {}
-            Health::Recovered => stabilising.push(alarm.to_string()),
+            Health::Recovered => {
+                stabilising.push(alarm.to_string());
+                stable_in = stable_in.max(stabilisation - (now - s.at));
+            }
             _ => still_alarming.push(alarm.to_string()),
         }
     }
     let has_alarms = !latest.is_empty();
+    // Rounded up, so that the check after the wait finds it stable.
+    let stable_in_seconds = if still_alarming.is_empty() {
+        (stable_in.num_milliseconds() + 999) / 1000
+    } else {
+        0
+    };
     Recovery {
         recovered: if has_alarms {
             still_alarming.is_empty() && stabilising.is_empty()
@@ -567,18 +588,17 @@ pub fn recovery(
         still_alarming,
         stabilising,
         by_hand: !has_alarms && manually_mitigated,
+        stable_in_seconds,
     }
 }
 
-/// How long to wait before recovery check number `checks + 1`: every minute for the first half
-/// hour, then every five minutes, so that a long degradation does not exhaust the workflow's
-/// bounded history.
-pub fn recovery_poll_seconds(checks: u32) -> u64 {
-    if checks < 30 {
-        60
-    } else {
-        300
-    }
+/// Whether the lifecycle's recovery wait is over: nothing is alarming any more (stabilisation is
+/// waited for after), or there is no alarm and someone recorded a manual mitigation, or the incident
+/// is mitigated or closed already.
+pub fn recovery_wait_over(incident: &crate::incident::Incident, signals: &[Signal], now: DateTime<Utc>) -> bool {
+    incident.status.is_closed()
+        || incident.mitigated_at.is_some()
+        || recovery(signals, now, TimeDelta::zero(), incident.mitigated_by.is_some()).recovered
 }
 
 /// The questions to answer before a temporary fix can be trusted, recorded as open items when the
@@ -654,10 +674,28 @@ mod recovery_tests {
     }
 
     #[test]
-    fn recovery_is_watched_every_minute_for_half_an_hour_then_every_five() {
-        assert_eq!(recovery_poll_seconds(1), 60);
-        assert_eq!(recovery_poll_seconds(29), 60);
-        assert_eq!(recovery_poll_seconds(30), 300);
+    fn the_wait_ends_when_nothing_alarms_and_the_stabilisation_left_is_said() {
+        let now = Utc::now();
+        let stable = TimeDelta::minutes(5);
+        let mut incident = crate::incident::checkout(crate::severity::Severity::Sev2, false);
+        let alarming = [s("a", Health::Impaired, 30, now)];
+        assert!(!recovery_wait_over(&incident, &alarming, now));
+        let back = [alarming[0].clone(), s("a", Health::Recovered, 2, now)];
+        assert!(recovery_wait_over(&incident, &back, now), "OK again: the wait is over");
+        let r = recovery(&back, now, stable, false);
+        assert_eq!(
+            (r.recovered, r.stable_in_seconds),
+            (false, 180),
+            "three more minutes to be stable"
+        );
+        let other = [back[0].clone(), back[1].clone(), s("b", Health::Impaired, 1, now)];
+        assert_eq!(
+            recovery(&other, now, stable, false).stable_in_seconds,
+            0,
+            "b still alarms"
+        );
+        incident.mitigated_at = Some(now);
+        assert!(recovery_wait_over(&incident, &alarming, now), "mitigated already");
     }
 
     #[test]

@@ -86,8 +86,9 @@ pub trait IncidentStore: Sync {
     fn incident_version(&self, id: &IncidentId) -> impl Future<Output = PortResult<(Incident, Versions)>> + Send;
 
     /// The one write path: writes the records among `effects` at once, if nothing they depend on
-    /// changed since `read` (see [`Effects`]). A timeline entry is written once per key: effects
-    /// whose entries exist already were applied before, and are not written again.
+    /// changed since `read` (see [`Effects`]). A timeline entry is written once per key, and the
+    /// first entry's key names the step: effects whose first entry exists were applied before and
+    /// are not written again; a later entry whose key another step took is [`PortError::Invalid`].
     fn apply(
         &self,
         id: &IncidentId,
@@ -253,10 +254,14 @@ pub trait Tokens: Sync {
     fn keep(&self, id: &IncidentId, key: &str, token: &str) -> impl Future<Output = PortResult<()>> + Send;
     /// Takes a token: it is gone once read, since a task completes once.
     fn take(&self, id: &IncidentId, key: &str) -> impl Future<Output = PortResult<Option<String>>> + Send;
+    /// Notes which incident waits on a runbook execution: SSM's status-change event names only the
+    /// execution.
+    fn keep_runbook(&self, execution_id: &str, id: &IncidentId) -> impl Future<Output = PortResult<()>> + Send;
+    fn runbook_incident(&self, execution_id: &str) -> impl Future<Output = PortResult<Option<IncidentId>>> + Send;
 }
 
-/// Keeps the task token of a lifecycle wait (acknowledgement, resolution, the update window's
-/// sleep) for the command that ends it; if that happened before the token was kept, completes it
+/// Keeps the task token of a lifecycle wait (acknowledgement, recovery, resolution, the update
+/// window's sleep) for whatever ends it; if that happened before the token was kept, completes it
 /// at once. Kept first and checked second, so that an acknowledgement or a resolution in between
 /// is never missed.
 pub async fn keep_waiting<S, K>(
@@ -271,13 +276,34 @@ where
     K: TaskCallbacks,
 {
     store.keep(id, &task.key(), token).await?;
+    complete_if_done(store, callbacks, id, task).await.map(|_| ())
+}
+
+/// Completes a lifecycle wait whose token is kept, if what it waits for has happened
+/// ([`crate::effects::Waiting::done_for`]); `true` when it did.
+pub async fn complete_if_done<S, K>(
+    store: &S,
+    callbacks: &K,
+    id: &IncidentId,
+    task: &crate::effects::Waiting,
+) -> PortResult<bool>
+where
+    S: IncidentStore + Tokens,
+    K: TaskCallbacks,
+{
     let incident = store.incident(id).await?;
-    if let Some(output) = task.done_for(&incident) {
-        if let Some(token) = store.take(id, &task.key()).await? {
-            callbacks.complete(&token, &output).await?;
-        }
+    let signals = if task.needs_signals() {
+        signals_with_members(store, &incident).await?
+    } else {
+        Vec::new()
+    };
+    let Some(output) = task.done_for(&incident, &signals, chrono::Utc::now()) else {
+        return Ok(false);
+    };
+    match store.take(id, &task.key()).await? {
+        Some(token) => callbacks.complete(&token, &output).await,
+        None => Ok(false),
     }
-    Ok(())
 }
 
 /// Versions of what a command read, so that its writes land only if nothing changed since.
@@ -338,7 +364,17 @@ pub async fn run_command<S: CommandStore>(
 /// written at once, decided again from a fresh read whenever someone else wrote in between. A
 /// refusal of `step` is [`PortError::Rejected`]. A step whose entries were written before (a retried
 /// invocation) writes nothing again. Returns the incident as stored after the step.
-pub async fn run_step<S, F>(store: &S, id: &IncidentId, mut step: F) -> PortResult<Incident>
+pub async fn run_step<S, F>(store: &S, id: &IncidentId, step: F) -> PortResult<Incident>
+where
+    S: IncidentStore,
+    F: FnMut(&mut Incident) -> Result<Vec<Entry>, Rejected> + Send,
+{
+    run_step_written(store, id, step).await.map(|(incident, _)| incident)
+}
+
+/// [`run_step`], also saying whether this call wrote anything (`false`: nothing to write, or
+/// written before), for steps whose follow-up must happen once (a page, an announcement).
+pub async fn run_step_written<S, F>(store: &S, id: &IncidentId, mut step: F) -> PortResult<(Incident, bool)>
 where
     S: IncidentStore,
     F: FnMut(&mut Incident) -> Result<Vec<Entry>, Rejected> + Send,
@@ -353,11 +389,11 @@ where
             ..Effects::default()
         };
         if effects.writes_nothing() {
-            return Ok(changed);
+            return Ok((changed, false));
         }
         match store.apply(id, &versions, &effects).await? {
-            Applied::Written => return Ok(changed),
-            Applied::AlreadyWritten => return Ok(read),
+            Applied::Written => return Ok((changed, true)),
+            Applied::AlreadyWritten => return Ok((read, false)),
             Applied::Conflict => {}
         }
     }

@@ -5,8 +5,27 @@
 use crate::incident::{Incident, Status};
 use crate::timeline::{Entry, EntryKind};
 use crate::IncidentId;
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// A lifecycle is started by ingest right after the incident is written: one not found yet this
+/// soon after detection is being started, not lost.
+pub const START_GRACE: TimeDelta = TimeDelta::minutes(2);
+
+/// Restarts after which a lifecycle that keeps ending is left for a person: restarting it again
+/// would only page the same people about the same failure.
+pub const MAX_RESTARTS: u32 = 5;
+
+/// One run of a lifecycle covers at most this long: a longer incident continues in a fresh run, so
+/// that no execution's history nears Step Functions' 25,000-event limit (a week of the busiest
+/// incident, a customer-facing SEV1 that nobody mitigates, is about 10,000 events).
+pub const RUN_SPAN: TimeDelta = TimeDelta::days(7);
+
+/// Whether a run that started at `run_started` continues in a fresh run now.
+pub fn should_continue(run_started: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    now - run_started >= RUN_SPAN
+}
 
 /// Where an incident's current lifecycle execution stands, as Step Functions reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,7 +44,7 @@ impl fmt::Display for RunState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             RunState::Running => "running",
-            RunState::Succeeded => "succeeded",
+            RunState::Succeeded => "ended",
             RunState::Failed => "failed",
             RunState::TimedOut => "timed out",
             RunState::Aborted => "stopped",
@@ -43,10 +62,17 @@ pub enum Repair {
     Restart { run: u32, ended: RunState },
     /// A merged incident's run is still going: stop it.
     Stop { run: u32 },
+    /// Resolved, and its lifecycle ended without recording it (an incident from before `closed_at`
+    /// was kept): record it closed out.
+    CloseOut,
+    /// The lifecycle ended again after [`MAX_RESTARTS`] restarts: say it needs a person.
+    GiveUp { run: u32, ended: RunState },
+    /// The running run reached [`RUN_SPAN`]: it continues as run `run`.
+    Continue { run: u32 },
 }
 
-/// Whether an incident's lifecycle needs repair, given the state of its current run.
-pub fn repair(incident: &Incident, state: RunState) -> Option<Repair> {
+/// Whether an incident's lifecycle needs repair, given the state of its current run, at `now`.
+pub fn repair(incident: &Incident, state: RunState, now: DateTime<Utc>) -> Option<Repair> {
     let run = incident.lifecycle_run;
     if incident.status == Status::Merged {
         return (state == RunState::Running).then_some(Repair::Stop { run });
@@ -54,12 +80,25 @@ pub fn repair(incident: &Incident, state: RunState) -> Option<Repair> {
     if incident.closed_at.is_some() {
         return None;
     }
+    let resolved = incident.status == Status::Resolved;
     match state {
-        RunState::Running | RunState::Succeeded => None,
+        RunState::Running => None,
+        RunState::Succeeded | RunState::Missing if resolved => Some(Repair::CloseOut),
+        RunState::Missing if now - incident.detected_at < START_GRACE => None,
         RunState::Missing => Some(Repair::Start { run }),
-        ended @ (RunState::Failed | RunState::TimedOut | RunState::Aborted) => {
-            Some(Repair::Restart { run: run + 1, ended })
-        }
+        ended if incident.lifecycle_restarts >= MAX_RESTARTS => Some(Repair::GiveUp { run, ended }),
+        // Failed, timed out, stopped — or ended without closing the incident out.
+        ended => Some(Repair::Restart { run: run + 1, ended }),
+    }
+}
+
+impl Repair {
+    /// Whether the owner and the operators are told of it: a lifecycle brought back or given up.
+    pub fn is_told(&self) -> bool {
+        matches!(
+            self,
+            Repair::Start { .. } | Repair::Restart { .. } | Repair::GiveUp { .. }
+        )
     }
 }
 
@@ -82,7 +121,7 @@ pub fn parse_run_name(name: &str) -> Option<(IncidentId, u32)> {
 }
 
 /// Records a repair on the incident (its current run) and says it on the timeline, once per run.
-pub fn record_repair(incident: &mut Incident, repair: &Repair) -> Vec<Entry> {
+pub fn record_repair(incident: &mut Incident, repair: &Repair, now: DateTime<Utc>) -> Vec<Entry> {
     let (key, text) = match repair {
         Repair::Start { run } => (
             format!("lifecycle-start-{run}"),
@@ -90,6 +129,7 @@ pub fn record_repair(incident: &mut Incident, repair: &Repair) -> Vec<Entry> {
         ),
         Repair::Restart { run, ended } => {
             incident.lifecycle_run = *run;
+            incident.lifecycle_restarts += 1;
             (
                 format!("lifecycle-restart-{run}"),
                 format!(
@@ -103,6 +143,31 @@ pub fn record_repair(incident: &mut Incident, repair: &Repair) -> Vec<Entry> {
             format!("lifecycle-stop-{run}"),
             "lifecycle stopped: the incident was merged into another".to_string(),
         ),
+        Repair::CloseOut => {
+            incident.closed_at.get_or_insert(now);
+            (
+                "lifecycle-closed-out".to_string(),
+                "closed out: the resolved incident's lifecycle had ended".to_string(),
+            )
+        }
+        Repair::GiveUp { run, ended } => (
+            format!("lifecycle-given-up-{run}"),
+            format!(
+                "lifecycle {ended} again after {} restarts: not restarted any more; a person resolves it (incidentctl resolve) or the operators look at the failures above",
+                incident.lifecycle_restarts
+            ),
+        ),
+        Repair::Continue { run } => {
+            incident.lifecycle_run = *run;
+            (
+                format!("lifecycle-continue-{run}"),
+                format!(
+                    "lifecycle continued as {}: one run keeps at most {} days of history",
+                    run_name(&incident.id, *run),
+                    RUN_SPAN.num_days()
+                ),
+            )
+        }
     };
     vec![Entry::system("reconcile", EntryKind::Lifecycle, key, text)]
 }
@@ -112,23 +177,29 @@ mod tests {
     use super::*;
     use crate::incident::Scope;
     use crate::SignalKey;
-    use chrono::Utc;
 
     fn incident() -> Incident {
         let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
-        Incident::open(id, Scope::SingleService, vec!["checkout".into()], Utc::now())
+        Incident::open_at(
+            id,
+            Scope::SingleService,
+            vec!["checkout".into()],
+            Utc::now(),
+            Utc::now() - TimeDelta::minutes(10),
+        )
     }
 
     #[test]
     fn a_live_incident_whose_run_ended_gets_a_fresh_run_and_one_that_never_started_is_started() {
+        let now = Utc::now();
         let mut i = incident();
-        assert_eq!(repair(&i, RunState::Running), None);
-        assert_eq!(repair(&i, RunState::Missing), Some(Repair::Start { run: 0 }));
+        assert_eq!(repair(&i, RunState::Running, now), None);
+        assert_eq!(repair(&i, RunState::Missing, now), Some(Repair::Start { run: 0 }));
         for ended in [RunState::Failed, RunState::TimedOut, RunState::Aborted] {
-            assert_eq!(repair(&i, ended), Some(Repair::Restart { run: 1, ended }));
+            assert_eq!(repair(&i, ended, now), Some(Repair::Restart { run: 1, ended }));
         }
-        let fresh = repair(&i, RunState::Failed).unwrap();
-        let entries = record_repair(&mut i, &fresh);
+        let fresh = repair(&i, RunState::Failed, now).unwrap();
+        let entries = record_repair(&mut i, &fresh, now);
         assert_eq!(i.lifecycle_run, 1);
         assert_eq!(entries[0].key, "lifecycle-restart-1");
         assert!(
@@ -137,7 +208,7 @@ mod tests {
             entries[0].text
         );
         assert_eq!(
-            repair(&i, RunState::Aborted),
+            repair(&i, RunState::Aborted, now),
             Some(Repair::Restart {
                 run: 2,
                 ended: RunState::Aborted
@@ -146,14 +217,72 @@ mod tests {
     }
 
     #[test]
-    fn closed_out_and_merged_incidents_are_left_alone_but_a_merged_ones_run_is_stopped() {
+    fn a_lifecycle_just_being_started_is_left_alone_and_one_that_keeps_failing_is_given_up() {
+        let now = Utc::now();
         let mut i = incident();
-        i.closed_at = Some(Utc::now());
-        assert_eq!(repair(&i, RunState::Failed), None);
+        i.detected_at = now - TimeDelta::seconds(30);
+        assert_eq!(repair(&i, RunState::Missing, now), None, "ingest is starting it");
+        i.lifecycle_run = MAX_RESTARTS + 3;
+        i.lifecycle_restarts = MAX_RESTARTS;
+        let given_up = repair(&i, RunState::Failed, now).unwrap();
+        assert_eq!(
+            given_up,
+            Repair::GiveUp {
+                run: MAX_RESTARTS + 3,
+                ended: RunState::Failed
+            }
+        );
+        let said = record_repair(&mut i, &given_up, now);
+        assert!(said[0].text.contains("not restarted any more"), "{}", said[0].text);
+        assert!(i.is_live(), "still live: only a resolution ends it");
+    }
+
+    #[test]
+    fn a_long_incident_continues_in_a_fresh_run_that_is_not_a_restart() {
+        let now = Utc::now();
+        assert!(!should_continue(now - TimeDelta::days(6), now));
+        assert!(should_continue(now - RUN_SPAN, now));
+        let mut i = incident();
+        let said = record_repair(&mut i, &Repair::Continue { run: 1 }, now);
+        assert_eq!((i.lifecycle_run, i.lifecycle_restarts), (1, 0));
+        assert!(
+            said[0].text.starts_with(&format!("lifecycle continued as {}-r1", i.id)),
+            "{}",
+            said[0].text
+        );
+        let restarted = repair(&i, RunState::Failed, now).unwrap();
+        record_repair(&mut i, &restarted, now);
+        assert_eq!((i.lifecycle_run, i.lifecycle_restarts), (2, 1));
+    }
+
+    #[test]
+    fn closed_out_and_merged_incidents_are_left_alone_but_a_merged_ones_run_is_stopped() {
+        let now = Utc::now();
+        let mut i = incident();
+        i.closed_at = Some(now);
+        assert_eq!(repair(&i, RunState::Failed, now), None);
         let mut m = incident();
         m.status = Status::Merged;
-        assert_eq!(repair(&m, RunState::Failed), None);
-        assert_eq!(repair(&m, RunState::Running), Some(Repair::Stop { run: 0 }));
+        assert_eq!(repair(&m, RunState::Failed, now), None);
+        assert_eq!(repair(&m, RunState::Running, now), Some(Repair::Stop { run: 0 }));
+    }
+
+    #[test]
+    fn a_resolved_incident_whose_lifecycle_is_gone_or_done_is_closed_out_not_rerun() {
+        let now = Utc::now();
+        let mut old = incident();
+        old.status = Status::Resolved;
+        for state in [RunState::Missing, RunState::Succeeded] {
+            assert_eq!(repair(&old, state, now), Some(Repair::CloseOut));
+        }
+        record_repair(&mut old, &Repair::CloseOut, now);
+        assert!(!old.is_live());
+        let mut crashed = incident();
+        crashed.status = Status::Resolved;
+        assert!(
+            matches!(repair(&crashed, RunState::Failed, now), Some(Repair::Restart { .. })),
+            "a resolved incident whose close crashed is closed by a fresh run"
+        );
     }
 
     #[test]

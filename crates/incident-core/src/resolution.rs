@@ -200,7 +200,6 @@ impl std::fmt::Display for Refused {
     }
 }
 
-/// The closing evidence capture finished now (the first one counts for the checklist).
 /// The lifecycle closed the resolved incident out (resolution announced, correlation closed): it
 /// is no longer live, and nothing restarts its lifecycle. Said once on the timeline.
 pub fn record_closed(incident: &mut Incident, now: DateTime<Utc>) -> Vec<crate::timeline::Entry> {
@@ -214,6 +213,7 @@ pub fn record_closed(incident: &mut Incident, now: DateTime<Utc>) -> Vec<crate::
     )]
 }
 
+/// The closing evidence capture finished now (the first one counts for the checklist).
 pub fn record_final_capture(incident: &mut Incident, now: DateTime<Utc>) {
     incident.final_capture_at.get_or_insert(now);
 }

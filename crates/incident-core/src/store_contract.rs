@@ -194,6 +194,17 @@ where
     })
     .await;
     assert_eq!(refused.unwrap_err(), PortError::Rejected("not now".into()));
+    let taken = run_step(store, &id, |_| {
+        Ok(vec![
+            Entry::system("contract", EntryKind::Note, "contract-new", "new"),
+            escalated(),
+        ])
+    })
+    .await;
+    assert!(
+        matches!(taken, Err(PortError::Invalid(ref why)) if why.contains("escalation-1")),
+        "a key another step took is said, not retried: {taken:?}"
+    );
     assert_ne!(store.incident(&id).await.unwrap().title, "refused");
 
     // The postmortem's records: the tree, an action item closed only with validation, once.

@@ -98,6 +98,20 @@ pub enum Due {
     Mitigated { at: DateTime<Utc> },
 }
 
+impl Due {
+    /// When the reminder loop looks again, in seconds (at least a minute): when the next update
+    /// falls due, or a cadence after a missed one. A published update or a resolution wakes it
+    /// earlier.
+    pub fn look_again_in_seconds(&self) -> i64 {
+        let wait = match self {
+            Due::Wait(d) => *d,
+            Due::Overdue { cadence, .. } => *cadence,
+            Due::Done | Due::Mitigated { .. } => TimeDelta::zero(),
+        };
+        wait.num_seconds().max(60)
+    }
+}
+
 pub fn due(incident: &Incident, now: DateTime<Utc>) -> Due {
     if incident.status.is_closed() || !incident.customer_facing {
         return Due::Done;

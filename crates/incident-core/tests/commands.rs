@@ -162,8 +162,8 @@ fn resolving_a_resolved_incident_writes_nothing_and_tells_the_lifecycle_again() 
     assert!(d.effects.writes_nothing());
     assert_eq!(
         d.effects.complete.len(),
-        3,
-        "the acknowledgement wait, the resolution and the update window"
+        4,
+        "the acknowledgement and recovery waits, the resolution and the update window"
     );
     assert!(
         d.reply.message.contains("already resolved by ivo"),

@@ -128,8 +128,20 @@ where
             customer_update_draft = Some(draft);
         }
         let teams: Vec<String> = plan.teams.iter().map(|t| t.team.clone()).collect();
+        let now = Utc::now();
+        let mut engaged = incident.clone();
+        engagement::record_engaged(&mut engaged, &teams, now);
+        // Announced before it is recorded: a retry after a failed announcement, which finds the
+        // incident not yet engaged, announces it then (recorded first, the retry would skip it).
+        let event = AppEvent::IncidentEngaged {
+            summary: Summary::of(&engaged),
+            teams: plan.teams.clone(),
+            ack_minutes: plan.ack_minutes,
+            customer_update_draft,
+        };
+        self.bus.emit(&event).await?;
         let updated = run_step(&self.store, &id, |i| {
-            engagement::record_engaged(i, &teams, Utc::now());
+            engagement::record_engaged(i, &teams, now);
             Ok(entries.clone())
         })
         .await?;
@@ -137,13 +149,6 @@ where
             metrics::emit("TimeToEngage", secs, &updated);
         }
         metrics::emit("TimeToDetect", updated.time_to_detect_secs(), &updated);
-        let event = AppEvent::IncidentEngaged {
-            summary: Summary::of(&updated),
-            teams: plan.teams.clone(),
-            ack_minutes: plan.ack_minutes,
-            customer_update_draft,
-        };
-        self.bus.emit(&event).await?;
         tracing::info!(incident = %id, teams = teams.len(), "engaged");
         Ok(Output::of(id))
     }
@@ -151,6 +156,13 @@ where
     async fn escalate(&self, id: IncidentId) -> Result<Output, HandlerError> {
         let catalog = self.catalog.load().await?;
         let incident = self.store.incident(&id).await?;
+        if !engagement::needs_escalation(&incident) {
+            // Acknowledged (or closed) just as the wait ran out: nobody is paged.
+            return Ok(Output {
+                escalations: Some(incident.escalations),
+                ..Output::of(id)
+            });
+        }
         let plan = engagement::plan(&catalog, &incident);
         let round = incident.escalations + 1;
         let target = catalog.team_target(&plan.escalation_team);
@@ -288,6 +300,35 @@ mod tests {
             .filter(|e| e.kind == EntryKind::Escalated)
             .count();
         assert_eq!(escalated, 2);
+
+        // An acknowledgement that lands as the wait runs out stops the next round.
+        d.store.alter(&id, |i| {
+            i.acknowledged_at = Some(Utc::now());
+            i.acknowledged_by = Some("ana".into());
+        });
+        let third = d
+            .handle(Input::Escalate {
+                incident_id: id.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(third.escalations, Some(2));
+        assert_eq!(d.bus.paged().len(), 2, "nobody paged after the acknowledgement");
+
+        // A continued run's wait times out again after the last round: nobody is paged.
+        d.store.alter(&id, |i| {
+            i.acknowledged_at = None;
+            i.acknowledged_by = None;
+            i.escalations = engagement::MAX_ESCALATIONS;
+        });
+        let spent = d
+            .handle(Input::Escalate {
+                incident_id: id.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(spent.escalations, Some(engagement::MAX_ESCALATIONS));
+        assert_eq!(d.bus.paged().len(), 2, "the rounds are spent");
     }
 
     #[tokio::test]

@@ -55,8 +55,20 @@ pub fn to_signal(raw: &Value) -> Result<Signal, String> {
 }
 
 /// A signal joined an open incident: if its lifecycle is not running, the reconciler is asked (by
-/// an event) to bring it back now rather than at its next scheduled pass.
-async fn check_alive<S, C, L, N, D>(deps: &Deps<S, C, L, N, D>, id: &IncidentId) -> Result<(), HandlerError>
+/// an event) to bring it back now rather than at its next scheduled pass. Best effort: the signal
+/// is recorded, and the scheduled pass looks anyway.
+async fn check_alive<S, C, L, N, D>(deps: &Deps<S, C, L, N, D>, id: &IncidentId)
+where
+    S: IncidentStore,
+    L: Lifecycles,
+    N: Notifier,
+{
+    if let Err(e) = ask_if_stalled(deps, id).await {
+        tracing::warn!(incident = %id, error = %e, "could not check that the lifecycle is running");
+    }
+}
+
+async fn ask_if_stalled<S, C, L, N, D>(deps: &Deps<S, C, L, N, D>, id: &IncidentId) -> Result<(), HandlerError>
 where
     S: IncidentStore,
     L: Lifecycles,
@@ -64,7 +76,8 @@ where
 {
     let incident = deps.store.incident(id).await?;
     let run_state = deps.lifecycle.state(id, incident.lifecycle_run).await?;
-    if reconcile::repair(&incident, run_state).is_some() {
+    let repair = reconcile::repair(&incident, run_state, chrono::Utc::now());
+    if repair.as_ref().is_some_and(reconcile::Repair::is_told) {
         tracing::warn!(incident = %id, %run_state, "a signal joined an incident whose lifecycle is not running");
         let event = AppEvent::LifecycleStalled {
             incident_id: id.clone(),
@@ -136,12 +149,20 @@ where
             )
             .await?;
     }
-    if let Outcome::Placed {
-        placement: Placement::Joined { incident },
-        ..
-    } = &recorded.outcome
-    {
-        check_alive(deps, incident).await?;
+    match &recorded.outcome {
+        Outcome::Placed {
+            placement: Placement::Joined { incident },
+            ..
+        } => check_alive(deps, incident).await,
+        // The lifecycle's recovery wait looks again (it, not ingest, may read its token).
+        Outcome::Recovery { incident } => {
+            let event = AppEvent::AlarmRecovered {
+                incident_id: incident.clone(),
+                alarm: signal.resource.clone(),
+            };
+            deps.bus.emit(&event).await?;
+        }
+        _ => {}
     }
     let result = Ingested::Recorded {
         signal: signal.key.to_string(),
@@ -324,6 +345,19 @@ mod tests {
             (stalled[0]["incident_id"].as_str(), stalled[0]["run_state"].as_str()),
             (Some(id.as_str()), Some("FAILED"))
         );
+    }
+
+    #[tokio::test]
+    async fn an_alarm_back_to_ok_tells_the_recovery_wait() {
+        let d = deps();
+        handle(&d, alarm_at("e0", "checkout-api-5xx", 0)).await.unwrap();
+        let mut ok = alarm_at("e1", "checkout-api-5xx", 5);
+        ok["detail"]["state"]["value"] = json!("OK");
+        handle(&d, ok).await.unwrap();
+        let recovered = d.bus.events_of("Alarm Recovered");
+        assert_eq!(recovered.len(), 1);
+        assert_eq!(recovered[0]["alarm"], "checkout-api-5xx");
+        assert_eq!(recovered[0]["incident_id"], d.store.all()[0].id.as_str());
     }
 
     #[tokio::test]

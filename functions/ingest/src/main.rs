@@ -23,7 +23,7 @@ async fn main() -> Result<(), Error> {
         bus: Bus::new(&config, bus_name),
         rejects: Rejects::new(&config, dlq),
         policy,
-        own_alarm_prefix: std::env::var("SELF_ALARM_PREFIX").unwrap_or_default(),
+        own_alarm_prefix: env_var("SELF_ALARM_PREFIX")?,
     };
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         handler::handle(&deps, event.payload)

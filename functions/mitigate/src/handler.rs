@@ -10,9 +10,10 @@ use incident_core::effects::Waiting;
 use incident_core::evidence::{self, Change, Manifest};
 use incident_core::mitigation::{self, client_token, Candidate, RunbookStatus};
 use incident_core::ports::{
-    append, run_step, signals_with_members, Approvals, CatalogSource, EvidenceStore, IncidentStore, Notifier,
-    RunbookRunner, TaskCallbacks, Tokens,
+    append, complete_if_done, keep_waiting, run_step, signals_with_members, Approvals, CatalogSource, EvidenceStore,
+    IncidentStore, Notifier, RunbookRunner, TaskCallbacks, Tokens,
 };
+use incident_core::reconcile;
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
 use serde::{Deserialize, Serialize};
@@ -32,9 +33,7 @@ pub struct Deps<S, C, N, E, R, K> {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Input {
     /// Rank candidates from the signals and the latest captured changes.
-    Plan {
-        incident_id: IncidentId,
-    },
+    Plan { incident_id: IncidentId },
     /// Store an approval for `candidates[offset]` with the callback token, and ask the approvers.
     RequestApproval {
         incident_id: IncidentId,
@@ -43,18 +42,22 @@ pub enum Input {
         offset: usize,
     },
     /// Nobody decided in time: escalate to incident response; the lifecycle asks again.
-    ApprovalTimedOut {
-        incident_id: IncidentId,
-    },
+    ApprovalTimedOut { incident_id: IncidentId },
     /// Start the approved candidate's runbook, once (idempotent client token).
     StartRunbook {
         incident_id: IncidentId,
         approval_id: String,
         candidate: usize,
     },
-    PollRunbook {
+    /// The runbook wait: keep its task token until SSM's status-change event says the execution
+    /// ended (or it ended already).
+    AwaitRunbook {
+        incident_id: IncidentId,
         execution_id: String,
+        token: String,
     },
+    /// The runbook wait's fallback, should an event be lost: where the execution stands.
+    PollRunbook { execution_id: String },
     /// Record how the runbook ended.
     RunbookFinished {
         incident_id: IncidentId,
@@ -62,12 +65,33 @@ pub enum Input {
         runbook: String,
         status: RunbookStatus,
     },
+    /// The recovery wait: keep its task token until nothing alarms any more (`Alarm Recovered`),
+    /// a manual mitigation or a resolution completes it.
+    AwaitRecovery { incident_id: IncidentId, token: String },
     /// Are all the incident's alarms back to OK, and stable?
     CheckRecovery {
         incident_id: IncidentId,
-        /// Checks made so far: they set how long to wait before the next one.
+        /// When this lifecycle run started: past its span, the run continues in a fresh one.
         #[serde(default)]
-        checks: u32,
+        run_started: Option<chrono::DateTime<Utc>>,
+    },
+}
+
+/// What invokes the function: a lifecycle step, or an `Alarm Recovered` event's detail.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Invocation {
+    Step(Input),
+    AlarmRecovered {
+        incident_id: IncidentId,
+        alarm: String,
+    },
+    /// The detail of SSM's `EC2 Automation Execution Status-change Notification`.
+    RunbookStatusChanged {
+        #[serde(rename = "ExecutionId")]
+        execution_id: String,
+        #[serde(rename = "Status")]
+        status: String,
     },
 }
 
@@ -101,9 +125,14 @@ pub enum Output {
         closed: bool,
         still_alarming: Vec<String>,
         stabilising: Vec<String>,
-        /// Checks made so far, and how long to wait before the next.
-        checks: u32,
-        wait_seconds: u64,
+        /// Nothing alarms but some alarms are stabilising: check again after this long (else 0).
+        stable_in_seconds: i64,
+        /// Not recovered, and this run reached its span: the lifecycle continues in a fresh run.
+        continue_lifecycle: bool,
+    },
+    /// A wait's token is kept (or the wait completed at once).
+    Kept {
+        completed: bool,
     },
 }
 
@@ -116,6 +145,31 @@ where
     R: RunbookRunner,
     K: TaskCallbacks,
 {
+    pub async fn invoked(&self, invocation: Invocation) -> Result<Output, HandlerError> {
+        match invocation {
+            Invocation::Step(input) => self.handle(input).await,
+            Invocation::AlarmRecovered { incident_id, alarm } => {
+                // The incident's own wait, and a multi-service event's it is linked into.
+                let incident = self.store.incident(&incident_id).await?;
+                let mut completed = false;
+                for id in std::iter::once(&incident_id).chain(incident.parent.as_ref()) {
+                    completed |= complete_if_done(&self.store, &self.callbacks, id, &Waiting::Recovery).await?;
+                }
+                tracing::info!(incident = %incident_id, %alarm, completed, "alarm recovered");
+                Ok(Output::Kept { completed })
+            }
+            Invocation::RunbookStatusChanged { execution_id, status } => {
+                // Not one of ours (or its wait is over): nothing to do.
+                let Some(incident_id) = self.store.runbook_incident(&execution_id).await? else {
+                    return Ok(Output::Kept { completed: false });
+                };
+                let completed = self.end_runbook_wait(&incident_id, &execution_id).await?;
+                tracing::info!(incident = %incident_id, %execution_id, %status, completed, "runbook status changed");
+                Ok(Output::Kept { completed })
+            }
+        }
+    }
+
     pub async fn handle(&self, input: Input) -> Result<Output, HandlerError> {
         match input {
             Input::Plan { incident_id } => self.plan(incident_id).await,
@@ -131,6 +185,18 @@ where
                 approval_id,
                 candidate,
             } => self.start_runbook(incident_id, &approval_id, candidate).await,
+            Input::AwaitRunbook {
+                incident_id,
+                execution_id,
+                token,
+            } => {
+                let task = Waiting::Runbook(execution_id.clone());
+                self.store.keep(&incident_id, &task.key(), &token).await?;
+                self.store.keep_runbook(&execution_id, &incident_id).await?;
+                // Kept first, looked at second: an execution that ended in between is not missed.
+                let completed = self.end_runbook_wait(&incident_id, &execution_id).await?;
+                Ok(Output::Kept { completed })
+            }
             Input::PollRunbook { execution_id } => Ok(Output::Polled(self.runbooks.status(&execution_id).await?)),
             Input::RunbookFinished {
                 incident_id,
@@ -163,7 +229,14 @@ where
                 self.bus.emit(&event).await?;
                 Ok(Output::Finished { succeeded })
             }
-            Input::CheckRecovery { incident_id, checks } => self.check_recovery(incident_id, checks + 1).await,
+            Input::AwaitRecovery { incident_id, token } => {
+                keep_waiting(&self.store, &self.callbacks, &incident_id, &Waiting::Recovery, &token).await?;
+                Ok(Output::Kept { completed: false })
+            }
+            Input::CheckRecovery {
+                incident_id,
+                run_started,
+            } => self.check_recovery(incident_id, run_started).await,
         }
     }
 
@@ -402,25 +475,50 @@ where
         })
     }
 
-    async fn check_recovery(&self, id: IncidentId, checks: u32) -> Result<Output, HandlerError> {
-        let answer =
-            |recovered: bool, closed: bool, still_alarming: Vec<String>, stabilising: Vec<String>| Output::Recovery {
-                recovered,
-                closed,
-                still_alarming,
-                stabilising,
-                checks,
-                wait_seconds: mitigation::recovery_poll_seconds(checks),
-            };
+    /// Completes the runbook wait if the execution ended; `true` when it did.
+    async fn end_runbook_wait(&self, id: &IncidentId, execution_id: &str) -> Result<bool, HandlerError> {
+        let status = self.runbooks.status(execution_id).await?;
+        if !status.is_finished() {
+            return Ok(false);
+        }
+        let Some(token) = self
+            .store
+            .take(id, &Waiting::Runbook(execution_id.to_string()).key())
+            .await?
+        else {
+            return Ok(false);
+        };
+        Ok(self.callbacks.complete(&token, &status.lifecycle_output()).await?)
+    }
+
+    async fn check_recovery(
+        &self,
+        id: IncidentId,
+        run_started: Option<chrono::DateTime<Utc>>,
+    ) -> Result<Output, HandlerError> {
         let incident = self.store.incident(&id).await?;
         if incident.status.is_closed() || incident.mitigated_at.is_some() {
-            return Ok(answer(true, incident.status.is_closed(), vec![], vec![]));
+            return Ok(Output::Recovery {
+                recovered: true,
+                closed: incident.status.is_closed(),
+                still_alarming: vec![],
+                stabilising: vec![],
+                stable_in_seconds: 0,
+                continue_lifecycle: false,
+            });
         }
         let signals = signals_with_members(&self.store, &incident).await?;
         let manual = incident.mitigated_by.is_some();
         let recovery = mitigation::recovery(&signals, Utc::now(), self.stabilisation, manual);
         if !recovery.recovered {
-            return Ok(answer(false, false, recovery.still_alarming, recovery.stabilising));
+            return Ok(Output::Recovery {
+                recovered: false,
+                closed: false,
+                still_alarming: recovery.still_alarming,
+                stabilising: recovery.stabilising,
+                stable_in_seconds: recovery.stable_in_seconds,
+                continue_lifecycle: run_started.is_some_and(|s| reconcile::should_continue(s, Utc::now())),
+            });
         }
         let catalog = self.catalog.load().await?;
         let service = incident.services.first().and_then(|s| catalog.service(s));
@@ -454,7 +552,14 @@ where
             open_checks,
         };
         self.bus.emit(&event).await?;
-        Ok(answer(true, false, vec![], vec![]))
+        Ok(Output::Recovery {
+            recovered: true,
+            closed: false,
+            still_alarming: vec![],
+            stabilising: vec![],
+            stable_in_seconds: 0,
+            continue_lifecycle: false,
+        })
     }
 }
 
@@ -629,7 +734,7 @@ mod tests {
         let check = || {
             d.handle(Input::CheckRecovery {
                 incident_id: id.clone(),
-                checks: 0,
+                run_started: None,
             })
         };
         let recovered = |out: Output| matches!(out, Output::Recovery { recovered: true, .. });
@@ -648,6 +753,104 @@ mod tests {
             incident.open_checks
         );
         assert_eq!(d.bus.events_of("Incident Mitigated").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_runbook_wait_ends_when_ssm_says_the_execution_ended() {
+        let (d, id) = deps();
+        let execution = d
+            .runbooks
+            .start("IncidentLoop-ScaleUpEcsService", &BTreeMap::new(), "tok")
+            .await
+            .unwrap();
+        d.runbooks.in_progress.lock().unwrap().insert(execution.clone());
+        let wait = Input::AwaitRunbook {
+            incident_id: id.clone(),
+            execution_id: execution.clone(),
+            token: "rb".into(),
+        };
+        assert_eq!(d.handle(wait).await.unwrap(), Output::Kept { completed: false });
+        // SSM's event, as the rule's InputPath hands it over (the documented detail).
+        let fixture = include_str!("../../../events/ssm/automation-execution-status-change.json");
+        let event = |execution: &str| {
+            let mut detail = serde_json::from_str::<Value>(fixture).unwrap()["detail"].clone();
+            detail["ExecutionId"] = execution.into();
+            d.invoked(serde_json::from_value(detail).unwrap())
+        };
+        assert_eq!(
+            event(&execution).await.unwrap(),
+            Output::Kept { completed: false },
+            "still running"
+        );
+        assert_eq!(event("someone-elses").await.unwrap(), Output::Kept { completed: false });
+        d.runbooks.in_progress.lock().unwrap().clear();
+        assert_eq!(event(&execution).await.unwrap(), Output::Kept { completed: true });
+        let completed = d.callbacks.completed.lock().unwrap().clone();
+        assert_eq!(completed[0].0, "rb");
+        assert_eq!(completed[0].1["status"], "success");
+        assert_eq!(completed[0].1["result"]["status"], "success");
+        assert_eq!(
+            event(&execution).await.unwrap(),
+            Output::Kept { completed: false },
+            "once"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_recovery_wait_ends_when_an_alarm_recovered_event_finds_nothing_alarming() {
+        let (d, id) = deps();
+        let wait = Input::AwaitRecovery {
+            incident_id: id.clone(),
+            token: "rec".into(),
+        };
+        assert_eq!(d.handle(wait).await.unwrap(), Output::Kept { completed: false });
+        assert_eq!(
+            d.store.token(&id, "recovery").as_deref(),
+            Some("rec"),
+            "still alarming: it waits"
+        );
+        let event = || {
+            let detail = serde_json::json!({ "incident_id": id, "alarm": "checkout-api-5xx" });
+            d.invoked(serde_json::from_value(detail).unwrap())
+        };
+        assert_eq!(event().await.unwrap(), Output::Kept { completed: false });
+        d.store.add_signal(&id, signal(Health::Recovered, 2));
+        assert_eq!(event().await.unwrap(), Output::Kept { completed: true });
+        assert_eq!(d.callbacks.completed.lock().unwrap()[0].0, "rec");
+        assert_eq!(d.store.token(&id, "recovery"), None, "taken once");
+        // The check that follows says how long is left to stabilise (5 min, 2 already OK).
+        let check = |run_started| {
+            d.handle(Input::CheckRecovery {
+                incident_id: id.clone(),
+                run_started,
+            })
+        };
+        let out = check(Some(Utc::now())).await.unwrap();
+        let Output::Recovery {
+            recovered,
+            stable_in_seconds,
+            continue_lifecycle,
+            ..
+        } = out
+        else {
+            panic!("{out:?}")
+        };
+        assert!(
+            !recovered && (179..=180).contains(&stable_in_seconds),
+            "{stable_in_seconds}"
+        );
+        assert!(!continue_lifecycle, "a run started now goes on");
+        let week_old = Some(Utc::now() - reconcile::RUN_SPAN);
+        assert!(
+            matches!(
+                check(week_old).await.unwrap(),
+                Output::Recovery {
+                    continue_lifecycle: true,
+                    ..
+                }
+            ),
+            "a week-old run continues in a fresh one"
+        );
     }
 
     #[tokio::test]

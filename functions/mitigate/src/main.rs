@@ -21,8 +21,8 @@ async fn main() -> Result<(), Error> {
         callbacks: incident_aws::lifecycle::Callbacks::new(&config),
         stabilisation: chrono::TimeDelta::seconds(lambda::env_number("RECOVERY_STABILISATION_SECONDS", 300)?),
     };
-    run(service_fn(|event: LambdaEvent<handler::Input>| {
-        deps.handle(event.payload)
+    run(service_fn(|event: LambdaEvent<handler::Invocation>| {
+        deps.invoked(event.payload)
     }))
     .await
 }

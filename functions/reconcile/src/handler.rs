@@ -1,11 +1,12 @@
 //! Finds live incidents whose lifecycle is not running, brings each back (the core decides how),
 //! records it on the timeline and tells the owner and the operators.
 
+use chrono::Utc;
 use incident_aws::lambda::HandlerError;
 use incident_aws::metrics;
 use incident_core::app_event::{AppEvent, Summary};
 use incident_core::incident::Incident;
-use incident_core::ports::{run_step, CatalogSource, IncidentStore, Lifecycles, LiveIncidents, Notifier};
+use incident_core::ports::{run_step_written, CatalogSource, IncidentStore, Lifecycles, LiveIncidents, Notifier};
 use incident_core::reconcile::{self, parse_run_name, run_name, Repair};
 use incident_core::IncidentId;
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,11 @@ pub enum Input {
         #[allow(dead_code)]
         action: Pass,
     },
+    /// A run that reached its span asks to continue in a fresh run (the lifecycle's last step).
+    Continue {
+        incident_id: IncidentId,
+        continue_from: String,
+    },
     /// A lifecycle execution changed status (the detail of Step Functions' status-change event).
     Execution { name: String, status: String },
     /// One incident (the detail of `Lifecycle Stalled`).
@@ -42,6 +48,8 @@ pub enum Input {
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct Repaired {
     pub incident_id: IncidentId,
+    /// A lifecycle was started or restarted (counted as `LifecycleRestarts`).
+    pub restarted: bool,
     /// What was done, as the timeline says it.
     pub what: String,
 }
@@ -63,6 +71,10 @@ where
         let incidents = match input {
             Input::Scan { .. } => self.store.live().await?,
             Input::Incident { incident_id } => vec![self.store.incident(&incident_id).await?],
+            Input::Continue {
+                incident_id,
+                continue_from,
+            } => return self.continue_run(&incident_id, &continue_from).await,
             Input::Execution { name, status } => {
                 let Some((id, run)) = parse_run_name(&name) else {
                     return Err(HandlerError::InvalidInput(format!(
@@ -79,16 +91,36 @@ where
                 }
             }
         };
-        let mut repaired = Vec::new();
+        let (mut repaired, mut failed) = (Vec::new(), Vec::new());
         for incident in &incidents {
-            if let Some(done) = self.reconcile(incident).await? {
-                repaired.push(done);
+            // One incident's failure must not keep the others from being brought back.
+            match self.reconcile(incident).await {
+                Ok(Some(done)) => repaired.push(done),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(incident = %incident.id, error = %e, "could not reconcile");
+                    failed.push(incident.id.to_string());
+                }
             }
         }
-        if !repaired.is_empty() {
-            metrics::count("LifecycleRestarts", repaired.len() as u64);
+        let restarts = repaired.iter().filter(|r| r.restarted).count();
+        if restarts > 0 {
+            metrics::count("LifecycleRestarts", restarts as u64);
         }
-        tracing::info!(checked = incidents.len(), repaired = repaired.len(), "reconciled");
+        tracing::info!(
+            checked = incidents.len(),
+            repaired = repaired.len(),
+            failed = failed.len(),
+            "reconciled"
+        );
+        if !failed.is_empty() {
+            return Err(HandlerError::Retryable(format!(
+                "{} of {} incidents could not be reconciled: {}",
+                failed.len(),
+                incidents.len(),
+                failed.join(", ")
+            )));
+        }
         Ok(Output {
             checked: incidents.len(),
             repaired,
@@ -99,37 +131,76 @@ where
         let id = &incident.id;
         let checked = incident.lifecycle_run;
         let state = self.lifecycle.state(id, checked).await?;
-        let Some(repair) = reconcile::repair(incident, state) else {
+        let now = Utc::now();
+        let Some(repair) = reconcile::repair(incident, state, now) else {
             return Ok(None);
         };
-        let said = reconcile::record_repair(&mut incident.clone(), &repair);
-        run_step(&self.store, id, |i| {
-            // Another pass repaired it in between: its entry and run stand.
-            if i.lifecycle_run != checked {
+        let said = reconcile::record_repair(&mut incident.clone(), &repair, now);
+        let (current, wrote) = run_step_written(&self.store, id, |i| {
+            // Decided again on the record as it is now: another pass may have repaired it, or a
+            // signal merged it, since the index was read.
+            if i.lifecycle_run != checked || reconcile::repair(i, state, now).as_ref() != Some(&repair) {
                 return Ok(vec![]);
             }
-            Ok(reconcile::record_repair(i, &repair))
+            Ok(reconcile::record_repair(i, &repair, now))
         })
         .await?;
-        let what = said.first().map(|e| e.text.clone()).unwrap_or_default();
+        // Starting and stopping are idempotent by name: done on every pass until they hold.
         match repair {
-            Repair::Start { run } | Repair::Restart { run, .. } => {
-                self.lifecycle.start(id, run).await?;
-                tracing::warn!(incident = %id, %what, "lifecycle brought back");
-                let restarted = Incident {
-                    lifecycle_run: run,
-                    ..incident.clone()
-                };
-                self.tell(&restarted, &what, run_name(id, run)).await?;
+            Repair::Start { run } | Repair::Restart { run, .. } if current.is_live() => {
+                self.lifecycle.start(id, run).await?
             }
-            Repair::Stop { run } => {
-                self.lifecycle.stop(id, run, "merged into another incident").await?;
-            }
+            Repair::Stop { run } => self.lifecycle.stop(id, run, "merged into another incident").await?,
+            _ => {}
+        }
+        if !wrote {
+            return Ok(None);
+        }
+        let what = said.first().map(|e| e.text.clone()).unwrap_or_default();
+        tracing::warn!(incident = %id, %what, "lifecycle repaired");
+        if repair.is_told() {
+            self.tell(&current, &what, run_name(id, current.lifecycle_run)).await?;
         }
         Ok(Some(Repaired {
             incident_id: id.clone(),
+            restarted: matches!(repair, Repair::Start { .. } | Repair::Restart { .. }),
             what,
         }))
+    }
+
+    /// Records that run `continue_from` continues in the next run, then starts it (recorded first:
+    /// a run started but not recorded would look ended to the next pass once this one finishes).
+    async fn continue_run(&self, id: &IncidentId, continue_from: &str) -> Result<Output, HandlerError> {
+        let from = match parse_run_name(continue_from) {
+            Some((of, run)) if &of == id => run,
+            _ => {
+                return Err(HandlerError::InvalidInput(format!(
+                    "{continue_from} is not a run of {id}"
+                )))
+            }
+        };
+        let repair = Repair::Continue { run: from + 1 };
+        let now = Utc::now();
+        let said = reconcile::record_repair(&mut self.store.incident(id).await?, &repair, now);
+        let (current, wrote) = run_step_written(&self.store, id, |i| {
+            // Continued already (a retried step): the recorded run stands.
+            if i.lifecycle_run != from {
+                return Ok(vec![]);
+            }
+            Ok(reconcile::record_repair(i, &repair, now))
+        })
+        .await?;
+        self.lifecycle.start(id, current.lifecycle_run).await?;
+        tracing::info!(incident = %id, run = current.lifecycle_run, wrote, "lifecycle continued");
+        let repaired = wrote.then(|| Repaired {
+            incident_id: id.clone(),
+            restarted: false,
+            what: said.first().map(|e| e.text.clone()).unwrap_or_default(),
+        });
+        Ok(Output {
+            checked: 1,
+            repaired: repaired.into_iter().collect(),
+        })
     }
 
     /// Pages the owner's team and the operators (a failed page is logged: the restart stands) and
@@ -177,6 +248,7 @@ mod tests {
         let mut i = Incident::open(id, Scope::SingleService, vec!["checkout".into()], Utc::now());
         i.owner = Some("payments".into());
         i.title = format!("checkout {n}");
+        i.detected_at = Utc::now() - chrono::TimeDelta::minutes(10);
         i
     }
 
@@ -250,6 +322,59 @@ mod tests {
         let again = d.handle(scan()).await.unwrap();
         assert!(again.repaired.is_empty(), "{:?}", again.repaired);
         assert_eq!(d.bus.events_of("Lifecycle Restarted").len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_run_that_reached_its_span_continues_once_in_a_fresh_run_without_paging() {
+        let long = incident("h");
+        let d = deps(vec![long.clone()]);
+        d.lifecycle.set_run(&long.id, 0, RunState::Running);
+        let continue_from = |run: &str| -> Input {
+            serde_json::from_value(serde_json::json!({ "incident_id": long.id, "continue_from": run })).unwrap()
+        };
+        let out = d.handle(continue_from(long.id.as_str())).await.unwrap();
+        assert_eq!(out.repaired.len(), 1);
+        assert!(
+            out.repaired[0].what.starts_with("lifecycle continued as"),
+            "{}",
+            out.repaired[0].what
+        );
+        assert_eq!(d.lifecycle.run(&long.id, 1), RunState::Running);
+        let stored = d.store.get(&long.id).unwrap();
+        assert_eq!((stored.lifecycle_run, stored.lifecycle_restarts), (1, 0));
+        let again = d.handle(continue_from(long.id.as_str())).await.unwrap();
+        assert!(again.repaired.is_empty(), "a retried step continues nothing twice");
+        assert_eq!(d.store.get(&long.id).unwrap().lifecycle_run, 1);
+        assert!(d.bus.paged().is_empty() && d.bus.events_of("Lifecycle Restarted").is_empty());
+        let wrong = d.handle(continue_from("inc-00000000000000000000")).await.unwrap_err();
+        assert!(wrong.to_string().contains("is not a run of"), "{wrong}");
+    }
+
+    #[tokio::test]
+    async fn a_lifecycle_that_keeps_failing_is_given_up_once_and_said_once() {
+        let mut worn = incident("g");
+        worn.lifecycle_run = reconcile::MAX_RESTARTS;
+        worn.lifecycle_restarts = reconcile::MAX_RESTARTS;
+        let d = deps(vec![worn.clone()]);
+        d.lifecycle.set_run(&worn.id, worn.lifecycle_run, RunState::Failed);
+        let first = d.handle(scan()).await.unwrap();
+        assert_eq!(first.repaired.len(), 1);
+        assert!(!first.repaired[0].restarted);
+        assert!(
+            first.repaired[0].what.contains("not restarted any more"),
+            "{}",
+            first.repaired[0].what
+        );
+        let pages = d.bus.paged().len();
+        assert!(pages >= 1, "the operators are told");
+        let again = d.handle(scan()).await.unwrap();
+        assert!(again.repaired.is_empty(), "said once: {:?}", again.repaired);
+        assert_eq!(d.bus.paged().len(), pages);
+        assert_eq!(
+            d.lifecycle.run(&worn.id, worn.lifecycle_run + 1),
+            RunState::Missing,
+            "not restarted"
+        );
     }
 
     #[tokio::test]

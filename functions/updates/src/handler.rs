@@ -1,14 +1,14 @@
 //! Keeping customers informed while an incident is open: reminds support when an update is
 //! overdue, and sleeps the reminder loop on a task token that a resolution completes.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use incident_aws::lambda::HandlerError;
 use incident_core::app_event::{AppEvent, Summary};
 use incident_core::effects::Waiting;
 use incident_core::ports::{keep_waiting, run_step, CatalogSource, IncidentStore, Notifier, TaskCallbacks, Tokens};
 use incident_core::timeline::{Entry, EntryKind};
-use incident_core::updates;
 use incident_core::IncidentId;
+use incident_core::{reconcile, updates};
 use serde::{Deserialize, Serialize};
 
 pub struct Deps<S, C, N, K> {
@@ -22,7 +22,12 @@ pub struct Deps<S, C, N, K> {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Input {
     /// While a customer-facing incident is open: is a customer update overdue? Remind if so.
-    CustomerUpdateDue { incident_id: IncidentId },
+    CustomerUpdateDue {
+        incident_id: IncidentId,
+        /// When this lifecycle run started: past its span, the run continues in a fresh one.
+        #[serde(default)]
+        run_started: Option<DateTime<Utc>>,
+    },
     /// The reminder loop sleeps on this token until its timeout, or until a resolution completes it.
     AwaitUpdateWindow { incident_id: IncidentId, token: String },
 }
@@ -33,6 +38,12 @@ pub struct Output {
     /// Nothing more to watch (closed, not customer-facing, no cadence).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updates_done: Option<bool>,
+    /// When the reminder loop looks again (the wait's timeout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_check_seconds: Option<i64>,
+    /// This run reached its span: the lifecycle continues in a fresh run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub continue_lifecycle: Option<bool>,
 }
 
 impl<S, C, N, K> Deps<S, C, N, K>
@@ -44,7 +55,10 @@ where
 {
     pub async fn handle(&self, input: Input) -> Result<Output, HandlerError> {
         match input {
-            Input::CustomerUpdateDue { incident_id } => self.customer_update_due(incident_id).await,
+            Input::CustomerUpdateDue {
+                incident_id,
+                run_started,
+            } => self.customer_update_due(incident_id, run_started).await,
             Input::AwaitUpdateWindow { incident_id, token } => {
                 keep_waiting(
                     &self.store,
@@ -57,23 +71,34 @@ where
                 Ok(Output {
                     incident_id,
                     updates_done: None,
+                    next_check_seconds: None,
+                    continue_lifecycle: None,
                 })
             }
         }
     }
 
-    async fn customer_update_due(&self, id: IncidentId) -> Result<Output, HandlerError> {
+    async fn customer_update_due(
+        &self,
+        id: IncidentId,
+        run_started: Option<DateTime<Utc>>,
+    ) -> Result<Output, HandlerError> {
         let incident = self.store.incident(&id).await?;
+        let now = Utc::now();
+        let due = updates::due(&incident, now);
+        let continuing = run_started.is_some_and(|started| reconcile::should_continue(started, now));
         let watching = |done: bool| Output {
             incident_id: id.clone(),
             updates_done: Some(done),
+            next_check_seconds: Some(due.look_again_in_seconds()),
+            continue_lifecycle: Some(continuing && !done),
         };
         let sev = incident.severity.map(|s| s.to_string()).unwrap_or_default();
-        let (since, text, done) = match updates::due(&incident, Utc::now()) {
+        let (since, text, done) = match &due {
             updates::Due::Done => return Ok(watching(true)),
             updates::Due::Wait(_) => return Ok(watching(false)),
             updates::Due::Overdue { since, cadence } => (
-                since,
+                *since,
                 format!(
                     "customer update overdue: {sev} calls for one every {} minutes, the last was at {} ({} updates so far)",
                     cadence.num_minutes(),
@@ -83,7 +108,7 @@ where
                 false,
             ),
             updates::Due::Mitigated { at } => (
-                at,
+                *at,
                 format!(
                     "customer update due: mitigated at {}, and customers have not been told yet",
                     at.format("%H:%M:%S UTC")
@@ -160,6 +185,7 @@ mod tests {
         let check = || {
             d.handle(Input::CustomerUpdateDue {
                 incident_id: id.clone(),
+                run_started: None,
             })
         };
         let reminders = || d.bus.events_of("Customer Update Due").len();
@@ -167,6 +193,11 @@ mod tests {
         change(|i| i.engaged_at = Some(Utc::now() - chrono::TimeDelta::minutes(61))).await;
         let out = check().await.unwrap();
         assert_eq!(out.updates_done, Some(false));
+        assert_eq!(
+            out.next_check_seconds,
+            Some(60 * 60),
+            "SEV2's cadence: look again in an hour"
+        );
         assert_eq!(d.bus.paged(), [SUPPORT]);
         assert_eq!(reminders(), 1);
         check().await.unwrap();
@@ -176,8 +207,26 @@ mod tests {
             updates::publish(i, "We found the cause and are rolling back.", "sam", Utc::now()).unwrap();
         })
         .await;
-        check().await.unwrap();
+        let fresh = check().await.unwrap();
         assert_eq!(reminders(), 1, "a fresh update resets the cadence");
+        assert_eq!(fresh.continue_lifecycle, Some(false));
+        let week_old = d
+            .handle(Input::CustomerUpdateDue {
+                incident_id: id.clone(),
+                run_started: Some(Utc::now() - incident_core::reconcile::RUN_SPAN),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            week_old.continue_lifecycle,
+            Some(true),
+            "a week-old run continues in a fresh one"
+        );
+        let next = fresh.next_check_seconds.unwrap();
+        assert!(
+            (60 * 60 - 5..=60 * 60).contains(&next),
+            "the next update is due in an hour: {next}"
+        );
 
         change(|i| i.mitigated_at = Some(Utc::now())).await;
         let out = check().await.unwrap();
