@@ -16,7 +16,7 @@ use incident_core::correlation::{Correlator, Outcome, Policy};
 use incident_core::incident::{Incident, Scope, Status};
 use incident_core::signal::Signal;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 const SOURCE: &str = "incident-loop.gameday";
@@ -137,6 +137,7 @@ async fn main() -> Result<()> {
     let catalog: Catalog = serde_yaml::from_str(&std::fs::read_to_string(&catalog_path)?)?;
     let mut reference = Correlator::new(Policy::default());
     let mut events_expected = 0;
+    let mut delivered_keys = BTreeSet::new();
     for (service, id, detail) in &delivered {
         let signal: Signal = incident_core::event::parse(&incident_core::event::Envelope {
             id: Some(id.clone()),
@@ -150,6 +151,7 @@ async fn main() -> Result<()> {
         if &resolved != service {
             bail!("{} resolved to {resolved}, not {service}", signal.resource);
         }
+        delivered_keys.insert(signal.key.to_string());
         if let Outcome::Placed {
             aggregation: Some(a), ..
         } = reference.ingest(service, &signal)
@@ -184,6 +186,19 @@ async fn main() -> Result<()> {
                 e.members.len()
             );
         }
+    }
+
+    let mut kept_keys = BTreeSet::new();
+    for i in &single {
+        for kept in stack.store.signals(&i.id).await? {
+            if !kept_keys.insert(kept.signal.key.to_string()) {
+                bail!("signal {} is kept twice", kept.signal.key);
+            }
+        }
+    }
+    if kept_keys != delivered_keys {
+        let lost: Vec<_> = delivered_keys.difference(&kept_keys).collect();
+        bail!("{} delivered signals are not kept: {lost:?}", lost.len());
     }
 
     let mut latencies: Vec<f64> = single

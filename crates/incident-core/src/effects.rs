@@ -63,9 +63,10 @@ impl Waiting {
             Waiting::Recovery => {
                 crate::mitigation::recovery_wait_over(incident, signals, now).then(|| json!({ "over": true }))
             }
-            Waiting::Resolution | Waiting::UpdateWindow => {
-                resolved.then(|| json!({ "resolved_by": incident.resolved_by }))
-            }
+            Waiting::Resolution => resolved.then(|| json!({ "resolved_by": incident.resolved_by })),
+            // Mitigation wakes the reminder loop too: customers hear of it without a cadence's delay.
+            Waiting::UpdateWindow => (resolved || incident.mitigated_at.is_some())
+                .then(|| json!({ "resolved_by": incident.resolved_by, "mitigated_at": incident.mitigated_at })),
             Waiting::Acknowledgement => match &incident.acknowledged_by {
                 Some(by) => Some(json!({ "acknowledged_by": by })),
                 None => incident

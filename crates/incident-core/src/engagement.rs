@@ -112,8 +112,8 @@ pub fn record_engaged(incident: &mut Incident, teams: &[String], now: chrono::Da
     }
 }
 
-/// Whether an earlier run of the lifecycle engaged the incident's teams already, or it closed:
-/// a restarted lifecycle pages nobody again (escalation still does).
+/// Whether an earlier attempt or run of the lifecycle engaged the incident's teams already, or it
+/// closed: nobody is paged again (escalation still does).
 pub fn engaged_before(incident: &Incident) -> bool {
     incident.engaged_at.is_some() || incident.status.is_closed()
 }

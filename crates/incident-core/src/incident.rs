@@ -130,6 +130,17 @@ pub struct Incident {
     /// (a run continued for its length is not one).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lifecycle_restarts: u32,
+    /// When the current run was recorded (a restart or a continuation; `None` for the first run,
+    /// which starts at detection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_run_at: Option<DateTime<Utc>>,
+    /// `Incident Engaged` went out (a retry after it failed announces it without paging again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub engagement_announced: bool,
+    /// When mitigation first waited for recovery (a runbook succeeded, or mitigation went manual): a
+    /// later run of the lifecycle plans nothing again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_watch_since: Option<DateTime<Utc>>,
     /// When the lifecycle closed the incident out (resolution announced, correlation closed):
     /// from then on nothing keeps its lifecycle running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,6 +214,9 @@ impl Incident {
             escalations: 0,
             lifecycle_run: 0,
             lifecycle_restarts: 0,
+            lifecycle_run_at: None,
+            engagement_announced: false,
+            recovery_watch_since: None,
             closed_at: None,
             first_signal: String::new(),
         }

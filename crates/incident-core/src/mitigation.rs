@@ -149,13 +149,17 @@ pub fn is_placeholder(value: &str) -> bool {
 pub fn nothing_to_plan(incident: &crate::incident::Incident) -> Option<Plan> {
     let why = if incident.status.is_closed() {
         format!("the incident is {}", incident.status)
-    } else {
+    } else if incident.mitigated_at.is_some() {
         format!(
             "mitigated already ({})",
             incident.mitigated_by.as_deref().unwrap_or("recorded")
         )
+    } else {
+        "an earlier run of the lifecycle applied its mitigation; waiting for recovery".to_string()
     };
-    (incident.status.is_closed() || incident.mitigated_at.is_some()).then(|| Plan {
+    let done =
+        incident.status.is_closed() || incident.mitigated_at.is_some() || incident.recovery_watch_since.is_some();
+    done.then(|| Plan {
         candidates: Vec::new(),
         correlated_change: None,
         correlated: false,

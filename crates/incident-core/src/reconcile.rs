@@ -84,7 +84,7 @@ pub fn repair(incident: &Incident, state: RunState, now: DateTime<Utc>) -> Optio
     match state {
         RunState::Running => None,
         RunState::Succeeded | RunState::Missing if resolved => Some(Repair::CloseOut),
-        RunState::Missing if now - incident.detected_at < START_GRACE => None,
+        RunState::Missing if now - incident.lifecycle_run_at.unwrap_or(incident.detected_at) < START_GRACE => None,
         RunState::Missing => Some(Repair::Start { run }),
         ended if incident.lifecycle_restarts >= MAX_RESTARTS => Some(Repair::GiveUp { run, ended }),
         // Failed, timed out, stopped — or ended without closing the incident out.
@@ -129,6 +129,7 @@ pub fn record_repair(incident: &mut Incident, repair: &Repair, now: DateTime<Utc
         ),
         Repair::Restart { run, ended } => {
             incident.lifecycle_run = *run;
+            incident.lifecycle_run_at = Some(now);
             incident.lifecycle_restarts += 1;
             (
                 format!("lifecycle-restart-{run}"),
@@ -159,6 +160,7 @@ pub fn record_repair(incident: &mut Incident, repair: &Repair, now: DateTime<Utc
         ),
         Repair::Continue { run } => {
             incident.lifecycle_run = *run;
+            incident.lifecycle_run_at = Some(now);
             (
                 format!("lifecycle-continue-{run}"),
                 format!(
@@ -235,6 +237,22 @@ mod tests {
         let said = record_repair(&mut i, &given_up, now);
         assert!(said[0].text.contains("not restarted any more"), "{}", said[0].text);
         assert!(i.is_live(), "still live: only a resolution ends it");
+    }
+
+    #[test]
+    fn a_run_just_recorded_is_left_to_start_whatever_the_incidents_age() {
+        let now = Utc::now();
+        let mut i = incident();
+        record_repair(&mut i, &Repair::Continue { run: 1 }, now - TimeDelta::seconds(20));
+        assert_eq!(
+            repair(&i, RunState::Missing, now),
+            None,
+            "the continuation is starting it"
+        );
+        assert_eq!(
+            repair(&i, RunState::Missing, now + START_GRACE),
+            Some(Repair::Start { run: 1 })
+        );
     }
 
     #[test]

@@ -100,8 +100,8 @@ pub enum Due {
 
 impl Due {
     /// When the reminder loop looks again, in seconds (at least a minute): when the next update
-    /// falls due, or a cadence after a missed one. A published update or a resolution wakes it
-    /// earlier.
+    /// falls due, or a cadence after a missed one. A mitigation or a resolution wakes it earlier; a
+    /// published update only moves the next due time later.
     pub fn look_again_in_seconds(&self) -> i64 {
         let wait = match self {
             Due::Wait(d) => *d,

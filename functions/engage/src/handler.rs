@@ -6,6 +6,7 @@ use incident_aws::metrics;
 use incident_core::app_event::{AppEvent, Summary};
 use incident_core::effects::Waiting;
 use incident_core::engagement;
+use incident_core::incident::Incident;
 use incident_core::ports::{keep_waiting, run_step, CatalogSource, IncidentStore, Notifier, TaskCallbacks, Tokens};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::updates;
@@ -74,13 +75,17 @@ where
 
     async fn engage(&self, id: IncidentId) -> Result<Output, HandlerError> {
         let incident = self.store.incident(&id).await?;
+        let catalog = self.catalog.load().await?;
+        let plan = engagement::plan(&catalog, &incident);
         if engagement::engaged_before(&incident) {
-            // A restarted lifecycle: the teams were paged by the first run; escalation goes on.
+            // A retry or a restarted lifecycle: the teams were paged; announce it if that failed.
+            if !incident.engagement_announced && !incident.status.is_closed() {
+                let draft = incident.customer_facing.then(|| updates::first_draft(&incident));
+                self.announce(&incident, &plan, draft).await?;
+            }
             tracing::info!(incident = %id, "engaged before: not paged again");
             return Ok(Output::of(id));
         }
-        let catalog = self.catalog.load().await?;
-        let plan = engagement::plan(&catalog, &incident);
         let subject = format!(
             "[{}{}] {}",
             incident.severity.map(|s| s.to_string()).unwrap_or_default(),
@@ -128,20 +133,10 @@ where
             customer_update_draft = Some(draft);
         }
         let teams: Vec<String> = plan.teams.iter().map(|t| t.team.clone()).collect();
-        let now = Utc::now();
-        let mut engaged = incident.clone();
-        engagement::record_engaged(&mut engaged, &teams, now);
-        // Announced before it is recorded: a retry after a failed announcement, which finds the
-        // incident not yet engaged, announces it then (recorded first, the retry would skip it).
-        let event = AppEvent::IncidentEngaged {
-            summary: Summary::of(&engaged),
-            teams: plan.teams.clone(),
-            ack_minutes: plan.ack_minutes,
-            customer_update_draft,
-        };
-        self.bus.emit(&event).await?;
+        // Recorded before it is announced: a retry after a failed announcement pages nobody again
+        // and announces it then.
         let updated = run_step(&self.store, &id, |i| {
-            engagement::record_engaged(i, &teams, now);
+            engagement::record_engaged(i, &teams, Utc::now());
             Ok(entries.clone())
         })
         .await?;
@@ -149,8 +144,31 @@ where
             metrics::emit("TimeToEngage", secs, &updated);
         }
         metrics::emit("TimeToDetect", updated.time_to_detect_secs(), &updated);
+        self.announce(&updated, &plan, customer_update_draft).await?;
         tracing::info!(incident = %id, teams = teams.len(), "engaged");
         Ok(Output::of(id))
+    }
+
+    /// Publishes `Incident Engaged`, then records that it went out.
+    async fn announce(
+        &self,
+        incident: &Incident,
+        plan: &engagement::Plan,
+        customer_update_draft: Option<String>,
+    ) -> Result<(), HandlerError> {
+        let event = AppEvent::IncidentEngaged {
+            summary: Summary::of(incident),
+            teams: plan.teams.clone(),
+            ack_minutes: plan.ack_minutes,
+            customer_update_draft,
+        };
+        self.bus.emit(&event).await?;
+        run_step(&self.store, &incident.id, |i| {
+            i.engagement_announced = true;
+            Ok(vec![])
+        })
+        .await?;
+        Ok(())
     }
 
     async fn escalate(&self, id: IncidentId) -> Result<Output, HandlerError> {

@@ -160,7 +160,10 @@ where
                 incident_id: incident.clone(),
                 alarm: signal.resource.clone(),
             };
-            deps.bus.emit(&event).await?;
+            // Best effort: the signal is recorded, and the wait's hourly fallback looks anyway.
+            if let Err(e) = deps.bus.emit(&event).await {
+                tracing::warn!(incident = %incident, error = %e, "could not announce the recovery");
+            }
         }
         _ => {}
     }

@@ -42,7 +42,12 @@ pub enum Input {
         offset: usize,
     },
     /// Nobody decided in time: escalate to incident response; the lifecycle asks again.
-    ApprovalTimedOut { incident_id: IncidentId },
+    ApprovalTimedOut {
+        incident_id: IncidentId,
+        /// When this lifecycle run started: past its span, the run continues in a fresh one.
+        #[serde(default)]
+        run_started: Option<chrono::DateTime<Utc>>,
+    },
     /// Start the approved candidate's runbook, once (idempotent client token).
     StartRunbook {
         incident_id: IncidentId,
@@ -111,6 +116,8 @@ pub enum Output {
     },
     TimedOut {
         closed: bool,
+        /// This run reached its span: the lifecycle continues in a fresh run.
+        continue_lifecycle: bool,
     },
     Started {
         execution_id: String,
@@ -179,7 +186,19 @@ where
                 candidates,
                 offset,
             } => self.request_approval(incident_id, &token, candidates, offset).await,
-            Input::ApprovalTimedOut { incident_id } => self.approval_timed_out(incident_id).await,
+            Input::ApprovalTimedOut {
+                incident_id,
+                run_started,
+            } => {
+                let continuing = run_started.is_some_and(|s| reconcile::should_continue(s, Utc::now()));
+                match self.approval_timed_out(incident_id).await? {
+                    Output::TimedOut { closed, .. } => Ok(Output::TimedOut {
+                        closed,
+                        continue_lifecycle: continuing && !closed,
+                    }),
+                    other => Ok(other),
+                }
+            }
             Input::StartRunbook {
                 incident_id,
                 approval_id,
@@ -230,6 +249,13 @@ where
                 Ok(Output::Finished { succeeded })
             }
             Input::AwaitRecovery { incident_id, token } => {
+                // From here a later run of the lifecycle plans nothing again.
+                let now = Utc::now();
+                run_step(&self.store, &incident_id, |i| {
+                    i.recovery_watch_since.get_or_insert(now);
+                    Ok(vec![])
+                })
+                .await?;
                 keep_waiting(&self.store, &self.callbacks, &incident_id, &Waiting::Recovery, &token).await?;
                 Ok(Output::Kept { completed: false })
             }
@@ -417,7 +443,10 @@ where
             };
             self.bus.emit(&event).await?;
         }
-        Ok(Output::TimedOut { closed })
+        Ok(Output::TimedOut {
+            closed,
+            continue_lifecycle: false,
+        })
     }
 
     async fn start_runbook(&self, id: IncidentId, approval_id: &str, candidate: usize) -> Result<Output, HandlerError> {
@@ -552,6 +581,8 @@ where
             open_checks,
         };
         self.bus.emit(&event).await?;
+        // The customer-update loop wakes now to remind support once, not a cadence later.
+        complete_if_done(&self.store, &self.callbacks, &id, &Waiting::UpdateWindow).await?;
         Ok(Output::Recovery {
             recovered: true,
             closed: false,
@@ -886,17 +917,56 @@ mod tests {
     #[tokio::test]
     async fn an_approval_timeout_escalates_to_incident_response() {
         let (d, id) = deps();
-        let out = d
-            .handle(Input::ApprovalTimedOut {
+        let timed_out = |run_started| {
+            d.handle(Input::ApprovalTimedOut {
                 incident_id: id.clone(),
+                run_started,
             })
-            .await
-            .unwrap();
-        assert_eq!(out, Output::TimedOut { closed: false });
+        };
+        let out = timed_out(Some(Utc::now())).await.unwrap();
+        let asked_again = Output::TimedOut {
+            closed: false,
+            continue_lifecycle: false,
+        };
+        assert_eq!(out, asked_again);
         assert_eq!(
             d.bus.paged(),
             ["arn:aws:sns:us-east-1:000000000000:incident-loop-incident-response"]
         );
         assert!(d.store.timeline(&id).iter().any(|e| e.kind == EntryKind::Escalated));
+        // Nobody has answered for a week: the run continues in a fresh one instead of asking on.
+        let week_old = timed_out(Some(Utc::now() - reconcile::RUN_SPAN)).await.unwrap();
+        assert!(
+            matches!(
+                week_old,
+                Output::TimedOut {
+                    continue_lifecycle: true,
+                    ..
+                }
+            ),
+            "{week_old:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_later_run_plans_nothing_once_the_recovery_watch_started() {
+        let (d, id) = deps();
+        d.handle(Input::AwaitRecovery {
+            incident_id: id.clone(),
+            token: "rec".into(),
+        })
+        .await
+        .unwrap();
+        let Output::Planned { count, plan, .. } = d
+            .handle(Input::Plan {
+                incident_id: id.clone(),
+            })
+            .await
+            .unwrap()
+        else {
+            panic!("a plan")
+        };
+        assert_eq!(count, 0);
+        assert!(plan.summary.contains("waiting for recovery"), "{}", plan.summary);
     }
 }
