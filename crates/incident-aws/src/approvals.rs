@@ -105,19 +105,7 @@ impl Approvals for Store {
 
 impl Tokens for Store {
     async fn keep(&self, id: &IncidentId, key_name: &str, token: &str) -> PortResult<()> {
-        let decisions = self.decisions()?;
-        let mut item = token_key(id, key_name);
-        item.insert("token".into(), AttributeValue::S(token.into()));
-        item.insert("ttl".into(), AttributeValue::N(ttl_after(TOKEN_TTL_DAYS).to_string()));
-        decisions
-            .client()
-            .put_item()
-            .table_name(decisions.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("PutItem", e))?;
-        Ok(())
+        self.keep_for_a_while(token_key(id, key_name), "token", token).await
     }
 
     async fn take(&self, id: &IncidentId, key_name: &str) -> PortResult<Option<String>> {
@@ -140,19 +128,8 @@ impl Tokens for Store {
     }
 
     async fn keep_runbook(&self, execution_id: &str, id: &IncidentId) -> PortResult<()> {
-        let decisions = self.decisions()?;
-        let mut item = runbook_key(execution_id);
-        item.insert("incident".into(), AttributeValue::S(id.to_string()));
-        item.insert("ttl".into(), AttributeValue::N(ttl_after(TOKEN_TTL_DAYS).to_string()));
-        decisions
-            .client()
-            .put_item()
-            .table_name(decisions.table())
-            .set_item(Some(item))
-            .send()
+        self.keep_for_a_while(runbook_key(execution_id), "incident", id.as_str())
             .await
-            .map_err(|e| AwsError::sdk("PutItem", e))?;
-        Ok(())
     }
 
     async fn runbook_incident(&self, execution_id: &str) -> PortResult<Option<IncidentId>> {
@@ -173,6 +150,24 @@ impl Tokens for Store {
             .map(|id| IncidentId::parse(&id))
             .transpose()
             .map_err(|e| AwsError::decode("runbook wait", e))?)
+    }
+}
+
+impl Store {
+    /// Puts `item` (a key) with `field` = `value` in the decisions table, expiring with the tokens.
+    async fn keep_for_a_while(&self, mut item: Item, field: &str, value: &str) -> PortResult<()> {
+        let decisions = self.decisions()?;
+        item.insert(field.into(), AttributeValue::S(value.into()));
+        item.insert("ttl".into(), AttributeValue::N(ttl_after(TOKEN_TTL_DAYS).to_string()));
+        decisions
+            .client()
+            .put_item()
+            .table_name(decisions.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("PutItem", e))?;
+        Ok(())
     }
 }
 

@@ -123,7 +123,7 @@ pub struct Incident {
     #[serde(default)]
     pub escalations: u32,
     /// The lifecycle run now responsible for the incident: 0 for the first, counted up by each
-    /// restart (see [`crate::reconcile`]).
+    /// restart (see the reconciler's rules).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lifecycle_run: u32,
     /// How many of those runs were restarts after a run ended without closing the incident out
