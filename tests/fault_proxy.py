@@ -10,9 +10,12 @@ hold), except the share it is told to fail:
       400 ProvisionedThroughputExceededException, `error` answer 500 InternalServerError
   Step Functions StartExecution: every call fails with 500 ServiceUnavailable until `start_fails_until`
       (a Unix time)
+  `delay`: the next `count` calls whose X-Amz-Target is `target` are held `seconds` before they are
+      forwarded, so that a function times out (crashes) mid-step while its write still lands
 
 Control endpoints (not AWS):
-  POST /_faults  {"throttle": 0.1, "error": 0.05, "start_fails_until": 1764400000}
+  POST /_faults  {"throttle": 0.1, "error": 0.05, "start_fails_until": 1764400000,
+                  "delay": {"target": "DynamoDB_20120810.TransactWriteItems", "seconds": 4, "count": 1}}
   GET  /_counts  how many calls were forwarded and failed, by kind
 
 usage: fault_proxy.py --target http://127.0.0.1:4599 [--port N]   (port 0 picks one; it is printed)
@@ -28,7 +31,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-FAULTS = {"throttle": 0.0, "error": 0.0, "start_fails_until": 0.0}
+FAULTS = {"throttle": 0.0, "error": 0.0, "start_fails_until": 0.0, "delay": {}}
 COUNTS = {}
 TARGET = ""
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
@@ -37,6 +40,16 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 def count(kind):
     with LOCK:
         COUNTS[kind] = COUNTS.get(kind, 0) + 1
+
+
+def hold_for(target_header):
+    """Seconds to hold this call before forwarding it (0: none), counting it against `delay`."""
+    with LOCK:
+        delay = FAULTS.get("delay") or {}
+        if delay.get("target") != target_header or delay.get("count", 0) <= 0:
+            return 0
+        delay["count"] -= 1
+        return float(delay.get("seconds", 0))
 
 
 def fault_for(target_header):
@@ -86,6 +99,10 @@ class Handler(BaseHTTPRequestHandler):
             status, kind, message = fault
             count(f"failed {target}")
             return self._reply(status, {"__type": kind, "message": message})
+        held = hold_for(target)
+        if held:
+            count(f"held {target}")
+            time.sleep(held)
         count(f"forwarded {target or self.path}")
         request = urllib.request.Request(TARGET + self.path, data=body or None, method=self.command)
         for name, value in self.headers.items():
@@ -96,13 +113,18 @@ class Handler(BaseHTTPRequestHandler):
                 status, headers, data = response.status, response.getheaders(), response.read()
         except urllib.error.HTTPError as e:
             status, headers, data = e.code, e.headers.items(), e.read()
-        self.send_response(status)
-        for name, value in headers:
-            if name.lower() not in HOP:
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() not in HOP:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The caller died before the answer (a function that timed out mid-step): the call
+            # itself went through.
+            count(f"caller gone {target}")
 
     def log_message(self, *args):  # quiet: /_counts says what happened
         pass

@@ -313,3 +313,102 @@ async fn incidents_survive_faults(stack: &Stack, proxy: &FaultProxy) -> Result<(
     println!("faults injected and survived: {counts}");
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn a_function_that_crashes_mid_step_is_retried_and_its_step_lands_once() -> Result<()> {
+    let stack = setup().await?;
+    let proxy = FaultProxy::start()?;
+    let engage = functions(&stack, &["EngageFunction"]).await?;
+    assert_eq!(engage.len(), 1, "{engage:?}");
+    let timeout = stack
+        .lambda
+        .get_function_configuration()
+        .function_name(&engage[0])
+        .send()
+        .await?
+        .timeout()
+        .unwrap_or(30);
+    // Engage's write is held past the function's timeout: the function dies mid-step (after
+    // paging), its write lands afterwards, and Step Functions retries the step.
+    proxy.control(
+        "POST",
+        "/_faults",
+        &json!({ "delay": { "target": "DynamoDB_20120810.TransactWriteItems", "seconds": 3, "count": 1 } }),
+    )?;
+    route(&stack, &engage, "AWS_ENDPOINT_URL_DYNAMODB", Some(&proxy.url())).await?;
+    stack
+        .lambda
+        .update_function_configuration()
+        .function_name(&engage[0])
+        .timeout(2)
+        .send()
+        .await?;
+    let outcome = crashed_step_lands_once(&stack, &proxy).await;
+    stack
+        .lambda
+        .update_function_configuration()
+        .function_name(&engage[0])
+        .timeout(timeout)
+        .send()
+        .await?;
+    route(&stack, &engage, "AWS_ENDPOINT_URL_DYNAMODB", None).await?;
+    outcome
+}
+
+async fn crashed_step_lands_once(stack: &Stack, proxy: &FaultProxy) -> Result<()> {
+    let events = stack.capture_app_events("e2e-crash-events").await?;
+    let base = era(82);
+    let mut detail = alarm("crash-s0-5xx", "ALARM", base);
+    detail["alarmTags"] = json!({ "service": "crash-s0" });
+    stack.put(GAMEDAY, ALARM, &detail).await?;
+    let limit = std::time::Duration::from_secs(120);
+    let incident = eventually("the incident engaged after the crash", limit, || async {
+        let found = stack
+            .incidents_between(base - TimeDelta::hours(1), base + TimeDelta::hours(1))
+            .await?;
+        Ok(found
+            .into_iter()
+            .find(|i| i.engaged_at.is_some() && i.engagement_announced))
+    })
+    .await?;
+    let counts = proxy.control("GET", "/_counts", &Value::Null)?;
+    assert_eq!(
+        counts["held DynamoDB_20120810.TransactWriteItems"],
+        json!(1),
+        "the write was held past the timeout: {counts}"
+    );
+
+    let timeline = stack.store.timeline(&incident.id).await?;
+    let engaged: Vec<_> = timeline.iter().filter(|e| e.kind == EntryKind::Engaged).collect();
+    let teams = incident.engaged_teams.len();
+    assert_eq!(engaged.len(), teams, "each team's engagement said once: {engaged:#?}");
+    let announced = eventually("Incident Engaged", WAIT, || async {
+        let got = stack.drain(&events).await?;
+        Ok(got
+            .into_iter()
+            .find(|e| e["detail-type"] == "Incident Engaged" && e["detail"]["incident_id"] == incident.id.as_str()))
+    })
+    .await?;
+    assert_eq!(announced["detail"]["status"], "engaged");
+    let run = incident_core::reconcile::run_name(&incident.id, incident.lifecycle_run);
+    assert_eq!(stack.execution_status(&run).await?, "RUNNING", "the lifecycle goes on");
+    // The step did crash: its first attempt failed as a crash, and was retried.
+    let machine = stack.outputs["StateMachineArn"].replacen(":stateMachine:", ":execution:", 1);
+    let history = stack
+        .sfn
+        .get_execution_history()
+        .execution_arn(format!("{machine}:{run}"))
+        .max_results(1000)
+        .send()
+        .await?;
+    let crashes = ["Sandbox.Timedout", "Runtime.ExitError", "Lambda.Unknown"];
+    let crashed = history.events().iter().any(|e| {
+        e.task_failed_event_details()
+            .and_then(|d| d.error())
+            .or_else(|| e.lambda_function_failed_event_details().and_then(|d| d.error()))
+            .is_some_and(|error| crashes.contains(&error))
+    });
+    assert!(crashed, "a crashed attempt of engage in the history");
+    Ok(())
+}
