@@ -63,12 +63,15 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-/// What every function starts from: the SDK configuration (loaded once, at cold start) and the
-/// incidents and catalog tables named by its environment.
+/// What every function starts from: the SDK configuration (loaded once, at cold start), the
+/// incidents and catalog tables and the loop's bus named by its environment, and the lifecycle's
+/// task callbacks.
 pub struct Wiring {
     pub config: aws_config::SdkConfig,
     pub store: crate::store::Store,
     pub catalog: crate::catalog_store::CatalogStore,
+    pub bus: crate::bus::Bus,
+    pub callbacks: crate::lifecycle::Callbacks,
 }
 
 impl Wiring {
@@ -78,6 +81,8 @@ impl Wiring {
         Ok(Self {
             store: crate::store::Store::from_env(&dynamo)?,
             catalog: crate::catalog_store::CatalogStore::from_env(&dynamo)?,
+            bus: crate::bus::Bus::new(&config, crate::env_var("EVENT_BUS_NAME")?),
+            callbacks: crate::lifecycle::Callbacks::new(&config),
             config,
         })
     }

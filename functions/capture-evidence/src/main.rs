@@ -14,7 +14,9 @@ async fn main() -> Result<(), Error> {
     let bucket = env_var("EVIDENCE_BUCKET")?;
     let lookback = lambda::env_number("EVIDENCE_LOOKBACK_MINUTES", 60)?;
     let cap = lambda::env_number("EVIDENCE_SIZE_CAP_BYTES", 5 * 1024 * 1024)?;
-    let Wiring { config, store, catalog } = Wiring::from_env().await?;
+    let Wiring {
+        config, store, catalog, ..
+    } = Wiring::from_env().await?;
     let deps = handler::Deps {
         store,
         catalog,

@@ -4,21 +4,26 @@
 mod handler;
 mod http;
 
+use incident_aws::env_var;
 use incident_aws::follow_ups::Functions;
 use incident_aws::lambda::Wiring;
-use incident_aws::lifecycle::Callbacks;
-use incident_aws::{bus::Bus, env_var};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
-    let Wiring { config, store, catalog } = Wiring::from_env().await?;
+    let Wiring {
+        config,
+        store,
+        catalog,
+        bus,
+        callbacks,
+    } = Wiring::from_env().await?;
     let deps = handler::Deps {
         store,
         catalog,
-        bus: Bus::new(&config, env_var("EVENT_BUS_NAME")?),
-        callbacks: Callbacks::new(&config),
+        bus,
+        callbacks,
         functions: Functions::new(
             &config,
             env_var("CAPTURE_EVIDENCE_FUNCTION")?,

@@ -3,24 +3,26 @@
 mod handler;
 
 use incident_aws::lambda::Wiring;
-use incident_aws::{bus::Bus, env_var, lambda, lifecycle::Lifecycle, rejects::Rejects};
+use incident_aws::{env_var, lambda, lifecycle::Lifecycle, rejects::Rejects};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
     let policy = lambda::policy_from_env()?;
-    let (machine, bus_name, dlq) = (
-        env_var("STATE_MACHINE_ARN")?,
-        env_var("EVENT_BUS_NAME")?,
-        env_var("DLQ_URL")?,
-    );
-    let Wiring { config, store, catalog } = Wiring::from_env().await?;
+    let (machine, dlq) = (env_var("STATE_MACHINE_ARN")?, env_var("DLQ_URL")?);
+    let Wiring {
+        config,
+        store,
+        catalog,
+        bus,
+        ..
+    } = Wiring::from_env().await?;
     let deps = handler::Deps {
         store,
         catalog,
         lifecycle: Lifecycle::new(&config, machine),
-        bus: Bus::new(&config, bus_name),
+        bus,
         rejects: Rejects::new(&config, dlq),
         policy,
         own_alarm_prefix: env_var("SELF_ALARM_PREFIX")?,

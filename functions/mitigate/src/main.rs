@@ -5,20 +5,26 @@ mod handler;
 use incident_aws::evidence::S3Evidence;
 use incident_aws::lambda::Wiring;
 use incident_aws::runbooks::SsmRunbooks;
-use incident_aws::{bus::Bus, env_var, lambda};
+use incident_aws::{env_var, lambda};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
-    let Wiring { config, store, catalog } = Wiring::from_env().await?;
+    let Wiring {
+        config,
+        store,
+        catalog,
+        bus,
+        callbacks,
+    } = Wiring::from_env().await?;
     let deps = handler::Deps {
         store,
         catalog,
-        bus: Bus::new(&config, env_var("EVENT_BUS_NAME")?),
+        bus,
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), env_var("EVIDENCE_BUCKET")?),
         runbooks: SsmRunbooks::new(aws_sdk_ssm::Client::new(&config), env_var("RUNBOOK_ROLE_ARN")?),
-        callbacks: incident_aws::lifecycle::Callbacks::new(&config),
+        callbacks,
         stabilisation: chrono::TimeDelta::seconds(lambda::env_number("RECOVERY_STABILISATION_SECONDS", 300)?),
     };
     run(service_fn(|event: LambdaEvent<handler::Invocation>| {

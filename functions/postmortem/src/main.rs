@@ -3,24 +3,29 @@
 
 mod handler;
 
+use incident_aws::env_var;
 use incident_aws::evidence::S3Evidence;
 use incident_aws::lambda::Wiring;
 use incident_aws::tickets::OpsCenter;
-use incident_aws::{bus::Bus, env_var};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
-    let bus_name = env_var("EVENT_BUS_NAME")?;
     let bucket = env_var("POSTMORTEM_BUCKET")?;
-    let Wiring { config, store, catalog } = Wiring::from_env().await?;
+    let Wiring {
+        config,
+        store,
+        catalog,
+        bus,
+        ..
+    } = Wiring::from_env().await?;
     let deps = handler::Deps {
         store,
         catalog,
         documents: S3Evidence::documents(aws_sdk_s3::Client::new(&config), &bucket),
         tickets: OpsCenter::new(aws_sdk_ssm::Client::new(&config)),
-        bus: Bus::new(&config, bus_name),
+        bus,
         bucket,
     };
     run(service_fn(|event: LambdaEvent<handler::Input>| {

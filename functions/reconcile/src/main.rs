@@ -5,13 +5,19 @@
 mod handler;
 
 use incident_aws::lambda::Wiring;
-use incident_aws::{bus::Bus, env_var, lifecycle::Lifecycle};
+use incident_aws::{env_var, lifecycle::Lifecycle};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     incident_aws::logging::init_lambda_tracing();
-    let Wiring { config, store, catalog } = Wiring::from_env().await?;
+    let Wiring {
+        config,
+        store,
+        catalog,
+        bus,
+        ..
+    } = Wiring::from_env().await?;
     let operators = std::env::var("OPERATORS_TOPIC_ARN")
         .ok()
         .filter(|t| !t.trim().is_empty());
@@ -19,7 +25,7 @@ async fn main() -> Result<(), Error> {
         store,
         catalog,
         lifecycle: Lifecycle::new(&config, env_var("STATE_MACHINE_ARN")?),
-        bus: Bus::new(&config, env_var("EVENT_BUS_NAME")?),
+        bus,
         operators,
     };
     run(service_fn(|event: LambdaEvent<handler::Input>| {
