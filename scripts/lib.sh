@@ -15,6 +15,9 @@ local_aws_env() {
   unset AWS_PROFILE AWS_SESSION_TOKEN
 }
 
+SAM_VERSION=1.170.0
+SAM_VENV="${SAM_VENV:-$HOME/.cache/incident-loop/sam-$SAM_VERSION}"
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Python tools, pinned together so that botocore stays consistent; node tools from tools/package.json.
@@ -24,16 +27,23 @@ install_tools() {
     "ministack==1.5.33" "awscli==1.46.3" "aws-sam-translator==1.110.0" \
     "cfn-lint==1.58.0" "cfn-lint-serverless==0.3.6" "cbor2==6.3.0" >/dev/null
   (cd "$ROOT/tools" && npm install --no-audit --no-fund --silent >/dev/null)
+  # SAM CLI pins its own botocore and cfn-lint: it lives in a virtual environment of its own.
+  if [ "$("$SAM_VENV/bin/sam" --version 2>/dev/null)" != "SAM CLI, version $SAM_VERSION" ]; then
+    log "installing SAM CLI $SAM_VERSION into $SAM_VENV"
+    python3 -m venv "$SAM_VENV"
+    "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_VERSION" >/dev/null
+  fi
   command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
 }
 
 lint_templates() {
+  log "sam validate --lint (samconfig.toml, template.yaml and the SAM transform)"
+  (cd "$ROOT" && SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" validate --lint --region us-east-1 >/dev/null)
   log "cfn-lint (with cfn-lint-serverless rules) on template.yaml"
   cfn-lint --append-rules cfn_lint_serverless.rules -- "$ROOT/template.yaml"
-  log "cfn-lint on the runbooks stack (scripts/runbooks_stack.py)"
-  mkdir -p "$LOCAL"
-  python3 "$ROOT/scripts/runbooks_stack.py" >"$LOCAL/runbooks.json"
-  cfn-lint -- "$LOCAL/runbooks.json"
+  log "the runbooks' nested stack: up to date with runbooks/*.yaml, and cfn-lint"
+  python3 "$ROOT/scripts/runbooks_stack.py" --check
+  cfn-lint -- "$ROOT/runbooks/stack.json"
   log "asl-validator on statemachines/*.asl.json"
   for f in "$ROOT"/statemachines/*.asl.json; do
     "$ROOT/tools/node_modules/.bin/asl-validator" --json-path "$f"
@@ -94,9 +104,13 @@ stop_emulator() {
   fi
 }
 
+# One compilation serves the deploy and the tests: building the test targets with the functions
+# resolves the SDK crates' features as `cargo test --workspace` does (the adapters' tests add
+# `test-util`), so the tests that follow rebuild nothing; without them every SDK crate would be
+# compiled a second time.
 build_functions() {
-  log "building the workspace (debug, x86_64; target dir $CARGO_TARGET_DIR)"
-  (cd "$ROOT" && cargo build --workspace --bins --locked)
+  log "building the workspace and its tests (debug, x86_64; target dir $CARGO_TARGET_DIR)"
+  (cd "$ROOT" && cargo build --workspace --bins --tests --locked)
 }
 
 # Deploys the real template.yaml: what `sam build` does for rust-cargolambda (one bootstrap per
@@ -118,7 +132,8 @@ deploy_stack() {
   aws --endpoint-url "$ENDPOINT" cloudformation deploy --template-file "$LOCAL/build/packaged.json" \
     --stack-name "$STACK_NAME" --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
     --s3-bucket "$STACK_NAME-artifacts" --no-fail-on-empty-changeset \
-    --parameter-overrides Architecture=x86_64 "CorrelationWindowMinutes=${CORRELATION_WINDOW_MINUTES:-15}" \
+    --parameter-overrides Architecture=x86_64 DeployRunbooks=false \
+    "RunbookRoleArn=arn:aws:iam::000000000000:role/$STACK_NAME-local-runbooks" "CorrelationWindowMinutes=${CORRELATION_WINDOW_MINUTES:-15}" \
     "MultiServiceThreshold=${MULTI_SERVICE_THRESHOLD:-3}" \
     "RecoveryStabilisationSeconds=${RECOVERY_STABILISATION_SECONDS:-300}" >/dev/null
   apply_bucket_settings_locally

@@ -5,7 +5,7 @@ usage: package_local.py TEMPLATE BIN_DIR OUT_DIR
 
 For every AWS::Serverless::Function whose Metadata names BuildProperties.Binary, copies
 BIN_DIR/<binary> to OUT_DIR/<LogicalId>/bootstrap and points CodeUri there; state machine
-DefinitionUri paths are made absolute. Writes OUT_DIR/template.json (the same template, with
+DefinitionUri and nested application Location paths are made absolute. Writes OUT_DIR/template.json (the same template, with
 intrinsic functions in their long form) for `aws cloudformation package`.
 
 LOCAL_STATE_TIMEOUTS="State=seconds,…" shortens the TimeoutSeconds of the named callback states in
@@ -67,6 +67,8 @@ def main(template_path: str, bin_dir: str, out_dir: str) -> None:
             shutil.copy2(os.path.join(bin_dir, binary), os.path.join(target, "bootstrap"))
             os.chmod(os.path.join(target, "bootstrap"), 0o755)
             props["CodeUri"] = target
+        elif kind == "AWS::Serverless::Application" and isinstance(props.get("Location"), str):
+            props["Location"] = os.path.join(base, props["Location"])
         elif kind == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
             props["DefinitionUri"] = with_timeouts(os.path.join(base, props["DefinitionUri"]), out_dir)
     with open(os.path.join(out_dir, "template.json"), "w") as f:

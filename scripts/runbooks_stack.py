@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
 """Builds the runbooks stack: one AWS::SSM::Document per file in runbooks/, and the role
-Automation assumes to run them. Prints the CloudFormation template (JSON) on stdout.
+Automation assumes to run them, as the CloudFormation template runbooks/stack.json.
 
-The runbooks live in their own stack because they are deployed once per account and change
-rarely, and because the local emulator rejects any stack that contains AWS::SSM::Document.
+template.yaml deploys runbooks/stack.json as a nested stack (resource `Runbooks`, parameter
+DeployRunbooks), so one `sam deploy` ships the runbooks with the loop. It stays a stack of its own
+because the local emulator rejects AWS::SSM::Document: the local stack leaves it out.
 
-usage: runbooks_stack.py > runbooks.json
-       aws cloudformation deploy --template-file runbooks.json --stack-name incident-loop-runbooks \\
-           --capabilities CAPABILITY_NAMED_IAM
+usage: runbooks_stack.py           rewrite runbooks/stack.json from runbooks/*.yaml
+       runbooks_stack.py --check   fail if runbooks/stack.json is not what runbooks/*.yaml make
 """
 import glob
 import json
 import os
+import sys
 
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STACK = os.path.join(ROOT, "runbooks", "stack.json")
 
 # Exactly the API calls the runbooks make, and nothing else.
 ACTIONS = [
@@ -37,12 +39,11 @@ ACTIONS = [
 ]
 
 
-def main() -> None:
+def main() -> str:
     resources = {
         "IncidentLoopRunbookRole": {
             "Type": "AWS::IAM::Role",
             "Properties": {
-                "RoleName": {"Fn::Sub": "${AWS::StackName}-automation"},
                 "AssumeRolePolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [{
@@ -86,8 +87,17 @@ def main() -> None:
         "Resources": resources,
         "Outputs": outputs,
     }
-    print(json.dumps(template, indent=1))
+    return json.dumps(template, indent=1) + "\n"
 
 
 if __name__ == "__main__":
-    main()
+    built = main()
+    if sys.argv[1:] == ["--check"]:
+        with open(STACK) as f:
+            if f.read() != built:
+                sys.exit(f"{STACK} is out of date with runbooks/*.yaml: run scripts/runbooks_stack.py")
+    elif sys.argv[1:]:
+        sys.exit(__doc__)
+    else:
+        with open(STACK, "w") as f:
+            f.write(built)

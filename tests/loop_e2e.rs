@@ -614,10 +614,11 @@ async fn an_approved_runbook_runs_once_through_ssm_and_recovery_makes_the_incide
         (params["Cluster"][0].as_str(), params["Service"][0].as_str()),
         (Some("shop"), Some("checkout-api"))
     );
-    assert!(params["AutomationAssumeRole"][0]
-        .as_str()
-        .unwrap_or_default()
-        .ends_with("-runbooks-automation"));
+    assert_eq!(
+        params["AutomationAssumeRole"][0].as_str(),
+        Some(stack.outputs["RunbookRoleArn"].as_str()),
+        "the runbook runs as the stack's runbook role"
+    );
     assert_eq!(start["input"]["ClientToken"].as_str().map(str::len), Some(36));
     // SSM says the execution ended: the lifecycle's runbook wait ends on that event.
     deliver_runbook_ended(&stack, &incident.id, "Success").await?;

@@ -502,7 +502,7 @@ impl Person {
     /// The SDK configuration of this person, for calls that try to go around the command API.
     pub async fn sdk(&self) -> aws_config::SdkConfig {
         let credentials = aws_credential_types::Credentials::new(&self.access_key, &self.secret_key, None, None, "e2e");
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+        incident_aws::config_loader()
             .credentials_provider(credentials)
             .load()
             .await

@@ -25,9 +25,37 @@ pub mod tickets;
 
 pub use error::AwsError;
 
+/// The HTTP client of every SDK client: hyper with rustls on ring and the system's root
+/// certificates (loaded on the first request, not at start). The SDK's default client uses aws-lc,
+/// which makes every function's zip about a megabyte larger and its build slower.
+pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    http_client_trusting(aws_smithy_http_client::tls::TrustStore::default())
+}
+
+/// [`http_client`] with a trust store of its own (the system's roots unless it says otherwise).
+pub fn http_client_trusting(
+    roots: aws_smithy_http_client::tls::TrustStore,
+) -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext};
+    let context = TlsContext::builder()
+        .with_trust_store(roots)
+        .build()
+        .expect("a TLS context of root certificates only");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(context)
+        .build_https()
+}
+
+/// The SDK configuration's loader with [`http_client`]: the default credential and region chains,
+/// `AWS_ENDPOINT_URL` and friends.
+pub fn config_loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http_client())
+}
+
 /// Loads the shared SDK configuration once (at cold start, or at CLI start).
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    config_loader().load().await
 }
 
 /// Reads a required environment variable, naming it in the error so that a misconfigured function

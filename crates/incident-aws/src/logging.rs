@@ -1,14 +1,39 @@
 //! Tracing set-up for the Lambda functions: JSON lines that CloudWatch Logs can query.
 
-/// Installs a JSON subscriber honouring `RUST_LOG` (default `info`). Never log task tokens or
-/// credentials: the loop keeps tokens in DynamoDB and logs only the incident id.
+use tracing_subscriber::filter::LevelFilter;
+
+/// Installs a JSON subscriber at `RUST_LOG`'s level (`error`, `warn`, `info`, `debug`, `trace`),
+/// else at the application log level of Lambda's logging configuration (`AWS_LAMBDA_LOG_LEVEL`),
+/// else `info`. Never log task tokens or credentials: the loop keeps tokens in DynamoDB and
+/// logs only the incident id.
 pub fn init_lambda_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let level = ["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+        .map_or(LevelFilter::INFO, |text| level(&text));
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_target(false)
         .without_time()
         .with_current_span(false)
         .init();
+}
+
+/// A level's name, in any case; anything else (a per-module filter, say) keeps `info`.
+fn level(text: &str) -> LevelFilter {
+    text.trim().parse().unwrap_or(LevelFilter::INFO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_level_is_read_in_any_case_and_anything_else_keeps_info() {
+        assert_eq!(level("DEBUG"), LevelFilter::DEBUG);
+        assert_eq!(level(" warn "), LevelFilter::WARN);
+        assert_eq!(level("off"), LevelFilter::OFF);
+        assert_eq!(level("incident_aws=debug"), LevelFilter::INFO);
+    }
 }

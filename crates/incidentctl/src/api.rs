@@ -42,7 +42,7 @@ pub struct Api {
 impl Api {
     pub fn new(config: &aws_config::SdkConfig, endpoint: String) -> Result<Self> {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
+            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
             .context("loading the system's TLS root certificates")?
             .https_or_http()
             .enable_http1()
