@@ -150,13 +150,19 @@ async fn runtime_request(
         let headers = r.headers_mut();
         headers.insert("Lambda-Runtime-Aws-Request-Id", "bench-1".parse().unwrap());
         let deadline = std::time::SystemTime::now() + Duration::from_secs(30);
-        let ms = deadline.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+        let ms = deadline
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
         headers.insert("Lambda-Runtime-Deadline-Ms", ms.to_string().parse().unwrap());
         headers.insert(
             "Lambda-Runtime-Invoked-Function-Arn",
             "arn:aws:lambda:us-east-1:000000000000:function:bench".parse().unwrap(),
         );
-        headers.insert("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000".parse().unwrap());
+        headers.insert(
+            "Lambda-Runtime-Trace-Id",
+            "Root=1-00000000-000000000000000000000000".parse().unwrap(),
+        );
         return Ok(r);
     }
     let at = Instant::now();
@@ -205,7 +211,10 @@ async fn aws_stub(req: Request<Incoming>) -> Result<Response<Body>, hyper::Error
 }
 
 async fn next_seen(rx: &mut mpsc::UnboundedReceiver<Seen>) -> Option<Seen> {
-    tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.ok().flatten()
+    tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .ok()
+        .flatten()
 }
 
 struct Run {

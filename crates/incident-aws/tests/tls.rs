@@ -32,7 +32,9 @@ async fn https_server() -> (u16, String, mpsc::UnboundedReceiver<String>) {
         while let Ok((tcp, _)) = listener.accept().await {
             let (acceptor, seen) = (acceptor.clone(), seen.clone());
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
                 let mut request = Vec::new();
                 let mut buf = [0u8; 4096];
                 while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -70,12 +72,17 @@ fn dynamodb(port: u16, roots: TrustStore) -> aws_sdk_dynamodb::Client {
 async fn an_sdk_call_goes_over_tls_to_a_server_the_client_trusts() {
     let (port, pem, mut heads) = https_server().await;
     let trusted = TrustStore::empty().with_pem_certificate(pem.into_bytes());
-    let out = dynamodb(port, trusted).list_tables().send().await.expect("ListTables over HTTPS");
+    let out = dynamodb(port, trusted)
+        .list_tables()
+        .send()
+        .await
+        .expect("ListTables over HTTPS");
     assert!(out.table_names().is_empty());
     let head = heads.recv().await.expect("the server decrypted a request");
     assert!(head.starts_with("POST / HTTP/1.1"), "{head}");
     assert!(
-        head.to_ascii_lowercase().contains("x-amz-target: dynamodb_20120810.listtables"),
+        head.to_ascii_lowercase()
+            .contains("x-amz-target: dynamodb_20120810.listtables"),
         "{head}"
     );
 }

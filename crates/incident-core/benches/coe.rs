@@ -40,9 +40,16 @@ fn long_incident() -> Record {
     let timeline = (0..600)
         .map(|i| Entry {
             at: t(start, i * 30),
-            actor: if i % 4 == 0 { "OnCall/ana".into() } else { "incident-loop/ingest".into() },
+            actor: if i % 4 == 0 {
+                "OnCall/ana".into()
+            } else {
+                "incident-loop/ingest".into()
+            },
             kind: if i % 4 == 0 { EntryKind::Note } else { EntryKind::Signal },
-            text: format!("alarm in ALARM: {}-5xx — Threshold Crossed (datapoint {i})", SERVICES[i as usize % 6]),
+            text: format!(
+                "alarm in ALARM: {}-5xx — Threshold Crossed (datapoint {i})",
+                SERVICES[i as usize % 6]
+            ),
             links: vec![],
             key: format!("k{i}"),
         })
@@ -51,7 +58,11 @@ fn long_incident() -> Record {
         .map(|i| Signal {
             key: SignalKey::new("aws.cloudwatch", &format!("evt-{i}")),
             source: SignalSource::Alarm,
-            health: if i % 3 == 2 { Health::Recovered } else { Health::Impaired },
+            health: if i % 3 == 2 {
+                Health::Recovered
+            } else {
+                Health::Impaired
+            },
             resource: format!("{}-5xx", SERVICES[i % 6]),
             at: t(start, i as i64 * 60),
             reason: "Threshold Crossed".into(),
@@ -65,13 +76,18 @@ fn long_incident() -> Record {
     let mut whys = Tree::default();
     let mut leaves = Vec::new();
     for a in 0..4 {
-        let top = whys.add(None, &format!("because {} failed its dependency calls", SERVICES[a])).unwrap();
+        let top = whys
+            .add(None, &format!("because {} failed its dependency calls", SERVICES[a]))
+            .unwrap();
         for b in 0..3 {
             let mid = whys
                 .add(Some(&top), &format!("because the shared resolver timed out (path {b})"))
                 .unwrap();
             for c in 0..2 {
-                leaves.push(whys.add(Some(&mid), &format!("because change {c} skipped the canary")).unwrap());
+                leaves.push(
+                    whys.add(Some(&mid), &format!("because change {c} skipped the canary"))
+                        .unwrap(),
+                );
             }
         }
     }
