@@ -75,9 +75,9 @@ fn long_incident() -> Record {
         .collect();
     let mut whys = Tree::default();
     let mut leaves = Vec::new();
-    for a in 0..4 {
+    for service in SERVICES.iter().take(4) {
         let top = whys
-            .add(None, &format!("because {} failed its dependency calls", SERVICES[a]))
+            .add(None, &format!("because {service} failed its dependency calls"))
             .unwrap();
         for b in 0..3 {
             let mid = whys
@@ -95,7 +95,7 @@ fn long_incident() -> Record {
     let actions = (0..24)
         .map(|i| {
             let mut item = ActionItem::new(
-                &format!("act-{i}"),
+                format!("act-{i}"),
                 terms[i % 3],
                 "payments",
                 &format!("Fix cause {i} for good"),
