@@ -128,6 +128,7 @@ async fn client(endpoint: &str) -> aws_sdk_ssm::Client {
             "test", "test", None, None, "test",
         ))
         .endpoint_url(endpoint)
+        .http_client(incident_aws::http_client())
         .build();
     aws_sdk_ssm::Client::from_conf(config)
 }
