@@ -38,7 +38,7 @@ install_tools() {
 
 lint_templates() {
   log "sam validate --lint (samconfig.toml, template.yaml and the SAM transform)"
-  (cd "$ROOT" && SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" validate --lint --region us-east-1 >/dev/null)
+  (cd "$ROOT" && SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" validate --lint --region us-east-1)
   log "cfn-lint (with cfn-lint-serverless rules) on template.yaml"
   cfn-lint --append-rules cfn_lint_serverless.rules -- "$ROOT/template.yaml"
   log "the runbooks' nested stack: up to date with runbooks/*.yaml, and cfn-lint"

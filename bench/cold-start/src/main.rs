@@ -321,7 +321,8 @@ async fn main() -> Result<()> {
             runs[i].push(run_once(&binary, function, &aws).await?);
         }
     }
-    let echo_init = stats(runs[args.functions.len() - 1].iter().map(|r| ms(r.init)).collect()).1;
+    let echo = args.functions.iter().position(|f| f == ECHO).unwrap_or_default();
+    let echo_init = stats(runs[echo].iter().map(|r| ms(r.init)).collect()).1;
     println!(
         "cold start over {} runs per function, binaries from {} (ms: min / median / max)",
         args.runs,

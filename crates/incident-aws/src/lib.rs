@@ -26,8 +26,8 @@ pub mod tickets;
 pub use error::AwsError;
 
 /// The HTTP client of every SDK client: hyper with rustls on ring and the system's root
-/// certificates (loaded on the first request, not at start). The SDK's default client uses aws-lc,
-/// which makes every function's zip about a megabyte larger and its build slower.
+/// certificates (which the SDK loads when the first client is built). The SDK's default client
+/// uses aws-lc, which makes every function's zip larger and its build slower.
 pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     http_client_trusting(aws_smithy_http_client::tls::TrustStore::default())
 }

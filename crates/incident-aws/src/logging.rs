@@ -3,8 +3,8 @@
 use tracing_subscriber::filter::LevelFilter;
 
 /// Installs a JSON subscriber at `RUST_LOG`'s level (`error`, `warn`, `info`, `debug`, `trace`),
-/// else at the application log level of Lambda's logging configuration (`AWS_LAMBDA_LOG_LEVEL`),
-/// else `info`. Never log task tokens or credentials: the loop keeps tokens in DynamoDB and
+/// else at the application log level of the function's logging configuration
+/// (`AWS_LAMBDA_LOG_LEVEL`, set by the template's `ApplicationLogLevel` if given), else `info`. Never log task tokens or credentials: the loop keeps tokens in DynamoDB and
 /// logs only the incident id.
 pub fn init_lambda_tracing() {
     let level = ["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL"]
@@ -20,9 +20,13 @@ pub fn init_lambda_tracing() {
         .init();
 }
 
-/// A level's name, in any case; anything else (a per-module filter, say) keeps `info`.
+/// A level's name, in any case (Lambda's `FATAL` is `error`); anything else (a per-module filter,
+/// say) keeps `info`.
 fn level(text: &str) -> LevelFilter {
-    text.trim().parse().unwrap_or(LevelFilter::INFO)
+    match text.trim() {
+        t if t.eq_ignore_ascii_case("fatal") => LevelFilter::ERROR,
+        t => t.parse().unwrap_or(LevelFilter::INFO),
+    }
 }
 
 #[cfg(test)]
@@ -34,6 +38,7 @@ mod tests {
         assert_eq!(level("DEBUG"), LevelFilter::DEBUG);
         assert_eq!(level(" warn "), LevelFilter::WARN);
         assert_eq!(level("off"), LevelFilter::OFF);
+        assert_eq!(level("FATAL"), LevelFilter::ERROR);
         assert_eq!(level("incident_aws=debug"), LevelFilter::INFO);
     }
 }
