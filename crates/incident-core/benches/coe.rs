@@ -9,10 +9,11 @@ use incident_core::actions::{ActionItem, Term};
 use incident_core::coe::{gaps, render, Authored, Record};
 use incident_core::incident::{Incident, Scope, Status};
 use incident_core::severity::Severity;
-use incident_core::signal::{Health, Signal, SignalSource};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::whys::Tree;
 use incident_core::{IncidentId, SignalKey};
+
+mod common;
 
 const SERVICES: [&str; 6] = ["checkout", "orders", "search", "auth", "reporting", "dns"];
 
@@ -55,22 +56,13 @@ fn long_incident() -> Record {
         })
         .collect();
     let signals = (0..120)
-        .map(|i| Signal {
-            key: SignalKey::new("aws.cloudwatch", &format!("evt-{i}")),
-            source: SignalSource::Alarm,
-            health: if i % 3 == 2 {
-                Health::Recovered
-            } else {
-                Health::Impaired
-            },
-            resource: format!("{}-5xx", SERVICES[i % 6]),
-            at: t(start, i as i64 * 60),
-            reason: "Threshold Crossed".into(),
-            service_hint: None,
-            exercise: false,
-            alarm: None,
-            link: None,
-            reporter: None,
+        .map(|i| {
+            common::alarm(
+                &i.to_string(),
+                format!("{}-5xx", SERVICES[i % 6]),
+                i % 3 == 2,
+                t(start, i as i64 * 60),
+            )
         })
         .collect();
     let mut whys = Tree::default();

@@ -4,41 +4,22 @@
 use chrono::{TimeDelta, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use incident_core::correlation::{Correlator, Policy};
-use incident_core::signal::{Health, Signal, SignalSource};
-use incident_core::SignalKey;
+use incident_core::signal::Signal;
+
+mod common;
 
 fn storm(events: usize, services: usize, duplicate_share: f64) -> Vec<(String, Signal)> {
     let start = Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).unwrap();
     let unique = (events as f64 * (1.0 - duplicate_share)) as usize;
-    let mut out: Vec<(String, Signal)> = (0..unique)
+    let signals = (0..unique)
         .map(|i| {
             let service = format!("service-{:02}", (i * 7919) % services);
-            let signal = Signal {
-                key: SignalKey::new("aws.cloudwatch", &format!("evt-{i:06}")),
-                source: SignalSource::Alarm,
-                health: if i % 5 == 4 {
-                    Health::Recovered
-                } else {
-                    Health::Impaired
-                },
-                resource: format!("{service}-5xx"),
-                at: start + TimeDelta::milliseconds((i as i64 * 36_000) % 3_600_000),
-                reason: "Threshold Crossed".into(),
-                service_hint: None,
-                exercise: false,
-                alarm: None,
-                link: None,
-                reporter: None,
-            };
+            let at = start + TimeDelta::milliseconds((i as i64 * 36_000) % 3_600_000);
+            let signal = common::alarm(&format!("{i:06}"), format!("{service}-5xx"), i % 5 == 4, at);
             (service, signal)
         })
         .collect();
-    let mut i = 0usize;
-    while out.len() < events {
-        out.push(out[(i * 104_729) % unique].clone());
-        i += 1;
-    }
-    out
+    common::with_redeliveries(signals, events)
 }
 
 fn bench(c: &mut Criterion) {

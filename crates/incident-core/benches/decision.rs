@@ -15,6 +15,8 @@ use incident_core::recording::record;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
+mod common;
+
 const SAMPLE: &str = include_str!("../../../events/cloudwatch/single-metric-alarm-tagged.json");
 const ALARMS: [&str; 8] = [
     "checkout-api-5xx",
@@ -32,7 +34,7 @@ fn events(count: usize, duplicate_share: f64) -> Vec<String> {
     let sample: Value = serde_json::from_str(SAMPLE).expect("the sample event parses");
     let start = Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).unwrap();
     let unique = (count as f64 * (1.0 - duplicate_share)) as usize;
-    let mut texts: Vec<String> = (0..unique)
+    let texts: Vec<String> = (0..unique)
         .map(|i| {
             let mut e = sample.clone();
             let alarm = ALARMS[(i * 7919) % ALARMS.len()];
@@ -46,12 +48,7 @@ fn events(count: usize, duplicate_share: f64) -> Vec<String> {
             e.to_string()
         })
         .collect();
-    let mut i = 0usize;
-    while texts.len() < count {
-        texts.push(texts[(i * 104_729) % unique].clone());
-        i += 1;
-    }
-    texts
+    common::with_redeliveries(texts, count)
 }
 
 /// JSON text → envelope, the fields the ingest handler takes from `aws_lambda_events`.
