@@ -6,8 +6,11 @@ use crate::AwsError;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use incident_core::catalog::{Catalog, Service, Settings, Team};
+use incident_core::noise::Silence;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
+
+const SILENCE_PREFIX: &str = "SILENCE#";
 
 #[derive(Serialize, Deserialize)]
 struct Entry<T> {
@@ -44,6 +47,7 @@ impl CatalogStore {
             settings: Settings::default(),
             teams: Vec::new(),
             services: Vec::new(),
+            silences: Vec::new(),
         };
         for item in self.items().await? {
             let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
@@ -57,9 +61,39 @@ impl CatalogStore {
                 catalog
                     .services
                     .push(from_item::<Entry<Service>>("catalog service", item)?.value);
+            } else if sk.starts_with(SILENCE_PREFIX) {
+                catalog
+                    .silences
+                    .push(from_item::<Entry<Silence>>("silence", item)?.value);
             }
         }
         Ok(catalog)
+    }
+
+    /// Stores a silence (a new one, or one lifted early), kept until a day after it ends.
+    pub async fn put_silence(&self, silence: &Silence) -> Result<(), AwsError> {
+        #[derive(Serialize)]
+        struct Kept<'a> {
+            #[serde(flatten)]
+            entry: Entry<&'a Silence>,
+            ttl: i64,
+        }
+        let item = to_item(&Kept {
+            entry: Entry {
+                pk: CATALOG_PK.into(),
+                sk: format!("{SILENCE_PREFIX}{}", silence.id),
+                value: silence,
+            },
+            ttl: (silence.until + chrono::TimeDelta::days(1)).timestamp(),
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("PutItem", e))?;
+        Ok(())
     }
 
     async fn items(&self) -> Result<Vec<Item>, AwsError> {
@@ -105,7 +139,8 @@ impl CatalogStore {
             .await?
             .iter()
             .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).cloned())
-            .filter(|sk| !keep.contains(sk))
+            // Silences are not part of the file: an import leaves them as they are.
+            .filter(|sk| !keep.contains(sk) && !sk.starts_with(SILENCE_PREFIX))
             .collect();
         let mut requests: Vec<WriteRequest> = puts
             .into_iter()

@@ -24,6 +24,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
+use incident_core::correlation::Space;
 use incident_core::correlation::{ServiceClusters, StormState};
 use incident_core::incident::Incident;
 use incident_core::recording::Change;
@@ -37,7 +38,6 @@ pub type Item = HashMap<String, AttributeValue>;
 
 pub const META: &str = "META";
 pub const STATE: &str = "STATE";
-pub const STORM_PK: &str = "CORRELATION#STORM";
 pub const CATALOG_PK: &str = "CATALOG";
 pub const BY_DAY_INDEX: &str = "ByDay";
 pub const LIVE_INDEX: &str = "Live";
@@ -51,8 +51,14 @@ pub fn incident_pk(id: &IncidentId) -> String {
     format!("INCIDENT#{id}")
 }
 
-pub fn service_state_pk(service: &str) -> String {
-    format!("CORRELATION#SERVICE#{service}")
+/// A service's correlation state in its space (game days apart from real signals).
+pub fn service_state_pk(space: Space, service: &str) -> String {
+    format!("CORRELATION#{}SERVICE#{service}", space.key_prefix())
+}
+
+/// The storm (multi-service) correlation state of a space.
+pub fn storm_pk(space: Space) -> String {
+    format!("CORRELATION#{}STORM", space.key_prefix())
 }
 
 pub fn dedup_pk(key: &SignalKey) -> String {

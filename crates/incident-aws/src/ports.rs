@@ -68,6 +68,10 @@ impl CatalogSink for CatalogStore {
     async fn import(&self, catalog: &Catalog) -> PortResult<incident_core::catalog::ImportSummary> {
         Ok(CatalogStore::import(self, catalog).await?)
     }
+
+    async fn put_silence(&self, silence: &incident_core::noise::Silence) -> PortResult<()> {
+        Ok(CatalogStore::put_silence(self, silence).await?)
+    }
 }
 
 impl Notifier for Bus {

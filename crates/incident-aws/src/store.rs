@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use chrono::{TimeDelta, Utc};
 use incident_core::catalog::ServiceMatch;
-use incident_core::correlation::{correlate, Outcome, Policy, ServiceClusters, StormState};
+use incident_core::correlation::{correlate, Outcome, Policy, ServiceClusters, Space, StormState};
 use incident_core::incident::{Incident, Scope};
 use incident_core::ports::Recorded;
 use incident_core::recording::{record, Recording};
@@ -216,17 +216,19 @@ impl Store {
                     changes: seen.changes,
                 });
             }
-            let svc: Option<ServiceStateItem> = self.get(&service_state_pk(service), STATE).await?;
-            let storm: Option<StormItem> = self.get(STORM_PK, STATE).await?;
+            let space = Space::of(signal.exercise);
+            let svc: Option<ServiceStateItem> = self.get(&service_state_pk(space, service), STATE).await?;
+            let storm: Option<StormItem> = self.get(&storm_pk(space), STATE).await?;
             let (svc_version, mut clusters) = svc
                 .map(|s| (s.version, s.state))
                 .unwrap_or((0, ServiceClusters::default()));
             let (storm_version, mut storm_state) = storm
                 .map(|s| (s.version, s.state))
                 .unwrap_or((0, StormState::default()));
-            let (outcome, storm_changed) = correlate(service, signal, &mut clusters, &mut storm_state, policy);
-            clusters.prune(signal.at, policy);
-            let recording = record(matched, signal, &outcome, &storm_state, Utc::now());
+            let correlated = correlate(service, signal, &mut clusters, &mut storm_state, policy);
+            clusters.prune(Utc::now(), policy);
+            let recording = record(matched, signal, &correlated, &storm_state, Utc::now());
+            let (outcome, storm_changed) = (correlated.outcome, correlated.storm_changed);
             let mut writes = vec![put(
                 &self.table,
                 to_item(&DedupItem {
@@ -242,16 +244,16 @@ impl Store {
                 &[],
             )];
             let svc_item = ServiceStateItem {
-                pk: service_state_pk(service),
+                pk: service_state_pk(space, service),
                 sk: STATE.into(),
                 version: svc_version + 1,
                 state: clusters,
             };
             writes.push(versioned(&self.table, to_item(&svc_item)?, svc_version));
             if storm_changed {
-                storm_state.prune(signal.at, policy);
+                storm_state.prune(Utc::now(), policy);
                 let item = StormItem {
-                    pk: STORM_PK.into(),
+                    pk: storm_pk(space),
                     sk: STATE.into(),
                     version: storm_version + 1,
                     state: storm_state,
@@ -442,10 +444,12 @@ impl Store {
 
     /// Closes an incident's cluster (or multi-service event) so that later signals open a new one.
     pub async fn close_correlation(&self, incident: &Incident, policy: &Policy) -> Result<(), AwsError> {
+        let space = Space::of(incident.exercise);
         for _ in 0..ATTEMPTS {
             let (_pk, version, item) = match incident.scope {
                 Scope::SingleService => {
-                    let pk = service_state_pk(incident.services.first().map(String::as_str).unwrap_or_default());
+                    let service = incident.services.first().map(String::as_str).unwrap_or_default();
+                    let pk = service_state_pk(space, service);
                     let Some(mut s) = self.get::<ServiceStateItem>(&pk, STATE).await? else {
                         return Ok(());
                     };
@@ -458,7 +462,8 @@ impl Store {
                     (pk, v, to_item(&s)?)
                 }
                 Scope::MultiService => {
-                    let Some(mut s) = self.get::<StormItem>(STORM_PK, STATE).await? else {
+                    let pk = storm_pk(space);
+                    let Some(mut s) = self.get::<StormItem>(&pk, STATE).await? else {
                         return Ok(());
                     };
                     if !s.state.close(&incident.id) {
@@ -466,7 +471,7 @@ impl Store {
                     }
                     let v = s.version;
                     s.version += 1;
-                    (STORM_PK.to_string(), v, to_item(&s)?)
+                    (pk, v, to_item(&s)?)
                 }
             };
             if self

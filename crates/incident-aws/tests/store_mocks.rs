@@ -33,6 +33,8 @@ fn signal() -> Signal {
         alarm: None,
         link: None,
         reporter: None,
+        quiet: None,
+        time_note: None,
     }
 }
 

@@ -4,6 +4,7 @@
 //! with `incidentctl catalog import`, and read by ingest (to name a signal's service) and triage
 //! (owner, tier, commander).
 
+use crate::noise::{MaintenanceWindow, Silence};
 use crate::signal::Signal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -25,6 +26,10 @@ pub struct Catalog {
     pub teams: Vec<Team>,
     #[serde(default)]
     pub services: Vec<Service>,
+    /// Silences set through the command API (`incidentctl silence`), stored beside the catalog and
+    /// loaded with it; never part of the catalog file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub silences: Vec<Silence>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +111,9 @@ pub struct Service {
     pub evidence: EvidenceConfig,
     #[serde(default)]
     pub mitigation: MitigationConfig,
+    /// When this service's alarms page nobody (see [`crate::noise`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintenance: Vec<MaintenanceWindow>,
 }
 
 /// Resources the mitigation runbooks act on for this service, so that candidates come with their
@@ -178,9 +186,20 @@ impl Catalog {
                     s.name, s.owner
                 ));
             }
-            if s.name.trim().is_empty() || s.name.contains('#') {
-                problems.push(format!("service name '{}' must be non-empty and without '#'", s.name));
+            if !crate::text::is_identifier(&s.name, crate::event::ID_MAX) {
+                problems.push(format!(
+                    "service name '{}' must be letters, digits and . _ - / : @ + only",
+                    crate::text::line(&s.name, 64)
+                ));
             }
+            for w in &s.maintenance {
+                for p in w.problems() {
+                    problems.push(format!("service '{}': maintenance window '{}': {p}", s.name, w.name));
+                }
+            }
+        }
+        if !self.silences.is_empty() {
+            problems.push("silences are set with `incidentctl silence`, not in the catalog file".into());
         }
         let st = &self.settings;
         for (what, team) in [
@@ -343,9 +362,12 @@ mod tests {
                 actions_suppressed_by: None,
                 tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                 previous_state: None,
+                contributor: None,
             }),
             link: None,
             reporter: None,
+            quiet: None,
+            time_note: None,
         }
     }
 

@@ -710,7 +710,7 @@ pub fn report(request: &ReportRequest, caller: &Caller, now: DateTime<Utc>) -> R
     if let Some(link) = &request.link {
         validate_link(link).map_err(Refusal::Invalid)?;
     }
-    Ok(CustomerReport {
+    let report = CustomerReport {
         service,
         summary,
         reporter: Some(caller.name.clone()),
@@ -721,5 +721,8 @@ pub fn report(request: &ReportRequest, caller: &Caller, now: DateTime<Utc>) -> R
             .filter(|r| !r.trim().is_empty())
             .unwrap_or_else(|| format!("{}-{}", caller.name.replace('/', "-"), now.timestamp_millis())),
         impact_started_at: None,
-    })
+    };
+    // Ingest's own parser: what it would refuse, the caller hears about now.
+    crate::event::check_report(&report, now).map_err(|e| Refusal::Invalid(format!("the report: {e}")))?;
+    Ok(report)
 }

@@ -12,10 +12,17 @@
 //!   `multi_service_threshold` distinct services open within the window of each other (an aggregate
 //!   alarm), they become one multi-service event; later openings inside its window link into it.
 //!
+//! Each cluster also counts its alarms' state changes, so that an alarm flapping between ALARM and
+//! OK is said once ([`Flap`]) instead of filling the timeline, and an impairment that must page
+//! nobody ([`crate::signal::Quiet`]) joins an open incident but never opens one.
+//!
+//! Game-day signals are correlated in a space of their own (the stores keep their state apart), so
+//! a rehearsal never joins, merges with or aggregates into a real incident.
+//!
 //! Dedup of redelivered signals is the store's job (a conditional put on the signal key, in the same
 //! transaction as the state write); [`Correlator`] does it with a set, for tests and benchmarks.
 
-use crate::signal::{Health, Signal};
+use crate::signal::{Health, Signal, SignalSource};
 use crate::{IncidentId, SignalKey};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,6 +35,9 @@ pub struct Policy {
     pub multi_service_threshold: usize,
     /// How long closed history is kept in the state items.
     pub horizon: TimeDelta,
+    /// An alarm that changes state this many times within [`Self::flap_window`] is flapping.
+    pub flap_changes: usize,
+    pub flap_window: TimeDelta,
 }
 
 impl Default for Policy {
@@ -36,8 +46,26 @@ impl Default for Policy {
             window: TimeDelta::minutes(15),
             multi_service_threshold: 3,
             horizon: TimeDelta::hours(24),
+            flap_changes: 5,
+            flap_window: TimeDelta::minutes(30),
         }
     }
+}
+
+/// What an alarm's state change says about flapping.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "flap", rename_all = "snake_case")]
+pub enum Flap {
+    #[default]
+    Steady,
+    /// This change made the alarm flapping: said once on the incident.
+    Started {
+        alarm: String,
+        changes: usize,
+        within_minutes: i64,
+    },
+    /// The alarm was flapping already: the signal is kept, the timeline is spared.
+    Ongoing,
 }
 
 /// One incident of one service, as a span of signal times.
@@ -48,11 +76,38 @@ pub struct Cluster {
     pub last_at: DateTime<Utc>,
     /// Closed once the incident is resolved: later signals open a new incident.
     pub open: bool,
+    /// Recent state changes per watched alarm (within the flap window), for flap detection.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub changes: BTreeMap<String, Vec<DateTime<Utc>>>,
+    /// Alarms found flapping on this incident.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub flapping: BTreeSet<String>,
 }
 
 impl Cluster {
     fn covers(&self, at: DateTime<Utc>, window: TimeDelta) -> bool {
         self.open && self.first_at - window <= at && at <= self.last_at + window
+    }
+
+    /// Counts one state change of `alarm` at `at`.
+    fn count_change(&mut self, alarm: &str, at: DateTime<Utc>, policy: &Policy) -> Flap {
+        if self.flapping.contains(alarm) {
+            return Flap::Ongoing;
+        }
+        let times = self.changes.entry(alarm.to_string()).or_default();
+        times.push(at);
+        times.retain(|t| (*t - at).abs() <= policy.flap_window);
+        if policy.flap_changes == 0 || times.len() < policy.flap_changes {
+            return Flap::Steady;
+        }
+        let changes = times.len();
+        self.changes.remove(alarm);
+        self.flapping.insert(alarm.to_string());
+        Flap::Started {
+            alarm: alarm.to_string(),
+            changes,
+            within_minutes: policy.flap_window.num_minutes(),
+        }
     }
 }
 
@@ -102,6 +157,8 @@ impl ServiceClusters {
                 first_at: at,
                 last_at: at,
                 open: true,
+                changes: BTreeMap::new(),
+                flapping: BTreeSet::new(),
             });
             return Placement::Opened { incident };
         }
@@ -122,6 +179,15 @@ impl ServiceClusters {
             return Placement::Joined { incident };
         }
         let doomed: BTreeSet<usize> = hits[1..].iter().copied().collect();
+        // The survivor keeps what the merged clusters knew of their alarms.
+        for &i in &doomed {
+            let (changes, flapping) = (self.clusters[i].changes.clone(), self.clusters[i].flapping.clone());
+            let s = &mut self.clusters[survivor];
+            for (alarm, times) in changes {
+                s.changes.entry(alarm).or_default().extend(times);
+            }
+            s.flapping.extend(flapping);
+        }
         let merged = doomed.iter().map(|&i| self.clusters[i].incident.clone()).collect();
         let mut index = 0;
         self.clusters.retain(|_| {
@@ -131,13 +197,28 @@ impl ServiceClusters {
         Placement::Merged { incident, merged }
     }
 
+    /// Whether an impairment at `at` would join an open incident rather than open one.
+    pub fn would_join(&self, at: DateTime<Utc>, policy: &Policy) -> bool {
+        self.clusters.iter().any(|c| c.covers(at, policy.window))
+    }
+
     /// The open incident a recovery (OK) signal at `at` belongs to, if any.
     pub fn recovery_target(&self, at: DateTime<Utc>, policy: &Policy) -> Option<&IncidentId> {
-        self.clusters
-            .iter()
-            .filter(|c| c.open && c.first_at - policy.window <= at)
-            .max_by_key(|c| (c.last_at, c.incident.clone()))
-            .map(|c| &c.incident)
+        self.recovery_cluster(at, policy).map(|i| &self.clusters[i].incident)
+    }
+
+    fn recovery_cluster(&self, at: DateTime<Utc>, policy: &Policy) -> Option<usize> {
+        (0..self.clusters.len())
+            .filter(|&i| self.clusters[i].open && self.clusters[i].first_at - policy.window <= at)
+            .max_by_key(|&i| (self.clusters[i].last_at, self.clusters[i].incident.clone()))
+    }
+
+    /// Counts a state change of `alarm` on the incident's cluster.
+    fn count_change(&mut self, incident: &IncidentId, alarm: &str, at: DateTime<Utc>, policy: &Policy) -> Flap {
+        match self.clusters.iter_mut().find(|c| &c.incident == incident) {
+            Some(c) => c.count_change(alarm, at, policy),
+            None => Flap::Steady,
+        }
     }
 
     /// Marks an incident resolved: its cluster takes no more signals.
@@ -151,7 +232,8 @@ impl ServiceClusters {
             })
     }
 
-    /// Drops closed clusters older than the horizon so that the item stays small.
+    /// Drops closed clusters older than the horizon so that the item stays small. `now` is the
+    /// clock, never a signal's own time: an event claiming a far future must not prune the present.
     pub fn prune(&mut self, now: DateTime<Utc>, policy: &Policy) {
         self.clusters.retain(|c| c.open || c.last_at + policy.horizon >= now);
     }
@@ -315,40 +397,62 @@ pub enum Outcome {
     Ignored { reason: String },
 }
 
+/// What correlating one signal decided: where it goes, whether the storm state changed (only
+/// openings and merges touch it, so that a plain join never contends on the shared storm item), and
+/// what its state change says about flapping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Correlated {
+    pub outcome: Outcome,
+    pub storm_changed: bool,
+    pub flap: Flap,
+}
+
 /// Correlates a non-duplicate signal against the two state items. The store calls this between its
-/// read and its conditional write; the returned flag says whether `storm` changed (only openings and
-/// merges touch it), so that a plain join never contends on the shared storm item.
+/// read and its conditional write.
 pub fn correlate(
     service: &str,
     signal: &Signal,
     clusters: &mut ServiceClusters,
     storm: &mut StormState,
     policy: &Policy,
-) -> (Outcome, bool) {
+) -> Correlated {
+    let plain = |outcome| Correlated {
+        outcome,
+        storm_changed: false,
+        flap: Flap::Steady,
+    };
+    let watched = signal.watched().filter(|_| signal.source == SignalSource::Alarm);
     match signal.health {
-        Health::InsufficientData => (
-            Outcome::Ignored {
-                reason: "INSUFFICIENT_DATA is not evidence of impact".into(),
-            },
-            false,
-        ),
-        Health::Recovered => match clusters.recovery_target(signal.at, policy) {
-            Some(incident) => (
-                Outcome::Recovery {
-                    incident: incident.clone(),
-                },
-                false,
-            ),
-            None => (
-                Outcome::Ignored {
-                    reason: format!("no open incident for {service} to recover"),
-                },
-                false,
-            ),
+        Health::InsufficientData => plain(Outcome::Ignored {
+            reason: "INSUFFICIENT_DATA is not evidence of impact".into(),
+        }),
+        Health::Recovered => match clusters.recovery_cluster(signal.at, policy) {
+            Some(i) => {
+                let incident = clusters.clusters[i].incident.clone();
+                let flap = match &watched {
+                    Some(alarm) => clusters.count_change(&incident, alarm, signal.at, policy),
+                    None => Flap::Steady,
+                };
+                Correlated {
+                    outcome: Outcome::Recovery { incident },
+                    storm_changed: false,
+                    flap,
+                }
+            }
+            None => plain(Outcome::Ignored {
+                reason: format!("no open incident for {service} to recover"),
+            }),
         },
         Health::Impaired => {
+            if let Some(quiet) = &signal.quiet {
+                if !clusters.would_join(signal.at, policy) {
+                    return plain(Outcome::Ignored {
+                        reason: format!("{}: opens no incident", quiet.describe()),
+                    });
+                }
+            }
             let placement = clusters.place(service, &signal.key, signal.at, policy);
-            let (aggregation, changed) = match &placement {
+            let (aggregation, storm_changed) = match &placement {
                 Placement::Joined { .. } => (None, false),
                 Placement::Opened { incident } => {
                     let member = Member {
@@ -363,7 +467,43 @@ pub fn correlate(
                     (None, true)
                 }
             };
-            (Outcome::Placed { placement, aggregation }, changed)
+            let flap = match &watched {
+                Some(alarm) => clusters.count_change(placement.incident(), alarm, signal.at, policy),
+                None => Flap::Steady,
+            };
+            Correlated {
+                outcome: Outcome::Placed { placement, aggregation },
+                storm_changed,
+                flap,
+            }
+        }
+    }
+}
+
+/// Where a signal's correlation state lives: game days apart from real signals, so a rehearsal
+/// never joins, merges with or aggregates into a real incident (and the other way round).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Space {
+    Real,
+    GameDay,
+}
+
+impl Space {
+    pub fn of(exercise: bool) -> Self {
+        if exercise {
+            Space::GameDay
+        } else {
+            Space::Real
+        }
+    }
+
+    /// The prefix of the state items' keys in this space (empty for real signals, so that state
+    /// written before game days had a space of their own stays where it is).
+    pub fn key_prefix(self) -> &'static str {
+        match self {
+            Space::Real => "",
+            Space::GameDay => "GAMEDAY#",
         }
     }
 }
@@ -374,8 +514,8 @@ pub fn correlate(
 pub struct Correlator {
     pub policy: Policy,
     seen: HashSet<SignalKey>,
-    services: BTreeMap<String, ServiceClusters>,
-    storm: StormState,
+    services: BTreeMap<(Space, String), ServiceClusters>,
+    storms: BTreeMap<Space, StormState>,
 }
 
 impl Correlator {
@@ -390,15 +530,19 @@ impl Correlator {
         if !self.seen.insert(signal.key.clone()) {
             return Outcome::Duplicate;
         }
-        let clusters = self.services.entry(service.to_string()).or_default();
-        correlate(service, signal, clusters, &mut self.storm, &self.policy).0
+        let space = Space::of(signal.exercise);
+        let clusters = self.services.entry((space, service.to_string())).or_default();
+        let storm = self.storms.entry(space).or_default();
+        correlate(service, signal, clusters, storm, &self.policy).outcome
     }
 
+    /// The real signals' clusters of `service`.
     pub fn clusters(&self, service: &str) -> Option<&ServiceClusters> {
-        self.services.get(service)
+        self.services.get(&(Space::Real, service.to_string()))
     }
 
-    pub fn storm(&self) -> &StormState {
-        &self.storm
+    /// The real signals' storm state.
+    pub fn storm(&self) -> StormState {
+        self.storms.get(&Space::Real).cloned().unwrap_or_default()
     }
 }

@@ -1,15 +1,20 @@
 //! Turning the events that arrive on EventBridge into [`Signal`]s.
 //!
 //! The envelope is handed over already split into its fields (the Lambda handler uses
-//! `aws_lambda_events`' `EventBridgeEvent` for that); this module reads the `detail` of the three
-//! kinds we accept. The alarm detail types are our own: the maintained crate models the payload of a
+//! `aws_lambda_events`' `EventBridgeEvent` for that); this module reads the `detail` of the kinds we
+//! accept. The alarm detail types are our own: the maintained crate models the payload of a
 //! *Lambda alarm action*, whose shape differs from the EventBridge event (there `reasonData` is a
 //! JSON string, metric-math entries have no `metricStat`, and composite alarms without a suppressor
 //! carry no suppressor fields), so parsing every documented variant needs the looser shape below.
+//!
+//! Every event is hostile until parsed: free text is made one safe line and capped
+//! ([`crate::text`]), what becomes a key (a reported service, a report id) is refused unless it is a
+//! plain identifier, and an event's own time is bounded by the clock ([`MAX_AGE`], [`MAX_AHEAD`]).
 
-use crate::signal::{AlarmDetails, AlarmKind, AlarmMetric, Health, Signal, SignalSource};
+use crate::signal::{AlarmDetails, AlarmKind, AlarmMetric, Contributor, Health, Quiet, Signal, SignalSource};
+use crate::text::{self, LABEL_MAX, LINK_MAX, NAME_MAX, REASON_MAX, TAG_KEY_MAX, TAG_VALUE_MAX};
 use crate::SignalKey;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -22,8 +27,19 @@ pub const CUSTOMER_SOURCE: &str = "incident-loop.customer";
 pub const GAMEDAY_SOURCE: &str = "incident-loop.gameday";
 
 pub const ALARM_STATE_CHANGE: &str = "CloudWatch Alarm State Change";
+pub const CONTRIBUTOR_STATE_CHANGE: &str = "CloudWatch Alarm Contributor State Change";
 pub const CANARY_FAILURE: &str = "Synthetics Canary TestRun Failure";
+pub const CANARY_SUCCESS: &str = "Synthetics Canary TestRun Successful";
 pub const CUSTOMER_REPORT: &str = "Customer Impact Report";
+
+/// An event whose own time is older than this is refused: EventBridge retries a delivery for at
+/// most 24 hours, so a week allows a replay from an archive and nothing older can be a live signal.
+pub const MAX_AGE: TimeDelta = TimeDelta::days(7);
+/// An event whose own time lies further ahead of the clock than this is recorded at the time it
+/// arrived instead, and says so: a wrong clock must not move an incident's impact start.
+pub const MAX_AHEAD: TimeDelta = TimeDelta::minutes(5);
+/// The longest report id or reported service name accepted.
+pub const ID_MAX: usize = 128;
 
 /// The EventBridge envelope fields this module needs.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,41 +66,84 @@ pub enum ParseError {
     MalformedDetail(String),
     #[error("invalid {field}: {reason}")]
     InvalidField { field: &'static str, reason: String },
-    #[error("not an impact signal: {0}")]
-    NotASignal(String),
 }
 
-/// Parses one envelope. Events from the game-day source parse exactly like the real ones and are
-/// flagged as exercises.
+/// The detail-types accepted from `source` (the game-day source takes every one of them).
+fn accepted(source: &str) -> Option<&'static [&'static str]> {
+    const ALARMS: &[&str] = &[ALARM_STATE_CHANGE, CONTRIBUTOR_STATE_CHANGE];
+    const CANARIES: &[&str] = &[CANARY_FAILURE, CANARY_SUCCESS];
+    const REPORTS: &[&str] = &[CUSTOMER_REPORT];
+    const ALL: &[&str] = &[
+        ALARM_STATE_CHANGE,
+        CONTRIBUTOR_STATE_CHANGE,
+        CANARY_FAILURE,
+        CANARY_SUCCESS,
+        CUSTOMER_REPORT,
+    ];
+    match source {
+        CLOUDWATCH_SOURCE => Some(ALARMS),
+        SYNTHETICS_SOURCE => Some(CANARIES),
+        CUSTOMER_SOURCE => Some(REPORTS),
+        GAMEDAY_SOURCE => Some(ALL),
+        _ => None,
+    }
+}
+
+/// Parses one envelope arriving now.
 pub fn parse(envelope: &Envelope) -> Result<Signal, ParseError> {
+    parse_at(envelope, Utc::now())
+}
+
+/// Parses one envelope arriving at `now`. Events from the game-day source parse exactly like the
+/// real ones and are flagged as exercises.
+pub fn parse_at(envelope: &Envelope, now: DateTime<Utc>) -> Result<Signal, ParseError> {
     let exercise = envelope.source == GAMEDAY_SOURCE;
-    let expected_type = match envelope.source.as_str() {
-        CLOUDWATCH_SOURCE => Some(ALARM_STATE_CHANGE),
-        SYNTHETICS_SOURCE => Some(CANARY_FAILURE),
-        CUSTOMER_SOURCE => Some(CUSTOMER_REPORT),
-        GAMEDAY_SOURCE => None,
-        other => return Err(ParseError::UnknownSource(other.to_string())),
-    };
-    if expected_type.is_some_and(|t| t != envelope.detail_type) {
+    let types =
+        accepted(&envelope.source).ok_or_else(|| ParseError::UnknownSource(text::line(&envelope.source, LABEL_MAX)))?;
+    if !types.contains(&envelope.detail_type.as_str()) {
         return Err(unknown_type(envelope));
     }
     if envelope.detail.is_null() {
         return Err(ParseError::MissingDetail);
     }
     let mut signal = match envelope.detail_type.as_str() {
-        ALARM_STATE_CHANGE => parse_alarm(envelope)?,
-        CANARY_FAILURE => parse_canary(envelope)?,
-        CUSTOMER_REPORT => parse_report(envelope)?,
-        _ => return Err(unknown_type(envelope)),
+        ALARM_STATE_CHANGE | CONTRIBUTOR_STATE_CHANGE => parse_alarm(envelope)?,
+        CANARY_FAILURE | CANARY_SUCCESS => parse_canary(envelope)?,
+        _ => parse_report(envelope)?,
     };
     signal.exercise = exercise;
+    bound_time(&mut signal, now)?;
     Ok(signal)
+}
+
+/// Keeps an event's own time within [`MAX_AGE`] before and [`MAX_AHEAD`] after `now`.
+fn bound_time(signal: &mut Signal, now: DateTime<Utc>) -> Result<(), ParseError> {
+    if signal.at < now - MAX_AGE {
+        return Err(ParseError::InvalidField {
+            field: "time",
+            reason: format!(
+                "{} is {} days before now; signals older than {} days are refused",
+                signal.at.to_rfc3339(),
+                (now - signal.at).num_days(),
+                MAX_AGE.num_days()
+            ),
+        });
+    }
+    if signal.at > now + MAX_AHEAD {
+        signal.time_note = Some(format!(
+            "its own time {} was {} min ahead of the clock: recorded at arrival",
+            signal.at.format("%Y-%m-%dT%H:%M:%SZ"),
+            (signal.at - now).num_minutes()
+        ));
+        signal.at = now;
+    }
+    Ok(())
 }
 
 fn unknown_type(envelope: &Envelope) -> ParseError {
     ParseError::UnknownDetailType {
-        event_source: envelope.source.clone(),
-        detail_type: envelope.detail_type.clone(),
+        event_source: text::line(&envelope.source, LABEL_MAX),
+        detail_type: text::line(&envelope.detail_type, LABEL_MAX),
     }
 }
 
@@ -98,7 +157,28 @@ fn signal_key(envelope: &Envelope, explicit: Option<&str>) -> Result<SignalKey, 
         field: "id",
         reason: "the event has no id".into(),
     })?;
+    if !text::is_identifier(id, ID_MAX) {
+        return Err(ParseError::InvalidField {
+            field: "id",
+            reason: format!(
+                "'{}' is not an id (at most {ID_MAX} letters, digits and . _ - / : @ +)",
+                text::line(id, 40)
+            ),
+        });
+    }
     Ok(SignalKey::new(&envelope.source, id))
+}
+
+/// A name that must be there: one safe line, not empty.
+fn name(field: &'static str, raw: &str) -> Result<String, ParseError> {
+    let clean = text::line(raw, NAME_MAX);
+    if clean.is_empty() {
+        return Err(ParseError::InvalidField {
+            field,
+            reason: "empty".into(),
+        });
+    }
+    Ok(clean)
 }
 
 /// CloudWatch writes timestamps like `2023-08-04T12:56:46.138+0000`, which is not RFC 3339.
@@ -108,7 +188,7 @@ pub fn parse_time(field: &'static str, text: &str) -> Result<DateTime<Utc>, Pars
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| ParseError::InvalidField {
             field,
-            reason: format!("'{text}': {e}"),
+            reason: format!("'{}': {e}", text::line(text, 40)),
         })
 }
 
@@ -133,6 +213,20 @@ struct AlarmDetail {
     configuration: AlarmConfiguration,
     #[serde(default)]
     alarm_tags: BTreeMap<String, Value>,
+    /// Contributor state changes only.
+    #[serde(default)]
+    alarm_contributor: Option<ContributorDetail>,
+    /// Set while an alarm mute rule is active (see [`muted_by`]).
+    #[serde(default)]
+    mute_detail: Option<MuteDetail>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContributorDetail {
+    id: String,
+    #[serde(default)]
+    attributes: BTreeMap<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -187,11 +281,53 @@ struct Metric {
     dimensions: BTreeMap<String, Value>,
 }
 
-fn text_of(value: &Value) -> String {
+fn text_of(value: &Value, max: usize) -> String {
     match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => text::line(s, max),
+        other => text::line(&other.to_string(), max),
     }
+}
+
+/// Tags, attributes and dimensions: keys and values made safe, empty keys dropped.
+fn labels(map: &BTreeMap<String, Value>) -> BTreeMap<String, String> {
+    map.iter()
+        .map(|(k, v)| (text::line(k, TAG_KEY_MAX), text_of(v, TAG_VALUE_MAX)))
+        .filter(|(k, _)| !k.is_empty())
+        .collect()
+}
+
+/// `muteDetail`: CloudWatch sets it on a state change while an alarm mute rule is active.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MuteDetail {
+    #[serde(default)]
+    muted_by_arn: Option<String>,
+    #[serde(default)]
+    mute_window_start: Option<String>,
+    #[serde(default)]
+    mute_window_end: Option<String>,
+}
+
+/// The mute rule whose window covers a state change at `at`, by name (the ARN's last part).
+fn muted_by(mute: &MuteDetail, at: DateTime<Utc>) -> Result<Option<String>, ParseError> {
+    let Some(arn) = mute.muted_by_arn.as_deref().filter(|a| !a.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let start = mute
+        .mute_window_start
+        .as_deref()
+        .map(|t| parse_time("detail.muteDetail.muteWindowStart", t))
+        .transpose()?;
+    let end = mute
+        .mute_window_end
+        .as_deref()
+        .map(|t| parse_time("detail.muteDetail.muteWindowEnd", t))
+        .transpose()?;
+    if start.is_some_and(|s| at < s) || end.is_some_and(|e| at > e) {
+        return Ok(None);
+    }
+    let rule = arn.rsplit(':').next().unwrap_or(arn);
+    Ok(Some(text::line(rule, NAME_MAX)))
 }
 
 fn parse_alarm(envelope: &Envelope) -> Result<Signal, ParseError> {
@@ -203,9 +339,22 @@ fn parse_alarm(envelope: &Envelope) -> Result<Signal, ParseError> {
         other => {
             return Err(ParseError::InvalidField {
                 field: "detail.state.value",
-                reason: format!("'{other}' is not ALARM, OK or INSUFFICIENT_DATA"),
+                reason: format!("'{}' is not ALARM, OK or INSUFFICIENT_DATA", text::line(other, 40)),
             })
         }
+    };
+    let contributor = match (envelope.detail_type.as_str(), d.alarm_contributor) {
+        (CONTRIBUTOR_STATE_CHANGE, Some(c)) => Some(Contributor {
+            id: name("detail.alarmContributor.id", &c.id)?,
+            attributes: labels(&c.attributes),
+        }),
+        (CONTRIBUTOR_STATE_CHANGE, None) => {
+            return Err(ParseError::InvalidField {
+                field: "detail.alarmContributor",
+                reason: "a contributor state change names no contributor".into(),
+            })
+        }
+        _ => None,
     };
     let metrics: Vec<AlarmMetric> = d
         .configuration
@@ -214,24 +363,20 @@ fn parse_alarm(envelope: &Envelope) -> Result<Signal, ParseError> {
         .map(|m| {
             let (namespace, name, dimensions, stat, period) = match m.metric_stat {
                 Some(s) => (
-                    s.metric.namespace,
-                    s.metric.name,
-                    s.metric
-                        .dimensions
-                        .iter()
-                        .map(|(k, v)| (k.clone(), text_of(v)))
-                        .collect(),
-                    s.stat,
+                    s.metric.namespace.map(|n| text::line(&n, NAME_MAX)),
+                    s.metric.name.map(|n| text::line(&n, NAME_MAX)),
+                    labels(&s.metric.dimensions),
+                    s.stat.map(|n| text::line(&n, LABEL_MAX)),
                     s.period,
                 ),
                 None => (None, None, BTreeMap::new(), None, None),
             };
             AlarmMetric {
-                id: m.id,
+                id: text::line(&m.id, LABEL_MAX),
                 namespace,
                 name,
                 dimensions,
-                expression: m.expression,
+                expression: m.expression.map(|e| text::line(&e, REASON_MAX)),
                 stat,
                 period,
             }
@@ -250,27 +395,44 @@ fn parse_alarm(envelope: &Envelope) -> Result<Signal, ParseError> {
     } else {
         AlarmKind::SingleMetric
     };
-    let tags: BTreeMap<String, String> = d.alarm_tags.iter().map(|(k, v)| (k.clone(), text_of(v))).collect();
+    let suppressed_by = d
+        .state
+        .actions_suppressed_by
+        .map(|b| text::line(&b, LABEL_MAX))
+        .filter(|b| !b.is_empty());
+    let at = event_time(envelope, d.state.timestamp.as_deref(), "detail.state.timestamp")?;
+    let muted = match &d.mute_detail {
+        Some(mute) => muted_by(mute, at)?,
+        None => None,
+    };
+    let quiet = match (muted, &suppressed_by) {
+        (Some(rule), _) => Some(Quiet::Muted { rule }),
+        (None, Some(by)) => Some(Quiet::Suppressed { by: by.clone() }),
+        (None, None) => None,
+    };
     Ok(Signal {
         key: signal_key(envelope, None)?,
         source: SignalSource::Alarm,
         health,
-        at: event_time(envelope, d.state.timestamp.as_deref(), "detail.state.timestamp")?,
-        reason: d.state.reason,
+        at,
+        reason: text::line(&d.state.reason, REASON_MAX),
         service_hint: None,
         exercise: false,
         link: None,
         reporter: None,
         alarm: Some(AlarmDetails {
             kind,
-            arn: envelope.resources.first().cloned(),
+            arn: envelope.resources.first().map(|a| text::line(a, LINK_MAX)),
             metrics,
-            alarm_rule: d.configuration.alarm_rule,
-            actions_suppressed_by: d.state.actions_suppressed_by,
-            tags,
-            previous_state: d.previous_state.map(|s| s.value),
+            alarm_rule: d.configuration.alarm_rule.map(|r| text::line(&r, REASON_MAX)),
+            actions_suppressed_by: suppressed_by,
+            tags: labels(&d.alarm_tags),
+            previous_state: d.previous_state.map(|s| text::line(&s.value, LABEL_MAX)),
+            contributor,
         }),
-        resource: d.alarm_name,
+        resource: name("detail.alarmName", &d.alarm_name)?,
+        quiet,
+        time_note: None,
     })
 }
 
@@ -297,13 +459,22 @@ struct CanaryTimeline {
 
 fn parse_canary(envelope: &Envelope) -> Result<Signal, ParseError> {
     let d: CanaryDetail = detail(envelope)?;
-    if let Some(status) = d
-        .test_run_status
-        .as_deref()
-        .filter(|s| !s.eq_ignore_ascii_case("FAILED"))
-    {
-        return Err(ParseError::NotASignal(format!("canary run status is {status}")));
-    }
+    let passed_type = envelope.detail_type == CANARY_SUCCESS;
+    let status = d.test_run_status.as_deref().map(str::to_ascii_uppercase);
+    let health = match (passed_type, status.as_deref()) {
+        (false, None | Some("FAILED")) => Health::Impaired,
+        (true, None | Some("PASSED")) => Health::Recovered,
+        (_, Some(other)) => {
+            return Err(ParseError::InvalidField {
+                field: "detail.test-run-status",
+                reason: format!(
+                    "'{}' does not match the detail-type '{}'",
+                    text::line(other, 40),
+                    envelope.detail_type
+                ),
+            })
+        }
+    };
     let at = match d.canary_run_timeline.and_then(|t| t.completed) {
         Some(Value::Number(n)) => {
             n.as_i64()
@@ -316,18 +487,32 @@ fn parse_canary(envelope: &Envelope) -> Result<Signal, ParseError> {
         Some(Value::String(text)) => parse_time("detail.canary-run-timeline.completed", &text)?,
         _ => event_time(envelope, None, "time")?,
     };
+    // The documented success event says `"state-reason": "null"`.
+    let reason = d
+        .state_reason
+        .map(|r| text::line(&r, REASON_MAX))
+        .filter(|r| !r.is_empty() && r != "null");
+    let reason = reason.unwrap_or_else(|| {
+        match health {
+            Health::Recovered => "canary run passed",
+            _ => "canary run failed",
+        }
+        .into()
+    });
     Ok(Signal {
         key: signal_key(envelope, None)?,
         source: SignalSource::Canary,
-        health: Health::Impaired,
+        health,
         at,
-        reason: d.state_reason.unwrap_or_else(|| "canary run failed".into()),
+        reason,
         service_hint: None,
         exercise: false,
         alarm: None,
-        link: d.artifact_location,
+        link: d.artifact_location.map(|l| text::line(&l, LINK_MAX)),
         reporter: None,
-        resource: d.canary_name,
+        resource: name("detail.canary-name", &d.canary_name)?,
+        quiet: None,
+        time_note: None,
     })
 }
 
@@ -350,20 +535,50 @@ pub struct CustomerReport {
     pub impact_started_at: Option<DateTime<Utc>>,
 }
 
+/// Checks a report as ingest will read it, so that the command API refuses at once what ingest
+/// would send to its dead-letter queue.
+pub fn check_report(report: &CustomerReport, now: DateTime<Utc>) -> Result<(), ParseError> {
+    let envelope = Envelope {
+        id: Some(report.report_id.clone()),
+        source: CUSTOMER_SOURCE.into(),
+        detail_type: CUSTOMER_REPORT.into(),
+        time: Some(now),
+        resources: Vec::new(),
+        detail: serde_json::to_value(report).map_err(|e| ParseError::MalformedDetail(e.to_string()))?,
+    };
+    parse_at(&envelope, now).map(drop)
+}
+
 fn parse_report(envelope: &Envelope) -> Result<Signal, ParseError> {
     let d: CustomerReport = detail(envelope)?;
-    if d.service.trim().is_empty() {
+    if !text::is_identifier(&d.service, ID_MAX) {
         return Err(ParseError::InvalidField {
             field: "detail.service",
-            reason: "empty".into(),
+            reason: format!(
+                "'{}' is not a service name (at most {ID_MAX} letters, digits and . _ - / : @ +)",
+                text::line(&d.service, 40)
+            ),
         });
     }
-    if d.summary.trim().is_empty() {
+    let summary = text::line(&d.summary, REASON_MAX);
+    if summary.is_empty() {
         return Err(ParseError::InvalidField {
             field: "detail.summary",
             reason: "empty".into(),
         });
     }
+    let link = match d.link.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        None => None,
+        Some(l) if (l.starts_with("https://") || l.starts_with("http://")) && text::line(l, LINK_MAX) == l => {
+            Some(l.to_string())
+        }
+        Some(l) => {
+            return Err(ParseError::InvalidField {
+                field: "detail.link",
+                reason: format!("'{}' is not an http(s) link", text::line(l, 40)),
+            })
+        }
+    };
     let at = match d.impact_started_at {
         Some(t) => t,
         None => event_time(envelope, None, "time")?,
@@ -373,13 +588,15 @@ fn parse_report(envelope: &Envelope) -> Result<Signal, ParseError> {
         source: SignalSource::CustomerReport,
         health: Health::Impaired,
         at,
-        reason: d.summary,
+        reason: summary,
         resource: format!("customer report {}", d.report_id),
         service_hint: Some(d.service),
         exercise: false,
         alarm: None,
-        link: d.link,
-        reporter: d.reporter,
+        link,
+        reporter: d.reporter.map(|r| text::line(&r, LABEL_MAX)).filter(|r| !r.is_empty()),
+        quiet: None,
+        time_note: None,
     })
 }
 
@@ -387,6 +604,11 @@ fn parse_report(envelope: &Envelope) -> Result<Signal, ParseError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// These unit tests' events are from 2023: parsed as if they arrived then.
+    fn parse(envelope: &Envelope) -> Result<Signal, ParseError> {
+        parse_at(envelope, "2023-08-04T13:00:00Z".parse().unwrap())
+    }
 
     fn envelope(source: &str, detail_type: &str, detail: Value) -> Envelope {
         Envelope {
@@ -450,6 +672,166 @@ mod tests {
         assert_eq!(a.key, b.key);
         assert!(a.is_customer_detected());
         assert_eq!(a.service_hint.as_deref(), Some("checkout"));
+    }
+
+    fn fixture(path: &str) -> Envelope {
+        let text = std::fs::read_to_string(format!("{}/../../events/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        Envelope {
+            id: v["id"].as_str().map(str::to_string),
+            source: v["source"].as_str().unwrap().into(),
+            detail_type: v["detail-type"].as_str().unwrap().into(),
+            time: v["time"].as_str().map(|t| t.parse().unwrap()),
+            resources: serde_json::from_value(v["resources"].clone()).unwrap_or_default(),
+            detail: v["detail"].clone(),
+        }
+    }
+
+    /// Parses a fixture as if it arrived a minute after its own time.
+    fn parse_fixture(path: &str) -> Result<Signal, ParseError> {
+        let e = fixture(path);
+        parse_at(&e, e.time.unwrap() + TimeDelta::minutes(1))
+    }
+
+    #[test]
+    fn a_contributor_state_change_names_its_alarm_and_the_failing_contributor() {
+        let s = parse_fixture("cloudwatch/contributor-alarm.json").unwrap();
+        assert_eq!(
+            (s.resource.as_str(), s.health),
+            ("checkout-api-latency-by-az", Health::Impaired)
+        );
+        let c = s.alarm.as_ref().unwrap().contributor.clone().unwrap();
+        assert_eq!(c.label(), "AvailabilityZone=eu-west-1a");
+        assert_eq!(
+            s.watched().as_deref(),
+            Some("checkout-api-latency-by-az [AvailabilityZone=eu-west-1a]")
+        );
+        let ok = parse_fixture("cloudwatch/contributor-ok.json").unwrap();
+        assert_eq!((ok.health, ok.watched()), (Health::Recovered, s.watched()));
+    }
+
+    #[test]
+    fn a_contributor_change_without_its_contributor_is_refused() {
+        let mut e = fixture("cloudwatch/contributor-alarm.json");
+        e.detail.as_object_mut().unwrap().remove("alarmContributor");
+        let err = parse_at(&e, e.time.unwrap()).unwrap_err();
+        assert!(err.to_string().contains("alarmContributor"), "{err}");
+    }
+
+    #[test]
+    fn a_change_inside_a_mute_rules_window_is_muted_and_outside_it_is_not() {
+        let s = parse_fixture("cloudwatch/muted-alarm.json").unwrap();
+        assert_eq!(
+            s.quiet,
+            Some(Quiet::Muted {
+                rule: "checkout-nightly-maintenance".into()
+            })
+        );
+        assert!(s.summary().contains("pages nobody"), "{}", s.summary());
+        let mut late = fixture("cloudwatch/muted-alarm.json");
+        late.detail["muteDetail"]["muteWindowEnd"] = json!("2024-05-21T02:10:00.000+0000");
+        assert_eq!(parse_at(&late, late.time.unwrap()).unwrap().quiet, None);
+    }
+
+    #[test]
+    fn a_suppressed_composite_alarm_is_quiet_and_a_plain_one_is_not() {
+        let s = parse_fixture("cloudwatch/composite-alarm-suppressed.json").unwrap();
+        assert_eq!(
+            s.quiet,
+            Some(Quiet::Suppressed {
+                by: "WaitPeriod".into()
+            })
+        );
+        assert_eq!(parse_fixture("cloudwatch/composite-alarm.json").unwrap().quiet, None);
+    }
+
+    #[test]
+    fn a_passed_canary_run_is_a_recovery_and_a_mismatched_status_is_refused() {
+        let s = parse_fixture("synthetics/canary-success.json").unwrap();
+        assert_eq!((s.source, s.health), (SignalSource::Canary, Health::Recovered));
+        assert_eq!(
+            s.reason, "canary run passed",
+            "the documented \"null\" reason is not kept"
+        );
+        let mut odd = fixture("synthetics/canary-success.json");
+        odd.detail["test-run-status"] = json!("FAILED");
+        assert!(matches!(
+            parse_at(&odd, odd.time.unwrap()),
+            Err(ParseError::InvalidField {
+                field: "detail.test-run-status",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn events_older_than_a_week_are_refused_and_future_ones_are_recorded_at_arrival() {
+        let e = fixture("cloudwatch/single-metric-alarm.json");
+        let own = parse_fixture("cloudwatch/single-metric-alarm.json").unwrap().at;
+        let err = parse_at(&e, own + TimeDelta::days(8)).unwrap_err();
+        assert!(err.to_string().contains("older than 7 days"), "{err}");
+        let now = own - TimeDelta::hours(2);
+        let s = parse_at(&e, now).unwrap();
+        assert_eq!(s.at, now);
+        assert!(
+            s.time_note.as_deref().is_some_and(|n| n.contains("120 min ahead")),
+            "{:?}",
+            s.time_note
+        );
+        assert!(s.summary().contains("recorded at arrival"));
+        let near = parse_at(&e, own - TimeDelta::minutes(4)).unwrap();
+        assert_eq!((near.at, near.time_note), (own, None), "within the clock's tolerance");
+    }
+
+    #[test]
+    fn hostile_text_in_an_alarm_becomes_one_safe_capped_line() {
+        let mut e = envelope(CLOUDWATCH_SOURCE, ALARM_STATE_CHANGE, alarm("ALARM"));
+        e.detail["alarmName"] = json!("checkout-api\r\nInjected: yes\u{202E}<script>");
+        e.detail["state"]["reason"] = json!("x".repeat(5000));
+        e.detail["alarmTags"] = json!({"service\n": "a\tb", "": "dropped"});
+        let s = parse_at(&e, "2023-08-04T13:00:00Z".parse().unwrap()).unwrap();
+        assert_eq!(s.resource, "checkout-api Injected: yes <script>");
+        assert_eq!(s.reason.chars().count(), crate::text::REASON_MAX);
+        assert_eq!(
+            s.alarm.unwrap().tags,
+            BTreeMap::from([("service".to_string(), "a b".to_string())])
+        );
+        e.detail["alarmName"] = json!(" \n ");
+        assert!(parse_at(&e, "2023-08-04T13:00:00Z".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn ids_that_are_not_plain_identifiers_are_refused() {
+        let mut e = envelope(CLOUDWATCH_SOURCE, ALARM_STATE_CHANGE, alarm("ALARM"));
+        e.id = Some("evt 1\n<b>".into());
+        let err = parse_at(&e, "2023-08-04T13:00:00Z".parse().unwrap()).unwrap_err();
+        assert!(matches!(err, ParseError::InvalidField { field: "id", .. }), "{err}");
+    }
+
+    #[test]
+    fn a_report_must_name_a_plain_service_and_an_http_link() {
+        let now: DateTime<Utc> = "2026-11-23T03:00:00Z".parse().unwrap();
+        for (detail, field) in [
+            (
+                json!({"service": "check out", "summary": "s", "report_id": "r"}),
+                "detail.service",
+            ),
+            (
+                json!({"service": "checkout#x", "summary": "s", "report_id": "r"}),
+                "detail.service",
+            ),
+            (
+                json!({"service": "checkout", "summary": "s", "report_id": "r", "link": "javascript:alert(1)"}),
+                "detail.link",
+            ),
+            (json!({"service": "checkout", "summary": "s", "report_id": "a b"}), "id"),
+        ] {
+            let err = parse_at(&envelope(CUSTOMER_SOURCE, CUSTOMER_REPORT, detail), now).unwrap_err();
+            assert!(
+                matches!(err, ParseError::InvalidField { field: f, .. } if f == field),
+                "{field}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -120,6 +120,9 @@ pub struct Incident {
     pub merged_into: Option<IncidentId>,
     #[serde(default)]
     pub engaged_teams: Vec<String>,
+    /// Alarms found flapping on this incident (said once on the timeline and in pages).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flapping: Vec<String>,
     #[serde(default)]
     pub escalations: u32,
     /// The lifecycle run now responsible for the incident: 0 for the first, counted up by each
@@ -211,6 +214,7 @@ impl Incident {
             members: Vec::new(),
             merged_into: None,
             engaged_teams: Vec::new(),
+            flapping: Vec::new(),
             escalations: 0,
             lifecycle_run: 0,
             lifecycle_restarts: 0,

@@ -19,6 +19,7 @@ pub mod incident;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod mitigation;
+pub mod noise;
 pub mod ports;
 pub mod reconcile;
 pub mod record;
@@ -28,6 +29,7 @@ pub mod severity;
 pub mod signal;
 #[cfg(any(test, feature = "testing"))]
 pub mod store_contract;
+pub mod text;
 pub mod tickets;
 pub mod timeline;
 pub mod triage;

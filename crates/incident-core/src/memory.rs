@@ -8,7 +8,7 @@ use crate::approval::Approval;
 use crate::catalog::{Catalog, ServiceMatch};
 use crate::coe::Authored;
 use crate::command::State as CommandState;
-use crate::correlation::{Outcome, Policy, ServiceClusters, StormState};
+use crate::correlation::{Outcome, Policy, ServiceClusters, Space, StormState};
 use crate::effects::Effects;
 use crate::incident::Incident;
 use crate::ports::*;
@@ -31,8 +31,8 @@ struct State {
     approvals: Vec<Approval>,
     seen: HashMap<SignalKey, Recorded>,
     runbook_waits: HashMap<String, IncidentId>,
-    clusters: HashMap<String, ServiceClusters>,
-    storm: StormState,
+    clusters: HashMap<(Space, String), ServiceClusters>,
+    storms: HashMap<Space, StormState>,
     whys: HashMap<IncidentId, Tree>,
     actions: HashMap<IncidentId, Vec<ActionItem>>,
     authored: HashMap<IncidentId, Authored>,
@@ -74,6 +74,11 @@ impl MemoryStore {
 
     pub fn all(&self) -> Vec<Incident> {
         self.state.lock().unwrap().incidents.values().cloned().collect()
+    }
+
+    /// Signals recorded that opened nothing, with the reason.
+    pub fn ignored(&self) -> Vec<(String, Signal)> {
+        self.state.lock().unwrap().ignored.clone()
     }
 
     pub fn timeline(&self, id: &IncidentId) -> Vec<Entry> {
@@ -138,10 +143,14 @@ impl IncidentStore for MemoryStore {
             });
         }
         let st = &mut *st;
-        let clusters = st.clusters.entry(matched.service.clone()).or_default();
-        let (outcome, _) = crate::correlation::correlate(&matched.service, signal, clusters, &mut st.storm, policy);
+        let space = Space::of(signal.exercise);
+        let clusters = st.clusters.entry((space, matched.service.clone())).or_default();
+        let storm = st.storms.entry(space).or_default();
+        let correlated = crate::correlation::correlate(&matched.service, signal, clusters, storm, policy);
+        clusters.prune(chrono::Utc::now(), policy);
         // The same records the DynamoDB store writes, decided by the core.
-        let r = crate::recording::record(matched, signal, &outcome, &st.storm, chrono::Utc::now());
+        let r = crate::recording::record(matched, signal, &correlated, storm, chrono::Utc::now());
+        let outcome = correlated.outcome;
         if let Some(home) = &r.home {
             st.signals.entry(home.clone()).or_default().push(signal.clone());
         }
@@ -257,12 +266,15 @@ impl IncidentStore for MemoryStore {
 
     async fn close_correlation(&self, incident: &Incident, _policy: &Policy) -> PortResult<()> {
         let mut st = self.state.lock().unwrap();
+        let space = Space::of(incident.exercise);
         for s in &incident.services {
-            if let Some(c) = st.clusters.get_mut(s) {
+            if let Some(c) = st.clusters.get_mut(&(space, s.clone())) {
                 c.close(&incident.id);
             }
         }
-        st.storm.close(&incident.id);
+        if let Some(storm) = st.storms.get_mut(&space) {
+            storm.close(&incident.id);
+        }
         Ok(())
     }
 }
@@ -284,12 +296,24 @@ impl CatalogSource for MemoryCatalog {
 
 impl CatalogSink for MemoryCatalog {
     async fn import(&self, catalog: &Catalog) -> PortResult<crate::catalog::ImportSummary> {
-        *self.0.lock().unwrap() = catalog.clone();
+        let mut stored = self.0.lock().unwrap();
+        let silences = std::mem::take(&mut stored.silences);
+        *stored = Catalog {
+            silences,
+            ..catalog.clone()
+        };
         Ok(crate::catalog::ImportSummary {
             services: catalog.services.len(),
             teams: catalog.teams.len(),
             removed: 0,
         })
+    }
+
+    async fn put_silence(&self, silence: &crate::noise::Silence) -> PortResult<()> {
+        let mut stored = self.0.lock().unwrap();
+        stored.silences.retain(|s| s.id != silence.id);
+        stored.silences.push(silence.clone());
+        Ok(())
     }
 }
 

@@ -410,9 +410,12 @@ mod tests {
                 actions_suppressed_by: None,
                 tags: Default::default(),
                 previous_state: None,
+                contributor: None,
             }),
             link: None,
             reporter: None,
+            quiet: None,
+            time_note: None,
         }
     }
 
@@ -527,9 +530,10 @@ mod tests {
     }
 }
 
-/// Whether an incident has recovered: every alarm that impaired it is back to OK, and has stayed
-/// OK for the stabilisation period. An incident with no alarm at all (a customer report, a canary)
-/// has nothing to confirm against: it counts as recovered once someone recorded a manual mitigation.
+/// Whether an incident has recovered: every alarm that impaired it is back to OK (every contributor
+/// of a multi-time-series alarm, every canary passing again), and has stayed so for the
+/// stabilisation period. An incident with nothing to watch (a customer report) has nothing to
+/// confirm against: it counts as recovered once someone recorded a manual mitigation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recovery {
     pub recovered: bool,
@@ -552,13 +556,12 @@ pub fn recovery(
     stabilisation: TimeDelta,
     manually_mitigated: bool,
 ) -> Recovery {
-    use crate::signal::{Health, SignalSource};
-    let mut latest: BTreeMap<&str, &Signal> = BTreeMap::new();
-    for s in signals
-        .iter()
-        .filter(|s| s.source == SignalSource::Alarm && s.health != Health::InsufficientData)
-    {
-        let entry = latest.entry(s.resource.as_str()).or_insert(s);
+    use crate::signal::Health;
+    // Each alarm (a multi-time-series alarm's contributors each on their own) and each canary.
+    let mut latest: BTreeMap<String, &Signal> = BTreeMap::new();
+    for s in signals.iter().filter(|s| s.health != Health::InsufficientData) {
+        let Some(watched) = s.watched() else { continue };
+        let entry = latest.entry(watched).or_insert(s);
         if (s.at, &s.key) > (entry.at, &entry.key) {
             *entry = s;
         }
@@ -646,6 +649,8 @@ mod recovery_tests {
             alarm: None,
             link: None,
             reporter: None,
+            quiet: None,
+            time_note: None,
         }
     }
 

@@ -134,9 +134,12 @@ pub trait CatalogSource: Sync {
     fn load(&self) -> impl Future<Output = PortResult<Catalog>> + Send;
 }
 
-/// Replaces the stored catalog (the command API's catalog route is its only caller).
+/// Replaces the stored catalog and keeps silences beside it (the command API is its only caller).
 pub trait CatalogSink: Sync {
+    /// Replaces the catalog; the silences stay as they are.
     fn import(&self, catalog: &Catalog) -> impl Future<Output = PortResult<crate::catalog::ImportSummary>> + Send;
+    /// Stores a silence, new or lifted (same id: replaced).
+    fn put_silence(&self, silence: &crate::noise::Silence) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// Work other functions of the loop do on a person's behalf.

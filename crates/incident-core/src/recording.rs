@@ -4,7 +4,7 @@
 //! records, so ingest behaves the same in a handler test and in production.
 
 use crate::catalog::ServiceMatch;
-use crate::correlation::{Aggregation, Outcome, Placement, StormState};
+use crate::correlation::{Aggregation, Correlated, Flap, Outcome, Placement, StormState};
 use crate::incident::{Incident, Scope, Status};
 use crate::signal::Signal;
 use crate::timeline::{Entry, EntryKind};
@@ -24,6 +24,8 @@ pub enum Change {
     SpanServices(Vec<String>),
     /// A late signal showed this incident is part of another of its service.
     MergeInto(IncidentId),
+    /// This alarm flaps on the incident.
+    Flapping(String),
 }
 
 impl Change {
@@ -47,6 +49,11 @@ impl Change {
                 incident.status = Status::Merged;
                 incident.merged_into = Some(into.clone());
             }
+            Change::Flapping(alarm) => {
+                if !incident.flapping.contains(alarm) {
+                    incident.flapping.push(alarm.clone());
+                }
+            }
         }
     }
 }
@@ -69,25 +76,29 @@ pub struct Recording {
     pub changes: Vec<(IncidentId, Change)>,
 }
 
-/// Works out what recording `signal` writes, given where correlation placed it and the storm
-/// state after correlating.
+/// Works out what recording `signal` writes, given what correlation decided and the storm state
+/// after correlating.
 pub fn record(
     matched: &ServiceMatch,
     signal: &Signal,
-    outcome: &Outcome,
+    correlated: &Correlated,
     storm: &StormState,
     now: DateTime<Utc>,
 ) -> Recording {
     let service = matched.service.as_str();
     let mut r = Recording::default();
     let entry = |kind, text: String| Entry::system("ingest", kind, format!("signal-{}", signal.key), text).at(now);
-    match outcome {
+    // A flapping alarm's further changes are kept as signals; the timeline says it once.
+    let said = correlated.flap != Flap::Ongoing;
+    match &correlated.outcome {
         Outcome::Duplicate => {}
         Outcome::Ignored { reason } => r.ignored = Some(reason.clone()),
         Outcome::Recovery { incident } => {
             r.home = Some(incident.clone());
-            r.timeline
-                .push((incident.clone(), entry(EntryKind::Recovery, signal.summary())));
+            if said {
+                r.timeline
+                    .push((incident.clone(), entry(EntryKind::Recovery, signal.summary())));
+            }
         }
         Outcome::Placed { placement, aggregation } => {
             let incident = placement.incident();
@@ -100,10 +111,11 @@ pub fn record(
                     r.timeline.push((incident.clone(), opened));
                     r.start.push(incident.clone());
                 }
-                Placement::Joined { .. } => {
+                Placement::Joined { .. } if said => {
                     r.timeline
                         .push((incident.clone(), entry(EntryKind::Signal, signal.summary())));
                 }
+                Placement::Joined { .. } => {}
                 Placement::Merged { merged, .. } => {
                     let names: Vec<&str> = merged.iter().map(IncidentId::as_str).collect();
                     let text = format!("{} — bridged and merged {}", signal.summary(), names.join(", "));
@@ -121,6 +133,22 @@ pub fn record(
                 aggregate(agg, storm, signal, now, &mut r);
             }
         }
+    }
+    if let (
+        Flap::Started {
+            alarm,
+            changes,
+            within_minutes,
+        },
+        Some(home),
+    ) = (&correlated.flap, &r.home)
+    {
+        let text = format!(
+            "{alarm} is flapping: {changes} state changes within {within_minutes} min; its further changes are kept as signals, not written here"
+        );
+        let flapping = Entry::system("ingest", EntryKind::Signal, format!("flapping-{alarm}"), text).at(now);
+        r.timeline.push((home.clone(), flapping));
+        r.changes.push((home.clone(), Change::Flapping(alarm.clone())));
     }
     r
 }

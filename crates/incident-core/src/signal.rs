@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 pub enum SignalSource {
     /// A CloudWatch alarm state change.
     Alarm,
-    /// A CloudWatch Synthetics canary test run that failed.
+    /// A CloudWatch Synthetics canary test run: a failure impairs, a pass after it recovers.
     Canary,
     /// A customer impact report filed by support (`incidentctl report`).
     CustomerReport,
@@ -23,7 +23,7 @@ pub enum SignalSource {
 pub enum Health {
     /// Something is wrong: opens or joins an incident.
     Impaired,
-    /// An alarm returned to OK: recorded as recovery on the open incident.
+    /// An alarm returned to OK (or a canary passed again): recorded as recovery on the open incident.
     Recovered,
     /// An alarm lacks data: recorded and ignored.
     InsufficientData,
@@ -75,6 +75,61 @@ pub struct AlarmDetails {
     pub tags: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_state: Option<String>,
+    /// For a multi-time-series alarm's contributor state change: which contributor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contributor: Option<Contributor>,
+}
+
+/// One time series of a multi-time-series (Metrics Insights) alarm, by the attributes that name it
+/// (an Availability Zone, an instance, a table…).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contributor {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Contributor {
+    /// `AvailabilityZone=eu-west-1a, …`, or the id when it has no attributes.
+    pub fn label(&self) -> String {
+        if self.attributes.is_empty() {
+            return self.id.clone();
+        }
+        let parts: Vec<String> = self.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.join(", ")
+    }
+}
+
+/// Why a signal is recorded but pages nobody. A quiet impairment joins an open incident of its
+/// service (recorded there) but never opens one: it is kept as a quiet signal instead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "quiet", rename_all = "snake_case")]
+pub enum Quiet {
+    /// A CloudWatch alarm mute rule covered the state change.
+    Muted { rule: String },
+    /// A composite alarm's actions were suppressed (by its suppressor `Alarm`, or its
+    /// `WaitPeriod` / `ExtensionPeriod`).
+    Suppressed { by: String },
+    /// A maintenance window of the catalog, or a silence someone set.
+    Silenced {
+        silence: String,
+        reason: String,
+        until: DateTime<Utc>,
+    },
+}
+
+impl Quiet {
+    /// One line for timelines, tables and the DLQ-free "quiet" listing.
+    pub fn describe(&self) -> String {
+        match self {
+            Quiet::Muted { rule } => format!("muted by the CloudWatch mute rule {rule}"),
+            Quiet::Suppressed { by } => format!("actions suppressed by {by}"),
+            Quiet::Silenced { silence, reason, until } => format!(
+                "silenced by {silence} until {} ({reason})",
+                until.format("%Y-%m-%d %H:%M UTC")
+            ),
+        }
+    }
 }
 
 /// A normalised signal. `resource` is what fired (alarm name, canary name or report subject).
@@ -101,6 +156,12 @@ pub struct Signal {
     /// Who filed a customer report, for the timeline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reporter: Option<String>,
+    /// Recorded, but pages nobody (see [`Quiet`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet: Option<Quiet>,
+    /// Set when the event's own time could not be used as it was (it lay ahead of the clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_note: Option<String>,
 }
 
 impl Signal {
@@ -115,15 +176,41 @@ impl Signal {
         self.source == SignalSource::CustomerReport
     }
 
-    /// A one-line description for timelines and tables.
+    /// What recovery watches this signal as: the alarm (with its contributor, if it is one) or
+    /// the canary. Customer reports watch nothing: a person says when they are over.
+    pub fn watched(&self) -> Option<String> {
+        match self.source {
+            SignalSource::Alarm => Some(match self.alarm.as_ref().and_then(|a| a.contributor.as_ref()) {
+                Some(c) => format!("{} [{}]", self.resource, c.label()),
+                None => self.resource.clone(),
+            }),
+            SignalSource::Canary => Some(self.resource.clone()),
+            SignalSource::CustomerReport => None,
+        }
+    }
+
+    /// A one-line description for timelines and tables. Every part was made one safe line when the
+    /// event was parsed.
     pub fn summary(&self) -> String {
         let what = match (self.source, self.health) {
             (SignalSource::Alarm, Health::Impaired) => "alarm in ALARM",
             (SignalSource::Alarm, Health::Recovered) => "alarm back to OK",
             (SignalSource::Alarm, Health::InsufficientData) => "alarm has INSUFFICIENT_DATA",
+            (SignalSource::Canary, Health::Recovered) => "canary run passed",
             (SignalSource::Canary, _) => "canary run failed",
             (SignalSource::CustomerReport, _) => "customer impact reported",
         };
-        format!("{what}: {} — {}", self.resource, self.reason)
+        let mut text = format!(
+            "{what}: {} — {}",
+            self.watched().unwrap_or_else(|| self.resource.clone()),
+            self.reason
+        );
+        if let Some(quiet) = &self.quiet {
+            text.push_str(&format!(" ({}: pages nobody)", quiet.describe()));
+        }
+        if let Some(note) = &self.time_note {
+            text.push_str(&format!(" ({note})"));
+        }
+        text
     }
 }

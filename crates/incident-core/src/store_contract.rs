@@ -47,6 +47,8 @@ where
         alarm: None,
         link: None,
         reporter: None,
+        quiet: None,
+        time_note: None,
     };
     let recorded = store
         .record_signal(&catalog.resolve(&signal), &signal, &Policy::default())

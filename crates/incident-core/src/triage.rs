@@ -109,6 +109,8 @@ mod tests {
             alarm: None,
             link: None,
             reporter: None,
+            quiet: None,
+            time_note: None,
         }
     }
 

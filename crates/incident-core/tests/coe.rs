@@ -32,6 +32,8 @@ fn signal(source: SignalSource, resource: &str, minute: i64) -> Signal {
         alarm: None,
         link: None,
         reporter: None,
+        quiet: None,
+        time_note: None,
     }
 }
 

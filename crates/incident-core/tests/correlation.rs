@@ -25,6 +25,8 @@ fn signal(id: &str, minute: i64, health: Health) -> Signal {
         alarm: None,
         link: None,
         reporter: None,
+        quiet: None,
+        time_note: None,
     }
 }
 
@@ -219,4 +221,94 @@ proptest! {
         prop_assert_eq!(events.len(), 1);
         prop_assert_eq!(events.into_iter().next().unwrap().len(), services);
     }
+}
+
+fn alarm_named(id: &str, alarm: &str, minute: i64, health: Health) -> Signal {
+    Signal {
+        resource: alarm.into(),
+        ..signal(id, minute, health)
+    }
+}
+
+#[test]
+fn a_quiet_impairment_joins_an_open_incident_but_never_opens_one() {
+    use incident_core::signal::Quiet;
+    let mut c = Correlator::new(Policy::default());
+    let muted = |id: &str, minute| Signal {
+        quiet: Some(Quiet::Muted { rule: "nightly".into() }),
+        ..signal(id, minute, Health::Impaired)
+    };
+    let alone = c.ingest("checkout", &muted("m1", 0));
+    assert!(
+        matches!(&alone, Outcome::Ignored { reason } if reason.contains("mute rule nightly") && reason.contains("opens no incident")),
+        "{alone:?}"
+    );
+    let opened = c.ingest("checkout", &signal("a1", 30, Health::Impaired));
+    let id = placed(&opened).incident().clone();
+    assert_eq!(
+        placed(&c.ingest("checkout", &muted("m2", 32))),
+        &Placement::Joined { incident: id }
+    );
+}
+
+#[test]
+fn an_alarm_changing_state_five_times_in_half_an_hour_is_flapping_once() {
+    use incident_core::correlation::{correlate, Flap, ServiceClusters, StormState};
+    let policy = Policy::default();
+    let (mut clusters, mut storm) = (ServiceClusters::default(), StormState::default());
+    let mut flaps = Vec::new();
+    for (i, health) in [Health::Impaired, Health::Recovered].iter().cycle().take(8).enumerate() {
+        let s = alarm_named(&format!("e{i}"), "checkout-api-5xx", i as i64 * 3, *health);
+        flaps.push(correlate("checkout", &s, &mut clusters, &mut storm, &policy).flap);
+    }
+    assert_eq!(flaps[..4], [Flap::Steady, Flap::Steady, Flap::Steady, Flap::Steady]);
+    assert_eq!(
+        flaps[4],
+        Flap::Started {
+            alarm: "checkout-api-5xx".into(),
+            changes: 5,
+            within_minutes: 30
+        }
+    );
+    assert!(flaps[5..].iter().all(|f| *f == Flap::Ongoing), "{flaps:?}");
+    assert_eq!(clusters.clusters.len(), 1, "still one incident");
+}
+
+#[test]
+fn state_changes_spread_over_hours_are_not_flapping() {
+    use incident_core::correlation::{correlate, Flap, ServiceClusters, StormState};
+    let policy = Policy::default();
+    let (mut clusters, mut storm) = (ServiceClusters::default(), StormState::default());
+    for (i, health) in [Health::Impaired, Health::Recovered]
+        .iter()
+        .cycle()
+        .take(10)
+        .enumerate()
+    {
+        let s = alarm_named(&format!("e{i}"), "checkout-api-5xx", i as i64 * 10, *health);
+        let flap = correlate("checkout", &s, &mut clusters, &mut storm, &policy).flap;
+        assert_eq!(flap, Flap::Steady, "change {i}");
+    }
+}
+
+#[test]
+fn game_day_signals_never_join_or_aggregate_with_real_ones() {
+    let mut c = Correlator::new(Policy::default());
+    let real = c.ingest("checkout", &signal("r1", 0, Health::Impaired));
+    let drill = Signal {
+        exercise: true,
+        ..signal("g1", 1, Health::Impaired)
+    };
+    let rehearsed = c.ingest("checkout", &drill);
+    assert!(matches!(placed(&rehearsed), Placement::Opened { .. }), "{rehearsed:?}");
+    assert_ne!(placed(&real).incident(), placed(&rehearsed).incident());
+    // Two more real services alarming with the drill's would make three: no multi-service event.
+    for (id, svc) in [("r2", "orders"), ("r3", "search")] {
+        let drill = Signal {
+            exercise: true,
+            ..signal(id, 2, Health::Impaired)
+        };
+        c.ingest(svc, &drill);
+    }
+    assert!(c.storm().events.is_empty(), "the real storm saw one service only");
 }

@@ -1,10 +1,12 @@
 //! Turns one EventBridge event into a recorded signal.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
 use incident_aws::lambda::HandlerError;
 use incident_core::app_event::AppEvent;
 use incident_core::correlation::{Outcome, Placement, Policy};
 use incident_core::event::{self, Envelope};
+use incident_core::noise;
 use incident_core::ports::{run_step, CatalogSource, DeadLetters, IncidentStore, Lifecycles, Notifier};
 use incident_core::reconcile;
 use incident_core::signal::Signal;
@@ -38,9 +40,9 @@ pub enum Ingested {
     Ignored { signal: String, reason: String },
 }
 
-/// Reads the envelope (with the maintained `aws_lambda_events` type) and the signal in it.
-/// Any failure is permanent for this event: the error says why.
-pub fn to_signal(raw: &Value) -> Result<Signal, String> {
+/// Reads the envelope (with the maintained `aws_lambda_events` type) and the signal in it, as it
+/// arrives at `now`. Any failure is permanent for this event: the error says why.
+pub fn to_signal(raw: &Value, now: DateTime<Utc>) -> Result<Signal, String> {
     let envelope: EventBridgeEvent<Value> =
         serde_json::from_value(raw.clone()).map_err(|e| format!("malformed EventBridge envelope: {e}"))?;
     let envelope = Envelope {
@@ -51,7 +53,7 @@ pub fn to_signal(raw: &Value) -> Result<Signal, String> {
         resources: envelope.resources.unwrap_or_default(),
         detail: envelope.detail,
     };
-    event::parse(&envelope).map_err(|e| e.to_string())
+    event::parse_at(&envelope, now).map_err(|e| e.to_string())
 }
 
 /// A signal joined an open incident: if its lifecycle is not running, the reconciler is asked (by
@@ -96,7 +98,23 @@ where
     N: Notifier,
     D: DeadLetters,
 {
-    let signal = match to_signal(&raw) {
+    handle_at(deps, raw, Utc::now()).await
+}
+
+/// [`handle`] for an event arriving at `now`.
+pub async fn handle_at<S, C, L, N, D>(
+    deps: &Deps<S, C, L, N, D>,
+    raw: Value,
+    now: DateTime<Utc>,
+) -> Result<Ingested, HandlerError>
+where
+    S: IncidentStore,
+    C: CatalogSource,
+    L: Lifecycles,
+    N: Notifier,
+    D: DeadLetters,
+{
+    let mut signal = match to_signal(&raw, now) {
         Ok(signal) => signal,
         Err(reason) => {
             // Kept whole on the DLQ with its reason; succeeding here stops Lambda retrying an event
@@ -119,6 +137,8 @@ where
     }
     let catalog = deps.catalog.load().await?;
     let matched = catalog.resolve(&signal);
+    // A silence or maintenance window of the service: recorded, pages nobody.
+    noise::apply_silences(&catalog, &matched.service, &mut signal);
     let recorded = deps.store.record_signal(&matched, &signal, &deps.policy).await?;
     for id in &recorded.start {
         deps.lifecycle.start(id, 0).await?;
@@ -189,6 +209,24 @@ mod tests {
     fn fixture(path: &str) -> Value {
         let text = std::fs::read_to_string(format!("{}/../../events/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         serde_json::from_str(&text).unwrap()
+    }
+
+    /// These tests' events arrive a minute after their own time (the fixtures are from 2024, and
+    /// ingest refuses signals older than a week).
+    fn arrival(raw: &Value) -> DateTime<Utc> {
+        let own = raw["detail"]["state"]["timestamp"].as_str().or(raw["time"].as_str());
+        own.and_then(|t| event::parse_time("t", t).ok())
+            .unwrap_or_else(Utc::now)
+            + chrono::TimeDelta::minutes(1)
+    }
+
+    async fn handle(d: &MemoryDeps, raw: Value) -> Result<Ingested, HandlerError> {
+        let now = arrival(&raw);
+        handle_at(d, raw, now).await
+    }
+
+    fn to_signal(raw: &Value) -> Result<Signal, String> {
+        super::to_signal(raw, arrival(raw))
     }
 
     #[test]
@@ -385,5 +423,128 @@ mod tests {
         assert_eq!(rejected.len(), 1);
         assert_eq!(rejected[0].0, fixture("malformed/bad-state.json"), "kept whole");
         assert!(d.store.all().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_muted_alarm_opens_nothing_pages_nobody_and_is_kept_with_its_reason() {
+        let d = deps();
+        let result = handle(&d, fixture("cloudwatch/muted-alarm.json")).await.unwrap();
+        assert!(
+            matches!(&result, Ingested::Recorded { outcome: Outcome::Ignored { reason }, .. } if reason.contains("checkout-nightly-maintenance")),
+            "{result:?}"
+        );
+        assert!(d.store.all().is_empty() && d.lifecycle.started.lock().unwrap().is_empty());
+        let ignored = d.store.ignored();
+        assert_eq!(ignored.len(), 1);
+        assert!(ignored[0].1.quiet.is_some(), "kept as a quiet signal");
+    }
+
+    #[tokio::test]
+    async fn a_silenced_service_pages_nobody_but_a_customer_report_breaks_through() {
+        use incident_core::approval::Caller;
+        use incident_core::noise::{decide, SilenceRequest};
+        let mut d = deps();
+        let event = alarm_at("e0", "checkout-api-5xx", 10);
+        let now = arrival(&event);
+        let set = SilenceRequest::Set {
+            service: "checkout".into(),
+            minutes: 60,
+            reason: "planned failover test".into(),
+        };
+        let silence = decide(
+            &set,
+            &d.catalog,
+            &Caller::from_arn("arn:aws:iam::1:user/ana"),
+            now - chrono::TimeDelta::minutes(30),
+        )
+        .unwrap();
+        d.catalog.silences.push(silence);
+        let result = handle(&d, event).await.unwrap();
+        assert!(
+            matches!(&result, Ingested::Recorded { outcome: Outcome::Ignored { reason }, .. } if reason.contains("planned failover test, set by ana")),
+            "{result:?}"
+        );
+        assert!(d.store.all().is_empty());
+        let mut report = alarm_at("r1", "x", 11);
+        report["source"] = json!("incident-loop.customer");
+        report["detail-type"] = json!("Customer Impact Report");
+        report["time"] = json!("2026-11-23T03:11:00Z");
+        report["detail"] = json!({"service": "checkout", "summary": "customers cannot pay", "report_id": "case-1"});
+        handle(&d, report).await.unwrap();
+        assert_eq!(d.store.all().len(), 1, "the report opened an incident");
+    }
+
+    #[tokio::test]
+    async fn a_passed_canary_run_recovers_the_incident_its_failure_opened() {
+        let d = deps();
+        let failed = fixture("synthetics/canary-failure.json");
+        handle(&d, failed).await.unwrap();
+        let result = handle(&d, fixture("synthetics/canary-success.json")).await.unwrap();
+        assert!(
+            matches!(
+                result,
+                Ingested::Recorded {
+                    outcome: Outcome::Recovery { .. },
+                    ..
+                }
+            ),
+            "{result:?}"
+        );
+        let recovered = d.bus.events_of("Alarm Recovered");
+        assert_eq!(recovered.len(), 1);
+        assert_eq!(recovered[0]["alarm"], "checkout-homepage");
+    }
+
+    #[tokio::test]
+    async fn a_flapping_alarm_is_marked_once_and_its_further_changes_spare_the_timeline() {
+        let d = deps();
+        for i in 0..8u32 {
+            let mut e = alarm_at(&format!("e{i}"), "checkout-api-5xx", i * 2);
+            if i % 2 == 1 {
+                e["detail"]["state"]["value"] = json!("OK");
+            }
+            handle(&d, e).await.unwrap();
+        }
+        let incident = d.store.all().pop().unwrap();
+        assert_eq!(incident.flapping, vec!["checkout-api-5xx".to_string()]);
+        let timeline = d.store.timeline(&incident.id);
+        let flapping: Vec<_> = timeline.iter().filter(|e| e.text.contains("is flapping")).collect();
+        assert_eq!(flapping.len(), 1, "said once");
+        assert_eq!(
+            timeline.len(),
+            1 + 4 + 1,
+            "opened, four changes, the flapping note: {timeline:#?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_contributor_joins_its_alarms_incident_and_says_which_contributor() {
+        let d = deps();
+        let mut parent = fixture("cloudwatch/single-metric-alarm.json");
+        parent["detail"]["alarmName"] = json!("checkout-api-latency-by-az");
+        parent["detail"]["state"]["timestamp"] = json!("2024-05-14T09:39:30.000+0000");
+        handle(&d, parent).await.unwrap();
+        handle(&d, fixture("cloudwatch/contributor-alarm.json")).await.unwrap();
+        let incidents = d.store.all();
+        assert_eq!(incidents.len(), 1, "joined, not opened");
+        let timeline = d.store.timeline(&incidents[0].id);
+        assert!(
+            timeline.iter().any(|e| e
+                .text
+                .contains("checkout-api-latency-by-az [AvailabilityZone=eu-west-1a]")),
+            "{timeline:#?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn game_day_alarms_open_their_own_incident_beside_a_real_one() {
+        let d = deps();
+        handle(&d, alarm_at("e0", "checkout-api-5xx", 0)).await.unwrap();
+        let mut drill = alarm_at("e1", "checkout-api-5xx", 1);
+        drill["source"] = json!("incident-loop.gameday");
+        handle(&d, drill).await.unwrap();
+        let incidents = d.store.all();
+        assert_eq!(incidents.len(), 2);
+        assert_eq!(incidents.iter().filter(|i| i.exercise).count(), 1);
     }
 }

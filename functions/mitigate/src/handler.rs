@@ -625,6 +625,8 @@ mod tests {
             alarm: None,
             link: None,
             reporter: None,
+            quiet: None,
+            time_note: None,
         }
     }
 

@@ -19,6 +19,8 @@ pub fn alarm(id: &str, resource: String, recovered: bool, at: DateTime<Utc>) -> 
         alarm: None,
         link: None,
         reporter: None,
+        quiet: None,
+        time_note: None,
     }
 }
 

@@ -1,0 +1,422 @@
+//! Noise control: silences and maintenance windows, and what breaks through them.
+//!
+//! A signal is *quiet* ([`Quiet`]) when CloudWatch itself says not to act on it (a mute rule, a
+//! composite alarm's suppressed actions) or when its service is silenced: by a maintenance window of
+//! the catalog (one-off or weekly, reviewed like any catalog change) or by a silence someone set
+//! through the command API (`incidentctl silence`), which expires by itself. A quiet impairment is
+//! recorded — on the open incident it joins, or as a quiet signal when it would have opened one —
+//! and pages nobody.
+//!
+//! What breaks through a silence: a **customer report** (customers are affected whatever we are
+//! doing to the service), and every signal of a service that is not silenced — so a multi-service
+//! event still forms from the services that alarm outside their windows. Recoveries are never
+//! quiet: an alarm back to OK always counts towards recovery.
+
+use crate::approval::Caller;
+use crate::catalog::Catalog;
+use crate::command::Refusal;
+use crate::signal::{Health, Quiet, Signal, SignalSource};
+use crate::text;
+use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, Utc, Weekday};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The longest silence one request may set.
+pub const MAX_SILENCE: TimeDelta = TimeDelta::days(7);
+
+/// A silence of one service, set by a person through the command API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Silence {
+    /// `sil-` and 12 hex digits, derived from the service, the caller and the time it was set.
+    pub id: String,
+    pub service: String,
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub reason: String,
+    /// Who set it: the verified caller's name, and ARN.
+    pub by: String,
+    pub by_arn: String,
+    /// Who lifted it early, if anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifted_by: Option<String>,
+}
+
+impl Silence {
+    pub fn active_at(&self, at: DateTime<Utc>) -> bool {
+        self.from <= at && at < self.until
+    }
+
+    /// One line for `incidentctl silence list` and replies.
+    pub fn describe(&self, now: DateTime<Utc>) -> String {
+        let state = if self.active_at(now) {
+            format!("until {}", self.until.format("%Y-%m-%d %H:%M UTC"))
+        } else if let Some(by) = &self.lifted_by {
+            format!("lifted by {by} at {}", self.until.format("%Y-%m-%d %H:%M UTC"))
+        } else {
+            format!("expired {}", self.until.format("%Y-%m-%d %H:%M UTC"))
+        };
+        format!(
+            "{} {}: {state}, set by {} ({})",
+            self.id, self.service, self.by, self.reason
+        )
+    }
+}
+
+/// A maintenance window of a service in the catalog: one-off (`from`/`until`) or weekly (`weekly`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceWindow {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weekly: Option<Weekly>,
+}
+
+/// Every week on `days`, from `start_utc` for `minutes` (a window may run past midnight).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weekly {
+    /// `mon` … `sun`.
+    pub days: Vec<String>,
+    /// `HH:MM`, UTC.
+    pub start_utc: String,
+    pub minutes: u32,
+}
+
+fn weekday(name: &str) -> Option<Weekday> {
+    name.parse::<Weekday>().ok()
+}
+
+impl MaintenanceWindow {
+    /// What is wrong with it, if anything (for catalog validation).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match (&self.from, &self.until, &self.weekly) {
+            (Some(from), Some(until), None) if from < until => {}
+            (Some(_), Some(_), None) => out.push("`from` must be before `until`".into()),
+            (None, None, Some(w)) => {
+                if w.days.is_empty() || w.days.iter().any(|d| weekday(d).is_none()) {
+                    out.push(format!("weekly.days {:?} must name days (mon … sun)", w.days));
+                }
+                if NaiveTime::parse_from_str(&w.start_utc, "%H:%M").is_err() {
+                    out.push(format!("weekly.start_utc '{}' is not HH:MM", w.start_utc));
+                }
+                if w.minutes == 0 || i64::from(w.minutes) > MAX_SILENCE.num_minutes() {
+                    out.push(format!(
+                        "weekly.minutes {} must be 1 … {}",
+                        w.minutes,
+                        MAX_SILENCE.num_minutes()
+                    ));
+                }
+            }
+            _ => out.push("give either `from` and `until`, or `weekly`".into()),
+        }
+        out
+    }
+
+    /// The end of the window covering `at`, if one does.
+    pub fn covering(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if let (Some(from), Some(until)) = (self.from, self.until) {
+            return (from <= at && at < until).then_some(until);
+        }
+        let w = self.weekly.as_ref()?;
+        let start = NaiveTime::parse_from_str(&w.start_utc, "%H:%M").ok()?;
+        let length = TimeDelta::minutes(i64::from(w.minutes));
+        // A window that covers `at` started at most `length` before it: look back day by day.
+        (0..=length.num_days() + 1).find_map(|back| {
+            let day = (at - TimeDelta::days(back)).date_naive();
+            let begins = day.and_time(start).and_utc();
+            let listed = w.days.iter().filter_map(|d| weekday(d)).any(|d| d == day.weekday());
+            (listed && begins <= at && at < begins + length).then_some(begins + length)
+        })
+    }
+}
+
+/// Whether `signal` of `service` is silenced, and by what. Customer reports break through, and
+/// only impairments are silenced.
+pub fn silenced(catalog: &Catalog, service: &str, signal: &Signal) -> Option<Quiet> {
+    if signal.source == SignalSource::CustomerReport || signal.health != Health::Impaired {
+        return None;
+    }
+    let at = signal.at;
+    if let Some(s) = catalog
+        .silences
+        .iter()
+        .filter(|s| s.service == service && s.active_at(at))
+        .max_by_key(|s| s.until)
+    {
+        return Some(Quiet::Silenced {
+            silence: s.id.clone(),
+            reason: format!("{}, set by {}", s.reason, s.by),
+            until: s.until,
+        });
+    }
+    let windows = catalog
+        .service(service)
+        .map(|s| s.maintenance.as_slice())
+        .unwrap_or_default();
+    windows.iter().find_map(|w| {
+        w.covering(at).map(|until| Quiet::Silenced {
+            silence: format!("maintenance window {}", w.name),
+            reason: "the catalog's maintenance window".into(),
+            until,
+        })
+    })
+}
+
+/// Makes a signal quiet if its service is silenced (CloudWatch's own mute or suppression, set when
+/// the event was parsed, stays as it is).
+pub fn apply_silences(catalog: &Catalog, service: &str, signal: &mut Signal) {
+    if signal.quiet.is_none() {
+        signal.quiet = silenced(catalog, service, signal);
+    }
+}
+
+/// What `incidentctl silence` asks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum SilenceRequest {
+    /// Silence `service` for `minutes` from now.
+    Set {
+        service: String,
+        minutes: i64,
+        reason: String,
+    },
+    /// End a silence now.
+    Lift { id: String },
+}
+
+/// Decides a silence request against the catalog (with its silences): the silence to store.
+pub fn decide(
+    request: &SilenceRequest,
+    catalog: &Catalog,
+    caller: &Caller,
+    now: DateTime<Utc>,
+) -> Result<Silence, Refusal> {
+    match request {
+        SilenceRequest::Set {
+            service,
+            minutes,
+            reason,
+        } => {
+            if catalog.service(service).is_none() {
+                let known: Vec<&str> = catalog.services.iter().map(|s| s.name.as_str()).collect();
+                return Err(Refusal::NotFound(format!(
+                    "no service '{}' in the catalog (services: {})",
+                    text::line(service, 64),
+                    known.join(", ")
+                )));
+            }
+            let length = TimeDelta::minutes(*minutes);
+            if length <= TimeDelta::zero() || length > MAX_SILENCE {
+                return Err(Refusal::Invalid(format!(
+                    "a silence lasts 1 minute to {} days",
+                    MAX_SILENCE.num_days()
+                )));
+            }
+            let reason = text::line(reason, text::REASON_MAX);
+            if reason.is_empty() {
+                return Err(Refusal::Invalid("say why the service is silenced (--reason)".into()));
+            }
+            let digest = Sha256::digest(format!("{service}\n{}\n{}", caller.arn, now.timestamp_micros()));
+            let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+            Ok(Silence {
+                id: format!("sil-{hex}"),
+                service: service.clone(),
+                from: now,
+                until: now + length,
+                reason,
+                by: caller.name.clone(),
+                by_arn: caller.arn.clone(),
+                lifted_by: None,
+            })
+        }
+        SilenceRequest::Lift { id } => {
+            let Some(silence) = catalog.silences.iter().find(|s| &s.id == id) else {
+                return Err(Refusal::NotFound(format!("no silence {}", text::line(id, 64))));
+            };
+            if !silence.active_at(now) {
+                return Err(Refusal::Refused(format!("{} is over already", silence.id)));
+            }
+            Ok(Silence {
+                until: now,
+                lifted_by: Some(caller.name.clone()),
+                ..silence.clone()
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signal::Signal;
+    use crate::SignalKey;
+
+    fn catalog() -> Catalog {
+        serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap()
+    }
+
+    fn at(t: &str) -> DateTime<Utc> {
+        t.parse().unwrap()
+    }
+
+    fn alarm(t: &str) -> Signal {
+        Signal {
+            key: SignalKey::new("aws.cloudwatch", t),
+            source: SignalSource::Alarm,
+            health: Health::Impaired,
+            resource: "checkout-api-5xx".into(),
+            at: at(t),
+            reason: "r".into(),
+            service_hint: None,
+            exercise: false,
+            alarm: None,
+            link: None,
+            reporter: None,
+            quiet: None,
+            time_note: None,
+        }
+    }
+
+    fn caller(name: &str) -> Caller {
+        Caller::from_arn(&format!("arn:aws:iam::111122223333:user/{name}"))
+    }
+
+    fn set(minutes: i64) -> SilenceRequest {
+        SilenceRequest::Set {
+            service: "checkout".into(),
+            minutes,
+            reason: "database migration".into(),
+        }
+    }
+
+    #[test]
+    fn a_silence_quiets_its_service_until_it_expires_and_a_customer_report_breaks_through() {
+        let mut c = catalog();
+        let now = at("2026-11-23T03:00:00Z");
+        let s = decide(&set(120), &c, &caller("ana"), now).unwrap();
+        assert_eq!((s.until, s.by.as_str()), (at("2026-11-23T05:00:00Z"), "ana"));
+        c.silences.push(s.clone());
+        let quiet = silenced(&c, "checkout", &alarm("2026-11-23T04:59:00Z")).unwrap();
+        assert!(
+            quiet.describe().contains("database migration, set by ana"),
+            "{}",
+            quiet.describe()
+        );
+        assert_eq!(
+            silenced(&c, "checkout", &alarm("2026-11-23T05:00:00Z")),
+            None,
+            "expired by itself"
+        );
+        assert_eq!(
+            silenced(&c, "orders", &alarm("2026-11-23T04:00:00Z")),
+            None,
+            "other services page"
+        );
+        let mut report = alarm("2026-11-23T04:00:00Z");
+        report.source = SignalSource::CustomerReport;
+        assert_eq!(silenced(&c, "checkout", &report), None);
+        let mut ok = alarm("2026-11-23T04:00:00Z");
+        ok.health = Health::Recovered;
+        assert_eq!(silenced(&c, "checkout", &ok), None);
+    }
+
+    #[test]
+    fn silences_are_refused_for_unknown_services_without_a_reason_or_too_long() {
+        let c = catalog();
+        let now = Utc::now();
+        assert!(matches!(
+            decide(&set(0), &c, &caller("ana"), now),
+            Err(Refusal::Invalid(_))
+        ));
+        assert!(matches!(
+            decide(&set(60 * 24 * 8), &c, &caller("ana"), now),
+            Err(Refusal::Invalid(_))
+        ));
+        let ghost = SilenceRequest::Set {
+            service: "ghost".into(),
+            minutes: 10,
+            reason: "x".into(),
+        };
+        assert!(matches!(
+            decide(&ghost, &c, &caller("ana"), now),
+            Err(Refusal::NotFound(_))
+        ));
+        let blank = SilenceRequest::Set {
+            service: "checkout".into(),
+            minutes: 10,
+            reason: " \n ".into(),
+        };
+        assert!(matches!(
+            decide(&blank, &c, &caller("ana"), now),
+            Err(Refusal::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_lifted_silence_ends_now_and_cannot_be_lifted_twice() {
+        let mut c = catalog();
+        let now = at("2026-11-23T03:00:00Z");
+        let s = decide(&set(60), &c, &caller("ana"), now).unwrap();
+        c.silences.push(s.clone());
+        let lift = SilenceRequest::Lift { id: s.id.clone() };
+        let later = now + TimeDelta::minutes(10);
+        let lifted = decide(&lift, &c, &caller("bilal"), later).unwrap();
+        assert_eq!((lifted.until, lifted.lifted_by.as_deref()), (later, Some("bilal")));
+        c.silences = vec![lifted.clone()];
+        assert!(lifted.describe(later).contains("lifted by bilal"));
+        assert!(matches!(
+            decide(&lift, &c, &caller("ana"), later),
+            Err(Refusal::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn weekly_windows_cover_their_days_across_midnight() {
+        let w = MaintenanceWindow {
+            name: "sunday-patching".into(),
+            from: None,
+            until: None,
+            weekly: Some(Weekly {
+                days: vec!["sun".into()],
+                start_utc: "23:00".into(),
+                minutes: 120,
+            }),
+        };
+        assert!(w.problems().is_empty());
+        // 2026-11-22 is a Sunday.
+        assert_eq!(w.covering(at("2026-11-22T23:30:00Z")), Some(at("2026-11-23T01:00:00Z")));
+        assert_eq!(w.covering(at("2026-11-23T00:59:00Z")), Some(at("2026-11-23T01:00:00Z")));
+        assert_eq!(w.covering(at("2026-11-23T01:00:00Z")), None);
+        assert_eq!(w.covering(at("2026-11-21T23:30:00Z")), None, "a Saturday");
+    }
+
+    #[test]
+    fn catalog_windows_silence_and_bad_ones_are_named() {
+        let mut c = catalog();
+        c.services[0].maintenance = vec![MaintenanceWindow {
+            name: "migration".into(),
+            from: Some(at("2026-11-23T02:00:00Z")),
+            until: Some(at("2026-11-23T04:00:00Z")),
+            weekly: None,
+        }];
+        let name = c.services[0].name.clone();
+        let quiet = silenced(&c, &name, &alarm("2026-11-23T03:00:00Z")).unwrap();
+        assert!(quiet.describe().contains("maintenance window migration"));
+        let bad = MaintenanceWindow {
+            name: "x".into(),
+            from: None,
+            until: None,
+            weekly: Some(Weekly {
+                days: vec!["someday".into()],
+                start_utc: "25:00".into(),
+                minutes: 0,
+            }),
+        };
+        assert_eq!(bad.problems().len(), 3, "{:?}", bad.problems());
+    }
+}
