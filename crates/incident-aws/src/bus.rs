@@ -63,9 +63,10 @@ impl Bus {
         Ok(())
     }
 
-    /// Pages a team through its SNS topic.
+    /// Pages a team through its SNS topic. The subject is made one line under 100 characters
+    /// whatever the caller built, as SNS requires.
     pub async fn page(&self, topic_arn: &str, subject: &str, message: &str) -> Result<(), AwsError> {
-        let subject: String = subject.chars().take(100).collect();
+        let subject = incident_core::text::subject(subject);
         self.sns
             .publish()
             .topic_arn(topic_arn)

@@ -134,6 +134,11 @@ pub fn dependencies_of(catalog: &crate::catalog::Catalog, incident: &Incident) -
     catalog.across(&incident.services, |s| &s.dependencies)
 }
 
+/// Quoted text (from events, or people's one-line entries) as Markdown that shows it as it is.
+fn quoted(text: &str) -> String {
+    crate::text::markdown(text)
+}
+
 fn at(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -181,7 +186,7 @@ pub fn render(r: &Record) -> String {
         md.push_str(&line);
         md.push('\n');
     };
-    push(&mut md, format!("# COE: {} ({})", i.title, i.id));
+    push(&mut md, format!("# COE: {} ({})", quoted(&i.title), i.id));
     push(&mut md, String::new());
     if i.exercise {
         push(&mut md, "> Game-day exercise: this incident was a rehearsal.\n".into());
@@ -194,7 +199,7 @@ pub fn render(r: &Record) -> String {
         Scope::MultiService => "multi-service event",
     };
     push(&mut md, format!("- **Severity:** {severity} ({scope})"));
-    push(&mut md, format!("- **Services:** {}", i.services.join(", ")));
+    push(&mut md, format!("- **Services:** {}", quoted(&i.services.join(", "))));
     push(
         &mut md,
         format!(
@@ -215,8 +220,8 @@ pub fn render(r: &Record) -> String {
         &mut md,
         format!(
             "- **Owner:** {}; **commander:** {}",
-            i.owner.as_deref().unwrap_or("—"),
-            i.commander.as_deref().unwrap_or("—")
+            quoted(i.owner.as_deref().unwrap_or("—")),
+            quoted(i.commander.as_deref().unwrap_or("—"))
         ),
     );
     if let Some(o) = &i.resolution_override {
@@ -224,9 +229,9 @@ pub fn render(r: &Record) -> String {
             &mut md,
             format!(
                 "- **Closed with the checklist overridden** by {}: {} (skipped: {})",
-                o.reason.by,
-                o.reason.text,
-                o.missing.join("; ")
+                quoted(&o.reason.by),
+                quoted(&o.reason.text),
+                quoted(&o.missing.join("; "))
             ),
         );
     }
@@ -258,7 +263,7 @@ pub fn render(r: &Record) -> String {
 
     push(&mut md, "## Detection self-critique".into());
     push(&mut md, String::new());
-    push(&mut md, format!("- **First signal:** {}", i.first_signal));
+    push(&mut md, format!("- **First signal:** {}", quoted(&i.first_signal)));
     let detected_by = if i.customer_detected {
         match detection_lead(r) {
             (reported, Some(monitored)) if monitored > reported => format!(
@@ -279,7 +284,7 @@ pub fn render(r: &Record) -> String {
     };
     push(&mut md, format!("- **Detected by:** {detected_by}"));
     let ack = match (i.acknowledged_at, &i.acknowledged_by) {
-        (Some(t), Some(by)) => format!("{} after detection, by {by}", span(i.detected_at, Some(t))),
+        (Some(t), Some(by)) => format!("{} after detection, by {}", span(i.detected_at, Some(t)), quoted(by)),
         _ => "never acknowledged".into(),
     };
     push(
@@ -295,12 +300,7 @@ pub fn render(r: &Record) -> String {
     for e in r.timeline.iter().filter(|e| customer_visible(e.kind)) {
         push(
             &mut md,
-            format!(
-                "| {} | {} | {} |",
-                at(e.at),
-                e.actor,
-                e.text.replace('|', "\\|").replace('\n', " ")
-            ),
+            format!("| {} | {} | {} |", at(e.at), quoted(&e.actor), quoted(&e.text)),
         );
     }
     push(&mut md, String::new());
@@ -358,7 +358,7 @@ pub fn render(r: &Record) -> String {
     actions.sort_by_key(|a| (a.term, a.due));
     for a in actions {
         let status = match &a.done {
-            Some(v) => format!("done ({})", v.evidence),
+            Some(v) => format!("done ({})", quoted(&v.evidence)),
             None => "open".into(),
         };
         push(
@@ -367,11 +367,11 @@ pub fn render(r: &Record) -> String {
                 "| {} | {} | {} | {} | {} | {} | {} |",
                 a.id,
                 a.term,
-                a.owner,
+                quoted(&a.owner),
                 a.due.format("%Y-%m-%d"),
                 status,
-                a.text,
-                a.why.as_deref().unwrap_or("—")
+                quoted(&a.text),
+                quoted(a.why.as_deref().unwrap_or("—"))
             ),
         );
     }
@@ -463,6 +463,24 @@ pub fn gaps(r: &Record, now: DateTime<Utc>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_event_text_renders_as_text_not_markup() {
+        let mut i = crate::incident::checkout(crate::severity::Severity::Sev3, false);
+        i.title = "checkout: <img src=x onerror=alert(1)>".into();
+        i.first_signal = "alarm in ALARM: a | b — **[click](javascript:x)**".into();
+        let mut r = Record::of(i);
+        r.timeline
+            .push(Entry::system("ingest", EntryKind::Signal, "k", "evil\n## injected heading | cell").at(Utc::now()));
+        let md = render(&r);
+        assert!(
+            md.contains("# COE: checkout: &lt;img src=x onerror=alert(1)&gt;"),
+            "{md}"
+        );
+        assert!(md.contains("a \\| b — \\*\\*\\[click\\](javascript:x)\\*\\*"), "{md}");
+        assert!(md.contains("evil \\#\\# injected heading \\| cell |"), "{md}");
+        assert!(!md.contains("<img") && !md.contains("\n## injected"));
+    }
 
     #[test]
     fn an_overridden_checklist_is_said_in_the_coe_and_no_alarm_at_all_is_called_out() {

@@ -27,6 +27,73 @@ pub struct Plan {
     pub escalation_team: String,
 }
 
+/// What a paged person receives: an SNS subject (one line, under 100 characters) and the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub subject: String,
+    pub message: String,
+}
+
+fn exercise_line(incident: &Incident) -> &'static str {
+    if incident.exercise {
+        "GAME DAY: a rehearsal, not a real incident.\n"
+    } else {
+        ""
+    }
+}
+
+fn flapping_line(incident: &Incident) -> String {
+    if incident.flapping.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "Flapping: {} (their further state changes page nobody)\n",
+            incident.flapping.join(", ")
+        )
+    }
+}
+
+/// The page of an engagement: severity, title, the first signal, the commander and the command
+/// that acknowledges. Game days say so in the subject and first line.
+pub fn page(incident: &Incident, commander: Option<&str>) -> Page {
+    let head = format!(
+        "[{}{}] {}",
+        incident.severity.map(|s| s.to_string()).unwrap_or_default(),
+        if incident.exercise { " GAME DAY" } else { "" },
+        incident.title
+    );
+    let message = format!(
+        "{head}\n{}Incident: {}\nFirst signal: {}\n{}Commander: {}\nAcknowledge: incidentctl ack {}",
+        exercise_line(incident),
+        incident.id,
+        incident.first_signal,
+        flapping_line(incident),
+        commander.unwrap_or("none"),
+        incident.id
+    );
+    Page {
+        subject: crate::text::subject(&head),
+        message,
+    }
+}
+
+/// The page of escalation round `round`, saying `why`.
+pub fn escalation_page(incident: &Incident, round: u32, why: &str) -> Page {
+    let exercise = if incident.exercise { " GAME DAY" } else { "" };
+    Page {
+        subject: crate::text::subject(&format!(
+            "ESCALATION {round}{exercise}: {} unacknowledged",
+            incident.title
+        )),
+        message: format!(
+            "{}{why}\n{}Acknowledge: incidentctl ack {}",
+            exercise_line(incident),
+            flapping_line(incident),
+            incident.id
+        ),
+    }
+}
+
 /// Plans engagement for a triaged incident.
 pub fn plan(catalog: &Catalog, incident: &Incident) -> Plan {
     let settings = &catalog.settings;
@@ -201,5 +268,28 @@ mod tests {
         assert!(a.commander.is_some());
         assert_eq!(a.commander, b.commander);
         assert_eq!(a.ack_minutes, 5);
+    }
+
+    #[test]
+    fn a_page_fits_sns_and_says_when_it_is_a_rehearsal_and_what_flaps() {
+        let mut i = crate::incident::checkout(Severity::Sev2, true);
+        i.title = format!("checkout: {}\nInjected line", "x".repeat(300));
+        i.exercise = true;
+        i.flapping = vec!["checkout-api-5xx".into()];
+        let p = page(&i, Some("carol"));
+        assert!(
+            p.subject.chars().count() < 100 && !p.subject.contains('\n'),
+            "{}",
+            p.subject
+        );
+        assert!(p.subject.starts_with("[SEV2 GAME DAY]"), "{}", p.subject);
+        assert!(p.message.contains("GAME DAY: a rehearsal, not a real incident."));
+        assert!(p.message.contains("Flapping: checkout-api-5xx"));
+        let e = escalation_page(&i, 2, "no acknowledgement within 10 minutes");
+        assert!(e.subject.starts_with("ESCALATION 2 GAME DAY:") && e.subject.chars().count() < 100);
+        i.exercise = false;
+        i.flapping.clear();
+        let real = page(&i, None);
+        assert!(!real.message.contains("GAME DAY") && !real.message.contains("Flapping"));
     }
 }

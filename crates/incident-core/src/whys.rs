@@ -94,9 +94,14 @@ impl Tree {
             let risk = n
                 .accepted_risk
                 .as_ref()
-                .map(|r| format!(" _(accepted risk: {r})_"))
+                .map(|r| format!(" _(accepted risk: {})_", crate::text::markdown(r)))
                 .unwrap_or_default();
-            out.push_str(&format!("{}- **{}** {}{risk}\n", "  ".repeat(depth), n.id, n.text));
+            out.push_str(&format!(
+                "{}- **{}** {}{risk}\n",
+                "  ".repeat(depth),
+                n.id,
+                crate::text::markdown(&n.text)
+            ));
             self.render_under(Some(&n.id), depth + 1, out);
         }
     }

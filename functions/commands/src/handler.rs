@@ -6,6 +6,7 @@ use incident_core::approval::Caller;
 use incident_core::catalog::Catalog;
 use incident_core::command::{self, Command, Decided, Refusal, Reply, ReportRequest};
 use incident_core::effects::{Effects, FollowUp};
+use incident_core::noise::{self, SilenceRequest};
 use incident_core::ports::{
     run_command, CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps, Notifier, PortError, ReportIntake,
     TaskCallbacks, Tokens,
@@ -27,6 +28,7 @@ pub enum Request {
     Incident(IncidentId, Command),
     Report(ReportRequest),
     Catalog(Catalog),
+    Silence(SilenceRequest),
 }
 
 impl<S, C, N, K, F> Deps<S, C, N, K, F>
@@ -53,6 +55,25 @@ where
                 Ok(Reply {
                     message: format!("customer impact on {} reported as {}", report.service, report.report_id),
                     data: json!(report),
+                })
+            }
+            Request::Silence(request) => {
+                let catalog = self.catalog.load().await?;
+                let silence = noise::decide(&request, &catalog, caller, now)?;
+                self.catalog.put_silence(&silence).await?;
+                tracing::info!(caller = %caller.arn, silence = %silence.id, service = %silence.service, "silence stored");
+                let message = match &silence.lifted_by {
+                    Some(_) => format!("{} lifted: {} pages again", silence.id, silence.service),
+                    None => format!(
+                        "{} silenced until {} ({}): its alarms page nobody; customer reports still do",
+                        silence.service,
+                        silence.until.format("%Y-%m-%d %H:%M UTC"),
+                        silence.id
+                    ),
+                };
+                Ok(Reply {
+                    message,
+                    data: json!(silence),
                 })
             }
             Request::Catalog(catalog) => {

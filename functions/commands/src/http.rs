@@ -22,6 +22,7 @@ pub type Request = ApiGatewayV2httpRequest;
 pub const INCIDENT_COMMAND: &str = "POST /incidents/{id}";
 pub const CUSTOMER_REPORT: &str = "POST /reports";
 pub const CATALOG_IMPORT: &str = "PUT /catalog";
+pub const SILENCES: &str = "POST /silences";
 
 fn body<T: DeserializeOwned>(request: &Request) -> Result<T, Refusal> {
     if request.is_base64_encoded {
@@ -53,6 +54,7 @@ fn parse(request: &Request) -> Result<Asked, Refusal> {
         }
         CUSTOMER_REPORT => Ok(Asked::Report(body::<ReportRequest>(request)?)),
         CATALOG_IMPORT => Ok(Asked::Catalog(body(request)?)),
+        SILENCES => Ok(Asked::Silence(body(request)?)),
         other => Err(Refusal::NotFound(format!("no route {other}"))),
     }
 }
@@ -302,5 +304,31 @@ mod tests {
             d.catalog.0.lock().unwrap().service("checkout").is_some(),
             "the old catalog stays"
         );
+    }
+
+    #[tokio::test]
+    async fn a_silence_is_set_as_the_caller_kept_beside_the_catalog_and_lifted_once() {
+        let (d, _) = deps();
+        let set = json!({ "action": "set", "service": "checkout", "minutes": 90, "reason": "failover drill" });
+        let (status, body) = call(&d, request(SILENCES, None, Some("ana"), set)).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("customer reports still do"),
+            "{body}"
+        );
+        let stored = d.catalog.0.lock().unwrap().silences.clone();
+        assert_eq!((stored.len(), stored[0].by.as_str()), (1, "ana"));
+        let id = stored[0].id.clone();
+        let lift = json!({ "action": "lift", "id": id });
+        let (status, _) = call(&d, request(SILENCES, None, Some("bilal"), lift.clone())).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            d.catalog.0.lock().unwrap().silences[0].lifted_by.as_deref(),
+            Some("bilal")
+        );
+        let (status, body) = call(&d, request(SILENCES, None, Some("bilal"), lift)).await;
+        assert_eq!(status, 409, "{body}");
+        let unknown = json!({ "action": "set", "service": "ghost", "minutes": 5, "reason": "x" });
+        assert_eq!(call(&d, request(SILENCES, None, Some("ana"), unknown)).await.0, 404);
     }
 }

@@ -86,20 +86,7 @@ where
             tracing::info!(incident = %id, "engaged before: not paged again");
             return Ok(Output::of(id));
         }
-        let subject = format!(
-            "[{}{}] {}",
-            incident.severity.map(|s| s.to_string()).unwrap_or_default(),
-            if incident.exercise { " GAME DAY" } else { "" },
-            incident.title
-        );
-        let message = format!(
-            "{}\nIncident: {}\nFirst signal: {}\nCommander: {}\nAcknowledge: incidentctl ack {}",
-            subject,
-            incident.id,
-            incident.first_signal,
-            plan.commander.as_deref().unwrap_or("none"),
-            incident.id
-        );
+        let engagement::Page { subject, message } = engagement::page(&incident, plan.commander.as_deref());
         let mut entries = Vec::new();
         for team in &plan.teams {
             // One team's unreachable topic must not keep the others from being paged: record it.
@@ -194,12 +181,8 @@ where
                 .unwrap_or_default()
         );
         if let Some(topic) = target {
-            let subject = format!("ESCALATION {round}: {} unacknowledged", incident.title);
-            if let Err(e) = self
-                .bus
-                .page(topic, &subject, &format!("{text}\nAcknowledge: incidentctl ack {id}"))
-                .await
-            {
+            let page = engagement::escalation_page(&incident, round, &text);
+            if let Err(e) = self.bus.page(topic, &page.subject, &page.message).await {
                 tracing::warn!(incident = %id, error = %e, "escalation paging failed");
             }
         }
