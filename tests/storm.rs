@@ -104,6 +104,7 @@ async fn main() -> Result<()> {
                 .iter()
                 .map(|p| {
                     aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                        .event_bus_name(stack.outputs["EventBusName"].as_str())
                         .source(SOURCE)
                         .detail_type(ALARM_CHANGE)
                         .detail(p.detail.to_string())

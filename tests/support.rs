@@ -58,9 +58,16 @@ impl Stack {
         })
     }
 
-    /// Puts one event on the default bus, as CloudWatch or a game day would.
+    /// Puts one event where its source puts it: the loop's own bus for game days and customer
+    /// reports, the default bus otherwise.
     pub async fn put(&self, source: &str, detail_type: &str, detail: &Value) -> Result<String> {
+        let bus = if source.starts_with("incident-loop.") {
+            self.outputs["EventBusName"].as_str()
+        } else {
+            "default"
+        };
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(bus)
             .source(source)
             .detail_type(detail_type)
             .detail(detail.to_string())

@@ -79,10 +79,13 @@ impl Bus {
     }
 }
 
-/// Customer reports go on the default bus, where the ingest rule reads them like any signal.
+/// Customer reports go on the loop's own bus, where only the loop may put them and ingest's second
+/// rule reads them.
 impl ReportIntake for Bus {
     async fn submit(&self, report: &CustomerReport) -> PortResult<()> {
         let detail = serde_json::to_value(report).map_err(|e| AwsError::decode("customer report", e))?;
-        Ok(self.put("default", CUSTOMER_SOURCE, CUSTOMER_REPORT, &detail).await?)
+        Ok(self
+            .put(&self.bus_name, CUSTOMER_SOURCE, CUSTOMER_REPORT, &detail)
+            .await?)
     }
 }

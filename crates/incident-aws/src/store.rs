@@ -398,6 +398,27 @@ impl Store {
         Ok(items.into_iter().map(|i| i.entry).collect())
     }
 
+    /// Signals recorded that opened nothing, over the last `days` days (today included), newest
+    /// first.
+    pub async fn ignored(&self, days: u32) -> Result<Vec<IgnoredItem>, AwsError> {
+        let mut out = Vec::new();
+        let today = Utc::now();
+        for back in 0..days.max(1) {
+            let day = (today - TimeDelta::days(i64::from(back))).format("%Y-%m-%d");
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(format!("IGNORED#{day}")));
+            for item in query_all(query).await? {
+                out.push(from_item::<IgnoredItem>("ignored signal", item)?);
+            }
+        }
+        out.sort_by(|a, b| b.sk.cmp(&a.sk));
+        Ok(out)
+    }
+
     pub async fn signals(&self, id: &IncidentId) -> Result<Vec<SignalItem>, AwsError> {
         self.query_prefix(&incident_pk(id), "SIGNAL#").await
     }

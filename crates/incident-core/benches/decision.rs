@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use incident_core::catalog::Catalog;
 use incident_core::correlation::{correlate, Policy, ServiceClusters, StormState};
-use incident_core::event::{parse, Envelope};
+use incident_core::event::{parse_at, Envelope};
 use incident_core::recording::record;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -82,15 +82,15 @@ fn bench(c: &mut Criterion) {
                 let mut storm = StormState::default();
                 let mut seen = HashSet::new();
                 for text in texts {
-                    let signal = parse(&envelope(text)).expect("a valid alarm event");
+                    let signal = parse_at(&envelope(text), now).expect("a valid alarm event");
                     // The dedup item: a redelivery is known by its key before anything is decided.
                     if !seen.insert(signal.key.clone()) {
                         continue;
                     }
                     let matched = catalog.resolve(&signal);
                     let service_clusters = clusters.entry(matched.service.clone()).or_default();
-                    let (outcome, _) = correlate(&matched.service, &signal, service_clusters, &mut storm, &policy);
-                    std::hint::black_box(record(&matched, &signal, &outcome, &storm, now));
+                    let correlated = correlate(&matched.service, &signal, service_clusters, &mut storm, &policy);
+                    std::hint::black_box(record(&matched, &signal, &correlated, &storm, now));
                 }
             })
         },

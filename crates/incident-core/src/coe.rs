@@ -283,6 +283,18 @@ pub fn render(r: &Record) -> String {
         "our own monitoring".to_string()
     };
     push(&mut md, format!("- **Detected by:** {detected_by}"));
+    for c in crate::signal::contributors(&r.signals) {
+        push(&mut md, format!("- **Contributor:** {}", quoted(&c.describe())));
+    }
+    if !i.flapping.is_empty() {
+        push(
+            &mut md,
+            format!(
+                "- **Flapping alarms:** {} — is the threshold or the period right?",
+                quoted(&i.flapping.join(", "))
+            ),
+        );
+    }
     let ack = match (i.acknowledged_at, &i.acknowledged_by) {
         (Some(t), Some(by)) => format!("{} after detection, by {}", span(i.detected_at, Some(t)), quoted(by)),
         _ => "never acknowledged".into(),

@@ -41,6 +41,43 @@ impl Window {
     }
 }
 
+/// What log evidence may read: only groups under `prefix`, and at most `max_window` of time (the
+/// latest part of the capture's window). Event and catalog text names the groups; this is what keeps
+/// a wrong or hostile name from reading another team's logs, or an old impact start from scanning
+/// weeks of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogScope {
+    pub prefix: String,
+    pub max_window: TimeDelta,
+}
+
+impl LogScope {
+    /// The groups that may be read, and a line for each that may not.
+    pub fn allow(&self, groups: &[String]) -> (Vec<String>, Vec<String>) {
+        let (ok, refused): (Vec<String>, Vec<String>) =
+            groups.iter().cloned().partition(|g| g.starts_with(&self.prefix));
+        let said = refused
+            .iter()
+            .map(|g| {
+                format!(
+                    "log group {} is outside the configured prefix {} and was not read",
+                    crate::text::line(g, crate::text::NAME_MAX),
+                    self.prefix
+                )
+            })
+            .collect();
+        (ok, said)
+    }
+
+    /// The part of `window` log queries read.
+    pub fn window(&self, window: &Window) -> Window {
+        Window {
+            from: window.from.max(window.to - self.max_window),
+            to: window.to,
+        }
+    }
+}
+
 /// When in the incident's life a capture is taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -364,6 +401,22 @@ pub fn sort_changes(changes: &mut [Change]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logs_are_read_only_under_the_prefix_and_over_the_capped_window() {
+        let scope = LogScope {
+            prefix: "/app/".into(),
+            max_window: TimeDelta::hours(6),
+        };
+        let groups = vec!["/app/checkout".to_string(), "/aws/lambda/payroll".to_string()];
+        let (ok, refused) = scope.allow(&groups);
+        assert_eq!(ok, ["/app/checkout"]);
+        assert_eq!(refused.len(), 1);
+        assert!(refused[0].contains("/aws/lambda/payroll is outside the configured prefix /app/"));
+        let now = Utc::now();
+        let w = scope.window(&Window::around(now - TimeDelta::days(3), TimeDelta::hours(1), now));
+        assert_eq!((w.from, w.to), (now - TimeDelta::hours(6), now));
+    }
 
     fn manifest_with(bytes: &[u8]) -> Manifest {
         let id = IncidentId::for_service("s", &crate::SignalKey::new("a", "b"));

@@ -164,6 +164,62 @@ pub struct Signal {
     pub time_note: Option<String>,
 }
 
+/// What a multi-time-series alarm's contributor did during an incident: when it began failing and,
+/// if it has, when it recovered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContributorState {
+    /// `alarm [attributes]`.
+    pub contributor: String,
+    pub failing_since: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_at: Option<DateTime<Utc>>,
+}
+
+impl ContributorState {
+    pub fn describe(&self) -> String {
+        let since = self.failing_since.format("%Y-%m-%d %H:%M UTC");
+        match self.recovered_at {
+            Some(at) => format!(
+                "{}: failing from {since}, recovered {}",
+                self.contributor,
+                at.format("%H:%M UTC")
+            ),
+            None => format!("{}: failing since {since}", self.contributor),
+        }
+    }
+}
+
+/// The contributors among an incident's signals, each with its first failure and its recovery (a
+/// recovery counts when it is the contributor's latest state).
+pub fn contributors(signals: &[Signal]) -> Vec<ContributorState> {
+    let mut sorted: Vec<&Signal> = signals
+        .iter()
+        .filter(|s| s.alarm.as_ref().is_some_and(|a| a.contributor.is_some()))
+        .collect();
+    sorted.sort_by(|a, b| (a.at, &a.key).cmp(&(b.at, &b.key)));
+    let mut out: BTreeMap<String, ContributorState> = BTreeMap::new();
+    for s in sorted {
+        let Some(name) = s.watched() else { continue };
+        match s.health {
+            Health::Impaired => {
+                let state = out.entry(name.clone()).or_insert(ContributorState {
+                    contributor: name,
+                    failing_since: s.at,
+                    recovered_at: None,
+                });
+                state.recovered_at = None;
+            }
+            Health::Recovered => {
+                if let Some(state) = out.get_mut(&name) {
+                    state.recovered_at = Some(s.at);
+                }
+            }
+            Health::InsufficientData => {}
+        }
+    }
+    out.into_values().collect()
+}
+
 impl Signal {
     /// True for an alarm of the loop itself (its name starts with `own_prefix`): those tell the
     /// operators directly, and an incident about the loop, run by the loop, would be a circle.

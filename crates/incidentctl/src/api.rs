@@ -66,6 +66,10 @@ impl Api {
         self.send("POST", "/reports", report).await
     }
 
+    pub async fn silence(&self, request: &incident_core::noise::SilenceRequest) -> Result<Reply> {
+        self.send("POST", "/silences", request).await
+    }
+
     pub async fn import_catalog(&self, catalog: &incident_core::catalog::Catalog) -> Result<Reply> {
         self.send("PUT", "/catalog", catalog).await
     }

@@ -135,6 +135,28 @@ pub enum Command {
         #[arg(long)]
         report_id: Option<String>,
     },
+    /// Silence a service's alarms for a while (they are recorded, and page nobody; customer reports
+    /// still do), list silences, or lift one early.
+    #[command(args_conflicts_with_subcommands = true)]
+    Silence {
+        #[command(subcommand)]
+        command: Option<SilenceCommand>,
+        /// The catalog service to silence.
+        service: Option<String>,
+        /// How long: 90m, 2h, 1d (at most 7 days).
+        #[arg(long = "for", requires = "service", value_name = "DURATION")]
+        duration: Option<String>,
+        /// Why (shown wherever a silenced signal is).
+        #[arg(long, requires = "service")]
+        reason: Option<String>,
+    },
+    /// Signals recorded that opened no incident, with why: muted, suppressed, silenced, no incident to
+    /// recover, no data.
+    Ignored {
+        /// How many days back to look.
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+    },
     /// Evidence captured for an incident: list captures, read them, verify their integrity.
     Evidence {
         #[command(subcommand)]
@@ -178,6 +200,17 @@ pub enum ChecklistCommand {
     Answer { n: usize, text: String },
     /// Confirm customers have recovered, saying how you know (support cases, canaries, error rates).
     CustomersRecovered { how: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SilenceCommand {
+    /// Silences in force (and, with --all, those that ended in the last day).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// End a silence now.
+    Lift { id: String },
 }
 
 #[derive(Subcommand, Debug)]

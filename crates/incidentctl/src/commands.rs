@@ -117,6 +117,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             out,
             &ctx.api.import_catalog(&catalog_file.expect("read offline")).await?,
         ),
+        Command::Silence {
+            command,
+            service,
+            duration,
+            reason,
+        } => crate::noise::silence(&ctx, out, command, service, duration, reason).await,
+        Command::Ignored { days } => crate::noise::ignored(&ctx, out, days).await,
         Command::Evidence { command } => {
             let id = ctx.resolve(crate::evidence::incident_of(&command)).await?;
             crate::evidence::run(&ctx, out, &id, command).await
@@ -172,7 +179,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
                 (None, None) => bail!("name a scenario or --file"),
             };
-            let ids = gameday::put(&ctx.events, gameday::SOURCE, &events).await?;
+            let ids = gameday::put(&ctx.events, &ctx.bus, gameday::SOURCE, &events).await?;
             emit(out, &json!({ "source": gameday::SOURCE, "event_ids": ids }), |_| {
                 format!(
                     "game day: {} events put through {}; watch with `incidentctl list`\n",
@@ -246,8 +253,11 @@ fn flags(i: &Incident) -> String {
 
 async fn show(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
     let i = ctx.store.incident(id).await?;
+    let signals: Vec<_> = ctx.store.signals(id).await?.into_iter().map(|s| s.signal).collect();
+    let contributors = incident_core::signal::contributors(&signals);
     let facts = json!({
         "incident": i,
+        "contributors": contributors,
         "time_to_detect_seconds": i.time_to_detect_secs(),
         "time_to_engage_seconds": i.time_to_engage_secs(),
         "time_to_acknowledge_seconds": i.time_to_acknowledge_secs(),
@@ -323,6 +333,12 @@ async fn show(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
         ];
         for (k, v) in rows {
             s.push_str(&format!("  {k:<14}{v}\n"));
+        }
+        if !i.flapping.is_empty() {
+            s.push_str(&format!("  {:<14}{}\n", "flapping", i.flapping.join(", ")));
+        }
+        for c in &contributors {
+            s.push_str(&format!("  {:<14}{}\n", "contributor", c.describe()));
         }
         s
     })

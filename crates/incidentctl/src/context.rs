@@ -20,6 +20,8 @@ pub struct Ctx {
     pub catalog: CatalogStore,
     pub evidence: S3Evidence,
     pub events: aws_sdk_eventbridge::Client,
+    /// The loop's own bus, where game days are put.
+    pub bus: String,
     pub api: Api,
 }
 
@@ -115,6 +117,7 @@ pub async fn connect(stack: &str) -> Result<Ctx> {
         catalog: CatalogStore::new(dynamo, output("CatalogTableName")?),
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), output("EvidenceBucketName")?),
         events: aws_sdk_eventbridge::Client::new(&config),
+        bus: output("EventBusName")?,
         api: Api::new(&config, endpoint)?,
     })
 }

@@ -117,11 +117,18 @@ pub fn from_file(text: &str, now: DateTime<Utc>) -> Result<GameEvent> {
     })
 }
 
-/// Puts events on the default bus, where the ingest rule listens.
-pub async fn put(client: &aws_sdk_eventbridge::Client, source: &str, events: &[GameEvent]) -> Result<Vec<String>> {
+/// Puts events on the loop's own bus (`bus`), where ingest's rule for game days listens; putting
+/// them needs the stack's `GameDayPolicy`.
+pub async fn put(
+    client: &aws_sdk_eventbridge::Client,
+    bus: &str,
+    source: &str,
+    events: &[GameEvent],
+) -> Result<Vec<String>> {
     let mut ids = Vec::new();
     for event in events {
         let entry = PutEventsRequestEntry::builder()
+            .event_bus_name(bus)
             .source(source)
             .detail_type(event.detail_type)
             .detail(event.detail.to_string())

@@ -13,6 +13,7 @@ mod commands;
 mod context;
 mod evidence;
 mod gameday;
+mod noise;
 mod postmortem;
 mod render;
 

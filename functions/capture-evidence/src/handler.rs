@@ -4,7 +4,7 @@
 use chrono::{TimeDelta, Utc};
 use incident_aws::lambda::HandlerError;
 use incident_core::catalog::Catalog;
-use incident_core::evidence::{self, Collected, Manifest, Moment, SourceError, Window};
+use incident_core::evidence::{self, Collected, LogScope, Manifest, Moment, SourceError, Window};
 use incident_core::incident::Incident;
 use incident_core::ports::{
     run_step, signals_with_members, CatalogSource, EvidenceSources, EvidenceStore, IncidentStore, PortError, PortResult,
@@ -27,6 +27,8 @@ pub struct Deps<S, C, E, B> {
     pub bucket: String,
     pub lookback: TimeDelta,
     pub cap_bytes: usize,
+    /// Which log groups, and how much time, the log queries may read.
+    pub log_scope: LogScope,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,15 +95,17 @@ where
         let signals = signals_with_members(&self.store, &incident).await?;
         let alarms = evidence::alarms_of(&signals);
         let (groups, queries) = log_targets(&catalog, &incident);
+        let (groups, refused_groups) = self.log_scope.allow(&groups);
         let now = Utc::now();
         let window = Window::around(incident.impact_started_at, self.lookback, now);
+        let logs_window = self.log_scope.window(&window);
         let capture = evidence::capture_id(input.moment, now);
         let cap = self.cap_bytes;
 
         let (history, metrics, logs, changes) = tokio::join!(
             with_retry(|| self.sources.alarm_history(&alarms, &window, cap)),
             with_retry(|| self.sources.metric_data(&alarms, &window, cap)),
-            with_retry(|| self.sources.logs(&groups, &queries, &window, cap)),
+            with_retry(|| self.sources.logs(&groups, &queries, &logs_window, cap)),
             with_retry(|| self.sources.changes(&window, cap)),
         );
         let results: [(&str, (PortResult<Collected>, u32)); 4] = [
@@ -119,7 +123,14 @@ where
             created_at: now,
             size_cap_bytes: cap,
             objects: Vec::new(),
-            errors: Vec::new(),
+            errors: refused_groups
+                .into_iter()
+                .map(|error| SourceError {
+                    source: evidence::LOGS_INSIGHTS.into(),
+                    error,
+                    attempts: 0,
+                })
+                .collect(),
         };
         for (source, (result, attempts)) in results {
             let collected = match result {
@@ -238,6 +249,10 @@ mod tests {
             evidence: MemoryEvidence::default(),
             bucket: "evidence-bucket".into(),
             lookback: TimeDelta::minutes(60),
+            log_scope: LogScope {
+                prefix: "/".into(),
+                max_window: TimeDelta::hours(6),
+            },
             cap_bytes,
         };
         (deps, id)

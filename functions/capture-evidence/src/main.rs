@@ -14,6 +14,10 @@ async fn main() -> Result<(), Error> {
     let bucket = env_var("EVIDENCE_BUCKET")?;
     let lookback = lambda::env_number("EVIDENCE_LOOKBACK_MINUTES", 60)?;
     let cap = lambda::env_number("EVIDENCE_SIZE_CAP_BYTES", 5 * 1024 * 1024)?;
+    let log_scope = incident_core::evidence::LogScope {
+        prefix: env_var("EVIDENCE_LOG_GROUP_PREFIX")?,
+        max_window: chrono::TimeDelta::hours(lambda::env_number("EVIDENCE_LOG_WINDOW_HOURS", 6)?),
+    };
     let Wiring {
         config, store, catalog, ..
     } = Wiring::from_env().await?;
@@ -25,6 +29,7 @@ async fn main() -> Result<(), Error> {
         bucket,
         lookback: chrono::TimeDelta::minutes(lookback),
         cap_bytes: cap as usize,
+        log_scope,
     };
     run(service_fn(|event: LambdaEvent<handler::Input>| {
         deps.handle(event.payload)
