@@ -547,4 +547,87 @@ mod tests {
         assert_eq!(incidents.len(), 2);
         assert_eq!(incidents.iter().filter(|i| i.exercise).count(), 1);
     }
+
+    /// Raw JSON as EventBridge might hand it over: envelopes with any fields, of any types.
+    fn raw_event() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let text = prop_oneof![
+            any::<String>(),
+            Just("incident-loop.gameday".to_string()),
+            Just("aws.cloudwatch".to_string()),
+            Just("CloudWatch Alarm State Change".to_string()),
+            Just("Customer Impact Report".to_string()),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<i64>().prop_map(Value::from),
+            text.clone().prop_map(Value::String)
+        ];
+        let value = leaf.prop_recursive(2, 12, 4, |inner| {
+            prop::collection::btree_map("[a-zA-Z-]{1,12}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect()))
+        });
+        (
+            prop::option::of(text.clone()),
+            prop::option::of(text.clone()),
+            prop::option::of(text),
+            value,
+            fixture_variant(),
+        )
+            .prop_map(|(id, source, detail_type, detail, base)| {
+                let mut e = base;
+                if let Some(id) = id {
+                    e["id"] = json!(id);
+                }
+                if let Some(s) = source {
+                    e["source"] = json!(s);
+                }
+                if let Some(t) = detail_type {
+                    e["detail-type"] = json!(t);
+                }
+                if !detail.is_null() {
+                    e["detail"] = detail;
+                }
+                e
+            })
+    }
+
+    fn fixture_variant() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop::sample::select(vec![
+            "cloudwatch/single-metric-alarm.json",
+            "cloudwatch/contributor-alarm.json",
+            "synthetics/canary-failure.json",
+            "malformed/missing-detail.json",
+        ])
+        .prop_map(fixture)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+        ))]
+
+        #[test]
+        fn every_event_is_dead_lettered_with_its_reason_or_recorded(raw in raw_event()) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let d = deps();
+            let result = runtime.block_on(handle(&d, raw.clone())).unwrap();
+            let rejected = d.rejects.rejected.lock().unwrap().clone();
+            match result {
+                Ingested::Rejected { reason } => {
+                    proptest::prop_assert_eq!(rejected.len(), 1);
+                    proptest::prop_assert_eq!(&rejected[0].0, &raw, "kept whole");
+                    proptest::prop_assert!(rejected[0].1 == reason && !reason.contains('\n'), "{}", reason);
+                    proptest::prop_assert!(d.store.all().is_empty());
+                }
+                Ingested::Recorded { .. } | Ingested::Ignored { .. } => {
+                    proptest::prop_assert!(rejected.is_empty());
+                    for incident in d.store.all() {
+                        proptest::prop_assert_eq!(incident_core::text::line(&incident.title, usize::MAX), incident.title.clone());
+                    }
+                }
+            }
+        }
+    }
 }
