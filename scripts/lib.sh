@@ -135,7 +135,8 @@ deploy_stack() {
     --parameter-overrides Architecture=x86_64 DeployRunbooks=false \
     "RunbookRoleArn=arn:aws:iam::000000000000:role/$STACK_NAME-local-runbooks" "CorrelationWindowMinutes=${CORRELATION_WINDOW_MINUTES:-15}" \
     "MultiServiceThreshold=${MULTI_SERVICE_THRESHOLD:-3}" \
-    "RecoveryStabilisationSeconds=${RECOVERY_STABILISATION_SECONDS:-300}" >/dev/null
+    "RecoveryStabilisationSeconds=${RECOVERY_STABILISATION_SECONDS:-300}" \
+    "MaxSignalAgeDays=${MAX_SIGNAL_AGE_DAYS:-7}" >/dev/null
   apply_bucket_settings_locally
   aws --endpoint-url "$ENDPOINT" cloudformation describe-stacks --stack-name "$STACK_NAME" \
     --query 'Stacks[0].Outputs' --output table

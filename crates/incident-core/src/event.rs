@@ -32,12 +32,31 @@ pub const CANARY_FAILURE: &str = "Synthetics Canary TestRun Failure";
 pub const CANARY_SUCCESS: &str = "Synthetics Canary TestRun Successful";
 pub const CUSTOMER_REPORT: &str = "Customer Impact Report";
 
-/// An event whose own time is older than this is refused: EventBridge retries a delivery for at
-/// most 24 hours, so a week allows a replay from an archive and nothing older can be a live signal.
+/// By default an event whose own time is older than this is refused: EventBridge retries a
+/// delivery for at most 24 hours, so a week allows a replay from an archive and nothing older can be
+/// a live signal. A deployment may choose otherwise ([`TimeBounds`], `MaxSignalAgeDays`).
 pub const MAX_AGE: TimeDelta = TimeDelta::days(7);
 /// An event whose own time lies further ahead of the clock than this is recorded at the time it
 /// arrived instead, and says so: a wrong clock must not move an incident's impact start.
 pub const MAX_AHEAD: TimeDelta = TimeDelta::minutes(5);
+
+/// How far an event's own time may lie from the clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeBounds {
+    /// Older is refused.
+    pub max_age: TimeDelta,
+    /// Further ahead is recorded at arrival.
+    pub max_ahead: TimeDelta,
+}
+
+impl Default for TimeBounds {
+    fn default() -> Self {
+        Self {
+            max_age: MAX_AGE,
+            max_ahead: MAX_AHEAD,
+        }
+    }
+}
 /// The longest report id or reported service name accepted.
 pub const ID_MAX: usize = 128;
 
@@ -94,9 +113,14 @@ pub fn parse(envelope: &Envelope) -> Result<Signal, ParseError> {
     parse_at(envelope, Utc::now())
 }
 
+/// Parses one envelope arriving at `now`, with the default [`TimeBounds`].
+pub fn parse_at(envelope: &Envelope, now: DateTime<Utc>) -> Result<Signal, ParseError> {
+    parse_within(envelope, now, TimeBounds::default())
+}
+
 /// Parses one envelope arriving at `now`. Events from the game-day source parse exactly like the
 /// real ones and are flagged as exercises.
-pub fn parse_at(envelope: &Envelope, now: DateTime<Utc>) -> Result<Signal, ParseError> {
+pub fn parse_within(envelope: &Envelope, now: DateTime<Utc>, bounds: TimeBounds) -> Result<Signal, ParseError> {
     let exercise = envelope.source == GAMEDAY_SOURCE;
     let types =
         accepted(&envelope.source).ok_or_else(|| ParseError::UnknownSource(text::line(&envelope.source, LABEL_MAX)))?;
@@ -112,24 +136,24 @@ pub fn parse_at(envelope: &Envelope, now: DateTime<Utc>) -> Result<Signal, Parse
         _ => parse_report(envelope)?,
     };
     signal.exercise = exercise;
-    bound_time(&mut signal, now)?;
+    bound_time(&mut signal, now, bounds)?;
     Ok(signal)
 }
 
-/// Keeps an event's own time within [`MAX_AGE`] before and [`MAX_AHEAD`] after `now`.
-fn bound_time(signal: &mut Signal, now: DateTime<Utc>) -> Result<(), ParseError> {
-    if signal.at < now - MAX_AGE {
+/// Keeps an event's own time within the bounds around `now`.
+fn bound_time(signal: &mut Signal, now: DateTime<Utc>, bounds: TimeBounds) -> Result<(), ParseError> {
+    if signal.at < now - bounds.max_age {
         return Err(ParseError::InvalidField {
             field: "time",
             reason: format!(
                 "{} is {} days before now; signals older than {} days are refused",
                 signal.at.to_rfc3339(),
                 (now - signal.at).num_days(),
-                MAX_AGE.num_days()
+                bounds.max_age.num_days()
             ),
         });
     }
-    if signal.at > now + MAX_AHEAD {
+    if signal.at > now + bounds.max_ahead {
         signal.time_note = Some(format!(
             "its own time {} was {} min ahead of the clock: recorded at arrival",
             signal.at.format("%Y-%m-%dT%H:%M:%SZ"),
@@ -781,6 +805,14 @@ mod tests {
         assert!(s.summary().contains("recorded at arrival"));
         let near = parse_at(&e, own - TimeDelta::minutes(4)).unwrap();
         assert_eq!((near.at, near.time_note), (own, None), "within the clock's tolerance");
+        let wider = TimeBounds {
+            max_age: TimeDelta::days(30),
+            ..TimeBounds::default()
+        };
+        assert!(
+            parse_within(&e, own + TimeDelta::days(8), wider).is_ok(),
+            "a deployment's own bound"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use incident_aws::lambda::HandlerError;
 use incident_core::app_event::AppEvent;
 use incident_core::correlation::{Outcome, Placement, Policy};
-use incident_core::event::{self, Envelope};
+use incident_core::event::{self, Envelope, TimeBounds};
 use incident_core::noise;
 use incident_core::ports::{run_step, CatalogSource, DeadLetters, IncidentStore, Lifecycles, Notifier};
 use incident_core::reconcile;
@@ -23,6 +23,8 @@ pub struct Deps<S, C, L, N, D> {
     pub policy: Policy,
     /// The names of the loop's own alarms start with this (see [`Signal::is_own_alarm`]).
     pub own_alarm_prefix: String,
+    /// How far an event's own time may lie from the clock.
+    pub bounds: TimeBounds,
 }
 
 /// What the invocation did; also its log line.
@@ -42,7 +44,7 @@ pub enum Ingested {
 
 /// Reads the envelope (with the maintained `aws_lambda_events` type) and the signal in it, as it
 /// arrives at `now`. Any failure is permanent for this event: the error says why.
-pub fn to_signal(raw: &Value, now: DateTime<Utc>) -> Result<Signal, String> {
+pub fn to_signal(raw: &Value, now: DateTime<Utc>, bounds: TimeBounds) -> Result<Signal, String> {
     let envelope: EventBridgeEvent<Value> =
         serde_json::from_value(raw.clone()).map_err(|e| format!("malformed EventBridge envelope: {e}"))?;
     let envelope = Envelope {
@@ -53,7 +55,7 @@ pub fn to_signal(raw: &Value, now: DateTime<Utc>) -> Result<Signal, String> {
         resources: envelope.resources.unwrap_or_default(),
         detail: envelope.detail,
     };
-    event::parse_at(&envelope, now).map_err(|e| e.to_string())
+    event::parse_within(&envelope, now, bounds).map_err(|e| e.to_string())
 }
 
 /// A signal joined an open incident: if its lifecycle is not running, the reconciler is asked (by
@@ -114,7 +116,7 @@ where
     N: Notifier,
     D: DeadLetters,
 {
-    let mut signal = match to_signal(&raw, now) {
+    let mut signal = match to_signal(&raw, now, deps.bounds) {
         Ok(signal) => signal,
         Err(reason) => {
             // Kept whole on the DLQ with its reason; succeeding here stops Lambda retrying an event
@@ -226,7 +228,7 @@ mod tests {
     }
 
     fn to_signal(raw: &Value) -> Result<Signal, String> {
-        super::to_signal(raw, arrival(raw))
+        super::to_signal(raw, arrival(raw), TimeBounds::default())
     }
 
     #[test]
@@ -274,6 +276,7 @@ mod tests {
             rejects: MemoryLoop::default(),
             policy: Policy::default(),
             own_alarm_prefix: "incident-loop-self-".into(),
+            bounds: TimeBounds::default(),
         }
     }
 

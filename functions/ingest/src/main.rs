@@ -26,6 +26,10 @@ async fn main() -> Result<(), Error> {
         rejects: Rejects::new(&config, dlq),
         policy,
         own_alarm_prefix: env_var("SELF_ALARM_PREFIX")?,
+        bounds: incident_core::event::TimeBounds {
+            max_age: chrono::TimeDelta::days(lambda::env_number("MAX_SIGNAL_AGE_DAYS", 7)?),
+            ..Default::default()
+        },
     };
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         handler::handle(&deps, event.payload)
