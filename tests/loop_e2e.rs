@@ -1107,3 +1107,97 @@ async fn overdue_action_items_are_announced_once_a_day_by_the_scheduled_scan() -
     assert!(stored.iter().any(|a| a.id == item.id && a.reminded_at.is_some()));
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn quiet_signals_page_nobody_and_stay_visible_and_a_passed_canary_recovers() -> Result<()> {
+    let stack = setup().await?;
+    let forged = format!("e2e-forged-{}", Utc::now().timestamp_millis());
+    // A customer report put on the default bus, where many roles may put events: not ingested.
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .event_bus_name("default")
+        .source("incident-loop.customer")
+        .detail_type("Customer Impact Report")
+        .detail(json!({"service": "checkout", "summary": "forged", "report_id": forged}).to_string())
+        .build();
+    stack.events.put_events().entries(entry).send().await?;
+
+    // A mute rule's window covers this alarm's change: no incident, kept as an ignored signal.
+    let base = era(160);
+    let mut muted = alarm("orders-error-rate", "ALARM", base);
+    let window = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string();
+    muted["muteDetail"] = json!({
+        "mutedByArn": "arn:aws:cloudwatch:us-east-1:000000000000:alarm-mute-rule:e2e-nightly",
+        "muteWindowStart": window(base - TimeDelta::minutes(10)),
+        "muteWindowEnd": window(base + TimeDelta::minutes(50)),
+    });
+    stack.put(GAMEDAY, ALARM, &muted).await?;
+
+    // A silence set through the command API quiets its service's alarms now.
+    let set = incidentctl(&["silence", "search", "--for", "10m", "--reason", "e2e failover drill"])?;
+    assert!(set.contains("search silenced until"), "{set}");
+    let listed = incidentctl(&["silence", "list"])?;
+    assert!(listed.contains("e2e failover drill"), "{listed}");
+    let silence_id = listed
+        .split_whitespace()
+        .find(|w| w.starts_with("sil-"))
+        .expect("the silence's id")
+        .to_string();
+    let now = Utc::now();
+    stack
+        .put(GAMEDAY, ALARM, &alarm("search-latency-p99", "ALARM", now))
+        .await?;
+
+    let ignored = eventually("both quiet signals kept as ignored", WAIT, || async {
+        let items = stack.store.ignored(1).await?;
+        let muted = items
+            .iter()
+            .find(|i| i.reason.contains("mute rule e2e-nightly") && i.reason.contains("opens no incident"));
+        let silenced = items.iter().find(|i| {
+            i.reason.contains(&format!("silenced by {silence_id}")) && i.reason.contains("e2e failover drill")
+        });
+        Ok(match (muted, silenced) {
+            (Some(m), Some(s)) => Some((m.service.clone(), s.service.clone())),
+            _ => None,
+        })
+    })
+    .await?;
+    assert_eq!(ignored, ("orders".to_string(), "search".to_string()));
+    let out = incidentctl(&["ignored"])?;
+    assert!(out.contains("mute rule e2e-nightly"), "{out}");
+    let lifted = incidentctl(&["silence", "lift", &silence_id])?;
+    assert!(lifted.contains("pages again"), "{lifted}");
+
+    // A canary's failure opens an incident; its next passed run is that incident's recovery.
+    let canary_at = era(161);
+    let mut failed = fixture("synthetics/canary-failure.json");
+    failed["detail"]["canary-name"] = json!("checkout-e2e-canary");
+    failed["detail"]["canary-run-timeline"]["completed"] = json!(canary_at.timestamp());
+    stack
+        .put(GAMEDAY, "Synthetics Canary TestRun Failure", &failed["detail"])
+        .await?;
+    let incident = settled(&stack, canary_at, 1).await?.remove(0);
+    let mut passed = fixture("synthetics/canary-success.json");
+    passed["detail"]["canary-name"] = json!("checkout-e2e-canary");
+    passed["detail"]["canary-run-timeline"]["completed"] = json!((canary_at + TimeDelta::minutes(5)).timestamp());
+    stack
+        .put(GAMEDAY, "Synthetics Canary TestRun Successful", &passed["detail"])
+        .await?;
+    eventually("the canary's recovery on the timeline", WAIT, || async {
+        let timeline = stack.store.timeline(&incident.id).await?;
+        Ok(timeline
+            .iter()
+            .any(|e| e.kind == EntryKind::Recovery && e.text.contains("canary run passed: checkout-e2e-canary"))
+            .then_some(()))
+    })
+    .await?;
+
+    // The forged report never became an incident (the others above were ingested long after it).
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    let all = stack.store.list(&[today], false).await?;
+    assert!(
+        all.iter().all(|i| !i.first_signal.contains(&forged)),
+        "a forged report was ingested"
+    );
+    Ok(())
+}

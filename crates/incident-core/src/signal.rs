@@ -256,11 +256,10 @@ impl Signal {
             (SignalSource::Canary, _) => "canary run failed",
             (SignalSource::CustomerReport, _) => "customer impact reported",
         };
-        let mut text = format!(
-            "{what}: {} — {}",
-            self.watched().unwrap_or_else(|| self.resource.clone()),
-            self.reason
-        );
+        let mut text = format!("{what}: {}", self.watched().unwrap_or_else(|| self.resource.clone()));
+        if !self.reason.is_empty() {
+            text.push_str(&format!(" — {}", self.reason));
+        }
         if let Some(quiet) = &self.quiet {
             text.push_str(&format!(" ({}: pages nobody)", quiet.describe()));
         }
