@@ -166,11 +166,8 @@ async fn every_documented_alarm_variant_opens_or_joins_the_right_incident() -> R
         ("cloudwatch/metric-math-alarm.json", "orders"),
         ("cloudwatch/anomaly-detection-alarm.json", "search"),
         ("cloudwatch/composite-alarm.json", "unmapped/payments-composite"),
-        (
-            "cloudwatch/composite-alarm-suppressed.json",
-            "unmapped/payments-composite-suppressed",
-        ),
         ("synthetics/canary-failure.json", "checkout"),
+        ("cloudwatch/contributor-alarm.json", "checkout"),
     ];
     for (n, (file, service)) in cases.iter().enumerate() {
         let base = era(10 + n as i64);
@@ -1121,6 +1118,12 @@ async fn quiet_signals_page_nobody_and_stay_visible_and_a_passed_canary_recovers
         .detail(json!({"service": "checkout", "summary": "forged", "report_id": forged}).to_string())
         .build();
     stack.events.put_events().entries(entry).send().await?;
+
+    // A composite alarm whose actions are suppressed opens nothing either.
+    let suppressed_at = era(162);
+    let mut suppressed = fixture("cloudwatch/composite-alarm-suppressed.json");
+    move_to(&mut suppressed, suppressed_at);
+    stack.put(GAMEDAY, ALARM, &suppressed["detail"]).await?;
 
     // A mute rule's window covers this alarm's change: no incident, kept as an ignored signal.
     let base = era(160);

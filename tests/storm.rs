@@ -1,4 +1,4 @@
-//! A storm through the real stack: alarm events for many services put on the default bus in
+//! A storm through the real stack: alarm events for many services put on the loop's own bus in
 //! shuffled order, with flaps (an alarm back in ALARM), a third of them redelivered with the same
 //! event id (as EventBridge's at-least-once delivery would), then every alarm back to OK. Checks
 //! that exactly the expected incidents exist — per service, one per episode; the multi-service events
@@ -140,14 +140,22 @@ async fn main() -> Result<()> {
     let mut events_expected = 0;
     let mut delivered_keys = BTreeSet::new();
     for (service, id, detail) in &delivered {
-        let signal: Signal = incident_core::event::parse(&incident_core::event::Envelope {
-            id: Some(id.clone()),
-            source: SOURCE.into(),
-            detail_type: ALARM_CHANGE.into(),
-            time: Some(Utc::now()),
-            resources: vec![],
-            detail: detail.clone(),
-        })?;
+        // At the signal's own time: the storm is placed months back, beyond the default age bound.
+        let signal: Signal = incident_core::event::parse_within(
+            &incident_core::event::Envelope {
+                id: Some(id.clone()),
+                source: SOURCE.into(),
+                detail_type: ALARM_CHANGE.into(),
+                time: Some(Utc::now()),
+                resources: vec![],
+                detail: detail.clone(),
+            },
+            Utc::now(),
+            incident_core::event::TimeBounds {
+                max_age: chrono::TimeDelta::days(400),
+                ..Default::default()
+            },
+        )?;
         let resolved = catalog.resolve(&signal).service;
         if &resolved != service {
             bail!("{} resolved to {resolved}, not {service}", signal.resource);

@@ -203,9 +203,10 @@ pub struct StormItem {
 pub struct IgnoredItem {
     pub pk: String,
     pub sk: String,
+    /// Why the signal opened nothing (kept apart from the signal's own `reason`).
+    #[serde(rename = "ignored_because")]
     pub reason: String,
     pub service: String,
-    #[serde(flatten)]
     pub signal: Signal,
     pub ttl: i64,
 }

@@ -22,6 +22,7 @@ use incident_core::IncidentId;
 use serde::de::DeserializeOwned;
 
 const ATTEMPTS: usize = 8;
+/// How long a signal's dedup item is kept, at least (see [`Store::keep_dedup_for`]).
 const DEDUP_DAYS: i64 = 30;
 
 #[derive(Clone, Debug)]
@@ -30,6 +31,9 @@ pub struct Store {
     table: String,
     /// The decisions table (approvals and task tokens), for the functions that hold them.
     decisions: Option<String>,
+    /// Days a signal's dedup item is kept: at least as long as ingest accepts an event's age, so
+    /// that no redelivery or replay it accepts is taken for a new signal.
+    dedup_days: i64,
 }
 
 pub(crate) fn ttl_after(days: i64) -> i64 {
@@ -94,7 +98,14 @@ impl Store {
             client,
             table: table.into(),
             decisions: None,
+            dedup_days: DEDUP_DAYS,
         }
+    }
+
+    /// Keeps dedup items for at least `days` (never less than 30).
+    pub fn keep_dedup_for(mut self, days: i64) -> Self {
+        self.dedup_days = days.max(DEDUP_DAYS);
+        self
     }
 
     /// The incidents table of `TABLE_NAME`, and the decisions table of `DECISIONS_TABLE` when the
@@ -226,6 +237,14 @@ impl Store {
                 .map(|s| (s.version, s.state))
                 .unwrap_or((0, StormState::default()));
             let correlated = correlate(service, signal, &mut clusters, &mut storm_state, policy);
+            if matches!(correlated.outcome, Outcome::Unneeded { .. }) {
+                return Ok(Recorded {
+                    outcome: correlated.outcome,
+                    start: Vec::new(),
+                    stop: Vec::new(),
+                    changes: Vec::new(),
+                });
+            }
             clusters.prune(Utc::now(), policy);
             let recording = record(matched, signal, &correlated, &storm_state, Utc::now());
             let (outcome, storm_changed) = (correlated.outcome, correlated.storm_changed);
@@ -238,7 +257,7 @@ impl Store {
                     opened: recording.start.clone(),
                     stop: recording.stop.clone(),
                     changes: recording.changes.clone(),
-                    ttl: ttl_after(DEDUP_DAYS),
+                    ttl: ttl_after(self.dedup_days),
                 })?,
                 Some("attribute_not_exists(pk)"),
                 &[],
@@ -412,7 +431,12 @@ impl Store {
                 .key_condition_expression("pk = :pk")
                 .expression_attribute_values(":pk", AttributeValue::S(format!("IGNORED#{day}")));
             for item in query_all(query).await? {
-                out.push(from_item::<IgnoredItem>("ignored signal", item)?);
+                // Items written before the reason had an attribute of its own do not read back:
+                // they are skipped (they expire within 30 days).
+                match from_item::<IgnoredItem>("ignored signal", item) {
+                    Ok(i) => out.push(i),
+                    Err(e) => tracing::debug!(error = %e, "an ignored signal of an older layout skipped"),
+                }
             }
         }
         out.sort_by(|a, b| b.sk.cmp(&a.sk));
@@ -465,7 +489,19 @@ impl Store {
 
     /// Closes an incident's cluster (or multi-service event) so that later signals open a new one.
     pub async fn close_correlation(&self, incident: &Incident, policy: &Policy) -> Result<(), AwsError> {
-        let space = Space::of(incident.exercise);
+        // A game day opened before game days had a space of their own is closed where it was kept.
+        let spaces: &[Space] = if incident.exercise {
+            &[Space::GameDay, Space::Real]
+        } else {
+            &[Space::Real]
+        };
+        for &space in spaces {
+            self.close_in(incident, policy, space).await?;
+        }
+        Ok(())
+    }
+
+    async fn close_in(&self, incident: &Incident, policy: &Policy, space: Space) -> Result<(), AwsError> {
         for _ in 0..ATTEMPTS {
             let (_pk, version, item) = match incident.scope {
                 Scope::SingleService => {

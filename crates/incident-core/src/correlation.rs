@@ -82,6 +82,10 @@ pub struct Cluster {
     /// Alarms found flapping on this incident.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub flapping: BTreeSet<String>,
+    /// Canaries whose latest run on this incident failed: only their next pass is a recovery
+    /// (a canary passes every few minutes, and each pass must not be recorded).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub failing_canaries: BTreeSet<String>,
 }
 
 impl Cluster {
@@ -159,6 +163,7 @@ impl ServiceClusters {
                 open: true,
                 changes: BTreeMap::new(),
                 flapping: BTreeSet::new(),
+                failing_canaries: BTreeSet::new(),
             });
             return Placement::Opened { incident };
         }
@@ -179,14 +184,16 @@ impl ServiceClusters {
             return Placement::Joined { incident };
         }
         let doomed: BTreeSet<usize> = hits[1..].iter().copied().collect();
-        // The survivor keeps what the merged clusters knew of their alarms.
+        // The survivor keeps what the merged clusters knew of their alarms' changes (an alarm that
+        // flapped on a merged incident is found flapping again, and said, on the survivor).
         for &i in &doomed {
-            let (changes, flapping) = (self.clusters[i].changes.clone(), self.clusters[i].flapping.clone());
+            let changes = self.clusters[i].changes.clone();
+            let canaries = self.clusters[i].failing_canaries.clone();
             let s = &mut self.clusters[survivor];
             for (alarm, times) in changes {
                 s.changes.entry(alarm).or_default().extend(times);
             }
-            s.flapping.extend(flapping);
+            s.failing_canaries.extend(canaries);
         }
         let merged = doomed.iter().map(|&i| self.clusters[i].incident.clone()).collect();
         let mut index = 0;
@@ -395,6 +402,9 @@ pub enum Outcome {
     Recovery { incident: IncidentId },
     /// Recorded but attached to no incident, with the reason.
     Ignored { reason: String },
+    /// Nothing to record at all (a canary passing again while nothing waits for it): the stores
+    /// write nothing, not even a dedup item, so routine passes cost no write.
+    Unneeded { reason: String },
 }
 
 /// What correlating one signal decided: where it goes, whether the storm state changed (only
@@ -426,6 +436,23 @@ pub fn correlate(
         Health::InsufficientData => plain(Outcome::Ignored {
             reason: "INSUFFICIENT_DATA is not evidence of impact".into(),
         }),
+        Health::Recovered if signal.source == SignalSource::Canary => {
+            let name = signal.watched().unwrap_or_default();
+            let waiting = clusters
+                .recovery_cluster(signal.at, policy)
+                .filter(|&i| clusters.clusters[i].failing_canaries.contains(&name));
+            match waiting {
+                Some(i) => {
+                    clusters.clusters[i].failing_canaries.remove(&name);
+                    plain(Outcome::Recovery {
+                        incident: clusters.clusters[i].incident.clone(),
+                    })
+                }
+                None => plain(Outcome::Unneeded {
+                    reason: format!("canary {name} passed; no open incident of {service} waits for it"),
+                }),
+            }
+        }
         Health::Recovered => match clusters.recovery_cluster(signal.at, policy) {
             Some(i) => {
                 let incident = clusters.clusters[i].incident.clone();
@@ -471,6 +498,15 @@ pub fn correlate(
                 Some(alarm) => clusters.count_change(placement.incident(), alarm, signal.at, policy),
                 None => Flap::Steady,
             };
+            if signal.source == SignalSource::Canary {
+                if let Some(c) = clusters
+                    .clusters
+                    .iter_mut()
+                    .find(|c| &c.incident == placement.incident())
+                {
+                    c.failing_canaries.insert(signal.watched().unwrap_or_default());
+                }
+            }
             Correlated {
                 outcome: Outcome::Placed { placement, aggregation },
                 storm_changed,

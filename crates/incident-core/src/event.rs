@@ -370,7 +370,8 @@ fn parse_alarm(envelope: &Envelope) -> Result<Signal, ParseError> {
     let contributor = match (envelope.detail_type.as_str(), d.alarm_contributor) {
         (CONTRIBUTOR_STATE_CHANGE, Some(c)) => Some(Contributor {
             id: name("detail.alarmContributor.id", &c.id)?,
-            attributes: labels(&c.attributes),
+            // A contributor is named by a few attributes: more than 8 are not kept.
+            attributes: labels(&c.attributes).into_iter().take(8).collect(),
         }),
         (CONTRIBUTOR_STATE_CHANGE, None) => {
             return Err(ParseError::InvalidField {

@@ -149,6 +149,14 @@ impl IncidentStore for MemoryStore {
         let correlated = crate::correlation::correlate(&matched.service, signal, clusters, storm, policy);
         clusters.prune(chrono::Utc::now(), policy);
         // The same records the DynamoDB store writes, decided by the core.
+        if matches!(correlated.outcome, Outcome::Unneeded { .. }) {
+            return Ok(Recorded {
+                outcome: correlated.outcome,
+                start: Vec::new(),
+                stop: Vec::new(),
+                changes: Vec::new(),
+            });
+        }
         let r = crate::recording::record(matched, signal, &correlated, storm, chrono::Utc::now());
         let outcome = correlated.outcome;
         if let Some(home) = &r.home {

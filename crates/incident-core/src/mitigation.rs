@@ -172,16 +172,19 @@ pub fn plan(service: Option<&Service>, impact_start: DateTime<Utc>, signals: &[S
     let mut candidates = Vec::new();
     let mut correlated = false;
 
-    // 1. Shift away: an Availability Zone named by an alarm's metric dimensions.
+    // 1. Shift away: an Availability Zone named by an alarm's metric dimensions, or by the failing
+    // contributor of a multi-time-series alarm.
     let zonal: Vec<(&Signal, &str)> = signals
         .iter()
         .filter_map(|s| {
-            let az = s
-                .alarm
-                .as_ref()?
-                .metrics
-                .iter()
-                .find_map(|m| m.dimensions.get("AvailabilityZone"))?;
+            let alarm = s.alarm.as_ref()?;
+            let failing_contributor = alarm
+                .contributor
+                .as_ref()
+                .filter(|_| s.health == crate::signal::Health::Impaired)
+                .and_then(|c| c.attributes.get("AvailabilityZone"));
+            let az = failing_contributor
+                .or_else(|| alarm.metrics.iter().find_map(|m| m.dimensions.get("AvailabilityZone")))?;
             Some((s, az.as_str()))
         })
         .collect();
@@ -200,7 +203,10 @@ pub fn plan(service: Option<&Service>, impact_start: DateTime<Utc>, signals: &[S
                 ("ExpiresIn".into(), "2h".into()),
             ]),
             rationale: format!("impact is scoped to Availability Zone {az}: shift traffic away from it"),
-            evidence: zonal.iter().map(|(s, az)| format!("{} ({az})", s.resource)).collect(),
+            evidence: zonal
+                .iter()
+                .map(|(s, az)| format!("{} ({az})", s.watched().unwrap_or_else(|| s.resource.clone())))
+                .collect(),
             requires_confirmation: false,
         });
     }
@@ -469,6 +475,28 @@ mod tests {
         let p = plan(None, t0(), &signals, &changes);
         assert_eq!(&kinds(&p)[..2], [Kind::ShiftAway, Kind::Rollback]);
         assert_eq!(p.candidates[0].parameters["AwayFrom"], "use1-az2");
+    }
+
+    #[test]
+    fn a_failing_contributor_in_one_zone_puts_shift_away_first() {
+        let mut s = alarm("checkout-latency-by-az", "TargetResponseTime", &[]);
+        s.alarm.as_mut().unwrap().contributor = Some(crate::signal::Contributor {
+            id: "c1".into(),
+            attributes: BTreeMap::from([("AvailabilityZone".to_string(), "euw1-az1".to_string())]),
+        });
+        let p = plan(None, t0(), &[s.clone()], &[]);
+        assert_eq!(kinds(&p)[0], Kind::ShiftAway);
+        assert_eq!(p.candidates[0].parameters["AwayFrom"], "euw1-az1");
+        assert_eq!(
+            p.candidates[0].evidence,
+            ["checkout-latency-by-az [AvailabilityZone=euw1-az1] (euw1-az1)"]
+        );
+        s.health = crate::signal::Health::Recovered;
+        assert_ne!(
+            kinds(&plan(None, t0(), &[s], &[]))[0],
+            Kind::ShiftAway,
+            "a recovered contributor is no reason"
+        );
     }
 
     #[test]

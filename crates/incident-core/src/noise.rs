@@ -46,14 +46,24 @@ impl Silence {
         self.from <= at && at < self.until
     }
 
+    /// `active`, `lifted` or `expired`.
+    pub fn state(&self, now: DateTime<Utc>) -> &'static str {
+        if self.active_at(now) {
+            "active"
+        } else if self.lifted_by.is_some() {
+            "lifted"
+        } else {
+            "expired"
+        }
+    }
+
     /// One line for `incidentctl silence list` and replies.
     pub fn describe(&self, now: DateTime<Utc>) -> String {
-        let state = if self.active_at(now) {
-            format!("until {}", self.until.format("%Y-%m-%d %H:%M UTC"))
-        } else if let Some(by) = &self.lifted_by {
-            format!("lifted by {by} at {}", self.until.format("%Y-%m-%d %H:%M UTC"))
-        } else {
-            format!("expired {}", self.until.format("%Y-%m-%d %H:%M UTC"))
+        let until = self.until.format("%Y-%m-%d %H:%M UTC");
+        let state = match (self.state(now), &self.lifted_by) {
+            ("lifted", Some(by)) => format!("lifted by {by} at {until}"),
+            ("expired", _) => format!("expired {until}"),
+            _ => format!("until {until}"),
         };
         format!(
             "{} {}: {state}, set by {} ({})",
@@ -210,8 +220,7 @@ pub fn decide(
                     known.join(", ")
                 )));
             }
-            let length = TimeDelta::minutes(*minutes);
-            if length <= TimeDelta::zero() || length > MAX_SILENCE {
+            if *minutes <= 0 || *minutes > MAX_SILENCE.num_minutes() {
                 return Err(Refusal::Invalid(format!(
                     "a silence lasts 1 minute to {} days",
                     MAX_SILENCE.num_days()
@@ -227,7 +236,7 @@ pub fn decide(
                 id: format!("sil-{hex}"),
                 service: service.clone(),
                 from: now,
-                until: now + length,
+                until: now + TimeDelta::minutes(*minutes),
                 reason,
                 by: caller.name.clone(),
                 by_arn: caller.arn.clone(),

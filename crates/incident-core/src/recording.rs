@@ -91,7 +91,7 @@ pub fn record(
     // A flapping alarm's further changes are kept as signals; the timeline says it once.
     let said = correlated.flap != Flap::Ongoing;
     match &correlated.outcome {
-        Outcome::Duplicate => {}
+        Outcome::Duplicate | Outcome::Unneeded { .. } => {}
         Outcome::Ignored { reason } => r.ignored = Some(reason.clone()),
         Outcome::Recovery { incident } => {
             r.home = Some(incident.clone());

@@ -80,6 +80,9 @@ pub struct AlarmDetails {
     pub contributor: Option<Contributor>,
 }
 
+/// The longest contributor label kept.
+pub const LABEL_MAX: usize = 200;
+
 /// One time series of a multi-time-series (Metrics Insights) alarm, by the attributes that name it
 /// (an Availability Zone, an instance, a table…).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +99,8 @@ impl Contributor {
             return self.id.clone();
         }
         let parts: Vec<String> = self.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        parts.join(", ")
+        // Capped: the label is part of keys (timeline entries, flap counts).
+        crate::text::line(&parts.join(", "), LABEL_MAX)
     }
 }
 

@@ -302,8 +302,9 @@ fn game_day_signals_never_join_or_aggregate_with_real_ones() {
     let rehearsed = c.ingest("checkout", &drill);
     assert!(matches!(placed(&rehearsed), Placement::Opened { .. }), "{rehearsed:?}");
     assert_ne!(placed(&real).incident(), placed(&rehearsed).incident());
-    // Two more real services alarming with the drill's would make three: no multi-service event.
-    for (id, svc) in [("r2", "orders"), ("r3", "search")] {
+    // Two drills of other services beside one real service would make three services, but the
+    // real storm sees one: no multi-service event.
+    for (id, svc) in [("g2", "orders"), ("g3", "search")] {
         let drill = Signal {
             exercise: true,
             ..signal(id, 2, Health::Impaired)
@@ -311,4 +312,31 @@ fn game_day_signals_never_join_or_aggregate_with_real_ones() {
         c.ingest(svc, &drill);
     }
     assert!(c.storm().events.is_empty(), "the real storm saw one service only");
+    // Two more real services do make one, of the real incidents only.
+    for (id, svc) in [("r2", "orders"), ("r3", "search")] {
+        c.ingest(svc, &signal(id, 3, Health::Impaired));
+    }
+    let events = c.storm().events;
+    assert_eq!(events.len(), 1);
+    assert!(!events[0].members.contains(placed(&rehearsed).incident()));
+}
+
+#[test]
+fn only_a_canarys_first_pass_after_its_failure_is_a_recovery() {
+    let mut c = Correlator::new(Policy::default());
+    let canary = |id: &str, minute, health| Signal {
+        source: SignalSource::Canary,
+        resource: "checkout-homepage".into(),
+        ..signal(id, minute, health)
+    };
+    let idle = c.ingest("checkout", &canary("p0", 0, Health::Recovered));
+    assert!(matches!(idle, Outcome::Unneeded { .. }), "{idle:?}");
+    let opened = c.ingest("checkout", &canary("f1", 5, Health::Impaired));
+    let id = placed(&opened).incident().clone();
+    assert_eq!(
+        c.ingest("checkout", &canary("p1", 10, Health::Recovered)),
+        Outcome::Recovery { incident: id }
+    );
+    let routine = c.ingest("checkout", &canary("p2", 15, Health::Recovered));
+    assert!(matches!(routine, Outcome::Unneeded { .. }), "{routine:?}");
 }

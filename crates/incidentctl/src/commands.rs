@@ -165,7 +165,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Catalog {
             command: CatalogCommand::Show,
         } => {
-            let catalog = ctx.catalog.load().await?;
+            // The catalog file as it can be imported again: silences are listed by `silence list`.
+            let catalog = Catalog {
+                silences: Vec::new(),
+                ..ctx.catalog.load().await?
+            };
             emit(out, &catalog, |c| serde_yaml::to_string(c).unwrap_or_default())
         }
         Command::Gameday { scenario, file } => {

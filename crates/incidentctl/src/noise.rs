@@ -17,12 +17,14 @@ pub fn minutes(text: &str) -> Result<i64> {
         Ok(n) => n,
         Err(_) => bail!("'{text}' is not a duration (90m, 2h, 1d)"),
     };
-    Ok(match unit {
-        "" | "m" | "min" => n,
-        "h" => n * 60,
-        "d" => n * 60 * 24,
+    let factor = match unit {
+        "" | "m" | "min" => 1,
+        "h" => 60,
+        "d" => 60 * 24,
         _ => bail!("'{text}' is not a duration (90m, 2h, 1d)"),
-    })
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| anyhow::anyhow!("'{text}' is too long a duration"))
 }
 
 pub async fn silence(
@@ -47,17 +49,10 @@ pub async fn silence(
                 let rows: Vec<Vec<String>> = list
                     .iter()
                     .map(|s| {
-                        let state = if s.active_at(now) {
-                            "active"
-                        } else if s.lifted_by.is_some() {
-                            "lifted"
-                        } else {
-                            "expired"
-                        };
                         vec![
                             s.id.clone(),
                             s.service.clone(),
-                            state.into(),
+                            s.state(now).into(),
                             s.until.format("%Y-%m-%d %H:%M UTC").to_string(),
                             s.by.clone(),
                             s.reason.clone(),

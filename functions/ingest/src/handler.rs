@@ -496,6 +496,23 @@ mod tests {
         let recovered = d.bus.events_of("Alarm Recovered");
         assert_eq!(recovered.len(), 1);
         assert_eq!(recovered[0]["alarm"], "checkout-homepage");
+        // The next routine pass records nothing at all.
+        let mut next = fixture("synthetics/canary-success.json");
+        next["id"] = json!("next-pass");
+        let timeline = d.store.timeline(&d.store.all()[0].id).len();
+        let again = handle(&d, next).await.unwrap();
+        assert!(
+            matches!(
+                again,
+                Ingested::Recorded {
+                    outcome: Outcome::Unneeded { .. },
+                    ..
+                }
+            ),
+            "{again:?}"
+        );
+        assert_eq!(d.store.timeline(&d.store.all()[0].id).len(), timeline);
+        assert!(d.store.ignored().is_empty());
     }
 
     #[tokio::test]

@@ -18,8 +18,10 @@ async fn main() -> Result<(), Error> {
         bus,
         ..
     } = Wiring::from_env().await?;
+    let max_age_days = lambda::env_number("MAX_SIGNAL_AGE_DAYS", 7)?;
     let deps = handler::Deps {
-        store,
+        // A redelivery or replay that ingest still accepts must find its dedup item.
+        store: store.keep_dedup_for(max_age_days + 1),
         catalog,
         lifecycle: Lifecycle::new(&config, machine),
         bus,
@@ -27,7 +29,7 @@ async fn main() -> Result<(), Error> {
         policy,
         own_alarm_prefix: env_var("SELF_ALARM_PREFIX")?,
         bounds: incident_core::event::TimeBounds {
-            max_age: chrono::TimeDelta::days(lambda::env_number("MAX_SIGNAL_AGE_DAYS", 7)?),
+            max_age: chrono::TimeDelta::days(max_age_days),
             ..Default::default()
         },
     };
