@@ -35,6 +35,7 @@ fn signal() -> Signal {
         reporter: None,
         quiet: None,
         time_note: None,
+        aws: None,
     }
 }
 

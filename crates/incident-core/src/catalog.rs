@@ -114,6 +114,29 @@ pub struct Service {
     /// When this service's alarms page nobody (see [`crate::noise`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub maintenance: Vec<MaintenanceWindow>,
+    /// The AWS services it runs on (as AWS Health names them: `EC2`, `ELASTICLOADBALANCING`,
+    /// `DYNAMODB` …), so that AWS Health events about them reach this service's incidents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aws_services: Vec<String>,
+    /// The regions it runs in (empty: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+}
+
+impl Service {
+    /// Whether an AWS Health event about `aws_service` in `region` concerns this service.
+    pub fn uses_aws(&self, aws_service: &str, region: &str) -> bool {
+        self.aws_services.iter().any(|a| a.eq_ignore_ascii_case(aws_service))
+            && (self.regions.is_empty() || self.regions.iter().any(|r| r == region))
+    }
+
+    /// The resources the catalog names for this service (its mitigation targets).
+    fn resources(&self) -> impl Iterator<Item = &str> {
+        let m = &self.mitigation;
+        [&m.zonal_shift_resource, &m.ecs_cluster, &m.ecs_service]
+            .into_iter()
+            .filter_map(|r| r.as_deref())
+    }
 }
 
 /// Resources the mitigation runbooks act on for this service, so that candidates come with their
@@ -266,6 +289,26 @@ impl Catalog {
             known: true,
             how,
         };
+        if let Some(aws) = &signal.aws {
+            let users: Vec<&Service> = self
+                .services
+                .iter()
+                .filter(|s| s.uses_aws(&aws.service, &aws.region))
+                .collect();
+            // The service whose own resource AWS names as affected, else the first that uses it.
+            let named = users.iter().find(|s| {
+                s.resources()
+                    .any(|r| aws.entities.iter().any(|e| e == r || e.ends_with(&format!("/{r}"))))
+            });
+            return match named.or(users.first()) {
+                Some(s) => known(&s.name, format!("uses AWS {} in {}", aws.service, aws.region)),
+                None => ServiceMatch {
+                    service: format!("aws/{}", aws.service),
+                    known: false,
+                    how: format!("no catalog service uses AWS {} in {}", aws.service, aws.region),
+                },
+            };
+        }
         let tags = signal.alarm.as_ref().map(|a| &a.tags);
         if let Some(hint) = &signal.service_hint {
             return match self.service(hint) {
@@ -368,6 +411,7 @@ mod tests {
             reporter: None,
             quiet: None,
             time_note: None,
+            aws: None,
         }
     }
 

@@ -342,7 +342,18 @@ pub fn render(r: &Record) -> String {
         }
         push(&mut md, String::new());
     }
-    if r.dependencies.is_empty() {
+    if !i.aws_events.is_empty() {
+        push(&mut md, "### AWS (from AWS Health)".into());
+        for e in &i.aws_events {
+            push(&mut md, format!("- {}", quoted(e)));
+        }
+        push(
+            &mut md,
+            "- Did we depend on this in one Availability Zone or Region only? Could we have shifted away from it, and did we know sooner than AWS said?".into(),
+        );
+        push(&mut md, String::new());
+    }
+    if r.dependencies.is_empty() && i.aws_events.is_empty() {
         push(
             &mut md,
             "_No dependencies recorded in the catalog for these services._\n".into(),

@@ -43,14 +43,17 @@ fn exercise_line(incident: &Incident) -> &'static str {
 }
 
 fn flapping_line(incident: &Incident) -> String {
-    if incident.flapping.is_empty() {
-        String::new()
-    } else {
-        format!(
+    let mut text = String::new();
+    if !incident.flapping.is_empty() {
+        text.push_str(&format!(
             "Flapping: {} (their further state changes page nobody)\n",
             incident.flapping.join(", ")
-        )
+        ));
     }
+    for e in &incident.aws_events {
+        text.push_str(&format!("AWS-side: {e}\n"));
+    }
+    text
 }
 
 /// The page of an engagement: severity, title, the first signal, the commander and the command

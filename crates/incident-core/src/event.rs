@@ -11,7 +11,9 @@
 //! ([`crate::text`]), what becomes a key (a reported service, a report id) is refused unless it is a
 //! plain identifier, and an event's own time is bounded by the clock ([`MAX_AGE`], [`MAX_AHEAD`]).
 
-use crate::signal::{AlarmDetails, AlarmKind, AlarmMetric, Contributor, Health, Quiet, Signal, SignalSource};
+use crate::signal::{
+    AlarmDetails, AlarmKind, AlarmMetric, AwsHealthDetails, Contributor, Health, Quiet, Signal, SignalSource,
+};
 use crate::text::{self, LABEL_MAX, LINK_MAX, NAME_MAX, REASON_MAX, TAG_KEY_MAX, TAG_VALUE_MAX};
 use crate::SignalKey;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -31,6 +33,8 @@ pub const CONTRIBUTOR_STATE_CHANGE: &str = "CloudWatch Alarm Contributor State C
 pub const CANARY_FAILURE: &str = "Synthetics Canary TestRun Failure";
 pub const CANARY_SUCCESS: &str = "Synthetics Canary TestRun Successful";
 pub const CUSTOMER_REPORT: &str = "Customer Impact Report";
+pub const HEALTH_SOURCE: &str = "aws.health";
+pub const HEALTH_EVENT: &str = "AWS Health Event";
 
 /// By default an event whose own time is older than this is refused: EventBridge retries a
 /// delivery for at most 24 hours, so a week allows a replay from an archive and nothing older can be
@@ -92,16 +96,19 @@ fn accepted(source: &str) -> Option<&'static [&'static str]> {
     const ALARMS: &[&str] = &[ALARM_STATE_CHANGE, CONTRIBUTOR_STATE_CHANGE];
     const CANARIES: &[&str] = &[CANARY_FAILURE, CANARY_SUCCESS];
     const REPORTS: &[&str] = &[CUSTOMER_REPORT];
+    const HEALTH: &[&str] = &[HEALTH_EVENT];
     const ALL: &[&str] = &[
         ALARM_STATE_CHANGE,
         CONTRIBUTOR_STATE_CHANGE,
         CANARY_FAILURE,
         CANARY_SUCCESS,
         CUSTOMER_REPORT,
+        HEALTH_EVENT,
     ];
     match source {
         CLOUDWATCH_SOURCE => Some(ALARMS),
         SYNTHETICS_SOURCE => Some(CANARIES),
+        HEALTH_SOURCE => Some(HEALTH),
         CUSTOMER_SOURCE => Some(REPORTS),
         GAMEDAY_SOURCE => Some(ALL),
         _ => None,
@@ -133,6 +140,7 @@ pub fn parse_within(envelope: &Envelope, now: DateTime<Utc>, bounds: TimeBounds)
     let mut signal = match envelope.detail_type.as_str() {
         ALARM_STATE_CHANGE | CONTRIBUTOR_STATE_CHANGE => parse_alarm(envelope)?,
         CANARY_FAILURE | CANARY_SUCCESS => parse_canary(envelope)?,
+        HEALTH_EVENT => parse_health(envelope)?,
         _ => parse_report(envelope)?,
     };
     signal.exercise = exercise;
@@ -458,6 +466,7 @@ fn parse_alarm(envelope: &Envelope) -> Result<Signal, ParseError> {
         resource: name("detail.alarmName", &d.alarm_name)?,
         quiet,
         time_note: None,
+        aws: None,
     })
 }
 
@@ -538,6 +547,134 @@ fn parse_canary(envelope: &Envelope) -> Result<Signal, ParseError> {
         resource: name("detail.canary-name", &d.canary_name)?,
         quiet: None,
         time_note: None,
+        aws: None,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HealthDetail {
+    event_arn: String,
+    service: String,
+    event_type_code: String,
+    event_type_category: String,
+    #[serde(default)]
+    event_scope_code: Option<String>,
+    #[serde(default)]
+    status_code: Option<String>,
+    #[serde(default)]
+    event_region: Option<String>,
+    #[serde(default)]
+    start_time: Option<String>,
+    #[serde(default)]
+    end_time: Option<String>,
+    #[serde(default)]
+    last_updated_time: Option<String>,
+    #[serde(default)]
+    event_description: Vec<HealthDescription>,
+    #[serde(default)]
+    affected_entities: Vec<HealthEntity>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HealthDescription {
+    #[serde(default)]
+    latest_description: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HealthEntity {
+    #[serde(default)]
+    entity_value: String,
+}
+
+/// AWS Health writes times as RFC 1123 (`Tue, 14 May 2024 09:05:00 GMT`).
+fn health_time(field: &'static str, text: &str) -> Result<DateTime<Utc>, ParseError> {
+    DateTime::parse_from_rfc2822(text)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| parse_time(field, text))
+}
+
+/// An AWS Health event. An account-specific issue impairs (its closing recovers); a public event
+/// is quiet (recorded on open incidents, opening none); a scheduled change or an account
+/// notification is a planned item that pages nobody.
+fn parse_health(envelope: &Envelope) -> Result<Signal, ParseError> {
+    let d: HealthDetail = detail(envelope)?;
+    let label = |field, text: &str| name(field, text).map(|t| text::line(&t, LABEL_MAX));
+    let aws = AwsHealthDetails {
+        event_arn: name("detail.eventArn", &d.event_arn)?,
+        service: label("detail.service", &d.service)?,
+        event_type: label("detail.eventTypeCode", &d.event_type_code)?,
+        category: label("detail.eventTypeCategory", &d.event_type_category)?,
+        scope: text::line(d.event_scope_code.as_deref().unwrap_or("ACCOUNT_SPECIFIC"), LABEL_MAX),
+        region: text::line(d.event_region.as_deref().unwrap_or("global"), LABEL_MAX),
+        entities: d
+            .affected_entities
+            .iter()
+            .map(|e| text::line(&e.entity_value, LINK_MAX))
+            .filter(|e| !e.is_empty())
+            .take(20)
+            .collect(),
+    };
+    let status = d.status_code.as_deref().unwrap_or("open").to_ascii_lowercase();
+    let closed = status == "closed";
+    let planned = matches!(aws.category.as_str(), "scheduledChange" | "accountNotification");
+    let start = d
+        .start_time
+        .as_deref()
+        .map(|t| health_time("detail.startTime", t))
+        .transpose()?;
+    let updated = d
+        .last_updated_time
+        .as_deref()
+        .map(|t| health_time("detail.lastUpdatedTime", t))
+        .transpose()?;
+    let end = d
+        .end_time
+        .as_deref()
+        .map(|t| health_time("detail.endTime", t))
+        .transpose()?;
+    // When the condition was observed: a closed issue at its end, a planned item when it was
+    // announced (its start lies ahead), an issue at its start.
+    let own = match (closed, planned) {
+        (true, _) => end.or(updated),
+        (false, true) => updated,
+        (false, false) => start.or(updated),
+    };
+    let at = match own {
+        Some(t) => t,
+        None => event_time(envelope, None, "time")?,
+    };
+    let quiet = if planned {
+        Some(Quiet::AwsPlanned { starts: start })
+    } else if aws.scope == "PUBLIC" {
+        Some(Quiet::AwsPublic)
+    } else {
+        None
+    };
+    let reason = d
+        .event_description
+        .first()
+        .map(|x| text::line(&x.latest_description, REASON_MAX))
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| format!("{} is {status}", aws.event_type));
+    Ok(Signal {
+        key: signal_key(envelope, None)?,
+        source: SignalSource::AwsHealth,
+        health: if closed { Health::Recovered } else { Health::Impaired },
+        resource: format!("AWS {} ({})", aws.event_type, aws.region),
+        at,
+        reason,
+        service_hint: None,
+        exercise: false,
+        alarm: None,
+        link: None,
+        reporter: None,
+        quiet,
+        time_note: None,
+        aws: Some(aws),
     })
 }
 
@@ -622,6 +759,7 @@ fn parse_report(envelope: &Envelope) -> Result<Signal, ParseError> {
         reporter: d.reporter.map(|r| text::line(&r, LABEL_MAX)).filter(|r| !r.is_empty()),
         quiet: None,
         time_note: None,
+        aws: None,
     })
 }
 

@@ -120,6 +120,10 @@ pub struct Incident {
     pub merged_into: Option<IncidentId>,
     #[serde(default)]
     pub engaged_teams: Vec<String>,
+    /// The AWS Health events recorded on this incident (one line each): it is, at least in part,
+    /// AWS-side, and the COE's dependency review asks about them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aws_events: Vec<String>,
     /// Alarms found flapping on this incident (said once on the timeline and in pages).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flapping: Vec<String>,
@@ -215,6 +219,7 @@ impl Incident {
             merged_into: None,
             engaged_teams: Vec::new(),
             flapping: Vec::new(),
+            aws_events: Vec::new(),
             escalations: 0,
             lifecycle_run: 0,
             lifecycle_restarts: 0,

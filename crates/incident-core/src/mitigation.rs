@@ -422,6 +422,7 @@ mod tests {
             reporter: None,
             quiet: None,
             time_note: None,
+            aws: None,
         }
     }
 
@@ -679,6 +680,7 @@ mod recovery_tests {
             reporter: None,
             quiet: None,
             time_note: None,
+            aws: None,
         }
     }
 

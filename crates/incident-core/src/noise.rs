@@ -177,12 +177,18 @@ pub fn silenced(catalog: &Catalog, service: &str, signal: &Signal) -> Option<Qui
     })
 }
 
-/// Makes a signal quiet if its service is silenced (CloudWatch's own mute or suppression, set when
-/// the event was parsed, stays as it is).
-pub fn apply_silences(catalog: &Catalog, service: &str, signal: &mut Signal) {
-    if signal.quiet.is_none() {
-        signal.quiet = silenced(catalog, service, signal);
+/// Makes a signal quiet if its service is silenced, or if it is an AWS Health event about an AWS
+/// service no catalog service uses (a quiet reason set when the event was parsed — CloudWatch's
+/// mute or suppression, a public or planned AWS event — stays as it is).
+pub fn apply_quiet(catalog: &Catalog, matched: &crate::catalog::ServiceMatch, signal: &mut Signal) {
+    if signal.quiet.is_some() {
+        return;
     }
+    signal.quiet = if signal.source == SignalSource::AwsHealth && !matched.known {
+        Some(Quiet::AwsNotUsed)
+    } else {
+        silenced(catalog, &matched.service, signal)
+    };
 }
 
 /// What `incidentctl silence` asks.
@@ -288,6 +294,7 @@ mod tests {
             reporter: None,
             quiet: None,
             time_note: None,
+            aws: None,
         }
     }
 

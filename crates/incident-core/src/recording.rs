@@ -26,6 +26,8 @@ pub enum Change {
     MergeInto(IncidentId),
     /// This alarm flaps on the incident.
     Flapping(String),
+    /// An AWS Health event concerns the incident.
+    AwsEvent(String),
 }
 
 impl Change {
@@ -52,6 +54,11 @@ impl Change {
             Change::Flapping(alarm) => {
                 if !incident.flapping.contains(alarm) {
                     incident.flapping.push(alarm.clone());
+                }
+            }
+            Change::AwsEvent(line) => {
+                if !incident.aws_events.contains(line) {
+                    incident.aws_events.push(line.clone());
                 }
             }
         }
@@ -132,6 +139,13 @@ pub fn record(
             if let Some(agg) = aggregation {
                 aggregate(agg, storm, signal, now, &mut r);
             }
+        }
+    }
+    if let (Some(aws), Some(home)) = (&signal.aws, &r.home) {
+        let line = aws.describe();
+        match r.opened.iter_mut().find(|i| &i.id == home) {
+            Some(opened) => opened.aws_events.push(line),
+            None => r.changes.push((home.clone(), Change::AwsEvent(line))),
         }
     }
     if let (

@@ -15,6 +15,8 @@ pub enum SignalSource {
     Canary,
     /// A customer impact report filed by support (`incidentctl report`).
     CustomerReport,
+    /// An AWS Health event: is it us, or AWS?
+    AwsHealth,
 }
 
 /// What the signal says about the service.
@@ -104,6 +106,33 @@ impl Contributor {
     }
 }
 
+/// What an AWS Health event says, kept with its signal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwsHealthDetails {
+    pub event_arn: String,
+    /// The AWS service (`EC2`, `ELASTICLOADBALANCING`, …).
+    pub service: String,
+    pub event_type: String,
+    /// `issue`, `scheduledChange`, `accountNotification`, `investigation`.
+    pub category: String,
+    /// `ACCOUNT_SPECIFIC` or `PUBLIC`.
+    pub scope: String,
+    pub region: String,
+    /// The affected resources named by the event (at most 20).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<String>,
+}
+
+impl AwsHealthDetails {
+    /// One line for the incident and the COE's dependency review.
+    pub fn describe(&self) -> String {
+        format!(
+            "AWS {} {} in {} ({})",
+            self.service, self.event_type, self.region, self.event_arn
+        )
+    }
+}
+
 /// Why a signal is recorded but pages nobody. A quiet impairment joins an open incident of its
 /// service (recorded there) but never opens one: it is kept as a quiet signal instead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +143,13 @@ pub enum Quiet {
     /// A composite alarm's actions were suppressed (by its suppressor `Alarm`, or its
     /// `WaitPeriod` / `ExtensionPeriod`).
     Suppressed { by: String },
+    /// A public AWS Health event: recorded on the open incidents of the services that use that AWS
+    /// service in that region, opening none.
+    AwsPublic,
+    /// A scheduled AWS change or account notification: a planned item, paging nobody.
+    AwsPlanned { starts: Option<DateTime<Utc>> },
+    /// An AWS Health event for an AWS service (or region) no catalog service uses.
+    AwsNotUsed,
     /// A maintenance window of the catalog, or a silence someone set.
     Silenced {
         silence: String,
@@ -128,6 +164,12 @@ impl Quiet {
         match self {
             Quiet::Muted { rule } => format!("muted by the CloudWatch mute rule {rule}"),
             Quiet::Suppressed { by } => format!("actions suppressed by {by}"),
+            Quiet::AwsPublic => "a public AWS Health event".into(),
+            Quiet::AwsPlanned { starts: Some(at) } => {
+                format!("a planned AWS change from {}", at.format("%Y-%m-%d %H:%M UTC"))
+            }
+            Quiet::AwsPlanned { starts: None } => "a planned AWS change".into(),
+            Quiet::AwsNotUsed => "no catalog service uses this AWS service in this region".into(),
             Quiet::Silenced { silence, reason, until } => format!(
                 "silenced by {silence} until {} ({reason})",
                 until.format("%Y-%m-%d %H:%M UTC")
@@ -166,6 +208,9 @@ pub struct Signal {
     /// Set when the event's own time could not be used as it was (it lay ahead of the clock).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_note: Option<String>,
+    /// For AWS Health events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsHealthDetails>,
 }
 
 /// What a multi-time-series alarm's contributor did during an incident: when it began failing and,
@@ -245,6 +290,13 @@ impl Signal {
                 None => self.resource.clone(),
             }),
             SignalSource::Canary => Some(self.resource.clone()),
+            // An AWS issue is over when AWS closes it.
+            SignalSource::AwsHealth => Some(
+                self.aws
+                    .as_ref()
+                    .map(|a| a.event_arn.clone())
+                    .unwrap_or_else(|| self.resource.clone()),
+            ),
             SignalSource::CustomerReport => None,
         }
     }
@@ -259,8 +311,14 @@ impl Signal {
             (SignalSource::Canary, Health::Recovered) => "canary run passed",
             (SignalSource::Canary, _) => "canary run failed",
             (SignalSource::CustomerReport, _) => "customer impact reported",
+            (SignalSource::AwsHealth, Health::Recovered) => "AWS Health event closed",
+            (SignalSource::AwsHealth, _) => "AWS Health event",
         };
-        let mut text = format!("{what}: {}", self.watched().unwrap_or_else(|| self.resource.clone()));
+        let named = match self.source {
+            SignalSource::AwsHealth | SignalSource::CustomerReport => self.resource.clone(),
+            _ => self.watched().unwrap_or_else(|| self.resource.clone()),
+        };
+        let mut text = format!("{what}: {named}");
         if !self.reason.is_empty() {
             text.push_str(&format!(" — {}", self.reason));
         }

@@ -49,6 +49,7 @@ where
         reporter: None,
         quiet: None,
         time_note: None,
+        aws: None,
     };
     let recorded = store
         .record_signal(&catalog.resolve(&signal), &signal, &Policy::default())

@@ -111,6 +111,7 @@ mod tests {
             reporter: None,
             quiet: None,
             time_note: None,
+            aws: None,
         }
     }
 

@@ -34,6 +34,7 @@ fn signal(source: SignalSource, resource: &str, minute: i64) -> Signal {
         reporter: None,
         quiet: None,
         time_note: None,
+        aws: None,
     }
 }
 

@@ -27,6 +27,7 @@ fn signal(id: &str, minute: i64, health: Health) -> Signal {
         reporter: None,
         quiet: None,
         time_note: None,
+        aws: None,
     }
 }
 

@@ -145,3 +145,43 @@ fn malformed_events_are_refused_with_a_reason() {
     let e = parse(&envelope("malformed/bad-state.json")).unwrap_err();
     assert!(e.to_string().contains("BROKEN"), "{e}");
 }
+
+#[test]
+fn aws_health_events_parse_by_scope_category_and_status() {
+    let open = parse(&envelope("health/issue-open.json")).unwrap();
+    assert_eq!(
+        (open.source, open.health, open.quiet.clone()),
+        (SignalSource::AwsHealth, Health::Impaired, None)
+    );
+    let aws = open.aws.clone().unwrap();
+    assert_eq!(
+        (aws.service.as_str(), aws.region.as_str()),
+        ("ELASTICLOADBALANCING", "eu-west-1")
+    );
+    assert_eq!(
+        open.at.to_rfc3339(),
+        "2024-05-14T09:05:00+00:00",
+        "the issue's start, RFC 1123"
+    );
+    let closed = parse(&envelope("health/issue-closed.json")).unwrap();
+    assert_eq!(
+        (closed.health, closed.watched()),
+        (Health::Recovered, open.watched()),
+        "the same event, over"
+    );
+    let public = parse(&envelope("health/public-issue.json")).unwrap();
+    assert_eq!(public.quiet, Some(Quiet::AwsPublic));
+    let planned = parse(&envelope("health/scheduled-change.json")).unwrap();
+    assert!(
+        matches!(planned.quiet, Some(Quiet::AwsPlanned { starts: Some(_) })),
+        "{:?}",
+        planned.quiet
+    );
+    assert!(
+        planned
+            .summary()
+            .contains("a planned AWS change from 2024-05-30 06:00 UTC"),
+        "{}",
+        planned.summary()
+    );
+}

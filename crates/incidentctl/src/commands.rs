@@ -341,6 +341,9 @@ async fn show(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
         if !i.flapping.is_empty() {
             s.push_str(&format!("  {:<14}{}\n", "flapping", i.flapping.join(", ")));
         }
+        for e in &i.aws_events {
+            s.push_str(&format!("  {:<14}{e}\n", "AWS-side"));
+        }
         for c in &contributors {
             s.push_str(&format!("  {:<14}{}\n", "contributor", c.describe()));
         }

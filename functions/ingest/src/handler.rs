@@ -140,7 +140,7 @@ where
     let catalog = deps.catalog.load().await?;
     let matched = catalog.resolve(&signal);
     // A silence or maintenance window of the service: recorded, pages nobody.
-    noise::apply_silences(&catalog, &matched.service, &mut signal);
+    noise::apply_quiet(&catalog, &matched, &mut signal);
     let recorded = deps.store.record_signal(&matched, &signal, &deps.policy).await?;
     for id in &recorded.start {
         deps.lifecycle.start(id, 0).await?;
@@ -566,6 +566,78 @@ mod tests {
         let incidents = d.store.all();
         assert_eq!(incidents.len(), 2);
         assert_eq!(incidents.iter().filter(|i| i.exercise).count(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_account_specific_aws_issue_opens_an_aws_side_incident_that_its_closing_recovers() {
+        let d = deps();
+        handle(&d, fixture("health/issue-open.json")).await.unwrap();
+        let incident = d.store.all().pop().expect("opened");
+        assert_eq!(incident.services, ["checkout"], "checkout runs on ELASTICLOADBALANCING");
+        assert_eq!(incident.aws_events.len(), 1);
+        assert!(incident.aws_events[0].contains("AWS_ELASTICLOADBALANCING_API_ISSUE"));
+        let closed = handle(&d, fixture("health/issue-closed.json")).await.unwrap();
+        assert!(
+            matches!(
+                closed,
+                Ingested::Recorded {
+                    outcome: Outcome::Recovery { .. },
+                    ..
+                }
+            ),
+            "{closed:?}"
+        );
+        let recovered = d.bus.events_of("Alarm Recovered");
+        assert_eq!(recovered.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn public_and_planned_aws_events_page_nobody_and_a_public_one_joins_an_open_incident() {
+        let d = deps();
+        let planned = handle(&d, fixture("health/scheduled-change.json")).await.unwrap();
+        assert!(
+            matches!(&planned, Ingested::Recorded { outcome: Outcome::Ignored { reason }, .. } if reason.contains("planned AWS change")),
+            "{planned:?}"
+        );
+        let public = handle(&d, fixture("health/public-issue.json")).await.unwrap();
+        assert!(
+            matches!(
+                public,
+                Ingested::Recorded {
+                    outcome: Outcome::Ignored { .. },
+                    ..
+                }
+            ),
+            "{public:?}"
+        );
+        assert!(d.store.all().is_empty(), "nothing opened");
+        // An EC2 alarm of checkout is open when the public EC2 event arrives: it joins, pages nobody.
+        let mut alarm = fixture("cloudwatch/single-metric-alarm.json");
+        alarm["detail"]["state"]["timestamp"] = json!("2024-05-15T13:30:00.000+0000");
+        handle(&d, alarm).await.unwrap();
+        let mut again = fixture("health/public-issue.json");
+        again["id"] = json!("public-2");
+        handle(&d, again).await.unwrap();
+        let incident = d.store.all().pop().unwrap();
+        assert_eq!(incident.aws_events.len(), 1, "{incident:#?}");
+        assert!(d
+            .store
+            .timeline(&incident.id)
+            .iter()
+            .any(|e| e.text.contains("a public AWS Health event: pages nobody")));
+    }
+
+    #[tokio::test]
+    async fn an_aws_event_no_catalog_service_uses_opens_nothing() {
+        let d = deps();
+        let mut e = fixture("health/issue-open.json");
+        e["detail"]["service"] = json!("SAGEMAKER");
+        let result = handle(&d, e).await.unwrap();
+        assert!(
+            matches!(&result, Ingested::Recorded { outcome: Outcome::Ignored { reason }, .. } if reason.contains("no catalog service uses")),
+            "{result:?}"
+        );
+        assert!(d.store.all().is_empty());
     }
 
     /// Raw JSON as EventBridge might hand it over: envelopes with any fields, of any types.

@@ -21,6 +21,7 @@ pub fn alarm(id: &str, resource: String, recovered: bool, at: DateTime<Utc>) -> 
         reporter: None,
         quiet: None,
         time_note: None,
+        aws: None,
     }
 }
 
