@@ -1107,7 +1107,8 @@ async fn overdue_action_items_are_announced_once_a_day_by_the_scheduled_scan() -
 
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
-async fn quiet_signals_page_nobody_and_stay_visible_and_a_passed_canary_recovers() -> Result<()> {
+async fn quiet_signals_page_nobody_and_stay_visible_a_passed_canary_recovers_and_aws_issues_are_aws_side() -> Result<()>
+{
     let stack = setup().await?;
     let forged = format!("e2e-forged-{}", Utc::now().timestamp_millis());
     // A customer report put on the default bus, where many roles may put events: not ingested.
@@ -1159,13 +1160,23 @@ async fn quiet_signals_page_nobody_and_stay_visible_and_a_passed_canary_recovers
         let silenced = items.iter().find(|i| {
             i.reason.contains(&format!("silenced by {silence_id}")) && i.reason.contains("e2e failover drill")
         });
-        Ok(match (muted, silenced) {
-            (Some(m), Some(s)) => Some((m.service.clone(), s.service.clone())),
+        let suppressed = items.iter().find(|i| {
+            i.reason.contains("actions suppressed by WaitPeriod")
+                && (i.signal.at - suppressed_at).num_seconds().abs() < 2
+        });
+        Ok(match (muted, silenced, suppressed) {
+            (Some(m), Some(s), Some(_)) => Some((m.service.clone(), s.service.clone())),
             _ => None,
         })
     })
     .await?;
     assert_eq!(ignored, ("orders".to_string(), "search".to_string()));
+    for (at, what) in [(base, "the muted alarm"), (suppressed_at, "the suppressed composite")] {
+        let opened = stack
+            .incidents_between(at - TimeDelta::hours(1), at + TimeDelta::hours(1))
+            .await?;
+        assert!(opened.is_empty(), "{what} opened {opened:#?}");
+    }
     let out = incidentctl(&["ignored"])?;
     assert!(out.contains("mute rule e2e-nightly"), "{out}");
     let lifted = incidentctl(&["silence", "lift", &silence_id])?;
@@ -1195,12 +1206,37 @@ async fn quiet_signals_page_nobody_and_stay_visible_and_a_passed_canary_recovers
     })
     .await?;
 
-    // The forged report never became an incident (the others above were ingested long after it).
-    let today = Utc::now().format("%Y-%m-%d").to_string();
-    let all = stack.store.list(&[today], false).await?;
+    // An account-specific AWS Health issue opens an AWS-side incident of the service that uses it.
+    let aws_at = era(163);
+    let rfc1123 = |t: DateTime<Utc>| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let mut issue = fixture("health/issue-open.json");
+    issue["detail"]["startTime"] = json!(rfc1123(aws_at));
+    issue["detail"]["lastUpdatedTime"] = json!(rfc1123(aws_at + TimeDelta::minutes(5)));
+    stack.put(GAMEDAY, "AWS Health Event", &issue["detail"]).await?;
+    let aws_side = settled(&stack, aws_at, 1).await?.remove(0);
+    assert_eq!(aws_side.services, ["checkout"]);
     assert!(
-        all.iter().all(|i| !i.first_signal.contains(&forged)),
-        "a forged report was ingested"
+        aws_side
+            .aws_events
+            .iter()
+            .any(|e| e.contains("AWS_ELASTICLOADBALANCING_API_ISSUE")),
+        "{aws_side:#?}"
     );
+    let shown = incidentctl(&["show", aws_side.id.as_str()])?;
+    assert!(shown.contains("AWS-side"), "{shown}");
+
+    // The forged report was never ingested (the events above were, long after it): it opened no
+    // incident, joined none and was not kept as ignored.
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    for incident in stack.store.list(&[today], false).await? {
+        let signals = stack.store.signals(&incident.id).await?;
+        assert!(
+            signals.iter().all(|s| !s.signal.resource.contains(&forged)),
+            "a forged report reached {}",
+            incident.id
+        );
+    }
+    let ignored = stack.store.ignored(1).await?;
+    assert!(ignored.iter().all(|i| !i.signal.resource.contains(&forged)));
     Ok(())
 }
