@@ -109,10 +109,15 @@ pub fn policy_from_env() -> Result<Policy, AwsError> {
             "CORRELATION_WINDOW_MINUTES (≥ 1) or MULTI_SERVICE_THRESHOLD (≥ 2) out of range".into(),
         ));
     }
+    // Correlation state is pruned by the clock: it keeps history at least as long as ingest
+    // accepts a signal's age, so that an old signal it accepts still correlates.
+    let max_age = TimeDelta::days(env_number("MAX_SIGNAL_AGE_DAYS", 7)?.max(1));
+    let defaults = Policy::default();
     Ok(Policy {
         window: TimeDelta::minutes(window),
         multi_service_threshold: threshold as usize,
-        ..Policy::default()
+        horizon: defaults.horizon.max(max_age + TimeDelta::days(1)),
+        ..defaults
     })
 }
 

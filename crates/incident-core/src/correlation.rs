@@ -33,7 +33,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 pub struct Policy {
     pub window: TimeDelta,
     pub multi_service_threshold: usize,
-    /// How long closed history is kept in the state items.
+    /// How long closed history is kept in the state items, by the clock (the functions keep it at
+    /// least as long as ingest accepts a signal's age).
     pub horizon: TimeDelta,
     /// An alarm that changes state this many times within [`Self::flap_window`] is flapping.
     pub flap_changes: usize,
