@@ -238,12 +238,7 @@ impl Store {
                 .unwrap_or((0, StormState::default()));
             let correlated = correlate(service, signal, &mut clusters, &mut storm_state, policy);
             if matches!(correlated.outcome, Outcome::Unneeded { .. }) {
-                return Ok(Recorded {
-                    outcome: correlated.outcome,
-                    start: Vec::new(),
-                    stop: Vec::new(),
-                    changes: Vec::new(),
-                });
+                return Ok(Recorded::nothing(correlated.outcome));
             }
             clusters.prune(Utc::now(), policy);
             let recording = record(matched, signal, &correlated, &storm_state, Utc::now());

@@ -150,12 +150,7 @@ impl IncidentStore for MemoryStore {
         clusters.prune(chrono::Utc::now(), policy);
         // The same records the DynamoDB store writes, decided by the core.
         if matches!(correlated.outcome, Outcome::Unneeded { .. }) {
-            return Ok(Recorded {
-                outcome: correlated.outcome,
-                start: Vec::new(),
-                stop: Vec::new(),
-                changes: Vec::new(),
-            });
+            return Ok(Recorded::nothing(correlated.outcome));
         }
         let r = crate::recording::record(matched, signal, &correlated, storm, chrono::Utc::now());
         let outcome = correlated.outcome;

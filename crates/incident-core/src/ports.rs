@@ -58,6 +58,18 @@ pub struct Recorded {
     pub changes: Vec<(IncidentId, crate::recording::Change)>,
 }
 
+impl Recorded {
+    /// Nothing was written, and nothing follows from it.
+    pub fn nothing(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            start: Vec::new(),
+            stop: Vec::new(),
+            changes: Vec::new(),
+        }
+    }
+}
+
 /// What [`IncidentStore::apply`] did with a set of effects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {

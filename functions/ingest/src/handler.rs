@@ -213,6 +213,13 @@ mod tests {
         serde_json::from_str(&text).unwrap()
     }
 
+    fn outcome_of(result: &Ingested) -> Option<&Outcome> {
+        match result {
+            Ingested::Recorded { outcome, .. } => Some(outcome),
+            _ => None,
+        }
+    }
+
     /// These tests' events arrive a minute after their own time (the fixtures are from 2024, and
     /// ingest refuses signals older than a week).
     fn arrival(raw: &Value) -> DateTime<Utc> {
@@ -484,13 +491,7 @@ mod tests {
         handle(&d, failed).await.unwrap();
         let result = handle(&d, fixture("synthetics/canary-success.json")).await.unwrap();
         assert!(
-            matches!(
-                result,
-                Ingested::Recorded {
-                    outcome: Outcome::Recovery { .. },
-                    ..
-                }
-            ),
+            matches!(outcome_of(&result), Some(Outcome::Recovery { .. })),
             "{result:?}"
         );
         let recovered = d.bus.events_of("Alarm Recovered");
@@ -502,13 +503,7 @@ mod tests {
         let timeline = d.store.timeline(&d.store.all()[0].id).len();
         let again = handle(&d, next).await.unwrap();
         assert!(
-            matches!(
-                again,
-                Ingested::Recorded {
-                    outcome: Outcome::Unneeded { .. },
-                    ..
-                }
-            ),
+            matches!(outcome_of(&again), Some(Outcome::Unneeded { .. })),
             "{again:?}"
         );
         assert_eq!(d.store.timeline(&d.store.all()[0].id).len(), timeline);
@@ -578,13 +573,7 @@ mod tests {
         assert!(incident.aws_events[0].contains("AWS_ELASTICLOADBALANCING_API_ISSUE"));
         let closed = handle(&d, fixture("health/issue-closed.json")).await.unwrap();
         assert!(
-            matches!(
-                closed,
-                Ingested::Recorded {
-                    outcome: Outcome::Recovery { .. },
-                    ..
-                }
-            ),
+            matches!(outcome_of(&closed), Some(Outcome::Recovery { .. })),
             "{closed:?}"
         );
         let recovered = d.bus.events_of("Alarm Recovered");
@@ -601,13 +590,7 @@ mod tests {
         );
         let public = handle(&d, fixture("health/public-issue.json")).await.unwrap();
         assert!(
-            matches!(
-                public,
-                Ingested::Recorded {
-                    outcome: Outcome::Ignored { .. },
-                    ..
-                }
-            ),
+            matches!(outcome_of(&public), Some(Outcome::Ignored { .. })),
             "{public:?}"
         );
         assert!(d.store.all().is_empty(), "nothing opened");
