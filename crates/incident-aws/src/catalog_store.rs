@@ -6,7 +6,7 @@ use crate::AwsError;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use incident_core::catalog::{Catalog, Service, Settings, Team};
-use incident_core::noise::Silence;
+use incident_core::silence::Silence;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 

@@ -69,7 +69,7 @@ impl CatalogSink for CatalogStore {
         Ok(CatalogStore::import(self, catalog).await?)
     }
 
-    async fn put_silence(&self, silence: &incident_core::noise::Silence) -> PortResult<()> {
+    async fn put_silence(&self, silence: &incident_core::silence::Silence) -> PortResult<()> {
         Ok(CatalogStore::put_silence(self, silence).await?)
     }
 }

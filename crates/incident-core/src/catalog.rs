@@ -4,8 +4,8 @@
 //! with `incidentctl catalog import`, and read by ingest (to name a signal's service) and triage
 //! (owner, tier, commander).
 
-use crate::noise::{MaintenanceWindow, Silence};
 use crate::signal::Signal;
+use crate::silence::{MaintenanceWindow, Silence};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -111,7 +111,7 @@ pub struct Service {
     pub evidence: EvidenceConfig,
     #[serde(default)]
     pub mitigation: MitigationConfig,
-    /// When this service's alarms page nobody (see [`crate::noise`]).
+    /// When this service's alarms page nobody (the noise rules read them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub maintenance: Vec<MaintenanceWindow>,
     /// The AWS services it runs on (as AWS Health names them: `EC2`, `ELASTICLOADBALANCING`,

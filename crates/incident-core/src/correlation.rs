@@ -210,11 +210,7 @@ impl ServiceClusters {
         self.clusters.iter().any(|c| c.covers(at, policy.window))
     }
 
-    /// The open incident a recovery (OK) signal at `at` belongs to, if any.
-    pub fn recovery_target(&self, at: DateTime<Utc>, policy: &Policy) -> Option<&IncidentId> {
-        self.recovery_cluster(at, policy).map(|i| &self.clusters[i].incident)
-    }
-
+    /// The open cluster a recovery (OK) signal at `at` belongs to, if any.
     fn recovery_cluster(&self, at: DateTime<Utc>, policy: &Policy) -> Option<usize> {
         (0..self.clusters.len())
             .filter(|&i| self.clusters[i].open && self.clusters[i].first_at - policy.window <= at)

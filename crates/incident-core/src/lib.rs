@@ -27,6 +27,7 @@ pub mod recording;
 pub mod resolution;
 pub mod severity;
 pub mod signal;
+pub mod silence;
 #[cfg(any(test, feature = "testing"))]
 pub mod store_contract;
 pub mod text;

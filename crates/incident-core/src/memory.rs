@@ -312,7 +312,7 @@ impl CatalogSink for MemoryCatalog {
         })
     }
 
-    async fn put_silence(&self, silence: &crate::noise::Silence) -> PortResult<()> {
+    async fn put_silence(&self, silence: &crate::silence::Silence) -> PortResult<()> {
         let mut stored = self.0.lock().unwrap();
         stored.silences.retain(|s| s.id != silence.id);
         stored.silences.push(silence.clone());

@@ -151,7 +151,7 @@ pub trait CatalogSink: Sync {
     /// Replaces the catalog; the silences stay as they are.
     fn import(&self, catalog: &Catalog) -> impl Future<Output = PortResult<crate::catalog::ImportSummary>> + Send;
     /// Stores a silence, new or lifted (same id: replaced).
-    fn put_silence(&self, silence: &crate::noise::Silence) -> impl Future<Output = PortResult<()>> + Send;
+    fn put_silence(&self, silence: &crate::silence::Silence) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// Work other functions of the loop do on a person's behalf.

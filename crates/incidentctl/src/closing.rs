@@ -3,9 +3,8 @@
 
 use crate::api::Refused;
 use crate::cli::{ChecklistCommand, Output};
-use crate::commands::said;
 use crate::context::Ctx;
-use crate::render::emit;
+use crate::render::{emit, said};
 use anyhow::Result;
 use chrono::Utc;
 use incident_core::command::Command;

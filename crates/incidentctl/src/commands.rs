@@ -3,11 +3,11 @@
 use crate::cli::{CatalogCommand, Cli, Command, Output};
 use crate::context::{connect, Ctx};
 use crate::gameday;
-use crate::render::{duration, emit, table};
+use crate::render::{duration, emit, said, table};
 use anyhow::{bail, Context as _, Result};
 use chrono::{TimeDelta, Utc};
 use incident_core::catalog::Catalog;
-use incident_core::command::{Command as IncidentCommand, Reply, ReportRequest};
+use incident_core::command::{Command as IncidentCommand, ReportRequest};
 use incident_core::incident::Incident;
 use incident_core::timeline::{validate_link, Entry};
 use incident_core::IncidentId;
@@ -56,16 +56,6 @@ fn check_offline(command: &Command) -> Result<Option<Catalog>> {
         }
         _ => None,
     })
-}
-
-/// Prints what the command API answered: its one line, or its data for scripts.
-pub fn said(out: Output, reply: &Reply) -> Result<()> {
-    let data = if reply.data.is_null() {
-        json!({ "message": reply.message })
-    } else {
-        reply.data.clone()
-    };
-    emit(out, &data, |_| format!("{}\n", reply.message))
 }
 
 pub async fn run(cli: Cli) -> Result<()> {

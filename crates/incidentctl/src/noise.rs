@@ -2,9 +2,8 @@
 //! that opened nothing (read from the incidents table).
 
 use crate::cli::{Output, SilenceCommand};
-use crate::commands::said;
 use crate::context::Ctx;
-use crate::render::{emit, table};
+use crate::render::{emit, said, table};
 use anyhow::{bail, Result};
 use chrono::Utc;
 use incident_core::noise::SilenceRequest;

@@ -2,9 +2,8 @@
 //! read and checked here with the core's own rendering and gaps.
 
 use crate::cli::{ActionCommand, CoeCommand, Output, WhyCommand};
-use crate::commands::said;
 use crate::context::Ctx;
-use crate::render::{emit, table};
+use crate::render::{emit, said, table};
 use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{NaiveDate, TimeDelta, Utc};
 use incident_core::actions::incident_of_action;

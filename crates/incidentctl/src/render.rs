@@ -49,6 +49,16 @@ pub fn duration(secs: i64) -> String {
     }
 }
 
+/// Prints what the command API answered: its one line, or its data for scripts.
+pub fn said(out: Output, reply: &incident_core::command::Reply) -> anyhow::Result<()> {
+    let data = if reply.data.is_null() {
+        serde_json::json!({ "message": reply.message })
+    } else {
+        reply.data.clone()
+    };
+    emit(out, &data, |_| format!("{}\n", reply.message))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
