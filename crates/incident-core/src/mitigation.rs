@@ -662,26 +662,12 @@ pub fn recurrence_checks(service: Option<&Service>, kind: Option<Kind>) -> Vec<S
 #[cfg(test)]
 mod recovery_tests {
     use super::*;
-    use crate::signal::{Health, SignalSource};
+    use crate::signal::Health;
     use crate::SignalKey;
 
     fn s(alarm: &str, health: Health, minutes_ago: i64, now: DateTime<Utc>) -> Signal {
-        Signal {
-            key: SignalKey::new("t", &format!("{alarm}-{minutes_ago}")),
-            source: SignalSource::Alarm,
-            health,
-            resource: alarm.into(),
-            at: now - TimeDelta::minutes(minutes_ago),
-            reason: "r".into(),
-            service_hint: None,
-            exercise: false,
-            alarm: None,
-            link: None,
-            reporter: None,
-            quiet: None,
-            time_note: None,
-            aws: None,
-        }
+        let key = SignalKey::new("t", &format!("{alarm}-{minutes_ago}"));
+        Signal::bare_alarm(key, alarm, health, now - TimeDelta::minutes(minutes_ago))
     }
 
     #[test]

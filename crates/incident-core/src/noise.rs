@@ -157,22 +157,12 @@ mod tests {
     }
 
     fn alarm(t: &str) -> Signal {
-        Signal {
-            key: SignalKey::new("aws.cloudwatch", t),
-            source: SignalSource::Alarm,
-            health: Health::Impaired,
-            resource: "checkout-api-5xx".into(),
-            at: at(t),
-            reason: "r".into(),
-            service_hint: None,
-            exercise: false,
-            alarm: None,
-            link: None,
-            reporter: None,
-            quiet: None,
-            time_note: None,
-            aws: None,
-        }
+        Signal::bare_alarm(
+            SignalKey::new("aws.cloudwatch", t),
+            "checkout-api-5xx",
+            Health::Impaired,
+            at(t),
+        )
     }
 
     fn caller(name: &str) -> Caller {

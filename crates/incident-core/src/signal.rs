@@ -270,6 +270,27 @@ pub fn contributors(signals: &[Signal]) -> Vec<ContributorState> {
 }
 
 impl Signal {
+    /// A bare alarm signal with nothing but its key, alarm, health and time, for tests.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn bare_alarm(key: SignalKey, resource: &str, health: Health, at: DateTime<Utc>) -> Self {
+        Self {
+            key,
+            source: SignalSource::Alarm,
+            health,
+            resource: resource.into(),
+            at,
+            reason: "r".into(),
+            service_hint: None,
+            exercise: false,
+            alarm: None,
+            link: None,
+            reporter: None,
+            quiet: None,
+            time_note: None,
+            aws: None,
+        }
+    }
+
     /// True for an alarm of the loop itself (its name starts with `own_prefix`): those tell the
     /// operators directly, and an incident about the loop, run by the loop, would be a circle.
     pub fn is_own_alarm(&self, own_prefix: &str) -> bool {
