@@ -146,6 +146,8 @@ async fn main() -> Result<()> {
                 id: Some(id.clone()),
                 source: SOURCE.into(),
                 detail_type: ALARM_CHANGE.into(),
+                account: None,
+                region: None,
                 time: Some(Utc::now()),
                 resources: vec![],
                 detail: detail.clone(),

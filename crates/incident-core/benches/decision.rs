@@ -6,7 +6,7 @@
 //! check, as the store's dedup item drops them). Reports events per second. DynamoDB, not this,
 //! bounds ingest in a deployment; this keeps the core out of the way.
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::{TimeDelta, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use incident_core::catalog::Catalog;
 use incident_core::correlation::{correlate, Policy, ServiceClusters, StormState};
@@ -53,16 +53,7 @@ fn events(count: usize, duplicate_share: f64) -> Vec<String> {
 
 /// JSON text → envelope, the fields the ingest handler takes from `aws_lambda_events`.
 fn envelope(text: &str) -> Envelope {
-    let mut v: Value = serde_json::from_str(text).expect("event JSON");
-    let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    Envelope {
-        id: field(&v, "id"),
-        source: field(&v, "source").unwrap_or_default(),
-        detail_type: field(&v, "detail-type").unwrap_or_default(),
-        time: field(&v, "time").and_then(|t| DateTime::parse_from_rfc3339(&t).ok().map(|t| t.with_timezone(&Utc))),
-        resources: serde_json::from_value(v["resources"].take()).unwrap_or_default(),
-        detail: v["detail"].take(),
-    }
+    Envelope::from_json(&serde_json::from_str::<Value>(text).expect("event JSON"))
 }
 
 fn bench(c: &mut Criterion) {

@@ -121,6 +121,12 @@ pub struct Service {
     /// The regions it runs in (empty: any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<String>,
+    /// Glob patterns (`*` and `?`) over what deploys to it, so that deployment and configuration
+    /// events find it: ECS services as `cluster/service`, CodeDeploy groups as
+    /// `application/group`, stack names, Lambda function names, SSM parameter names, or any ARN
+    /// the event lists. Its ECS cluster and service (under `mitigation`) match without a pattern.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
 }
 
 impl Service {
@@ -131,7 +137,7 @@ impl Service {
     }
 
     /// The resources the catalog names for this service (its mitigation targets).
-    fn resources(&self) -> impl Iterator<Item = &str> {
+    fn mitigation_targets(&self) -> impl Iterator<Item = &str> {
         let m = &self.mitigation;
         [&m.zonal_shift_resource, &m.ecs_cluster, &m.ecs_service]
             .into_iter()
@@ -297,7 +303,7 @@ impl Catalog {
                 .collect();
             // The service whose own resource AWS names as affected, else the first that uses it.
             let named = users.iter().find(|s| {
-                s.resources()
+                s.mitigation_targets()
                     .any(|r| aws.entities.iter().any(|e| e == r || e.ends_with(&format!("/{r}"))))
             });
             return match named.or(users.first()) {
@@ -349,6 +355,44 @@ impl Catalog {
                 known: false,
                 how: "no catalog service matches".into(),
             },
+        }
+    }
+}
+
+impl Catalog {
+    /// Names the service a change belongs to from what names the changed resource (its name first,
+    /// then the ARNs its event lists): the first service, in catalog order, with a `resources`
+    /// pattern that matches one of them, or whose ECS cluster and service it is. A change that
+    /// matches nothing is kept under `unmapped/NAME`.
+    pub fn resolve_change(&self, names: &[String]) -> ServiceMatch {
+        for s in &self.services {
+            let m = &s.mitigation;
+            if let (Some(cluster), Some(service)) = (&m.ecs_cluster, &m.ecs_service) {
+                let ecs = format!("{cluster}/{service}");
+                if names.iter().any(|n| *n == ecs) {
+                    return ServiceMatch {
+                        service: s.name.clone(),
+                        known: true,
+                        how: format!("its ECS service {ecs}"),
+                    };
+                }
+            }
+            let hit = s
+                .resources
+                .iter()
+                .find(|p| names.iter().any(|n| glob_match(p, n)));
+            if let Some(p) = hit {
+                return ServiceMatch {
+                    service: s.name.clone(),
+                    known: true,
+                    how: format!("resource pattern '{p}'"),
+                };
+            }
+        }
+        ServiceMatch {
+            service: format!("unmapped/{}", names.first().map(String::as_str).unwrap_or("change")),
+            known: false,
+            how: "no catalog service names this resource".into(),
         }
     }
 }
@@ -413,6 +457,24 @@ mod tests {
             time_note: None,
             aws: None,
         }
+    }
+
+    #[test]
+    fn changes_find_their_service_by_its_ecs_service_or_a_resource_pattern() {
+        let c = example();
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ecs = c.resolve_change(&names(&["shop/checkout-api"]));
+        assert_eq!((ecs.service.as_str(), ecs.known), ("checkout", true));
+        assert_eq!(ecs.how, "its ECS service shop/checkout-api");
+        let param = c.resolve_change(&names(&["/checkout/feature-flags"]));
+        assert_eq!(param.service, "checkout");
+        let by_arn = c.resolve_change(&names(&[
+            "nothing-we-know",
+            "arn:aws:codedeploy:eu-west-1:482913650274:deploymentgroup:AppECS-shop-checkout-api/DgpECS-shop-checkout-api",
+        ]));
+        assert_eq!(by_arn.service, "checkout", "{}", by_arn.how);
+        let unknown = c.resolve_change(&names(&["payroll-batch"]));
+        assert_eq!((unknown.service.as_str(), unknown.known), ("unmapped/payroll-batch", false));
     }
 
     #[test]

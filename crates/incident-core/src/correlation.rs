@@ -83,8 +83,9 @@ pub struct Cluster {
     /// Alarms found flapping on this incident.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub flapping: BTreeSet<String>,
-    /// Canaries whose latest run on this incident failed: only their next pass is a recovery
-    /// (a canary passes every few minutes, and each pass must not be recorded).
+    /// Canaries (and deployment targets) whose latest run on this incident failed: only their next
+    /// pass is a recovery (a canary passes every few minutes, a service deploys every day, and each
+    /// pass must not be recorded).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub failing_canaries: BTreeSet<String>,
 }
@@ -433,7 +434,7 @@ pub fn correlate(
         Health::InsufficientData => plain(Outcome::Ignored {
             reason: "INSUFFICIENT_DATA is not evidence of impact".into(),
         }),
-        Health::Recovered if signal.source == SignalSource::Canary => {
+        Health::Recovered if signal.source.passes_routinely() => {
             let name = signal.watched().unwrap_or_default();
             let waiting = clusters
                 .recovery_cluster(signal.at, policy)
@@ -446,7 +447,12 @@ pub fn correlate(
                     })
                 }
                 None => plain(Outcome::Unneeded {
-                    reason: format!("canary {name} passed; no open incident of {service} waits for it"),
+                    reason: match signal.source {
+                        SignalSource::Deployment => {
+                            format!("deployment of {name} succeeded; no open incident of {service} waits for it")
+                        }
+                        _ => format!("canary {name} passed; no open incident of {service} waits for it"),
+                    },
                 }),
             }
         }
@@ -495,7 +501,7 @@ pub fn correlate(
                 Some(alarm) => clusters.count_change(placement.incident(), alarm, signal.at, policy),
                 None => Flap::Steady,
             };
-            if signal.source == SignalSource::Canary {
+            if signal.source.passes_routinely() {
                 if let Some(c) = clusters
                     .clusters
                     .iter_mut()

@@ -336,68 +336,6 @@ pub fn alarms_of(signals: &[Signal]) -> Vec<AlarmRef> {
     by_name.into_values().collect()
 }
 
-/// A change in the window, normalised from whatever recorded it: the input the mitigation
-/// planner uses to propose a rollback.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Change {
-    pub at: DateTime<Utc>,
-    pub kind: ChangeKind,
-    pub actor: String,
-    pub resource: String,
-    pub summary: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link: Option<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeKind {
-    /// A CloudFormation stack update or change set execution.
-    StackUpdate,
-    /// Lambda code, alias or version change.
-    LambdaDeployment,
-    /// An ECS service update (new task definition, desired count).
-    EcsDeployment,
-    /// A CodeDeploy deployment.
-    CodeDeployDeployment,
-    /// Any other write API call.
-    ApiCall,
-}
-
-impl ChangeKind {
-    /// Classifies a CloudTrail event by its service and name.
-    pub fn of(event_source: &str, event_name: &str) -> Self {
-        match (event_source, event_name) {
-            ("cloudformation.amazonaws.com", n) if n.starts_with("UpdateStack") || n == "ExecuteChangeSet" => {
-                ChangeKind::StackUpdate
-            }
-            ("lambda.amazonaws.com", n)
-                if n.starts_with("UpdateFunctionCode")
-                    || n.starts_with("UpdateAlias")
-                    || n.starts_with("PublishVersion")
-                    || n.starts_with("UpdateFunctionConfiguration") =>
-            {
-                ChangeKind::LambdaDeployment
-            }
-            ("ecs.amazonaws.com", "UpdateService") => ChangeKind::EcsDeployment,
-            ("codedeploy.amazonaws.com", "CreateDeployment") => ChangeKind::CodeDeployDeployment,
-            _ => ChangeKind::ApiCall,
-        }
-    }
-
-    pub fn is_deployment(self) -> bool {
-        self != ChangeKind::ApiCall
-    }
-}
-
-/// Orders changes newest first, deployments before plain API calls at the same time.
-pub fn sort_changes(changes: &mut [Change]) {
-    changes.sort_by(|a, b| {
-        b.at.cmp(&a.at)
-            .then(b.kind.is_deployment().cmp(&a.kind.is_deployment()))
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,30 +423,6 @@ mod tests {
         let now = Utc::now();
         let w = Window::around(now - TimeDelta::minutes(10), TimeDelta::minutes(30), now);
         assert_eq!((w.from, w.to), (now - TimeDelta::minutes(40), now));
-    }
-
-    #[test]
-    fn changes_are_classified_by_what_deployed() {
-        assert_eq!(
-            ChangeKind::of("lambda.amazonaws.com", "UpdateFunctionCode20150331v2"),
-            ChangeKind::LambdaDeployment
-        );
-        assert_eq!(
-            ChangeKind::of("cloudformation.amazonaws.com", "UpdateStack"),
-            ChangeKind::StackUpdate
-        );
-        assert_eq!(
-            ChangeKind::of("ecs.amazonaws.com", "UpdateService"),
-            ChangeKind::EcsDeployment
-        );
-        assert_eq!(
-            ChangeKind::of("codedeploy.amazonaws.com", "CreateDeployment"),
-            ChangeKind::CodeDeployDeployment
-        );
-        assert_eq!(
-            ChangeKind::of("s3.amazonaws.com", "PutBucketPolicy"),
-            ChangeKind::ApiCall
-        );
     }
 
     #[test]

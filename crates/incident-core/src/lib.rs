@@ -8,6 +8,7 @@ pub mod actions;
 pub mod app_event;
 pub mod approval;
 pub mod catalog;
+pub mod change;
 pub mod coe;
 pub mod command;
 pub mod correlation;

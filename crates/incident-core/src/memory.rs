@@ -6,6 +6,7 @@ use crate::actions::ActionItem;
 use crate::app_event::AppEvent;
 use crate::approval::Approval;
 use crate::catalog::{Catalog, ServiceMatch};
+use crate::change::Change;
 use crate::coe::Authored;
 use crate::command::State as CommandState;
 use crate::correlation::{Outcome, Policy, ServiceClusters, Space, StormState};
@@ -18,6 +19,7 @@ use crate::tickets::Ticket;
 use crate::timeline::Entry;
 use crate::whys::Tree;
 use crate::{IncidentId, SignalKey};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -39,6 +41,8 @@ struct State {
     versions: HashMap<IncidentId, Versions>,
     /// Signals recorded and ignored, with the reason.
     ignored: Vec<(String, Signal)>,
+    /// Change events per space and service, one per event.
+    changes: HashMap<(Space, String), Vec<Change>>,
 }
 
 /// The incident store in memory.
@@ -279,6 +283,37 @@ impl IncidentStore for MemoryStore {
             storm.close(&incident.id);
         }
         Ok(())
+    }
+}
+
+impl ChangeLog for MemoryStore {
+    async fn record_change(&self, space: Space, service: &str, change: &Change) -> PortResult<()> {
+        let mut state = self.state.lock().unwrap();
+        let events = state.changes.entry((space, service.to_string())).or_default();
+        if !events.contains(change) {
+            events.push(change.clone());
+        }
+        Ok(())
+    }
+
+    async fn changes(
+        &self,
+        space: Space,
+        service: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> PortResult<Vec<Change>> {
+        let state = self.state.lock().unwrap();
+        let mut out: Vec<Change> = state
+            .changes
+            .get(&(space, service.to_string()))
+            .into_iter()
+            .flatten()
+            .filter(|c| from <= c.at && c.at <= to)
+            .cloned()
+            .collect();
+        out.sort_by_key(|c| c.at);
+        Ok(out)
     }
 }
 

@@ -7,7 +7,7 @@
 //! confirmation.
 
 use crate::catalog::Service;
-use crate::evidence::{Change, ChangeKind};
+use crate::change::{Change, ChangeKind};
 use crate::incident::Incident;
 use crate::signal::Signal;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -227,7 +227,7 @@ pub fn plan(service: Option<&Service>, impact_start: DateTime<Utc>, signals: &[S
                 "{} by {} on {} {minutes} min before impact start: roll it back",
                 change.summary, change.actor, change.resource
             ),
-            evidence: vec![format!("change {} at {}", change.summary, change.at.to_rfc3339())],
+            evidence: vec![change_evidence(change)],
             requires_confirmation: false,
         });
     }
@@ -250,8 +250,7 @@ pub fn plan(service: Option<&Service>, impact_start: DateTime<Utc>, signals: &[S
     // 5. Revert a configuration change (a write that is not a deployment) before impact.
     let config_change = changes
         .iter()
-        .filter(|c| c.kind == ChangeKind::ApiCall && c.at <= impact_start && impact_start - c.at <= CHANGE_WINDOW)
-        .filter(|c| c.summary.starts_with("PutParameter") || c.summary.starts_with("UpdateFunctionConfiguration"))
+        .filter(|c| c.kind == ChangeKind::ConfigChange && c.at <= impact_start && impact_start - c.at <= CHANGE_WINDOW)
         .max_by_key(|c| c.at);
 
     let ecs = |name: &str| {
@@ -302,7 +301,7 @@ pub fn plan(service: Option<&Service>, impact_start: DateTime<Utc>, signals: &[S
                 ("ToVersion".into(), placeholder("previous version")),
             ]),
             rationale: format!("{} by {} before impact: revert it", change.summary, change.actor),
-            evidence: vec![format!("change {} at {}", change.summary, change.at.to_rfc3339())],
+            evidence: vec![change_evidence(change)],
             requires_confirmation: false,
         });
     }
@@ -343,6 +342,16 @@ fn names(signals: &[&Signal]) -> String {
         .join(", ")
 }
 
+/// What a candidate rests on: the change, when, and how the loop learnt of it.
+fn change_evidence(change: &Change) -> String {
+    format!(
+        "change {} at {} ({})",
+        change.summary,
+        change.at.to_rfc3339(),
+        change.origin.describe()
+    )
+}
+
 fn rollback_parameters(change: &Change) -> BTreeMap<String, String> {
     let mut p = BTreeMap::new();
     match change.kind {
@@ -352,8 +361,13 @@ fn rollback_parameters(change: &Change) -> BTreeMap<String, String> {
             p.insert("ToVersion".into(), placeholder("previous version"));
         }
         ChangeKind::EcsDeployment => {
-            p.insert("Service".into(), change.resource.clone());
-            p.insert("Cluster".into(), placeholder("cluster"));
+            // Events name it `cluster/service`; CloudTrail by the service alone (or its ARN).
+            let (cluster, service) = match change.resource.rsplit_once('/') {
+                Some((c, s)) if !c.contains(':') => (c.to_string(), s.to_string()),
+                _ => (placeholder("cluster"), change.resource.clone()),
+            };
+            p.insert("Service".into(), service);
+            p.insert("Cluster".into(), cluster);
             p.insert("TaskDefinition".into(), placeholder("previous task definition"));
         }
         ChangeKind::CodeDeployDeployment => {
@@ -427,14 +441,7 @@ mod tests {
     }
 
     fn change(kind: ChangeKind, minutes_before: i64, summary: &str) -> Change {
-        Change {
-            at: t0() - TimeDelta::minutes(minutes_before),
-            kind,
-            actor: "deployer".into(),
-            resource: "checkout-api".into(),
-            summary: summary.into(),
-            link: None,
-        }
+        crate::change::change(kind, t0() - TimeDelta::minutes(minutes_before), "checkout-api", summary)
     }
 
     fn kinds(plan: &Plan) -> Vec<Kind> {
@@ -463,6 +470,21 @@ mod tests {
             p.correlated_change.as_ref().map(|c| c.kind),
             Some(ChangeKind::LambdaDeployment)
         );
+    }
+
+    #[test]
+    fn a_deployment_recorded_as_it_happened_names_its_cluster_and_service_and_says_where_it_came_from() {
+        let mut c = change(ChangeKind::EcsDeployment, 8, "ECS deployment ecs-svc/1 failed");
+        c.resource = "shop/checkout-api".into();
+        c.origin = crate::change::Origin::Event;
+        let p = plan(None, t0(), &[], &[c]);
+        let rollback = &p.candidates[0];
+        assert_eq!(rollback.kind, Kind::Rollback);
+        assert_eq!(
+            (rollback.parameters["Cluster"].as_str(), rollback.parameters["Service"].as_str()),
+            ("shop", "checkout-api")
+        );
+        assert!(rollback.evidence[0].ends_with("(as it happened)"), "{:?}", rollback.evidence);
     }
 
     #[test]
@@ -529,12 +551,16 @@ mod tests {
 
     #[test]
     fn saturation_alarms_explain_scale_up_and_a_config_change_offers_a_revert() {
-        let changes = [change(ChangeKind::ApiCall, 20, "PutParameter (ssm.amazonaws.com)")];
+        let changes = [
+            change(ChangeKind::ConfigChange, 20, "PutParameter (ssm.amazonaws.com)"),
+            change(ChangeKind::ApiCall, 10, "PutObject (s3.amazonaws.com)"),
+        ];
         let p = plan(None, t0(), &[alarm("checkout-cpu", "CPUUtilization", &[])], &changes);
         assert!(p.correlated);
         let scale = p.candidates.iter().find(|c| c.kind == Kind::ScaleUp).unwrap();
         assert!(scale.rationale.contains("checkout-cpu"));
-        assert!(kinds(&p).contains(&Kind::RevertConfig));
+        let revert = p.candidates.iter().find(|c| c.kind == Kind::RevertConfig).unwrap();
+        assert!(revert.rationale.starts_with("PutParameter"), "{}", revert.rationale);
         let mut sorted = kinds(&p);
         sorted.sort();
         assert_eq!(kinds(&p), sorted, "always in preference order");

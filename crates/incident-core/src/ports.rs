@@ -8,7 +8,8 @@ use crate::approval::{Approval, Caller};
 use crate::catalog::{Catalog, ServiceMatch};
 use crate::coe::Authored;
 use crate::command::{decide, Command, Decided, Refusal, State};
-use crate::correlation::{Outcome, Policy};
+use crate::change::Change;
+use crate::correlation::{Outcome, Policy, Space};
 use crate::effects::Effects;
 use crate::evidence::{AlarmRef, Collected, Window};
 use crate::incident::Incident;
@@ -19,6 +20,7 @@ use crate::tickets::Ticket;
 use crate::timeline::Entry;
 use crate::whys::Tree;
 use crate::IncidentId;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -37,6 +39,28 @@ pub enum PortError {
     /// Throttling, network, contention: worth retrying.
     #[error("{0}")]
     Transient(String),
+}
+
+/// Changes (deployments, configuration changes) recorded as they happen, per service and space
+/// (a game day's changes apart from real ones).
+pub trait ChangeLog: Sync {
+    /// Keeps one event of a change; the same event again changes nothing.
+    fn record_change(
+        &self,
+        space: Space,
+        service: &str,
+        change: &Change,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// The service's change events from `from` to `to`, oldest first, one per event (see
+    /// [`crate::change::collapse`] for one per deployment).
+    fn changes(
+        &self,
+        space: Space,
+        service: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<Vec<Change>>> + Send;
 }
 
 /// A rule refusing a lifecycle step (see [`run_step`]).
@@ -232,7 +256,7 @@ pub trait EvidenceSources: Sync {
         cap_bytes: usize,
     ) -> impl Future<Output = PortResult<Collected>> + Send;
 
-    /// Write API calls and deployments in the window, as [`crate::evidence::Change`]s.
+    /// Write API calls and deployments in the window, as [`crate::change::Change`]s.
     fn changes(&self, window: &Window, cap_bytes: usize) -> impl Future<Output = PortResult<Collected>> + Send;
 }
 

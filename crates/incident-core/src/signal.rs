@@ -17,6 +17,16 @@ pub enum SignalSource {
     CustomerReport,
     /// An AWS Health event: is it us, or AWS?
     AwsHealth,
+    /// A deployment's end: a failed one impairs, the next successful one of its target recovers.
+    Deployment,
+}
+
+impl SignalSource {
+    /// Whether it passes routinely (a canary every few minutes, a deployment every day): only its
+    /// pass after a failure on an incident is a recovery, and other passes are not recorded.
+    pub fn passes_routinely(self) -> bool {
+        matches!(self, SignalSource::Canary | SignalSource::Deployment)
+    }
 }
 
 /// What the signal says about the service.
@@ -273,13 +283,18 @@ impl Signal {
     /// A bare alarm signal with nothing but its key, alarm, health and time, for tests.
     #[cfg(any(test, feature = "testing"))]
     pub fn bare_alarm(key: SignalKey, resource: &str, health: Health, at: DateTime<Utc>) -> Self {
+        Self::new(key, SignalSource::Alarm, health, resource, at, "r")
+    }
+
+    /// A signal with nothing but what every signal has.
+    pub fn new(key: SignalKey, source: SignalSource, health: Health, resource: &str, at: DateTime<Utc>, reason: &str) -> Self {
         Self {
             key,
-            source: SignalSource::Alarm,
+            source,
             health,
             resource: resource.into(),
             at,
-            reason: "r".into(),
+            reason: reason.into(),
             service_hint: None,
             exercise: false,
             alarm: None,
@@ -310,7 +325,7 @@ impl Signal {
                 Some(c) => format!("{} [{}]", self.resource, c.label()),
                 None => self.resource.clone(),
             }),
-            SignalSource::Canary => Some(self.resource.clone()),
+            SignalSource::Canary | SignalSource::Deployment => Some(self.resource.clone()),
             // An AWS issue is over when AWS closes it.
             SignalSource::AwsHealth => Some(
                 self.aws
@@ -334,6 +349,8 @@ impl Signal {
             (SignalSource::CustomerReport, _) => "customer impact reported",
             (SignalSource::AwsHealth, Health::Recovered) => "AWS Health event closed",
             (SignalSource::AwsHealth, _) => "AWS Health event",
+            (SignalSource::Deployment, Health::Recovered) => "deployment succeeded",
+            (SignalSource::Deployment, _) => "deployment failed",
         };
         let named = match self.source {
             SignalSource::AwsHealth | SignalSource::CustomerReport => self.resource.clone(),

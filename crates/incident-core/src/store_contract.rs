@@ -311,3 +311,54 @@ where
     );
     assert!(late.contains("is not an http(s) URL"), "{late}");
 }
+
+/// The change log's contract: an event is kept once however often it arrives, changes are read
+/// by service, space and time, oldest first. `tag` keeps several runs on one store apart.
+pub async fn change_log_contract<S: crate::ports::ChangeLog>(store: &S, at: DateTime<Utc>, tag: &str) {
+    use crate::change::{collapse, Change, ChangeKind, ChangeOutcome, Origin};
+    use crate::correlation::Space;
+    let service = format!("contract-{tag}");
+    let event = |minutes: i64, outcome: ChangeOutcome| Change {
+        at: at + TimeDelta::minutes(minutes),
+        kind: ChangeKind::EcsDeployment,
+        actor: "ECS".into(),
+        resource: "shop/checkout-api".into(),
+        summary: format!("ECS deployment ecs-svc/{tag} {}", outcome.describe()),
+        link: None,
+        origin: Origin::Event,
+        id: Some(format!("ecs-svc/{tag}")),
+        outcome: Some(outcome),
+    };
+    let (started, failed) = (event(0, ChangeOutcome::Started), event(6, ChangeOutcome::Failed));
+    for c in [&failed, &started, &started] {
+        store.record_change(Space::Real, &service, c).await.expect("recorded");
+    }
+    let mut rehearsed = event(1, ChangeOutcome::Started);
+    rehearsed.id = Some("rehearsal".into());
+    store.record_change(Space::GameDay, &service, &rehearsed).await.expect("recorded");
+
+    let got = store
+        .changes(Space::Real, &service, at - TimeDelta::hours(1), at + TimeDelta::hours(1))
+        .await
+        .expect("read");
+    assert_eq!(got, [started.clone(), failed.clone()], "once each, oldest first, real ones only");
+    let one = collapse(got);
+    assert_eq!(one.len(), 1);
+    assert_eq!((one[0].at, one[0].outcome), (started.at, Some(ChangeOutcome::Failed)));
+
+    let later = store
+        .changes(Space::Real, &service, at + TimeDelta::minutes(5), at + TimeDelta::hours(1))
+        .await
+        .expect("read");
+    assert_eq!(later, [failed], "read from a time on");
+    let game = store
+        .changes(Space::GameDay, &service, at - TimeDelta::hours(1), at + TimeDelta::hours(1))
+        .await
+        .expect("read");
+    assert_eq!(game, [rehearsed]);
+    let other = store
+        .changes(Space::Real, "another-service", at - TimeDelta::hours(1), at + TimeDelta::hours(1))
+        .await
+        .expect("read");
+    assert!(other.is_empty());
+}

@@ -38,6 +38,11 @@ fn refused(command: Command, state: &State) -> Refusal {
 }
 
 #[tokio::test]
+async fn the_in_memory_store_keeps_the_change_log_contract() {
+    incident_core::store_contract::change_log_contract(&MemoryStore::default(), Utc::now(), "memory").await;
+}
+
+#[tokio::test]
 async fn the_in_memory_store_keeps_the_command_store_contract() {
     let store = MemoryStore::default();
     command_store_contract(&store, &catalog(), Utc::now() - TimeDelta::minutes(5), "memory").await;

@@ -14,15 +14,7 @@ fn parse(e: &Envelope) -> Result<Signal, ParseError> {
 fn envelope(path: &str) -> Envelope {
     let text = std::fs::read_to_string(format!("{}/../../events/{path}", env!("CARGO_MANIFEST_DIR")))
         .unwrap_or_else(|e| panic!("{path}: {e}"));
-    let v: Value = serde_json::from_str(&text).unwrap();
-    Envelope {
-        id: v["id"].as_str().map(str::to_string),
-        source: v["source"].as_str().unwrap().to_string(),
-        detail_type: v["detail-type"].as_str().unwrap().to_string(),
-        time: v["time"].as_str().map(|t| t.parse().unwrap()),
-        resources: serde_json::from_value(v["resources"].clone()).unwrap_or_default(),
-        detail: v.get("detail").cloned().unwrap_or(Value::Null),
-    }
+    Envelope::from_json(&serde_json::from_str::<Value>(&text).unwrap())
 }
 
 #[test]

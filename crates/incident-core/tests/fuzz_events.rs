@@ -1,12 +1,13 @@
 //! Ingest's parser against hostile input: arbitrary envelopes, and every field of every documented
 //! event replaced by arbitrary JSON. It never panics; a refusal is a typed error with a one-line
-//! reason; an accepted event is a valid signal — every text one safe line within its cap, its time
-//! within the clock's bounds.
+//! reason; an accepted event is a valid signal or change — every text one safe line within its cap,
+//! its time within the clock's bounds.
 //!
 //! The budget is fixed so that CI's time is: `FUZZ_CASES` cases per property (default 512).
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use incident_core::event::{self, parse_at, Envelope, MAX_AGE, MAX_AHEAD};
+use incident_core::change::Change;
+use incident_core::event::{self, changes, read_within, Envelope, Observed, TimeBounds, MAX_AGE, MAX_AHEAD};
 use incident_core::signal::Signal;
 use incident_core::text;
 use proptest::prelude::*;
@@ -59,6 +60,11 @@ const SOURCES: &[&str] = &[
     event::CUSTOMER_SOURCE,
     event::GAMEDAY_SOURCE,
     "aws.health",
+    changes::CODEDEPLOY_SOURCE,
+    changes::ECS_SOURCE,
+    changes::CLOUDFORMATION_SOURCE,
+    changes::SSM_SOURCE,
+    changes::LAMBDA_SOURCE,
     "",
 ];
 const TYPES: &[&str] = &[
@@ -68,6 +74,11 @@ const TYPES: &[&str] = &[
     event::CANARY_SUCCESS,
     event::CUSTOMER_REPORT,
     "AWS Health Event",
+    changes::CODEDEPLOY_DEPLOYMENT,
+    changes::ECS_DEPLOYMENT,
+    changes::STACK_STATUS,
+    changes::PARAMETER_CHANGE,
+    changes::API_CALL,
 ];
 
 fn envelope() -> impl Strategy<Value = Envelope> {
@@ -83,6 +94,8 @@ fn envelope() -> impl Strategy<Value = Envelope> {
             id,
             source,
             detail_type,
+            account: None,
+            region: None,
             time: days.map(|d| now() + TimeDelta::days(d)),
             resources,
             detail,
@@ -129,9 +142,36 @@ fn valid(signal: &Signal) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// What every accepted change must be.
+fn valid_change(change: &Change) -> Result<(), TestCaseError> {
+    safe("change resource", &change.resource, text::NAME_MAX)?;
+    prop_assert!(!change.resource.is_empty());
+    safe("change summary", &change.summary, text::NAME_MAX)?;
+    safe("change actor", &change.actor, text::LABEL_MAX)?;
+    if let Some(id) = &change.id {
+        safe("change id", id, 128)?;
+    }
+    prop_assert!(change.at >= now() - MAX_AGE && change.at <= now() + MAX_AHEAD);
+    Ok(())
+}
+
+fn read(envelope: &Envelope) -> Result<Observed, event::ParseError> {
+    read_within(envelope, now(), TimeBounds::default())
+}
+
 fn check(envelope: &Envelope) -> Result<(), TestCaseError> {
-    match parse_at(envelope, now()) {
-        Ok(signal) => valid(&signal),
+    match read(envelope) {
+        Ok(Observed::Signal(signal)) => valid(&signal),
+        Ok(Observed::Change(c)) => {
+            valid_change(&c.change)?;
+            for name in &c.names {
+                safe("change name", name, text::NAME_MAX)?;
+            }
+            match &c.signal {
+                Some(s) => valid(s),
+                None => Ok(()),
+            }
+        }
         Err(e) => {
             let reason = e.to_string();
             prop_assert!(!reason.is_empty() && !reason.contains('\n'), "reason {reason:?}");
@@ -144,7 +184,7 @@ fn check(envelope: &Envelope) -> Result<(), TestCaseError> {
 fn corpus() -> Vec<(String, Value)> {
     let root = format!("{}/../../events", env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
-    for dir in ["cloudwatch", "synthetics"] {
+    for dir in ["cloudwatch", "synthetics", "health", "deployments"] {
         for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
             let path = entry.unwrap().path();
             let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -156,12 +196,8 @@ fn corpus() -> Vec<(String, Value)> {
 
 fn to_envelope(v: &Value) -> Envelope {
     Envelope {
-        id: v["id"].as_str().map(str::to_string),
-        source: v["source"].as_str().unwrap_or_default().to_string(),
-        detail_type: v["detail-type"].as_str().unwrap_or_default().to_string(),
         time: Some(now()),
-        resources: serde_json::from_value(v["resources"].clone()).unwrap_or_default(),
-        detail: v["detail"].clone(),
+        ..Envelope::from_json(v)
     }
 }
 
@@ -203,8 +239,8 @@ fn replace(v: &mut Value, path: &[String], with: Value) {
 #[test]
 fn the_mutated_corpus_is_accepted_as_documented() {
     for (name, v) in corpus() {
-        let signal = parse_at(&to_envelope(&v), now()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        valid(&signal).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check(&to_envelope(&v)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        read(&to_envelope(&v)).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
 
@@ -212,7 +248,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
-    fn arbitrary_envelopes_are_refused_with_a_reason_or_become_valid_signals(e in envelope()) {
+    fn arbitrary_envelopes_are_refused_with_a_reason_or_become_valid_signals_or_changes(e in envelope()) {
         check(&e)?;
     }
 

@@ -1,7 +1,7 @@
 //! The shipped SSM Automation runbooks are complete documents, and they are the ones the
 //! mitigation planner names, with the parameters it fills in.
 
-use incident_core::evidence::ChangeKind;
+use incident_core::change::ChangeKind;
 use incident_core::mitigation::{plan, Kind};
 use serde_yaml::Value;
 use std::collections::BTreeSet;
@@ -91,13 +91,16 @@ fn the_planner_names_only_shipped_runbooks_and_their_real_parameters() {
             "metrics": [{ "id": "m1", "name": "HTTPCode_Target_5XX_Count", "dimensions": { "AvailabilityZone": "use1-az1" } }] }
     }))
     .unwrap();
-    let change = |kind, summary: &str| incident_core::evidence::Change {
+    let change = |kind, summary: &str| incident_core::change::Change {
         at: now - chrono::TimeDelta::minutes(5),
         kind,
         actor: "a".into(),
         resource: "r".into(),
         summary: summary.into(),
         link: None,
+        origin: incident_core::change::Origin::CloudTrail,
+        id: None,
+        outcome: None,
     };
     let mut proposed = Vec::new();
     for kind in [
@@ -108,7 +111,7 @@ fn the_planner_names_only_shipped_runbooks_and_their_real_parameters() {
     ] {
         proposed.extend(plan(None, now, std::slice::from_ref(&zonal), &[change(kind, "deploy")]).candidates);
     }
-    proposed.extend(plan(None, now, &[], &[change(ChangeKind::ApiCall, "PutParameter")]).candidates);
+    proposed.extend(plan(None, now, &[], &[change(ChangeKind::ConfigChange, "PutParameter")]).candidates);
     let covered: BTreeSet<String> = proposed.iter().map(|c| c.runbook.clone()).collect();
     assert_eq!(covered, shipped, "each runbook is reached by a plan in this test");
     for c in proposed {

@@ -4,7 +4,8 @@
 use super::{chrono_time, smithy_time};
 use crate::AwsError;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
-use incident_core::evidence::{sort_changes, Change, ChangeKind, Collected, Window};
+use incident_core::change::{sort_changes, Change, ChangeKind, Origin};
+use incident_core::evidence::{Collected, Window};
 use serde_json::Value;
 
 pub(super) async fn changes(
@@ -52,6 +53,9 @@ pub(super) async fn changes(
                 summary: format!("{name} ({source})"),
                 link: e.event_id().map(|id| format!("cloudtrail:event/{id}")),
                 resource,
+                origin: Origin::CloudTrail,
+                id: detail["requestID"].as_str().map(str::to_string),
+                outcome: None,
             };
             if !budget.push(serde_json::to_value(&change).unwrap_or(Value::Null)) {
                 break;

@@ -11,6 +11,8 @@
 //! ([`crate::text`]), what becomes a key (a reported service, a report id) is refused unless it is a
 //! plain identifier, and an event's own time is bounded by the clock ([`MAX_AGE`], [`MAX_AHEAD`]).
 
+pub mod changes;
+
 use crate::signal::{
     AlarmDetails, AlarmKind, AlarmMetric, AwsHealthDetails, Contributor, Health, Quiet, Signal, SignalSource,
 };
@@ -70,9 +72,30 @@ pub struct Envelope {
     pub id: Option<String>,
     pub source: String,
     pub detail_type: String,
+    /// The account and region the event happened in (another account's, when forwarded).
+    pub account: Option<String>,
+    pub region: Option<String>,
     pub time: Option<DateTime<Utc>>,
     pub resources: Vec<String>,
     pub detail: Value,
+}
+
+impl Envelope {
+    /// The envelope of an event's JSON as EventBridge delivers it (tests, fixtures and benchmarks;
+    /// the Lambda handler reads it with `aws_lambda_events`). Missing fields stay empty.
+    pub fn from_json(v: &Value) -> Self {
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        Envelope {
+            id: text("id"),
+            source: text("source").unwrap_or_default(),
+            detail_type: text("detail-type").unwrap_or_default(),
+            account: text("account"),
+            region: text("region"),
+            time: text("time").and_then(|t| DateTime::parse_from_rfc3339(&t).ok().map(|t| t.with_timezone(&Utc))),
+            resources: serde_json::from_value(v.get("resources").cloned().unwrap_or(Value::Null)).unwrap_or_default(),
+            detail: v.get("detail").cloned().unwrap_or(Value::Null),
+        }
+    }
 }
 
 /// Why an event is not a signal. Every variant is permanent: retrying the same event cannot help,
@@ -115,6 +138,33 @@ fn accepted(source: &str) -> Option<&'static [&'static str]> {
     }
 }
 
+/// What an accepted event is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observed {
+    Signal(Box<Signal>),
+    /// A deployment or configuration change (a failed deployment carries a signal too).
+    Change(Box<changes::ChangeEvent>),
+}
+
+/// Reads one envelope arriving at `now`: a change event, or else a signal.
+pub fn read_within(envelope: &Envelope, now: DateTime<Utc>, bounds: TimeBounds) -> Result<Observed, ParseError> {
+    let is_change = changes::accepted(&envelope.source).is_some_and(|t| t.contains(&envelope.detail_type.as_str()));
+    if !is_change {
+        return parse_within(envelope, now, bounds).map(|s| Observed::Signal(Box::new(s)));
+    }
+    if envelope.detail.is_null() {
+        return Err(ParseError::MissingDetail);
+    }
+    let mut event = changes::parse(envelope)?;
+    let (at, _) = bounded(event.change.at, now, bounds)?;
+    event.change.at = at;
+    if let Some(signal) = &mut event.signal {
+        signal.exercise = envelope.source == GAMEDAY_SOURCE;
+        bound_time(signal, now, bounds)?;
+    }
+    Ok(Observed::Change(Box::new(event)))
+}
+
 /// Parses one envelope arriving now.
 pub fn parse(envelope: &Envelope) -> Result<Signal, ParseError> {
     parse_at(envelope, Utc::now())
@@ -150,26 +200,41 @@ pub fn parse_within(envelope: &Envelope, now: DateTime<Utc>, bounds: TimeBounds)
 
 /// Keeps an event's own time within the bounds around `now`.
 fn bound_time(signal: &mut Signal, now: DateTime<Utc>, bounds: TimeBounds) -> Result<(), ParseError> {
-    if signal.at < now - bounds.max_age {
+    let (at, note) = bounded(signal.at, now, bounds)?;
+    signal.at = at;
+    if note.is_some() {
+        signal.time_note = note;
+    }
+    Ok(())
+}
+
+/// An event's own time within the bounds around `now`: refused when too old, clamped to `now`
+/// (with the reason) when ahead of the clock.
+fn bounded(
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    bounds: TimeBounds,
+) -> Result<(DateTime<Utc>, Option<String>), ParseError> {
+    if at < now - bounds.max_age {
         return Err(ParseError::InvalidField {
             field: "time",
             reason: format!(
-                "{} is {} days before now; signals older than {} days are refused",
-                signal.at.to_rfc3339(),
-                (now - signal.at).num_days(),
+                "{} is {} days before now; events older than {} days are refused",
+                at.to_rfc3339(),
+                (now - at).num_days(),
                 bounds.max_age.num_days()
             ),
         });
     }
-    if signal.at > now + bounds.max_ahead {
-        signal.time_note = Some(format!(
+    if at > now + bounds.max_ahead {
+        let note = format!(
             "its own time {} was {} min ahead of the clock: recorded at arrival",
-            signal.at.format("%Y-%m-%dT%H:%M:%SZ"),
-            (signal.at - now).num_minutes()
-        ));
-        signal.at = now;
+            at.format("%Y-%m-%dT%H:%M:%SZ"),
+            (at - now).num_minutes()
+        );
+        return Ok((now, Some(note)));
     }
-    Ok(())
+    Ok((at, None))
 }
 
 fn unknown_type(envelope: &Envelope) -> ParseError {
@@ -704,6 +769,8 @@ pub fn check_report(report: &CustomerReport, now: DateTime<Utc>) -> Result<(), P
         id: Some(report.report_id.clone()),
         source: CUSTOMER_SOURCE.into(),
         detail_type: CUSTOMER_REPORT.into(),
+        account: None,
+        region: None,
         time: Some(now),
         resources: Vec::new(),
         detail: serde_json::to_value(report).map_err(|e| ParseError::MalformedDetail(e.to_string()))?,
@@ -778,6 +845,8 @@ mod tests {
             id: Some("evt-1".into()),
             source: source.into(),
             detail_type: detail_type.into(),
+            account: None,
+            region: None,
             time: Some("2026-11-23T03:00:00Z".parse().unwrap()),
             resources: vec!["arn:aws:cloudwatch:us-east-1:111122223333:alarm:a".into()],
             detail,
@@ -839,15 +908,7 @@ mod tests {
 
     fn fixture(path: &str) -> Envelope {
         let text = std::fs::read_to_string(format!("{}/../../events/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap();
-        Envelope {
-            id: v["id"].as_str().map(str::to_string),
-            source: v["source"].as_str().unwrap().into(),
-            detail_type: v["detail-type"].as_str().unwrap().into(),
-            time: v["time"].as_str().map(|t| t.parse().unwrap()),
-            resources: serde_json::from_value(v["resources"].clone()).unwrap_or_default(),
-            detail: v["detail"].clone(),
-        }
+        Envelope::from_json(&serde_json::from_str(&text).unwrap())
     }
 
     /// Parses a fixture as if it arrived a minute after its own time.
