@@ -7,6 +7,7 @@
 pub mod approvals;
 pub mod bus;
 pub mod catalog_store;
+pub mod change_log;
 pub mod effects_store;
 pub mod error;
 pub mod evidence;

@@ -8,7 +8,9 @@ use crate::store::Store;
 use crate::AwsError;
 use incident_core::app_event::AppEvent;
 use incident_core::catalog::{Catalog, ServiceMatch};
-use incident_core::correlation::Policy;
+use chrono::{DateTime, Utc};
+use incident_core::change::Change;
+use incident_core::correlation::{Policy, Space};
 use incident_core::effects::Effects;
 use incident_core::incident::Incident;
 use incident_core::ports::*;
@@ -55,6 +57,22 @@ impl IncidentStore for Store {
 
     async fn close_correlation(&self, incident: &Incident, policy: &Policy) -> PortResult<()> {
         Ok(Store::close_correlation(self, incident, policy).await?)
+    }
+}
+
+impl ChangeLog for Store {
+    async fn record_change(&self, space: Space, service: &str, change: &Change) -> PortResult<()> {
+        Ok(Store::record_change(self, space, service, change).await?)
+    }
+
+    async fn changes(
+        &self,
+        space: Space,
+        service: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> PortResult<Vec<Change>> {
+        Ok(Store::changes(self, space, service, from, to).await?)
     }
 }
 

@@ -1,13 +1,14 @@
-//! Turns one EventBridge event into a recorded signal.
+//! Turns one EventBridge event into a recorded signal, or a recorded change (and a failed
+//! deployment into both).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use incident_aws::lambda::HandlerError;
 use incident_core::app_event::AppEvent;
-use incident_core::correlation::{Outcome, Placement, Policy};
-use incident_core::event::{self, Envelope, TimeBounds};
+use incident_core::correlation::{Outcome, Placement, Policy, Space};
+use incident_core::event::{self, Envelope, Observed, TimeBounds};
 use incident_core::noise;
-use incident_core::ports::{run_step, CatalogSource, DeadLetters, IncidentStore, Lifecycles, Notifier};
+use incident_core::ports::{run_step, CatalogSource, ChangeLog, DeadLetters, IncidentStore, Lifecycles, Notifier};
 use incident_core::reconcile;
 use incident_core::signal::Signal;
 use incident_core::IncidentId;
@@ -36,26 +37,34 @@ pub enum Ingested {
         service: String,
         outcome: Outcome,
     },
+    /// A deployment or configuration change, kept for the service's planner and `changes` list.
+    Change {
+        change: String,
+        service: String,
+        how: String,
+    },
     /// The event can never be a signal; it is on the DLQ with this reason.
     Rejected { reason: String },
     /// A signal the loop does not act on, with the reason.
     Ignored { signal: String, reason: String },
 }
 
-/// Reads the envelope (with the maintained `aws_lambda_events` type) and the signal in it, as it
-/// arrives at `now`. Any failure is permanent for this event: the error says why.
-pub fn to_signal(raw: &Value, now: DateTime<Utc>, bounds: TimeBounds) -> Result<Signal, String> {
+/// Reads the envelope (with the maintained `aws_lambda_events` type) and the signal or change in
+/// it, as it arrives at `now`. Any failure is permanent for this event: the error says why.
+pub fn to_observed(raw: &Value, now: DateTime<Utc>, bounds: TimeBounds) -> Result<Observed, String> {
     let envelope: EventBridgeEvent<Value> =
         serde_json::from_value(raw.clone()).map_err(|e| format!("malformed EventBridge envelope: {e}"))?;
     let envelope = Envelope {
         id: envelope.id,
         source: envelope.source,
         detail_type: envelope.detail_type,
+        account: envelope.account,
+        region: envelope.region,
         time: envelope.time,
         resources: envelope.resources.unwrap_or_default(),
         detail: envelope.detail,
     };
-    event::parse_within(&envelope, now, bounds).map_err(|e| e.to_string())
+    event::read_within(&envelope, now, bounds).map_err(|e| e.to_string())
 }
 
 /// A signal joined an open incident: if its lifecycle is not running, the reconciler is asked (by
@@ -94,7 +103,7 @@ where
 
 pub async fn handle<S, C, L, N, D>(deps: &Deps<S, C, L, N, D>, raw: Value) -> Result<Ingested, HandlerError>
 where
-    S: IncidentStore,
+    S: IncidentStore + ChangeLog,
     C: CatalogSource,
     L: Lifecycles,
     N: Notifier,
@@ -110,14 +119,14 @@ pub async fn handle_at<S, C, L, N, D>(
     now: DateTime<Utc>,
 ) -> Result<Ingested, HandlerError>
 where
-    S: IncidentStore,
+    S: IncidentStore + ChangeLog,
     C: CatalogSource,
     L: Lifecycles,
     N: Notifier,
     D: DeadLetters,
 {
-    let mut signal = match to_signal(&raw, now, deps.bounds) {
-        Ok(signal) => signal,
+    let observed = match to_observed(&raw, now, deps.bounds) {
+        Ok(observed) => observed,
         Err(reason) => {
             // Kept whole on the DLQ with its reason; succeeding here stops Lambda retrying an event
             // that can never parse. If the DLQ write fails, the error makes Lambda retry instead.
@@ -126,19 +135,42 @@ where
             return Ok(Ingested::Rejected { reason });
         }
     };
-    if signal.is_own_alarm(&deps.own_alarm_prefix) {
-        let result = Ingested::Ignored {
-            signal: signal.key.to_string(),
-            reason: format!(
-                "{} is the loop's own alarm: it tells the operators' topic",
-                signal.resource
-            ),
-        };
-        tracing::info!(result = %serde_json::to_string(&result).unwrap_or_default(), "signal ignored");
-        return Ok(result);
-    }
-    let catalog = deps.catalog.load().await?;
-    let matched = catalog.resolve(&signal);
+    let (mut signal, matched, catalog) = match observed {
+        Observed::Signal(signal) => {
+            if signal.is_own_alarm(&deps.own_alarm_prefix) {
+                let result = Ingested::Ignored {
+                    signal: signal.key.to_string(),
+                    reason: format!(
+                        "{} is the loop's own alarm: it tells the operators' topic",
+                        signal.resource
+                    ),
+                };
+                tracing::info!(result = %serde_json::to_string(&result).unwrap_or_default(), "signal ignored");
+                return Ok(result);
+            }
+            let catalog = deps.catalog.load().await?;
+            let matched = catalog.resolve(&signal);
+            (*signal, matched, catalog)
+        }
+        Observed::Change(event) => {
+            let catalog = deps.catalog.load().await?;
+            let matched = catalog.resolve_change(&event.names);
+            let exercise = raw["source"] == event::GAMEDAY_SOURCE;
+            deps.store
+                .record_change(Space::of(exercise), &matched.service, &event.change)
+                .await?;
+            let Some(signal) = event.signal else {
+                let result = Ingested::Change {
+                    change: format!("{} of {}", event.change.summary, event.change.resource),
+                    service: matched.service,
+                    how: matched.how,
+                };
+                tracing::info!(result = %serde_json::to_string(&result).unwrap_or_default(), "change recorded");
+                return Ok(result);
+            };
+            (signal, matched, catalog)
+        }
+    };
     // A silence or maintenance window of the service: recorded, pages nobody.
     noise::apply_quiet(&catalog, &matched, &mut signal);
     let recorded = deps.store.record_signal(&matched, &signal, &deps.policy).await?;
@@ -235,7 +267,10 @@ mod tests {
     }
 
     fn to_signal(raw: &Value) -> Result<Signal, String> {
-        super::to_signal(raw, arrival(raw), TimeBounds::default())
+        match super::to_observed(raw, arrival(raw), TimeBounds::default())? {
+            Observed::Signal(s) => Ok(*s),
+            Observed::Change(c) => Err(format!("a change, not a signal: {}", c.change.summary)),
+        }
     }
 
     #[test]
@@ -511,6 +546,62 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_deployment_opens_an_incident_and_the_next_successful_one_recovers_it() {
+        let d = deps();
+        // A routine deployment: kept as a change of checkout, and nothing waits for its success.
+        let routine = handle(&d, fixture("deployments/ecs-deployment-completed.json")).await.unwrap();
+        assert!(
+            matches!(outcome_of(&routine), Some(Outcome::Unneeded { .. })),
+            "{routine:?}"
+        );
+        assert!(d.store.all().is_empty());
+
+        let failed = handle(&d, fixture("deployments/ecs-deployment-failed.json")).await.unwrap();
+        assert!(
+            matches!(outcome_of(&failed), Some(Outcome::Placed { placement: Placement::Opened { .. }, .. })),
+            "{failed:?}"
+        );
+        let incident = d.store.all().pop().unwrap();
+        assert_eq!(incident.services, ["checkout"]);
+        assert!(!incident.exercise);
+
+        let mut fixed = fixture("deployments/ecs-deployment-completed.json");
+        fixed["id"] = json!("fixed");
+        fixed["time"] = json!("2024-05-14T10:10:00Z");
+        fixed["detail"]["updatedAt"] = json!("2024-05-14T10:09:58Z");
+        let recovered = handle(&d, fixed).await.unwrap();
+        assert!(
+            matches!(outcome_of(&recovered), Some(Outcome::Recovery { .. })),
+            "{recovered:?}"
+        );
+        let stack = handle(&d, fixture("deployments/cloudformation-stack-update.json")).await.unwrap();
+        assert_eq!(
+            stack,
+            Ingested::Change {
+                change: "stack update succeeded of shop-checkout-api".into(),
+                service: "checkout".into(),
+                how: "resource pattern 'shop-checkout-api'".into(),
+            }
+        );
+        let (from, to) = ("2024-05-14T00:00:00Z".parse().unwrap(), "2024-05-15T00:00:00Z".parse().unwrap());
+        let kept = d.store.changes(Space::Real, "checkout", from, to).await.unwrap();
+        assert_eq!(kept.len(), 4, "every change event, the routine one too: {kept:#?}");
+        assert!(d.store.changes(Space::GameDay, "checkout", from, to).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_game_day_deployment_is_an_exercise_kept_apart_from_real_changes() {
+        let d = deps();
+        let mut failed = fixture("deployments/ecs-deployment-failed.json");
+        failed["source"] = json!(event::GAMEDAY_SOURCE);
+        handle(&d, failed).await.unwrap();
+        assert!(d.store.all().pop().unwrap().exercise);
+        let (from, to) = ("2024-05-14T00:00:00Z".parse().unwrap(), "2024-05-15T00:00:00Z".parse().unwrap());
+        assert_eq!(d.store.changes(Space::GameDay, "checkout", from, to).await.unwrap().len(), 1);
+        assert!(d.store.changes(Space::Real, "checkout", from, to).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
     async fn a_flapping_alarm_is_marked_once_and_its_further_changes_spare_the_timeline() {
         let d = deps();
         for i in 0..8u32 {
@@ -673,6 +764,8 @@ mod tests {
             "cloudwatch/single-metric-alarm.json",
             "cloudwatch/contributor-alarm.json",
             "synthetics/canary-failure.json",
+            "deployments/ecs-deployment-failed.json",
+            "deployments/lambda-code-update.json",
             "malformed/missing-detail.json",
         ])
         .prop_map(fixture)
@@ -696,7 +789,7 @@ mod tests {
                     proptest::prop_assert!(rejected[0].1 == reason && !reason.contains('\n'), "{}", reason);
                     proptest::prop_assert!(d.store.all().is_empty());
                 }
-                Ingested::Recorded { .. } | Ingested::Ignored { .. } => {
+                Ingested::Recorded { .. } | Ingested::Ignored { .. } | Ingested::Change { .. } => {
                     proptest::prop_assert!(rejected.is_empty());
                     for incident in d.store.all() {
                         proptest::prop_assert_eq!(incident_core::text::line(&incident.title, usize::MAX), incident.title.clone());
