@@ -1240,3 +1240,115 @@ async fn quiet_signals_page_nobody_and_stay_visible_a_passed_canary_recovers_and
     assert!(ignored.iter().all(|i| !i.signal.resource.contains(&forged)));
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn a_game_day_deployment_is_recorded_rolled_back_first_and_its_approved_rollback_only_rehearsed() -> Result<()> {
+    let stack = setup().await?;
+    import_catalog_with_root_approver()?;
+    let base = era(45);
+    // A game-day ECS deployment through the loop's bus, as ECS puts it on the default bus.
+    let mut deployment = fixture("deployments/ecs-deployment-completed.json");
+    deployment["detail"]["updatedAt"] = json!((base - TimeDelta::minutes(5)).to_rfc3339());
+    deployment["detail"]["deploymentId"] = json!("ecs-svc/e2e-rehearsal");
+    stack
+        .put_naming(
+            GAMEDAY,
+            "ECS Deployment State Change",
+            &deployment["detail"],
+            &["arn:aws:ecs:us-east-1:000000000000:service/shop/checkout-api"],
+        )
+        .await?;
+    let recorded = |gameday: bool| {
+        let mut args = vec!["--output", "json", "changes", "checkout", "--since", "46d"];
+        if gameday {
+            args.push("--gameday");
+        }
+        incidentctl(&args).map(|out| serde_json::from_str::<Vec<Value>>(&out).expect("changes as JSON"))
+    };
+    let listed = eventually("the deployment recorded for checkout", WAIT, || async {
+        Ok(recorded(true)?.into_iter().find(|c| c["id"] == "ecs-svc/e2e-rehearsal"))
+    })
+    .await?;
+    assert_eq!(
+        (
+            listed["resource"].as_str(),
+            listed["outcome"].as_str(),
+            listed["origin"].as_str()
+        ),
+        (Some("shop/checkout-api"), Some("succeeded"), Some("event"))
+    );
+    assert!(
+        !recorded(false)?.iter().any(|c| c["id"] == "ecs-svc/e2e-rehearsal"),
+        "a game day's change is not a real one"
+    );
+    let table = incidentctl(&["changes", "checkout", "--gameday", "--since", "46d"])?;
+    let line = table
+        .lines()
+        .find(|l| l.contains("shop/checkout-api") && l.contains("e2e-rehearsal"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(line.contains("ECS deployment") && line.contains("succeeded"), "{line}");
+
+    // The alarm five minutes later: the recorded deployment is what the plan rolls back first.
+    let incident = open_checkout_rehearsal(&stack, "reh-a1", base).await?;
+    let id = incident.id.to_string();
+    let approval = pending_offer(&stack, &incident.id, 0).await?;
+    let rollback = &approval.candidates[0];
+    assert_eq!(
+        rollback.runbook, "IncidentLoop-RollbackEcsService",
+        "{:?}",
+        approval.candidates
+    );
+    assert_eq!(
+        (
+            rollback.parameters["Cluster"].as_str(),
+            rollback.parameters["Service"].as_str()
+        ),
+        ("shop", "checkout-api")
+    );
+    assert!(
+        rollback.evidence.iter().any(|e| e.contains("as it happened")),
+        "{:?}",
+        rollback.evidence
+    );
+
+    // Approved: rehearsed. The timeline says what would have run; SSM is never asked.
+    let starts_before = ssm_calls()?
+        .iter()
+        .filter(|c| c["operation"] == "StartAutomationExecution")
+        .count();
+    incidentctl(&["approve", &id, "--param", "TaskDefinition=checkout:41"])?;
+    let rehearsed = eventually("the rehearsal ended on the timeline", WAIT, || async {
+        let timeline = stack.store.timeline(&incident.id).await?;
+        let done = timeline.iter().any(|e| e.key.starts_with("runbook-done-rehearsal-"));
+        Ok(done.then_some(timeline))
+    })
+    .await?;
+    let said = rehearsed
+        .iter()
+        .find(|e| {
+            e.text
+                .contains("IncidentLoop-RollbackEcsService rehearsed, approved by root")
+        })
+        .map(|e| e.text.clone())
+        .unwrap_or_else(|| panic!("{rehearsed:#?}"));
+    assert!(said.contains("TaskDefinition=checkout:41"), "{said}");
+    let starts_after = ssm_calls()?
+        .iter()
+        .filter(|c| c["operation"] == "StartAutomationExecution")
+        .count();
+    assert_eq!(starts_after, starts_before, "a rehearsal starts no runbook");
+
+    incidentctl(&[
+        "resolve",
+        &id,
+        "--force",
+        "--reason",
+        "e2e: the rehearsal is what this test is about",
+    ])?;
+    eventually("the lifecycle to succeed", WAIT, || async {
+        Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
+    })
+    .await?;
+    Ok(())
+}

@@ -257,3 +257,17 @@ async fn the_dynamodb_store_keeps_the_command_store_contract() -> Result<()> {
     incident_core::store_contract::command_store_contract(&stack.store, &catalog, at, &format!("dynamodb-{run}")).await;
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn the_dynamodb_store_keeps_the_change_log_contract() -> Result<()> {
+    let stack = setup().await?;
+    let run = Utc::now().timestamp_millis();
+    incident_core::store_contract::change_log_contract(
+        &stack.store,
+        Utc::now() - chrono::TimeDelta::days(2),
+        &format!("dynamodb-{run}"),
+    )
+    .await;
+    Ok(())
+}

@@ -61,6 +61,17 @@ impl Stack {
     /// Puts one event where its source puts it: the loop's own bus for game days and customer
     /// reports, the default bus otherwise.
     pub async fn put(&self, source: &str, detail_type: &str, detail: &Value) -> Result<String> {
+        self.put_naming(source, detail_type, detail, &[]).await
+    }
+
+    /// `put` with the event's `resources` (the ARNs an ECS deployment event names its service by).
+    pub async fn put_naming(
+        &self,
+        source: &str,
+        detail_type: &str,
+        detail: &Value,
+        resources: &[&str],
+    ) -> Result<String> {
         let bus = if source.starts_with("incident-loop.") {
             self.outputs["EventBusName"].as_str()
         } else {
@@ -71,6 +82,7 @@ impl Stack {
             .source(source)
             .detail_type(detail_type)
             .detail(detail.to_string())
+            .set_resources(Some(resources.iter().map(|r| r.to_string()).collect()))
             .build();
         let out = self.events.put_events().entries(entry).send().await?;
         if out.failed_entry_count() > 0 {
@@ -550,15 +562,21 @@ pub async fn settled(stack: &Stack, base: DateTime<Utc>, count: usize) -> Result
 }
 
 /// A game-day ALARM on checkout-api-5xx at `base`: the one checkout incident it opens, engaged.
+/// It asks for its runbooks to run for real (here: in the SSM test double), as the tests of the
+/// mitigation path need; `open_checkout_rehearsal` leaves them rehearsed, a game day's default.
 pub async fn open_checkout_game_day(stack: &Stack, event_id: &str, base: DateTime<Utc>) -> Result<Incident> {
-    stack
-        .invoke_ingest(&envelope(
-            event_id,
-            GAMEDAY,
-            ALARM,
-            alarm("checkout-api-5xx", "ALARM", base),
-        ))
-        .await?;
+    let mut detail = alarm("checkout-api-5xx", "ALARM", base);
+    detail["gameDay"] = json!({ "runRunbooks": true });
+    open_checkout(stack, event_id, detail, base).await
+}
+
+/// A game-day ALARM on checkout-api-5xx at `base` whose approved runbooks are rehearsed.
+pub async fn open_checkout_rehearsal(stack: &Stack, event_id: &str, base: DateTime<Utc>) -> Result<Incident> {
+    open_checkout(stack, event_id, alarm("checkout-api-5xx", "ALARM", base), base).await
+}
+
+async fn open_checkout(stack: &Stack, event_id: &str, detail: Value, base: DateTime<Utc>) -> Result<Incident> {
+    stack.invoke_ingest(&envelope(event_id, GAMEDAY, ALARM, detail)).await?;
     Ok(settled(stack, base, 1).await?.remove(0))
 }
 

@@ -30,6 +30,7 @@ fn signal() -> Signal {
         reason: "Threshold Crossed".into(),
         service_hint: None,
         exercise: false,
+        live_runbooks: false,
         alarm: None,
         link: None,
         reporter: None,

@@ -369,7 +369,7 @@ impl Catalog {
             let m = &s.mitigation;
             if let (Some(cluster), Some(service)) = (&m.ecs_cluster, &m.ecs_service) {
                 let ecs = format!("{cluster}/{service}");
-                if names.iter().any(|n| *n == ecs) {
+                if names.contains(&ecs) {
                     return ServiceMatch {
                         service: s.name.clone(),
                         known: true,
@@ -377,10 +377,7 @@ impl Catalog {
                     };
                 }
             }
-            let hit = s
-                .resources
-                .iter()
-                .find(|p| names.iter().any(|n| glob_match(p, n)));
+            let hit = s.resources.iter().find(|p| names.iter().any(|n| glob_match(p, n)));
             if let Some(p) = hit {
                 return ServiceMatch {
                     service: s.name.clone(),
@@ -441,6 +438,7 @@ mod tests {
             reason: "r".into(),
             service_hint: None,
             exercise: false,
+            live_runbooks: false,
             alarm: Some(AlarmDetails {
                 kind: AlarmKind::SingleMetric,
                 arn: None,
@@ -474,7 +472,10 @@ mod tests {
         ]));
         assert_eq!(by_arn.service, "checkout", "{}", by_arn.how);
         let unknown = c.resolve_change(&names(&["payroll-batch"]));
-        assert_eq!((unknown.service.as_str(), unknown.known), ("unmapped/payroll-batch", false));
+        assert_eq!(
+            (unknown.service.as_str(), unknown.known),
+            ("unmapped/payroll-batch", false)
+        );
     }
 
     #[test]

@@ -233,8 +233,18 @@ mod tests {
         let t = Utc::now();
         let got = collapse(vec![
             event(ChangeKind::EcsDeployment, t, "ecs-svc/1", ChangeOutcome::Started),
-            event(ChangeKind::EcsDeployment, t + TimeDelta::minutes(4), "ecs-svc/1", ChangeOutcome::Failed),
-            event(ChangeKind::EcsDeployment, t - TimeDelta::hours(1), "ecs-svc/0", ChangeOutcome::Succeeded),
+            event(
+                ChangeKind::EcsDeployment,
+                t + TimeDelta::minutes(4),
+                "ecs-svc/1",
+                ChangeOutcome::Failed,
+            ),
+            event(
+                ChangeKind::EcsDeployment,
+                t - TimeDelta::hours(1),
+                "ecs-svc/0",
+                ChangeOutcome::Succeeded,
+            ),
         ]);
         assert_eq!(got.len(), 2);
         assert_eq!((got[0].at, got[0].outcome), (t, Some(ChangeOutcome::Failed)));
@@ -278,11 +288,23 @@ mod tests {
         assert_eq!(k, ChangeKind::ConfigChange);
         assert!(!k.is_deployment());
         for (source, name, kind) in [
-            ("lambda.amazonaws.com", "UpdateFunctionCode20150331v2", ChangeKind::LambdaDeployment),
-            ("lambda.amazonaws.com", "UpdateAlias20150331", ChangeKind::LambdaDeployment),
+            (
+                "lambda.amazonaws.com",
+                "UpdateFunctionCode20150331v2",
+                ChangeKind::LambdaDeployment,
+            ),
+            (
+                "lambda.amazonaws.com",
+                "UpdateAlias20150331",
+                ChangeKind::LambdaDeployment,
+            ),
             ("cloudformation.amazonaws.com", "UpdateStack", ChangeKind::StackUpdate),
             ("ecs.amazonaws.com", "UpdateService", ChangeKind::EcsDeployment),
-            ("codedeploy.amazonaws.com", "CreateDeployment", ChangeKind::CodeDeployDeployment),
+            (
+                "codedeploy.amazonaws.com",
+                "CreateDeployment",
+                ChangeKind::CodeDeployDeployment,
+            ),
         ] {
             assert_eq!(ChangeKind::of(source, name), kind);
             assert!(kind.is_deployment());

@@ -64,6 +64,9 @@ pub struct Incident {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commander: Option<String>,
     pub exercise: bool,
+    /// A game day that asked for its approved runbooks to run for real (else they are rehearsed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub live_runbooks: bool,
     pub customer_detected: bool,
     #[serde(default)]
     pub customer_facing: bool,
@@ -195,6 +198,7 @@ impl Incident {
             severity: None,
             commander: None,
             exercise: false,
+            live_runbooks: false,
             customer_detected: false,
             customer_facing: false,
             impact_started_at: impact_started_at.min(detected_at),

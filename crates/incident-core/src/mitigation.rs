@@ -91,6 +91,31 @@ pub enum RunbookStatus {
     },
 }
 
+/// Game days rehearse their approved runbooks unless they asked for real ones: nothing starts,
+/// the rehearsal's id says so, and its wait ends at once as a success.
+pub fn rehearses(incident: &crate::incident::Incident) -> bool {
+    incident.exercise && !incident.live_runbooks
+}
+
+const REHEARSAL: &str = "rehearsal-";
+
+/// The execution id of a rehearsed runbook (from the start's client token: the same approval
+/// rehearses once).
+pub fn rehearsal_id(client_token: &str) -> String {
+    format!("{REHEARSAL}{client_token}")
+}
+
+pub fn is_rehearsal(execution_id: &str) -> bool {
+    execution_id.starts_with(REHEARSAL)
+}
+
+/// What a rehearsed runbook ended as: a success that ran nothing.
+pub fn rehearsal_status(execution_id: &str) -> Option<RunbookStatus> {
+    is_rehearsal(execution_id).then(|| RunbookStatus::Success {
+        outputs: BTreeMap::from([("Rehearsed".to_string(), vec!["nothing ran: a game day".to_string()])]),
+    })
+}
+
 impl RunbookStatus {
     /// What the lifecycle reads once a runbook ended, whether the runbook wait was completed by
     /// SSM's event or its fallback poll answered: `status` and the whole `result`.
@@ -414,6 +439,7 @@ mod tests {
             reason: "r".into(),
             service_hint: None,
             exercise: false,
+            live_runbooks: false,
             alarm: Some(AlarmDetails {
                 kind: AlarmKind::SingleMetric,
                 arn: None,
@@ -481,10 +507,17 @@ mod tests {
         let rollback = &p.candidates[0];
         assert_eq!(rollback.kind, Kind::Rollback);
         assert_eq!(
-            (rollback.parameters["Cluster"].as_str(), rollback.parameters["Service"].as_str()),
+            (
+                rollback.parameters["Cluster"].as_str(),
+                rollback.parameters["Service"].as_str()
+            ),
             ("shop", "checkout-api")
         );
-        assert!(rollback.evidence[0].ends_with("(as it happened)"), "{:?}", rollback.evidence);
+        assert!(
+            rollback.evidence[0].ends_with("(as it happened)"),
+            "{:?}",
+            rollback.evidence
+        );
     }
 
     #[test]

@@ -205,6 +205,10 @@ pub struct Signal {
     /// Arrived through the game-day source: a rehearsal, never a real incident.
     #[serde(default)]
     pub exercise: bool,
+    /// A game day that asked for its runbooks to run for real (`"gameDay": {"runRunbooks": true}`
+    /// in the event's detail); otherwise a game day's approved runbook is rehearsed, not started.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub live_runbooks: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm: Option<AlarmDetails>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -287,7 +291,14 @@ impl Signal {
     }
 
     /// A signal with nothing but what every signal has.
-    pub fn new(key: SignalKey, source: SignalSource, health: Health, resource: &str, at: DateTime<Utc>, reason: &str) -> Self {
+    pub fn new(
+        key: SignalKey,
+        source: SignalSource,
+        health: Health,
+        resource: &str,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Self {
         Self {
             key,
             source,
@@ -297,6 +308,7 @@ impl Signal {
             reason: reason.into(),
             service_hint: None,
             exercise: false,
+            live_runbooks: false,
             alarm: None,
             link: None,
             reporter: None,

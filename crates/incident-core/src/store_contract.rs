@@ -44,6 +44,7 @@ where
         reason: "contract".into(),
         service_hint: Some("checkout".into()),
         exercise: true,
+        live_runbooks: false,
         alarm: None,
         link: None,
         reporter: None,
@@ -335,29 +336,56 @@ pub async fn change_log_contract<S: crate::ports::ChangeLog>(store: &S, at: Date
     }
     let mut rehearsed = event(1, ChangeOutcome::Started);
     rehearsed.id = Some("rehearsal".into());
-    store.record_change(Space::GameDay, &service, &rehearsed).await.expect("recorded");
+    store
+        .record_change(Space::GameDay, &service, &rehearsed)
+        .await
+        .expect("recorded");
 
     let got = store
-        .changes(Space::Real, &service, at - TimeDelta::hours(1), at + TimeDelta::hours(1))
+        .changes(
+            Space::Real,
+            &service,
+            at - TimeDelta::hours(1),
+            at + TimeDelta::hours(1),
+        )
         .await
         .expect("read");
-    assert_eq!(got, [started.clone(), failed.clone()], "once each, oldest first, real ones only");
+    assert_eq!(
+        got,
+        [started.clone(), failed.clone()],
+        "once each, oldest first, real ones only"
+    );
     let one = collapse(got);
     assert_eq!(one.len(), 1);
     assert_eq!((one[0].at, one[0].outcome), (started.at, Some(ChangeOutcome::Failed)));
 
     let later = store
-        .changes(Space::Real, &service, at + TimeDelta::minutes(5), at + TimeDelta::hours(1))
+        .changes(
+            Space::Real,
+            &service,
+            at + TimeDelta::minutes(5),
+            at + TimeDelta::hours(1),
+        )
         .await
         .expect("read");
     assert_eq!(later, [failed], "read from a time on");
     let game = store
-        .changes(Space::GameDay, &service, at - TimeDelta::hours(1), at + TimeDelta::hours(1))
+        .changes(
+            Space::GameDay,
+            &service,
+            at - TimeDelta::hours(1),
+            at + TimeDelta::hours(1),
+        )
         .await
         .expect("read");
     assert_eq!(game, [rehearsed]);
     let other = store
-        .changes(Space::Real, "another-service", at - TimeDelta::hours(1), at + TimeDelta::hours(1))
+        .changes(
+            Space::Real,
+            "another-service",
+            at - TimeDelta::hours(1),
+            at + TimeDelta::hours(1),
+        )
         .await
         .expect("read");
     assert!(other.is_empty());

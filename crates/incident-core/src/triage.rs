@@ -106,6 +106,7 @@ mod tests {
             reason: "cannot pay".into(),
             service_hint: Some("checkout".into()),
             exercise: false,
+            live_runbooks: false,
             alarm: None,
             link: None,
             reporter: None,

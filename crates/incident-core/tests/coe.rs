@@ -29,6 +29,7 @@ fn signal(source: SignalSource, resource: &str, minute: i64) -> Signal {
         reason: "golden".into(),
         service_hint: None,
         exercise: false,
+        live_runbooks: false,
         alarm: None,
         link: None,
         reporter: None,

@@ -22,6 +22,7 @@ fn signal(id: &str, minute: i64, health: Health) -> Signal {
         reason: "r".into(),
         service_hint: None,
         exercise: false,
+        live_runbooks: false,
         alarm: None,
         link: None,
         reporter: None,
@@ -298,6 +299,7 @@ fn game_day_signals_never_join_or_aggregate_with_real_ones() {
     let real = c.ingest("checkout", &signal("r1", 0, Health::Impaired));
     let drill = Signal {
         exercise: true,
+        live_runbooks: false,
         ..signal("g1", 1, Health::Impaired)
     };
     let rehearsed = c.ingest("checkout", &drill);
@@ -308,6 +310,7 @@ fn game_day_signals_never_join_or_aggregate_with_real_ones() {
     for (id, svc) in [("g2", "orders"), ("g3", "search")] {
         let drill = Signal {
             exercise: true,
+            live_runbooks: false,
             ..signal(id, 2, Health::Impaired)
         };
         c.ingest(svc, &drill);

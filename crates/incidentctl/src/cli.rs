@@ -150,6 +150,17 @@ pub enum Command {
         #[arg(long, requires = "service")]
         reason: Option<String>,
     },
+    /// Deployments and configuration changes of a service, recorded as they happened (newest first).
+    Changes {
+        /// The catalog service (or `unmapped/NAME` for a change no service claims).
+        service: String,
+        /// How far back: 90m, 24h, 7d (at most 90 days, as long as changes are kept).
+        #[arg(long, default_value = "24h", value_name = "DURATION")]
+        since: String,
+        /// The game day's changes instead of the real ones.
+        #[arg(long)]
+        gameday: bool,
+    },
     /// Signals recorded that opened no incident, with why: muted, suppressed, silenced, no incident to
     /// recover, no data.
     Ignored {
@@ -191,6 +202,9 @@ pub enum Command {
         /// An EventBridge event file (e.g. from events/); its timestamps are set to now.
         #[arg(long, conflicts_with = "scenario")]
         file: Option<PathBuf>,
+        /// Run approved runbooks for real; without it a game day rehearses them (nothing starts).
+        #[arg(long)]
+        run_runbooks: bool,
     },
 }
 

@@ -113,6 +113,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             duration,
             reason,
         } => crate::noise::silence(&ctx, out, command, service, duration, reason).await,
+        Command::Changes {
+            service,
+            since,
+            gameday,
+        } => crate::changes::list(&ctx, out, &service, &since, gameday).await,
         Command::Ignored { days } => crate::noise::ignored(&ctx, out, days).await,
         Command::Evidence { command } => {
             let id = ctx.resolve(crate::evidence::incident_of(&command)).await?;
@@ -162,9 +167,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             emit(out, &catalog, |c| serde_yaml::to_string(c).unwrap_or_default())
         }
-        Command::Gameday { scenario, file } => {
+        Command::Gameday {
+            scenario,
+            file,
+            run_runbooks,
+        } => {
             let now = Utc::now();
-            let events = match (scenario, file) {
+            let mut events = match (scenario, file) {
                 (Some(s), _) => gameday::scenario(s, now),
                 (None, Some(path)) => {
                     let text =
@@ -173,6 +182,9 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
                 (None, None) => bail!("name a scenario or --file"),
             };
+            if run_runbooks {
+                gameday::run_runbooks(&mut events);
+            }
             let ids = gameday::put(&ctx.events, &ctx.bus, gameday::SOURCE, &events).await?;
             emit(out, &json!({ "source": gameday::SOURCE, "event_ids": ids }), |_| {
                 format!(

@@ -5,7 +5,7 @@ use anyhow::{bail, Context as _, Result};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use chrono::{DateTime, Utc};
 use clap::ValueEnum;
-use incident_core::event::{ALARM_STATE_CHANGE, CANARY_FAILURE, CUSTOMER_REPORT, GAMEDAY_SOURCE};
+use incident_core::event::{ALARM_STATE_CHANGE, CUSTOMER_REPORT, GAMEDAY_SOURCE};
 use serde_json::{json, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -93,11 +93,13 @@ pub fn scenario(which: Scenario, now: DateTime<Utc>) -> Vec<GameEvent> {
 /// Reads an EventBridge event file and moves its timestamps to `now`, so it is a fresh signal.
 pub fn from_file(text: &str, now: DateTime<Utc>) -> Result<GameEvent> {
     let event: Value = serde_json::from_str(text).context("the event file is not JSON")?;
-    let detail_type = match event.get("detail-type").and_then(Value::as_str) {
-        Some(ALARM_STATE_CHANGE) => ALARM_STATE_CHANGE,
-        Some(CANARY_FAILURE) => CANARY_FAILURE,
-        Some(CUSTOMER_REPORT) => CUSTOMER_REPORT,
-        other => bail!("detail-type {other:?} is not one the loop ingests"),
+    let named = event.get("detail-type").and_then(Value::as_str);
+    let Some(detail_type) = incident_core::event::GAME_DAY_TYPES
+        .iter()
+        .copied()
+        .find(|t| Some(*t) == named)
+    else {
+        bail!("detail-type {named:?} is not one the loop ingests");
     };
     let mut detail = event.get("detail").cloned().context("the event has no detail")?;
     if let Some(state) = detail.get_mut("state").and_then(Value::as_object_mut) {
@@ -109,12 +111,25 @@ pub fn from_file(text: &str, now: DateTime<Utc>) -> Result<GameEvent> {
     if let Some(timeline) = detail.get_mut("canary-run-timeline").and_then(Value::as_object_mut) {
         timeline.insert("completed".into(), json!(now.timestamp()));
     }
+    // A deployment's own time (ECS) and an API call's (CloudTrail).
+    for field in ["updatedAt", "eventTime"] {
+        if let Some(t) = detail.get_mut(field).filter(|t| t.is_string()) {
+            *t = json!(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        }
+    }
     let resources = serde_json::from_value(event.get("resources").cloned().unwrap_or(json!([]))).unwrap_or_default();
     Ok(GameEvent {
         detail_type,
         detail,
         resources,
     })
+}
+
+/// Asks the loop to run the game day's approved runbooks for real instead of rehearsing them.
+pub fn run_runbooks(events: &mut [GameEvent]) {
+    for e in events {
+        e.detail["gameDay"] = json!({ "runRunbooks": true });
+    }
 }
 
 /// Puts events on the loop's own bus (`bus`), where ingest's rule for game days listens; putting
@@ -161,6 +176,8 @@ mod tests {
             id: Some("x".into()),
             source: SOURCE.into(),
             detail_type: e.detail_type.into(),
+            account: None,
+            region: None,
             time: Some(Utc::now()),
             resources: e.resources.clone(),
             detail: e.detail.clone(),
@@ -179,6 +196,31 @@ mod tests {
                 assert!(signal.exercise);
             }
         }
+    }
+
+    #[test]
+    fn a_game_day_rehearses_its_runbooks_unless_it_asks_for_them() {
+        let mut events = scenario(Scenario::SingleService, Utc::now());
+        assert!(!parse(&as_envelope(&events[0])).unwrap().live_runbooks);
+        run_runbooks(&mut events);
+        assert!(parse(&as_envelope(&events[0])).unwrap().live_runbooks);
+    }
+
+    #[test]
+    fn a_deployment_file_is_a_game_day_event_too() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/deployments/ecs-deployment-failed.json"
+        ))
+        .unwrap();
+        let now = Utc::now();
+        let e = from_file(&text, now).unwrap();
+        let observed = incident_core::event::read_within(&as_envelope(&e), now, Default::default()).unwrap();
+        let incident_core::event::Observed::Change(c) = observed else {
+            panic!("a change")
+        };
+        assert_eq!(c.change.at.timestamp_millis(), now.timestamp_millis());
+        assert!(c.signal.unwrap().exercise);
     }
 
     #[test]

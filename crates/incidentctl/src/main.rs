@@ -7,6 +7,7 @@
 //! and the local stack.
 
 mod api;
+mod changes;
 mod cli;
 mod closing;
 mod commands;

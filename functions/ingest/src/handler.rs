@@ -10,7 +10,6 @@ use incident_core::event::{self, Envelope, Observed, TimeBounds};
 use incident_core::noise;
 use incident_core::ports::{run_step, CatalogSource, ChangeLog, DeadLetters, IncidentStore, Lifecycles, Notifier};
 use incident_core::reconcile;
-use incident_core::signal::Signal;
 use incident_core::IncidentId;
 use serde::Serialize;
 use serde_json::Value;
@@ -238,6 +237,7 @@ mod tests {
     use incident_core::memory::{MemoryLoop, MemoryNotifier, MemoryStore};
     use incident_core::reconcile::RunState;
     use incident_core::recording::Change;
+    use incident_core::signal::Signal;
     use serde_json::json;
 
     fn fixture(path: &str) -> Value {
@@ -549,16 +549,26 @@ mod tests {
     async fn a_failed_deployment_opens_an_incident_and_the_next_successful_one_recovers_it() {
         let d = deps();
         // A routine deployment: kept as a change of checkout, and nothing waits for its success.
-        let routine = handle(&d, fixture("deployments/ecs-deployment-completed.json")).await.unwrap();
+        let routine = handle(&d, fixture("deployments/ecs-deployment-completed.json"))
+            .await
+            .unwrap();
         assert!(
             matches!(outcome_of(&routine), Some(Outcome::Unneeded { .. })),
             "{routine:?}"
         );
         assert!(d.store.all().is_empty());
 
-        let failed = handle(&d, fixture("deployments/ecs-deployment-failed.json")).await.unwrap();
+        let failed = handle(&d, fixture("deployments/ecs-deployment-failed.json"))
+            .await
+            .unwrap();
         assert!(
-            matches!(outcome_of(&failed), Some(Outcome::Placed { placement: Placement::Opened { .. }, .. })),
+            matches!(
+                outcome_of(&failed),
+                Some(Outcome::Placed {
+                    placement: Placement::Opened { .. },
+                    ..
+                })
+            ),
             "{failed:?}"
         );
         let incident = d.store.all().pop().unwrap();
@@ -574,7 +584,9 @@ mod tests {
             matches!(outcome_of(&recovered), Some(Outcome::Recovery { .. })),
             "{recovered:?}"
         );
-        let stack = handle(&d, fixture("deployments/cloudformation-stack-update.json")).await.unwrap();
+        let stack = handle(&d, fixture("deployments/cloudformation-stack-update.json"))
+            .await
+            .unwrap();
         assert_eq!(
             stack,
             Ingested::Change {
@@ -583,10 +595,18 @@ mod tests {
                 how: "resource pattern 'shop-checkout-api'".into(),
             }
         );
-        let (from, to) = ("2024-05-14T00:00:00Z".parse().unwrap(), "2024-05-15T00:00:00Z".parse().unwrap());
+        let (from, to) = (
+            "2024-05-14T00:00:00Z".parse().unwrap(),
+            "2024-05-15T00:00:00Z".parse().unwrap(),
+        );
         let kept = d.store.changes(Space::Real, "checkout", from, to).await.unwrap();
         assert_eq!(kept.len(), 4, "every change event, the routine one too: {kept:#?}");
-        assert!(d.store.changes(Space::GameDay, "checkout", from, to).await.unwrap().is_empty());
+        assert!(d
+            .store
+            .changes(Space::GameDay, "checkout", from, to)
+            .await
+            .unwrap()
+            .is_empty());
     }
 
     #[tokio::test]
@@ -596,9 +616,24 @@ mod tests {
         failed["source"] = json!(event::GAMEDAY_SOURCE);
         handle(&d, failed).await.unwrap();
         assert!(d.store.all().pop().unwrap().exercise);
-        let (from, to) = ("2024-05-14T00:00:00Z".parse().unwrap(), "2024-05-15T00:00:00Z".parse().unwrap());
-        assert_eq!(d.store.changes(Space::GameDay, "checkout", from, to).await.unwrap().len(), 1);
-        assert!(d.store.changes(Space::Real, "checkout", from, to).await.unwrap().is_empty());
+        let (from, to) = (
+            "2024-05-14T00:00:00Z".parse().unwrap(),
+            "2024-05-15T00:00:00Z".parse().unwrap(),
+        );
+        assert_eq!(
+            d.store
+                .changes(Space::GameDay, "checkout", from, to)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(d
+            .store
+            .changes(Space::Real, "checkout", from, to)
+            .await
+            .unwrap()
+            .is_empty());
     }
 
     #[tokio::test]

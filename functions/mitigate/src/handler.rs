@@ -6,12 +6,14 @@ use incident_aws::lambda::HandlerError;
 use incident_aws::metrics;
 use incident_core::app_event::{AppEvent, Summary};
 use incident_core::approval::{approvers_of, withdrawn_output, Approval};
+use incident_core::change::{self, Change};
+use incident_core::correlation::Space;
 use incident_core::effects::Waiting;
-use incident_core::evidence::{self, Change, Manifest};
+use incident_core::evidence::{self, Manifest};
 use incident_core::mitigation::{self, client_token, Candidate, RunbookStatus};
 use incident_core::ports::{
-    append, complete_if_done, keep_waiting, run_step, signals_with_members, Approvals, CatalogSource, EvidenceStore,
-    IncidentStore, Notifier, RunbookRunner, TaskCallbacks, Tokens,
+    append, complete_if_done, keep_waiting, run_step, signals_with_members, Approvals, CatalogSource, ChangeLog,
+    EvidenceStore, IncidentStore, Notifier, RunbookRunner, TaskCallbacks, Tokens,
 };
 use incident_core::reconcile;
 use incident_core::timeline::{Entry, EntryKind};
@@ -32,7 +34,8 @@ pub struct Deps<S, C, N, E, R, K> {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Input {
-    /// Rank candidates from the signals and the latest captured changes.
+    /// Rank candidates from the signals and the changes: those recorded as they happened, then
+    /// what the latest evidence capture found in CloudTrail besides.
     Plan { incident_id: IncidentId },
     /// Store an approval for `candidates[offset]` with the callback token, and ask the approvers.
     RequestApproval {
@@ -145,7 +148,7 @@ pub enum Output {
 
 impl<S, C, N, E, R, K> Deps<S, C, N, E, R, K>
 where
-    S: IncidentStore + Approvals + Tokens,
+    S: IncidentStore + Approvals + Tokens + ChangeLog,
     C: CatalogSource,
     N: Notifier,
     E: EvidenceStore,
@@ -216,7 +219,7 @@ where
                 let completed = self.end_runbook_wait(&incident_id, &execution_id).await?;
                 Ok(Output::Kept { completed })
             }
-            Input::PollRunbook { execution_id } => Ok(Output::Polled(self.runbooks.status(&execution_id).await?)),
+            Input::PollRunbook { execution_id } => Ok(Output::Polled(self.runbook_status(&execution_id).await?)),
             Input::RunbookFinished {
                 incident_id,
                 execution_id,
@@ -230,7 +233,12 @@ where
                     .or(value.get("outputs"))
                     .cloned()
                     .unwrap_or(Value::Null);
-                let text = format!("runbook {runbook} ({execution_id}) finished: {name} {detail}");
+                let rehearsed = mitigation::is_rehearsal(&execution_id);
+                let text = if rehearsed {
+                    format!("runbook {runbook} rehearsed ({execution_id}): nothing ran")
+                } else {
+                    format!("runbook {runbook} ({execution_id}) finished: {name} {detail}")
+                };
                 let entry = Entry::system(
                     "mitigate",
                     EntryKind::Mitigation,
@@ -239,13 +247,16 @@ where
                 );
                 append(&self.store, &incident_id, vec![entry]).await?;
                 let succeeded = matches!(status, RunbookStatus::Success { .. });
-                let event = AppEvent::RunbookFinished {
-                    incident_id,
-                    execution_id,
-                    runbook,
-                    result: status,
-                };
-                self.bus.emit(&event).await?;
+                // A rehearsal started nothing, so nothing finished for the world to hear of.
+                if !rehearsed {
+                    let event = AppEvent::RunbookFinished {
+                        incident_id,
+                        execution_id,
+                        runbook,
+                        result: status,
+                    };
+                    self.bus.emit(&event).await?;
+                }
                 Ok(Output::Finished { succeeded })
             }
             Input::AwaitRecovery { incident_id, token } => {
@@ -264,6 +275,21 @@ where
                 run_started,
             } => self.check_recovery(incident_id, run_started).await,
         }
+    }
+
+    /// The changes recorded as they happened for the incident's services, from the hour before
+    /// its impact started until now.
+    async fn recorded_changes(
+        &self,
+        incident: &incident_core::incident::Incident,
+    ) -> Result<Vec<Change>, HandlerError> {
+        let from = incident.impact_started_at - mitigation::CHANGE_WINDOW;
+        let mut out = Vec::new();
+        for service in &incident.services {
+            let space = Space::of(incident.exercise);
+            out.extend(self.store.changes(space, service, from, Utc::now()).await?);
+        }
+        Ok(out)
     }
 
     /// The changes of the incident's latest evidence capture (none if nothing was captured).
@@ -298,7 +324,7 @@ where
         }
         let catalog = self.catalog.load().await?;
         let signals = signals_with_members(&self.store, &incident).await?;
-        let changes = self.latest_changes(&id).await?;
+        let changes = change::merged(self.recorded_changes(&incident).await?, self.latest_changes(&id).await?);
         let service = incident.services.first().and_then(|s| catalog.service(s));
         let plan = mitigation::plan(service, incident.impact_started_at, &signals, &changes);
         let list: Vec<String> = plan
@@ -478,6 +504,11 @@ where
         let mut parameters = chosen.parameters.clone();
         parameters.extend(decision.parameters.clone());
         let token = client_token(approval_id, candidate);
+        if mitigation::rehearses(&incident) {
+            return self
+                .rehearse(&id, &chosen.runbook, &parameters, &token, &decision.by)
+                .await;
+        }
         let execution_id = self.runbooks.start(&chosen.runbook, &parameters, &token).await?;
         let text = format!(
             "runbook {} started ({execution_id}), approved by {}",
@@ -504,9 +535,50 @@ where
         })
     }
 
+    /// A game day's approved runbook, rehearsed: nothing starts; the timeline says what would have
+    /// run, and the lifecycle goes on as if it had succeeded.
+    async fn rehearse(
+        &self,
+        id: &IncidentId,
+        runbook: &str,
+        parameters: &std::collections::BTreeMap<String, String>,
+        token: &str,
+        approved_by: &str,
+    ) -> Result<Output, HandlerError> {
+        let execution_id = mitigation::rehearsal_id(token);
+        let with: Vec<String> = parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let text = incident_core::text::line(
+            &format!(
+                "runbook {runbook} rehearsed, approved by {approved_by}: a game day starts no runbook unless it asks \
+                 for real ones (incidentctl gameday --run-runbooks); it would have run with {}",
+                with.join(", ")
+            ),
+            incident_core::text::REASON_MAX,
+        );
+        let entry = Entry::system(
+            "mitigate",
+            EntryKind::Mitigation,
+            format!("runbook-{execution_id}"),
+            text,
+        );
+        append(&self.store, id, vec![entry]).await?;
+        Ok(Output::Started {
+            execution_id,
+            runbook: runbook.to_string(),
+        })
+    }
+
+    /// Where an execution stands (a rehearsal has ended at once).
+    async fn runbook_status(&self, execution_id: &str) -> Result<RunbookStatus, HandlerError> {
+        match mitigation::rehearsal_status(execution_id) {
+            Some(rehearsed) => Ok(rehearsed),
+            None => Ok(self.runbooks.status(execution_id).await?),
+        }
+    }
+
     /// Completes the runbook wait if the execution ended; `true` when it did.
     async fn end_runbook_wait(&self, id: &IncidentId, execution_id: &str) -> Result<bool, HandlerError> {
-        let status = self.runbooks.status(execution_id).await?;
+        let status = self.runbook_status(execution_id).await?;
         if !status.is_finished() {
             return Ok(false);
         }
@@ -622,6 +694,7 @@ mod tests {
             reason: "r".into(),
             service_hint: None,
             exercise: false,
+            live_runbooks: false,
             alarm: None,
             link: None,
             reporter: None,
@@ -660,6 +733,52 @@ mod tests {
             Output::Planned { plan, .. } => plan.candidates,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_deployment_recorded_as_it_happened_is_rolled_back_first_and_a_rehearsed_one_is_not() {
+        use incident_core::change::{ChangeKind, ChangeOutcome, Origin};
+        let (d, id) = deps();
+        let impact = d.store.incident(&id).await.unwrap().impact_started_at;
+        let deployed = Change {
+            at: impact - TimeDelta::minutes(5),
+            kind: ChangeKind::EcsDeployment,
+            actor: "ECS".into(),
+            resource: "shop/checkout-api".into(),
+            summary: "ECS deployment ecs-svc/7 succeeded".into(),
+            link: None,
+            origin: Origin::Event,
+            id: Some("ecs-svc/7".into()),
+            outcome: Some(ChangeOutcome::Succeeded),
+        };
+        d.store
+            .record_change(Space::GameDay, "checkout", &deployed)
+            .await
+            .unwrap();
+        let first = planned(&d, &id).await;
+        assert_ne!(
+            first[0].kind,
+            mitigation::Kind::Rollback,
+            "a game day's deployment is not this incident's"
+        );
+
+        d.store.record_change(Space::Real, "checkout", &deployed).await.unwrap();
+        let candidates = planned(&d, &id).await;
+        let rollback = &candidates[0];
+        assert_eq!(rollback.kind, mitigation::Kind::Rollback);
+        assert_eq!(rollback.runbook, "IncidentLoop-RollbackEcsService");
+        assert_eq!(
+            (
+                rollback.parameters["Cluster"].as_str(),
+                rollback.parameters["Service"].as_str()
+            ),
+            ("shop", "checkout-api")
+        );
+        assert!(
+            rollback.evidence[0].contains("(as it happened)"),
+            "{:?}",
+            rollback.evidence
+        );
     }
 
     #[tokio::test]
@@ -706,10 +825,9 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn only_an_approved_candidate_starts_and_its_runbook_runs_once() {
-        let (d, id) = deps();
-        let candidates = planned(&d, &id).await;
+    /// Asks for approval of the plan's first candidate.
+    async fn requested(d: &TestDeps, id: &IncidentId) -> incident_core::approval::Approval {
+        let candidates = planned(d, id).await;
         d.handle(Input::RequestApproval {
             incident_id: id.clone(),
             token: "t".into(),
@@ -718,16 +836,11 @@ mod tests {
         })
         .await
         .unwrap();
-        let approval = d.store.latest(&id).await.unwrap().unwrap();
-        let refused = d
-            .handle(Input::StartRunbook {
-                incident_id: id.clone(),
-                approval_id: approval.id.clone(),
-                candidate: 0,
-            })
-            .await;
-        assert!(refused.is_err(), "undecided approvals start nothing");
+        d.store.latest(id).await.unwrap().unwrap()
+    }
 
+    /// ana approves it, with a value for the placeholder.
+    async fn approve(d: &TestDeps, id: &IncidentId) {
         let ana = Caller {
             arn: "arn:aws:iam::1:user/ana".into(),
             name: "ana".into(),
@@ -739,9 +852,77 @@ mod tests {
             confirm_roll_forward: false,
             parameters: BTreeMap::from([("DesiredCount".into(), "4".into())]),
         };
-        run_command(&d.store, &d.catalog, &id, &approve, &ana, Utc::now())
+        run_command(&d.store, &d.catalog, id, &approve, &ana, Utc::now())
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_game_day_rehearses_its_approved_runbook_unless_it_asked_for_real_ones() {
+        for live in [false, true] {
+            let (d, id) = deps();
+            run_step(&d.store, &id, |i| {
+                i.exercise = true;
+                i.live_runbooks = live;
+                Ok(vec![])
+            })
+            .await
+            .unwrap();
+            let approval = requested(&d, &id).await;
+            approve(&d, &id).await;
+            let out = d
+                .handle(Input::StartRunbook {
+                    incident_id: id.clone(),
+                    approval_id: approval.id.clone(),
+                    candidate: 0,
+                })
+                .await
+                .unwrap();
+            let Output::Started { execution_id, .. } = out else {
+                panic!("{out:?}")
+            };
+            let started = d.runbooks.started.lock().unwrap().len();
+            if live {
+                assert_eq!(started, 1, "asked for: it runs");
+                continue;
+            }
+            assert_eq!(started, 0, "rehearsed: nothing starts");
+            assert!(d.bus.events_of("Runbook Started").is_empty());
+            let entry = d
+                .store
+                .timeline(&id)
+                .into_iter()
+                .find(|e| e.key == format!("runbook-{execution_id}"));
+            let text = entry.expect("the rehearsal is on the timeline").text;
+            assert!(text.contains("rehearsed") && text.contains("DesiredCount=4"), "{text}");
+            // Its wait ends at once, as a success.
+            let kept = d
+                .handle(Input::AwaitRunbook {
+                    incident_id: id.clone(),
+                    execution_id: execution_id.clone(),
+                    token: "wait-token".into(),
+                })
+                .await
+                .unwrap();
+            assert!(matches!(kept, Output::Kept { completed: true }), "{kept:?}");
+            let completed = d.callbacks.completed.lock().unwrap().clone();
+            assert_eq!(completed[0].1["status"], "success");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_an_approved_candidate_starts_and_its_runbook_runs_once() {
+        let (d, id) = deps();
+        let approval = requested(&d, &id).await;
+        let refused = d
+            .handle(Input::StartRunbook {
+                incident_id: id.clone(),
+                approval_id: approval.id.clone(),
+                candidate: 0,
+            })
+            .await;
+        assert!(refused.is_err(), "undecided approvals start nothing");
+        approve(&d, &id).await;
         for _ in 0..2 {
             d.handle(Input::StartRunbook {
                 incident_id: id.clone(),

@@ -16,6 +16,7 @@ pub fn alarm(id: &str, resource: String, recovered: bool, at: DateTime<Utc>) -> 
         reason: "Threshold Crossed".into(),
         service_hint: None,
         exercise: false,
+        live_runbooks: false,
         alarm: None,
         link: None,
         reporter: None,

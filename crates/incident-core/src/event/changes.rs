@@ -100,7 +100,14 @@ fn deployment_signal(envelope: &Envelope, change: &Change, reason: &str) -> Resu
         _ => return Ok(None),
     };
     let key = signal_key(envelope, None)?;
-    Ok(Some(Signal::new(key, SignalSource::Deployment, health, &change.resource, change.at, reason)))
+    Ok(Some(Signal::new(
+        key,
+        SignalSource::Deployment,
+        health,
+        &change.resource,
+        change.at,
+        reason,
+    )))
 }
 
 #[derive(Deserialize)]
@@ -122,7 +129,10 @@ fn codedeploy(envelope: &Envelope) -> Result<ChangeEvent, ParseError> {
         other => {
             return Err(field(
                 "detail.state",
-                format!("'{}' is not START, READY, SUCCESS, FAILURE or STOP", text::line(other, 40)),
+                format!(
+                    "'{}' is not START, READY, SUCCESS, FAILURE or STOP",
+                    text::line(other, 40)
+                ),
             ))
         }
     };
@@ -299,7 +309,10 @@ fn parameter(envelope: &Envelope) -> Result<ChangeEvent, ParseError> {
         other => {
             return Err(field(
                 "detail.operation",
-                format!("'{}' is not Create, Update, Delete or LabelParameterVersion", text::line(other, 40)),
+                format!(
+                    "'{}' is not Create, Update, Delete or LabelParameterVersion",
+                    text::line(other, 40)
+                ),
             ))
         }
     };
@@ -358,7 +371,10 @@ fn lambda(envelope: &Envelope) -> Result<ChangeEvent, ParseError> {
     }
     let call = text::line(&d.event_name, 80);
     if !LAMBDA_DEPLOYMENT_CALLS.iter().any(|c| call.starts_with(c)) {
-        return Err(field("detail.eventName", format!("'{call}' does not deploy a function")));
+        return Err(field(
+            "detail.eventName",
+            format!("'{call}' does not deploy a function"),
+        ));
     }
     if let Some(code) = d.error_code {
         return Err(field(
@@ -374,7 +390,11 @@ fn lambda(envelope: &Envelope) -> Result<ChangeEvent, ParseError> {
         .ok_or_else(|| field("detail.requestParameters.functionName", "missing"))?;
     let what = match (params["name"].as_str(), params["functionVersion"].as_str()) {
         (Some(alias), Some(version)) if call.starts_with("UpdateAlias") => {
-            format!(" (alias {} to version {})", text::line(alias, 64), text::line(version, 32))
+            format!(
+                " (alias {} to version {})",
+                text::line(alias, 64),
+                text::line(version, 32)
+            )
         }
         _ => String::new(),
     };
@@ -429,14 +449,62 @@ mod tests {
     #[test]
     fn every_documented_change_event_reads_as_the_change_it_is() {
         for (file, kind, resource, outcome, signal) in [
-            ("ecs-deployment-failed.json", ChangeKind::EcsDeployment, "shop/checkout-api", ChangeOutcome::Failed, Some(Health::Impaired)),
-            ("ecs-deployment-completed.json", ChangeKind::EcsDeployment, "shop/checkout-api", ChangeOutcome::Succeeded, Some(Health::Recovered)),
-            ("codedeploy-failure.json", ChangeKind::CodeDeployDeployment, "AppECS-shop-checkout-api/DgpECS-shop-checkout-api", ChangeOutcome::Failed, Some(Health::Impaired)),
-            ("codedeploy-success.json", ChangeKind::CodeDeployDeployment, "AppECS-shop-checkout-api/DgpECS-shop-checkout-api", ChangeOutcome::Succeeded, Some(Health::Recovered)),
-            ("cloudformation-stack-update.json", ChangeKind::StackUpdate, "shop-checkout-api", ChangeOutcome::Succeeded, None),
-            ("lambda-code-update.json", ChangeKind::LambdaDeployment, "checkout-api-fn", ChangeOutcome::Succeeded, None),
-            ("lambda-alias-update.json", ChangeKind::LambdaDeployment, "checkout-api-fn", ChangeOutcome::Succeeded, None),
-            ("ssm-parameter-change.json", ChangeKind::ConfigChange, "/checkout/feature-flags", ChangeOutcome::Succeeded, None),
+            (
+                "ecs-deployment-failed.json",
+                ChangeKind::EcsDeployment,
+                "shop/checkout-api",
+                ChangeOutcome::Failed,
+                Some(Health::Impaired),
+            ),
+            (
+                "ecs-deployment-completed.json",
+                ChangeKind::EcsDeployment,
+                "shop/checkout-api",
+                ChangeOutcome::Succeeded,
+                Some(Health::Recovered),
+            ),
+            (
+                "codedeploy-failure.json",
+                ChangeKind::CodeDeployDeployment,
+                "AppECS-shop-checkout-api/DgpECS-shop-checkout-api",
+                ChangeOutcome::Failed,
+                Some(Health::Impaired),
+            ),
+            (
+                "codedeploy-success.json",
+                ChangeKind::CodeDeployDeployment,
+                "AppECS-shop-checkout-api/DgpECS-shop-checkout-api",
+                ChangeOutcome::Succeeded,
+                Some(Health::Recovered),
+            ),
+            (
+                "cloudformation-stack-update.json",
+                ChangeKind::StackUpdate,
+                "shop-checkout-api",
+                ChangeOutcome::Succeeded,
+                None,
+            ),
+            (
+                "lambda-code-update.json",
+                ChangeKind::LambdaDeployment,
+                "checkout-api-fn",
+                ChangeOutcome::Succeeded,
+                None,
+            ),
+            (
+                "lambda-alias-update.json",
+                ChangeKind::LambdaDeployment,
+                "checkout-api-fn",
+                ChangeOutcome::Succeeded,
+                None,
+            ),
+            (
+                "ssm-parameter-change.json",
+                ChangeKind::ConfigChange,
+                "/checkout/feature-flags",
+                ChangeOutcome::Succeeded,
+                None,
+            ),
         ] {
             let e = read(&fixture(&format!("deployments/{file}"))).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert_eq!(
@@ -457,10 +525,20 @@ mod tests {
     fn what_a_person_reads_of_a_change_names_it() {
         let alias = read(&fixture("deployments/lambda-alias-update.json")).unwrap().change;
         assert_eq!(alias.summary, "UpdateAlias (alias live to version 43)");
-        assert_eq!(alias.actor, "arn:aws:sts::482913650274:assumed-role/shop-deploy-role/deploy-pipeline");
+        assert_eq!(
+            alias.actor,
+            "arn:aws:sts::482913650274:assumed-role/shop-deploy-role/deploy-pipeline"
+        );
         let failed = read(&fixture("deployments/ecs-deployment-failed.json")).unwrap();
-        assert_eq!(failed.change.summary, "ECS deployment ecs-svc/8830416275519402716 failed");
-        assert_eq!(failed.change.at.to_rfc3339(), "2024-05-14T09:52:06.204+00:00", "its own time");
+        assert_eq!(
+            failed.change.summary,
+            "ECS deployment ecs-svc/8830416275519402716 failed"
+        );
+        assert_eq!(
+            failed.change.at.to_rfc3339(),
+            "2024-05-14T09:52:06.204+00:00",
+            "its own time"
+        );
         let signal = failed.signal.unwrap();
         assert_eq!(
             signal.summary(),
@@ -478,7 +556,10 @@ mod tests {
 
         let mut other = fixture("deployments/cloudformation-stack-update.json");
         other.detail["status-details"]["status"] = "CREATE_COMPLETE".into();
-        assert!(read(&other).unwrap_err().to_string().contains("'CREATE_COMPLETE' is not a stack update"));
+        assert!(read(&other)
+            .unwrap_err()
+            .to_string()
+            .contains("'CREATE_COMPLETE' is not a stack update"));
 
         let mut failed_call = fixture("deployments/lambda-code-update.json");
         failed_call.detail["errorCode"] = "AccessDenied".into();
@@ -490,7 +571,10 @@ mod tests {
 
         let mut no_service = fixture("deployments/ecs-deployment-completed.json");
         no_service.resources.clear();
-        assert!(read(&no_service).unwrap_err().to_string().contains("no ECS service ARN"));
+        assert!(read(&no_service)
+            .unwrap_err()
+            .to_string()
+            .contains("no ECS service ARN"));
     }
 
     #[test]

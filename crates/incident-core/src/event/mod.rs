@@ -114,20 +114,38 @@ pub enum ParseError {
     InvalidField { field: &'static str, reason: String },
 }
 
-/// The detail-types accepted from `source` (the game-day source takes every one of them).
+/// The signal detail-types.
+const SIGNAL_TYPES: &[&str] = &[
+    ALARM_STATE_CHANGE,
+    CONTRIBUTOR_STATE_CHANGE,
+    CANARY_FAILURE,
+    CANARY_SUCCESS,
+    CUSTOMER_REPORT,
+    HEALTH_EVENT,
+];
+
+/// Every detail-type the game-day source takes: the signals' and the changes'.
+pub const GAME_DAY_TYPES: &[&str] = &[
+    ALARM_STATE_CHANGE,
+    CONTRIBUTOR_STATE_CHANGE,
+    CANARY_FAILURE,
+    CANARY_SUCCESS,
+    CUSTOMER_REPORT,
+    HEALTH_EVENT,
+    changes::CODEDEPLOY_DEPLOYMENT,
+    changes::ECS_DEPLOYMENT,
+    changes::STACK_STATUS,
+    changes::PARAMETER_CHANGE,
+    changes::API_CALL,
+];
+
+/// The signal detail-types accepted from `source` (the game-day source takes every one of them).
 fn accepted(source: &str) -> Option<&'static [&'static str]> {
     const ALARMS: &[&str] = &[ALARM_STATE_CHANGE, CONTRIBUTOR_STATE_CHANGE];
     const CANARIES: &[&str] = &[CANARY_FAILURE, CANARY_SUCCESS];
     const REPORTS: &[&str] = &[CUSTOMER_REPORT];
     const HEALTH: &[&str] = &[HEALTH_EVENT];
-    const ALL: &[&str] = &[
-        ALARM_STATE_CHANGE,
-        CONTRIBUTOR_STATE_CHANGE,
-        CANARY_FAILURE,
-        CANARY_SUCCESS,
-        CUSTOMER_REPORT,
-        HEALTH_EVENT,
-    ];
+    const ALL: &[&str] = SIGNAL_TYPES;
     match source {
         CLOUDWATCH_SOURCE => Some(ALARMS),
         SYNTHETICS_SOURCE => Some(CANARIES),
@@ -160,6 +178,7 @@ pub fn read_within(envelope: &Envelope, now: DateTime<Utc>, bounds: TimeBounds) 
     event.change.at = at;
     if let Some(signal) = &mut event.signal {
         signal.exercise = envelope.source == GAMEDAY_SOURCE;
+        signal.live_runbooks = signal.exercise && asks_for_live_runbooks(&envelope.detail);
         bound_time(signal, now, bounds)?;
     }
     Ok(Observed::Change(Box::new(event)))
@@ -194,8 +213,14 @@ pub fn parse_within(envelope: &Envelope, now: DateTime<Utc>, bounds: TimeBounds)
         _ => parse_report(envelope)?,
     };
     signal.exercise = exercise;
+    signal.live_runbooks = exercise && asks_for_live_runbooks(&envelope.detail);
     bound_time(&mut signal, now, bounds)?;
     Ok(signal)
+}
+
+/// Whether a game-day event's detail asks for real runbooks: `"gameDay": {"runRunbooks": true}`.
+fn asks_for_live_runbooks(detail: &Value) -> bool {
+    detail["gameDay"]["runRunbooks"] == Value::Bool(true)
 }
 
 /// Keeps an event's own time within the bounds around `now`.
@@ -516,6 +541,7 @@ fn parse_alarm(envelope: &Envelope) -> Result<Signal, ParseError> {
         reason: text::line(&d.state.reason, REASON_MAX),
         service_hint: None,
         exercise: false,
+        live_runbooks: false,
         link: None,
         reporter: None,
         alarm: Some(AlarmDetails {
@@ -606,6 +632,7 @@ fn parse_canary(envelope: &Envelope) -> Result<Signal, ParseError> {
         reason,
         service_hint: None,
         exercise: false,
+        live_runbooks: false,
         alarm: None,
         link: d.artifact_location.map(|l| text::line(&l, LINK_MAX)),
         reporter: None,
@@ -734,6 +761,7 @@ fn parse_health(envelope: &Envelope) -> Result<Signal, ParseError> {
         reason,
         service_hint: None,
         exercise: false,
+        live_runbooks: false,
         alarm: None,
         link: None,
         reporter: None,
@@ -821,6 +849,7 @@ fn parse_report(envelope: &Envelope) -> Result<Signal, ParseError> {
         resource: format!("customer report {}", d.report_id),
         service_hint: Some(d.service),
         exercise: false,
+        live_runbooks: false,
         alarm: None,
         link,
         reporter: d.reporter.map(|r| text::line(&r, LABEL_MAX)).filter(|r| !r.is_empty()),
@@ -874,6 +903,12 @@ mod tests {
             let s = parse(&envelope(CLOUDWATCH_SOURCE, ALARM_STATE_CHANGE, alarm(state))).unwrap();
             assert_eq!(s.health, health);
         }
+    }
+
+    #[test]
+    fn the_game_day_takes_every_signal_and_change_detail_type() {
+        let both: Vec<&str> = SIGNAL_TYPES.iter().chain(changes::ALL).copied().collect();
+        assert_eq!(GAME_DAY_TYPES, both.as_slice());
     }
 
     #[test]
