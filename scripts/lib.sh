@@ -15,6 +15,11 @@ local_aws_env() {
   unset AWS_PROFILE AWS_SESSION_TOKEN
 }
 
+# The local stack's member account (the emulator keeps accounts apart by access key): the forwarder
+# template is deployed there, and evidence capture assumes its role with this external id.
+LOCAL_MEMBER_ACCOUNT=111111111111
+LOCAL_MEMBER_EXTERNAL_ID=local-member-external-id
+
 SAM_VERSION=1.170.0
 SAM_VENV="${SAM_VENV:-$HOME/.cache/incident-loop/sam-$SAM_VERSION}"
 
@@ -41,6 +46,8 @@ lint_templates() {
   (cd "$ROOT" && SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" validate --lint --region us-east-1)
   log "cfn-lint (with cfn-lint-serverless rules) on template.yaml"
   cfn-lint --append-rules cfn_lint_serverless.rules -- "$ROOT/template.yaml"
+  log "cfn-lint on forwarder/template.yaml (the member accounts' stack)"
+  cfn-lint -- "$ROOT/forwarder/template.yaml"
   log "the runbooks' nested stack: up to date with runbooks/*.yaml, and cfn-lint"
   python3 "$ROOT/scripts/runbooks_stack.py" --check
   cfn-lint -- "$ROOT/runbooks/stack.json"
@@ -136,7 +143,8 @@ deploy_stack() {
     "RunbookRoleArn=arn:aws:iam::000000000000:role/$STACK_NAME-local-runbooks" "CorrelationWindowMinutes=${CORRELATION_WINDOW_MINUTES:-15}" \
     "MultiServiceThreshold=${MULTI_SERVICE_THRESHOLD:-3}" \
     "RecoveryStabilisationSeconds=${RECOVERY_STABILISATION_SECONDS:-300}" \
-    "MaxSignalAgeDays=${MAX_SIGNAL_AGE_DAYS:-7}" >/dev/null
+    "MaxSignalAgeDays=${MAX_SIGNAL_AGE_DAYS:-7}" \
+    "MemberExternalId=$LOCAL_MEMBER_EXTERNAL_ID" >/dev/null
   apply_bucket_settings_locally
   aws --endpoint-url "$ENDPOINT" cloudformation describe-stacks --stack-name "$STACK_NAME" \
     --query 'Stacks[0].Outputs' --output table
@@ -202,6 +210,20 @@ PY
 }
 
 # The example catalog pages SNS topics named incident-loop-<team>: create them locally.
+# forwarder/template.yaml in the local member account, as a StackSet would deploy it there: its
+# role is what evidence capture assumes for an incident of that account. (The emulator keeps the
+# forwarding rule but delivers nothing across accounts; the e2e tests hand ingest the forwarded
+# event as the loop's bus would.)
+deploy_member_account() {
+  local_aws_env
+  log "deploying forwarder/template.yaml to the member account $LOCAL_MEMBER_ACCOUNT"
+  AWS_ACCESS_KEY_ID=$LOCAL_MEMBER_ACCOUNT aws --endpoint-url "$ENDPOINT" cloudformation deploy \
+    --template-file "$ROOT/forwarder/template.yaml" --stack-name "$STACK_NAME-member" \
+    --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
+    --parameter-overrides HomeAccountId=000000000000 HomeRegion=us-east-1 "HomeStackName=$STACK_NAME" \
+    "ExternalId=$LOCAL_MEMBER_EXTERNAL_ID" >"$LOCAL/member.log" 2>&1 || { cat "$LOCAL/member.log" >&2; exit 1; }
+}
+
 create_team_topics() {
   local_aws_env
   for team in $(python3 -c "import yaml,sys; print(' '.join(t['name'] for t in yaml.safe_load(open(sys.argv[1]))['teams']))" "$1"); do

@@ -1352,3 +1352,51 @@ async fn a_game_day_deployment_is_recorded_rolled_back_first_and_its_approved_ro
     .await?;
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn an_alarm_in_a_member_account_is_placed_there_and_its_evidence_is_read_there() -> Result<()> {
+    let stack = setup().await?;
+    let base = era(3);
+    let name = "member-queue-depth";
+    // The alarm exists in the member account only; its history is there.
+    seed_alarm_in(&member_account_config().await, name, 5, Utc::now()).await?;
+
+    // Its state change as the forwarder delivers it to the loop's bus: the member's account in the
+    // envelope (the emulator delivers nothing across accounts, so the test hands it to ingest).
+    let mut event = envelope("member-a1", "aws.cloudwatch", ALARM, alarm(name, "ALARM", base));
+    event["account"] = json!(MEMBER_ACCOUNT);
+    stack.invoke_ingest(&event).await?;
+    let incident = settled(&stack, base, 1).await?.remove(0);
+    assert_eq!(incident.services, ["reporting"], "the member account's service");
+    let placed = incident.location.as_ref().map(|l| l.describe());
+    assert_eq!(
+        placed.as_deref(),
+        Some("111111111111 (reporting-prod, production) in us-east-1")
+    );
+    let id = incident.id.to_string();
+    let shown = incidentctl(&["show", &id])?;
+    assert!(shown.contains("account") && shown.contains("reporting-prod"), "{shown}");
+
+    // Evidence capture assumed the member role (with the stack's external id) and read the alarm's
+    // history there: the home account has no such alarm.
+    let manifest = eventually("the member account's evidence", WAIT, || async {
+        let listed: Vec<Value> = serde_json::from_str(&incidentctl(&["evidence", "list", &id, "--output", "json"])?)?;
+        Ok(listed.into_iter().next())
+    })
+    .await?;
+    assert_eq!(manifest["errors"], json!([]), "{manifest:#}");
+    let history: Value = serde_json::from_str(&incidentctl(&["evidence", "get", &id, "--source", "alarm-history"])?)?;
+    assert!(history.to_string().contains(name), "{history:#}");
+    let items = history["items"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(items >= 1, "{history:#}");
+
+    incidentctl(&[
+        "resolve",
+        &id,
+        "--force",
+        "--reason",
+        "e2e: placement is what this test is about",
+    ])?;
+    Ok(())
+}

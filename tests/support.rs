@@ -362,9 +362,27 @@ fn double_http(method: &str, path: &str, body: &str) -> Result<String> {
 /// A CloudWatch alarm on Test/Errors, in ALARM, with `minutes` of data up to `now`: the alarm
 /// history and metric data an evidence capture collects.
 pub async fn seed_alarm(stack: &Stack, name: &str, minutes: i64, now: DateTime<Utc>) -> Result<()> {
+    seed_alarm_in(&stack.config, name, minutes, now).await
+}
+
+/// The local stack's member account (scripts/lib.sh deploys forwarder/template.yaml there).
+pub const MEMBER_ACCOUNT: &str = "111111111111";
+
+/// The SDK configuration of the member account's root (the emulator takes a 12-digit access key
+/// as that account).
+pub async fn member_account_config() -> aws_config::SdkConfig {
+    let credentials = aws_credential_types::Credentials::new(MEMBER_ACCOUNT, "test", None, None, "e2e-member");
+    incident_aws::config_loader()
+        .credentials_provider(credentials)
+        .load()
+        .await
+}
+
+/// `seed_alarm` in the account `config` reaches.
+pub async fn seed_alarm_in(config: &aws_config::SdkConfig, name: &str, minutes: i64, now: DateTime<Utc>) -> Result<()> {
     use aws_sdk_cloudwatch::primitives::DateTime as Time;
     use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricDatum, StateValue, Statistic};
-    let cw = aws_sdk_cloudwatch::Client::new(&stack.config);
+    let cw = aws_sdk_cloudwatch::Client::new(config);
     let data: Vec<MetricDatum> = (0..minutes)
         .map(|m| {
             let at = Time::from_secs((now - chrono::TimeDelta::minutes(m)).timestamp());

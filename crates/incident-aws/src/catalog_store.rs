@@ -1,10 +1,11 @@
-//! The service catalog in DynamoDB: one item per service and team plus the settings, under one
+//! The service catalog in DynamoDB: one item per service, team and account plus the settings, under one
 //! partition so that a single paged Query loads it.
 
 use crate::items::{from_item, key, query_all, to_item, Item, CATALOG_PK};
 use crate::AwsError;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
+use incident_core::account::Account;
 use incident_core::catalog::{Catalog, Service, Settings, Team};
 use incident_core::silence::Silence;
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,7 @@ impl CatalogStore {
             settings: Settings::default(),
             teams: Vec::new(),
             services: Vec::new(),
+            accounts: Vec::new(),
             silences: Vec::new(),
         };
         for item in self.items().await? {
@@ -61,6 +63,10 @@ impl CatalogStore {
                 catalog
                     .services
                     .push(from_item::<Entry<Service>>("catalog service", item)?.value);
+            } else if sk.starts_with("ACCOUNT#") {
+                catalog
+                    .accounts
+                    .push(from_item::<Entry<Account>>("catalog account", item)?.value);
             } else if sk.starts_with(SILENCE_PREFIX) {
                 catalog
                     .silences
@@ -128,6 +134,13 @@ impl CatalogStore {
                 pk: CATALOG_PK.into(),
                 sk: format!("SERVICE#{}", s.name),
                 value: s,
+            })?);
+        }
+        for a in &catalog.accounts {
+            puts.push(to_item(&Entry {
+                pk: CATALOG_PK.into(),
+                sk: format!("ACCOUNT#{}", a.id),
+                value: a,
             })?);
         }
         let keep: HashSet<String> = puts

@@ -31,6 +31,7 @@ fn signal() -> Signal {
         service_hint: None,
         exercise: false,
         live_runbooks: false,
+        location: None,
         alarm: None,
         link: None,
         reporter: None,

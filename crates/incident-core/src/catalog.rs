@@ -4,6 +4,7 @@
 //! with `incidentctl catalog import`, and read by ingest (to name a signal's service) and triage
 //! (owner, tier, commander).
 
+use crate::account::{Account, Location};
 use crate::signal::Signal;
 use crate::silence::{MaintenanceWindow, Silence};
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,10 @@ pub struct Catalog {
     pub teams: Vec<Team>,
     #[serde(default)]
     pub services: Vec<Service>,
+    /// The accounts the loop hears from (an organisation's, through forwarder/template.yaml): their
+    /// names, environments and the services whose accounts they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<Account>,
     /// Silences set through the command API (`incidentctl silence`), stored beside the catalog and
     /// loaded with it; never part of the catalog file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -227,6 +232,16 @@ impl Catalog {
                 }
             }
         }
+        let mut accounts = std::collections::BTreeSet::new();
+        for a in &self.accounts {
+            problems.extend(a.problems());
+            if !accounts.insert(a.id.as_str()) {
+                problems.push(format!("account {} is listed twice", a.id));
+            }
+            if let Some(service) = a.service.as_deref().filter(|s| self.service(s).is_none()) {
+                problems.push(format!("account {}: service '{service}' is not in services", a.id));
+            }
+        }
         if !self.silences.is_empty() {
             problems.push("silences are set with `incidentctl silence`, not in the catalog file".into());
         }
@@ -344,6 +359,10 @@ impl Catalog {
                 return known(&s.name, format!("name pattern '{p}'"));
             }
         }
+        let own = signal.location.as_ref().and_then(|l| self.account(l));
+        if let Some((account, service)) = own.and_then(|a| Some((a, self.service(a.service.as_deref()?)?))) {
+            return known(&service.name, format!("the service of account {}", account.name));
+        }
         match tagged {
             Some(name) => ServiceMatch {
                 service: name.clone(),
@@ -360,6 +379,11 @@ impl Catalog {
 }
 
 impl Catalog {
+    /// The catalog's entry for the account (and region) an event happened in.
+    pub fn account(&self, location: &Location) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.covers(location))
+    }
+
     /// Names the service a change belongs to from what names the changed resource (its name first,
     /// then the ARNs its event lists): the first service, in catalog order, with a `resources`
     /// pattern that matches one of them, or whose ECS cluster and service it is. A change that
@@ -439,6 +463,7 @@ mod tests {
             service_hint: None,
             exercise: false,
             live_runbooks: false,
+            location: None,
             alarm: Some(AlarmDetails {
                 kind: AlarmKind::SingleMetric,
                 arn: None,
@@ -455,6 +480,43 @@ mod tests {
             time_note: None,
             aws: None,
         }
+    }
+
+    #[test]
+    fn a_signal_that_matches_no_service_belongs_to_its_accounts_service() {
+        let c = example();
+        let mut s = alarm_signal("queue-depth-high", &[]);
+        assert_eq!(c.resolve(&s).service, "unmapped/queue-depth-high");
+        s.location = Location::of(Some("111111111111"), Some("us-east-1")).unwrap();
+        let m = c.resolve(&s);
+        assert_eq!((m.service.as_str(), m.known), ("reporting", true));
+        assert_eq!(m.how, "the service of account reporting-prod");
+        // Outside the regions the catalog lists for it, the account is not that service's.
+        s.location = Location::of(Some("111111111111"), Some("eu-west-1")).unwrap();
+        assert_eq!(c.resolve(&s).service, "unmapped/queue-depth-high");
+        // A name pattern still comes first.
+        let mut named = alarm_signal("checkout-api-5xx", &[]);
+        named.location = Location::of(Some("111111111111"), Some("us-east-1")).unwrap();
+        assert_eq!(c.resolve(&named).service, "checkout");
+    }
+
+    #[test]
+    fn accounts_are_validated_with_the_catalog() {
+        let mut c = example();
+        c.accounts.push(c.accounts[0].clone());
+        c.accounts.push(Account {
+            id: "222222222222".into(),
+            name: "ghost".into(),
+            environment: None,
+            regions: vec![],
+            service: Some("no-such-service".into()),
+        });
+        let problems = c.validate().unwrap_err().to_string();
+        assert!(problems.contains("account 000000000000 is listed twice"), "{problems}");
+        assert!(
+            problems.contains("account 222222222222: service 'no-such-service' is not in services"),
+            "{problems}"
+        );
     }
 
     #[test]

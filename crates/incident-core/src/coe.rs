@@ -200,6 +200,9 @@ pub fn render(r: &Record) -> String {
     };
     push(&mut md, format!("- **Severity:** {severity} ({scope})"));
     push(&mut md, format!("- **Services:** {}", quoted(&i.services.join(", "))));
+    if let Some(l) = &i.location {
+        push(&mut md, format!("- **Account:** {}", quoted(&l.describe())));
+    }
     push(
         &mut md,
         format!(

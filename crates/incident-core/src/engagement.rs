@@ -42,8 +42,12 @@ fn exercise_line(incident: &Incident) -> &'static str {
     }
 }
 
-fn flapping_line(incident: &Incident) -> String {
+/// What a paged person must know beyond the title: where it happened, what flaps, what AWS says.
+fn context_lines(incident: &Incident) -> String {
     let mut text = String::new();
+    if let Some(l) = &incident.location {
+        text.push_str(&format!("Account: {}\n", l.describe()));
+    }
     if !incident.flapping.is_empty() {
         text.push_str(&format!(
             "Flapping: {} (their further state changes page nobody)\n",
@@ -70,7 +74,7 @@ pub fn page(incident: &Incident, commander: Option<&str>) -> Page {
         exercise_line(incident),
         incident.id,
         incident.first_signal,
-        flapping_line(incident),
+        context_lines(incident),
         commander.unwrap_or("none"),
         incident.id
     );
@@ -91,7 +95,7 @@ pub fn escalation_page(incident: &Incident, round: u32, why: &str) -> Page {
         message: format!(
             "{}{why}\n{}Acknowledge: incidentctl ack {}",
             exercise_line(incident),
-            flapping_line(incident),
+            context_lines(incident),
             incident.id
         ),
     }
@@ -279,7 +283,13 @@ mod tests {
         i.title = format!("checkout: {}\nInjected line", "x".repeat(300));
         i.exercise = true;
         i.flapping = vec!["checkout-api-5xx".into()];
+        i.location = crate::account::Location::of(Some("111111111111"), Some("eu-west-1")).unwrap();
         let p = page(&i, Some("carol"));
+        assert!(
+            p.message.contains("\nAccount: 111111111111 in eu-west-1\n"),
+            "{}",
+            p.message
+        );
         assert!(
             p.subject.chars().count() < 100 && !p.subject.contains('\n'),
             "{}",

@@ -67,6 +67,9 @@ pub struct Incident {
     /// A game day that asked for its approved runbooks to run for real (else they are rehearsed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub live_runbooks: bool,
+    /// Where the opening signal happened (its account and region), named from the catalog at triage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<crate::account::Location>,
     pub customer_detected: bool,
     #[serde(default)]
     pub customer_facing: bool,
@@ -199,6 +202,7 @@ impl Incident {
             commander: None,
             exercise: false,
             live_runbooks: false,
+            location: None,
             customer_detected: false,
             customer_facing: false,
             impact_started_at: impact_started_at.min(detected_at),

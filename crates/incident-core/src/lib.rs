@@ -4,6 +4,7 @@
 //! transport these types, the Lambda handlers wire them together. Keeping the rules here means the
 //! rules are tested without a cloud, and the same code runs in Lambda, in the CLI and in benchmarks.
 
+pub mod account;
 pub mod actions;
 pub mod app_event;
 pub mod approval;

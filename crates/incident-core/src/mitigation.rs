@@ -440,6 +440,7 @@ mod tests {
             service_hint: None,
             exercise: false,
             live_runbooks: false,
+            location: None,
             alarm: Some(AlarmDetails {
                 kind: AlarmKind::SingleMetric,
                 arn: None,

@@ -260,6 +260,19 @@ pub trait EvidenceSources: Sync {
     fn changes(&self, window: &Window, cap_bytes: usize) -> impl Future<Output = PortResult<Collected>> + Send;
 }
 
+/// Reaches the evidence sources of the account and region an incident happened in: this account's
+/// own, or a member account's through the role the forwarder template creates there.
+pub trait EvidenceAccounts: Sync {
+    type Sources: EvidenceSources + Send + Sync;
+
+    /// The sources where `location` says (this account and region for none); refused, with one
+    /// line saying why, when that account cannot be reached.
+    fn sources(
+        &self,
+        location: Option<&crate::account::Location>,
+    ) -> impl Future<Output = PortResult<Self::Sources>> + Send;
+}
+
 /// Runs mitigation runbooks (SSM Automation on AWS).
 pub trait RunbookRunner: Sync {
     /// Starts `document` with `parameters`; the same `client_token` never starts a second run.

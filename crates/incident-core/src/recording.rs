@@ -223,6 +223,7 @@ fn open_single(id: &IncidentId, matched: &ServiceMatch, signal: &Signal, now: Da
     incident.service_known = matched.known;
     incident.exercise = signal.exercise;
     incident.live_runbooks = signal.exercise && signal.live_runbooks;
+    incident.location = signal.location.clone();
     incident.customer_detected = signal.is_customer_detected();
     incident.first_signal = signal.summary();
     incident

@@ -209,6 +209,9 @@ pub struct Signal {
     /// in the event's detail); otherwise a game day's approved runbook is rehearsed, not started.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub live_runbooks: bool,
+    /// The account and region the event happened in (a member account's, when forwarded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<crate::account::Location>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm: Option<AlarmDetails>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -309,6 +312,7 @@ impl Signal {
             service_hint: None,
             exercise: false,
             live_runbooks: false,
+            location: None,
             alarm: None,
             link: None,
             reporter: None,

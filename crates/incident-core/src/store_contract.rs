@@ -45,6 +45,7 @@ where
         service_hint: Some("checkout".into()),
         exercise: true,
         live_runbooks: false,
+        location: None,
         alarm: None,
         link: None,
         reporter: None,

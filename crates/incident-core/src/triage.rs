@@ -1,5 +1,6 @@
 //! Triage: owner, severity and commander for an opened incident, each with its reason.
 
+use crate::account::Location;
 use crate::catalog::Catalog;
 use crate::engagement;
 use crate::incident::{Incident, Scope, Status};
@@ -16,6 +17,9 @@ pub struct Decision {
     pub commander: Option<String>,
     /// Seconds to wait for an acknowledgement before escalating.
     pub ack_timeout_seconds: u32,
+    /// Where it happened, named as the catalog names the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
 }
 
 /// Decides triage for `incident`, whose earliest signal is `first`.
@@ -58,6 +62,10 @@ pub fn decide(catalog: &Catalog, incident: &Incident, first: Option<&Signal>) ->
         customer_facing,
         commander: plan.commander,
         ack_timeout_seconds: plan.ack_minutes.saturating_mul(60),
+        location: incident.location.clone().map(|l| {
+            let account = catalog.account(&l);
+            l.named(account)
+        }),
     }
 }
 
@@ -67,6 +75,9 @@ pub fn apply(incident: &mut Incident, decision: &Decision) {
     incident.severity = Some(decision.assessment.severity);
     incident.customer_facing = decision.customer_facing;
     incident.commander = decision.commander.clone();
+    if decision.location.is_some() {
+        incident.location = decision.location.clone();
+    }
     if incident.status == Status::Open {
         incident.status = Status::Triaged;
     }
@@ -107,6 +118,7 @@ mod tests {
             service_hint: Some("checkout".into()),
             exercise: false,
             live_runbooks: false,
+            location: None,
             alarm: None,
             link: None,
             reporter: None,
@@ -136,6 +148,24 @@ mod tests {
         assert_eq!(d.assessment.severity, Severity::Sev1);
         assert!(d.commander.is_some());
         assert_eq!(d.ack_timeout_seconds, 5 * 60);
+    }
+
+    #[test]
+    fn the_incident_is_placed_in_its_account_as_the_catalog_names_it() {
+        let mut i = incident(Scope::SingleService, &["reporting"], false);
+        i.location = crate::account::Location::of(Some("111111111111"), Some("us-east-1")).unwrap();
+        let d = decide(&catalog(), &i, None);
+        apply(&mut i, &d);
+        let at = i.location.expect("placed");
+        assert_eq!(at.describe(), "111111111111 (reporting-prod, production) in us-east-1");
+        let mut elsewhere = incident(Scope::SingleService, &["reporting"], false);
+        elsewhere.location = crate::account::Location::of(Some("333333333333"), Some("us-east-1")).unwrap();
+        let d = decide(&catalog(), &elsewhere, None);
+        assert_eq!(
+            d.location.unwrap().describe(),
+            "333333333333 in us-east-1",
+            "not in the catalog"
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ fn signal(source: SignalSource, resource: &str, minute: i64) -> Signal {
         service_hint: None,
         exercise: false,
         live_runbooks: false,
+        location: None,
         alarm: None,
         link: None,
         reporter: None,

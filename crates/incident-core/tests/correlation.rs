@@ -23,6 +23,7 @@ fn signal(id: &str, minute: i64, health: Health) -> Signal {
         service_hint: None,
         exercise: false,
         live_runbooks: false,
+        location: None,
         alarm: None,
         link: None,
         reporter: None,
@@ -300,6 +301,7 @@ fn game_day_signals_never_join_or_aggregate_with_real_ones() {
     let drill = Signal {
         exercise: true,
         live_runbooks: false,
+        location: None,
         ..signal("g1", 1, Health::Impaired)
     };
     let rehearsed = c.ingest("checkout", &drill);
@@ -311,6 +313,7 @@ fn game_day_signals_never_join_or_aggregate_with_real_ones() {
         let drill = Signal {
             exercise: true,
             live_runbooks: false,
+            location: None,
             ..signal(id, 2, Health::Impaired)
         };
         c.ingest(svc, &drill);

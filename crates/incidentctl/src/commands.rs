@@ -9,6 +9,7 @@ use chrono::{TimeDelta, Utc};
 use incident_core::catalog::Catalog;
 use incident_core::command::{Command as IncidentCommand, ReportRequest};
 use incident_core::incident::Incident;
+use incident_core::text::{self, NAME_MAX};
 use incident_core::timeline::{validate_link, Entry};
 use incident_core::IncidentId;
 use serde_json::json;
@@ -162,6 +163,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             // The catalog file as it can be imported again: silences are listed by `silence list`.
             let catalog = Catalog {
+                accounts: Vec::new(),
                 silences: Vec::new(),
                 ..ctx.catalog.load().await?
             };
@@ -339,6 +341,9 @@ async fn show(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
         ];
         for (k, v) in rows {
             s.push_str(&format!("  {k:<14}{v}\n"));
+        }
+        if let Some(l) = &i.location {
+            s.push_str(&format!("  {:<14}{}\n", "account", text::line(&l.describe(), NAME_MAX)));
         }
         if !i.flapping.is_empty() {
             s.push_str(&format!("  {:<14}{}\n", "flapping", i.flapping.join(", ")));

@@ -7,7 +7,8 @@ use incident_core::catalog::Catalog;
 use incident_core::evidence::{self, Collected, LogScope, Manifest, Moment, SourceError, Window};
 use incident_core::incident::Incident;
 use incident_core::ports::{
-    run_step, signals_with_members, CatalogSource, EvidenceSources, EvidenceStore, IncidentStore, PortError, PortResult,
+    run_step, signals_with_members, CatalogSource, EvidenceAccounts, EvidenceSources, EvidenceStore, IncidentStore,
+    PortError, PortResult,
 };
 use incident_core::resolution;
 use incident_core::timeline::{Entry, EntryKind};
@@ -21,6 +22,7 @@ const ATTEMPTS: u32 = 3;
 pub struct Deps<S, C, E, B> {
     pub store: S,
     pub catalog: C,
+    /// The sources of the account and region the incident happened in.
     pub sources: E,
     pub evidence: B,
     /// For links on the timeline.
@@ -85,7 +87,7 @@ impl<S, C, E, B> Deps<S, C, E, B>
 where
     S: IncidentStore,
     C: CatalogSource,
-    E: EvidenceSources,
+    E: EvidenceAccounts,
     B: EvidenceStore,
 {
     pub async fn handle(&self, input: Input) -> Result<Output, HandlerError> {
@@ -102,12 +104,19 @@ where
         let capture = evidence::capture_id(input.moment, now);
         let cap = self.cap_bytes;
 
-        let (history, metrics, logs, changes) = tokio::join!(
-            with_retry(|| self.sources.alarm_history(&alarms, &window, cap)),
-            with_retry(|| self.sources.metric_data(&alarms, &window, cap)),
-            with_retry(|| self.sources.logs(&groups, &queries, &logs_window, cap)),
-            with_retry(|| self.sources.changes(&window, cap)),
-        );
+        let (history, metrics, logs, changes) = match self.sources.sources(incident.location.as_ref()).await {
+            Ok(sources) => tokio::join!(
+                with_retry(|| sources.alarm_history(&alarms, &window, cap)),
+                with_retry(|| sources.metric_data(&alarms, &window, cap)),
+                with_retry(|| sources.logs(&groups, &queries, &logs_window, cap)),
+                with_retry(|| sources.changes(&window, cap)),
+            ),
+            // The account cannot be reached: every source says why, and the capture still lands.
+            Err(e) => {
+                let failed = || (Err(PortError::Invalid(e.to_string())), 1);
+                (failed(), failed(), failed(), failed())
+            }
+        };
         let results: [(&str, (PortResult<Collected>, u32)); 4] = [
             (evidence::ALARM_HISTORY, history),
             (evidence::METRIC_DATA, metrics),
@@ -188,6 +197,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use incident_core::account::Location;
     use incident_core::evidence::AlarmRef;
     use incident_core::incident::Scope;
     use incident_core::memory::{MemoryEvidence, MemoryStore};
@@ -196,11 +206,28 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Mutex;
 
-    /// Sources scripted per test: logs fail transiently `logs_failures` times, changes always fail.
+    /// Sources scripted per test: logs fail transiently `logs_failures` times, changes always fail;
+    /// an account other than this one cannot be reached.
     #[derive(Default)]
     struct Scripted {
         logs_failures: Mutex<u32>,
         changes_denied: bool,
+    }
+
+    impl EvidenceAccounts for Scripted {
+        type Sources = Self;
+        async fn sources(&self, location: Option<&Location>) -> PortResult<Self> {
+            match location {
+                Some(l) if l.account != "000000000000" => Err(PortError::Invalid(format!(
+                    "cannot assume the member role in {}",
+                    l.account
+                ))),
+                _ => Ok(Scripted {
+                    logs_failures: Mutex::new(*self.logs_failures.lock().unwrap()),
+                    changes_denied: self.changes_denied,
+                }),
+            }
+        }
     }
 
     impl EvidenceSources for Scripted {
@@ -239,8 +266,13 @@ mod tests {
     }
 
     fn deps(sources: Scripted, cap_bytes: usize) -> (TestDeps, IncidentId) {
+        deps_in(sources, cap_bytes, None)
+    }
+
+    fn deps_in(sources: Scripted, cap_bytes: usize, location: Option<Location>) -> (TestDeps, IncidentId) {
         let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
-        let incident = Incident::open(id.clone(), Scope::SingleService, vec!["checkout".into()], Utc::now());
+        let mut incident = Incident::open(id.clone(), Scope::SingleService, vec!["checkout".into()], Utc::now());
+        incident.location = location;
         let catalog: Catalog = serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap();
         let deps = Deps {
             store: MemoryStore::with([incident]),
@@ -340,6 +372,31 @@ mod tests {
             d.store.get(&out.incident_id).unwrap().final_capture_at.is_some(),
             "the closing capture is recorded for the resolution checklist"
         );
+    }
+
+    #[tokio::test]
+    async fn an_account_that_cannot_be_reached_fails_every_source_with_why_and_the_capture_still_lands() {
+        let member = Location::of(Some("111111111111"), Some("eu-west-1")).unwrap();
+        let (d, id) = deps_in(Scripted::default(), 1 << 20, member);
+        let out = d
+            .handle(Input {
+                incident_id: id.clone(),
+                moment: Moment::Opening,
+            })
+            .await
+            .unwrap();
+        assert_eq!(out.objects, 0);
+        assert_eq!(out.failed_sources.len(), 4, "{:?}", out.failed_sources);
+        let manifest = stored_manifest(&d, &out);
+        assert!(
+            manifest
+                .errors
+                .iter()
+                .all(|e| e.error == "cannot assume the member role in 111111111111" && e.attempts == 1),
+            "{:?}",
+            manifest.errors
+        );
+        assert!(evidence_entry(&d, &id).text.contains("FAILED"));
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 
 mod handler;
 
-use incident_aws::evidence::{AwsSources, S3Evidence};
+use incident_aws::evidence::{AwsAccounts, MemberRole, S3Evidence};
 use incident_aws::lambda::Wiring;
 use incident_aws::{env_var, lambda};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
     let deps = handler::Deps {
         store,
         catalog,
-        sources: AwsSources::new(&config),
+        sources: AwsAccounts::new(&config, std::env::var("HOME_ACCOUNT_ID").ok(), MemberRole::from_env()),
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), &bucket),
         bucket,
         lookback: chrono::TimeDelta::minutes(lookback),

@@ -695,6 +695,7 @@ mod tests {
             service_hint: None,
             exercise: false,
             live_runbooks: false,
+            location: None,
             alarm: None,
             link: None,
             reporter: None,

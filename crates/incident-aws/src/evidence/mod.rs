@@ -1,10 +1,12 @@
 //! Evidence adapters: S3 for keeping it; CloudWatch, CloudWatch Logs and CloudTrail for collecting it.
 
+mod accounts;
 mod cloudtrail;
 mod cloudwatch;
 mod logs;
 mod s3;
 
+pub use accounts::{AwsAccounts, MemberRole};
 pub use s3::S3Evidence;
 
 use incident_core::evidence::{AlarmRef, Collected, Window};

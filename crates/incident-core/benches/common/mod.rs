@@ -17,6 +17,7 @@ pub fn alarm(id: &str, resource: String, recovered: bool, at: DateTime<Utc>) -> 
         service_hint: None,
         exercise: false,
         live_runbooks: false,
+        location: None,
         alarm: None,
         link: None,
         reporter: None,

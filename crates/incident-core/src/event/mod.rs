@@ -140,6 +140,18 @@ pub const GAME_DAY_TYPES: &[&str] = &[
 ];
 
 /// The signal detail-types accepted from `source` (the game-day source takes every one of them).
+/// Every detail-type the loop takes from `source`: its signals' and its changes' (what the stack's
+/// rules must route, and no more).
+pub fn accepted_types(source: &str) -> Vec<&'static str> {
+    let mut types: Vec<&'static str> = accepted(source).unwrap_or_default().to_vec();
+    for t in changes::accepted(source).unwrap_or_default() {
+        if !types.contains(t) {
+            types.push(t);
+        }
+    }
+    types
+}
+
 fn accepted(source: &str) -> Option<&'static [&'static str]> {
     const ALARMS: &[&str] = &[ALARM_STATE_CHANGE, CONTRIBUTOR_STATE_CHANGE];
     const CANARIES: &[&str] = &[CANARY_FAILURE, CANARY_SUCCESS];
@@ -177,8 +189,7 @@ pub fn read_within(envelope: &Envelope, now: DateTime<Utc>, bounds: TimeBounds) 
     let (at, _) = bounded(event.change.at, now, bounds)?;
     event.change.at = at;
     if let Some(signal) = &mut event.signal {
-        signal.exercise = envelope.source == GAMEDAY_SOURCE;
-        signal.live_runbooks = signal.exercise && asks_for_live_runbooks(&envelope.detail);
+        mark(signal, envelope)?;
         bound_time(signal, now, bounds)?;
     }
     Ok(Observed::Change(Box::new(event)))
@@ -197,7 +208,6 @@ pub fn parse_at(envelope: &Envelope, now: DateTime<Utc>) -> Result<Signal, Parse
 /// Parses one envelope arriving at `now`. Events from the game-day source parse exactly like the
 /// real ones and are flagged as exercises.
 pub fn parse_within(envelope: &Envelope, now: DateTime<Utc>, bounds: TimeBounds) -> Result<Signal, ParseError> {
-    let exercise = envelope.source == GAMEDAY_SOURCE;
     let types =
         accepted(&envelope.source).ok_or_else(|| ParseError::UnknownSource(text::line(&envelope.source, LABEL_MAX)))?;
     if !types.contains(&envelope.detail_type.as_str()) {
@@ -212,10 +222,27 @@ pub fn parse_within(envelope: &Envelope, now: DateTime<Utc>, bounds: TimeBounds)
         HEALTH_EVENT => parse_health(envelope)?,
         _ => parse_report(envelope)?,
     };
-    signal.exercise = exercise;
-    signal.live_runbooks = exercise && asks_for_live_runbooks(&envelope.detail);
+    mark(&mut signal, envelope)?;
     bound_time(&mut signal, now, bounds)?;
     Ok(signal)
+}
+
+/// What the envelope says of every signal: a game day's (and whether it asked for real runbooks),
+/// and the account and region it happened in.
+fn mark(signal: &mut Signal, envelope: &Envelope) -> Result<(), ParseError> {
+    signal.exercise = envelope.source == GAMEDAY_SOURCE;
+    signal.live_runbooks = signal.exercise && asks_for_live_runbooks(&envelope.detail);
+    signal.location = location(envelope)?;
+    Ok(())
+}
+
+fn location(envelope: &Envelope) -> Result<Option<crate::account::Location>, ParseError> {
+    crate::account::Location::of(envelope.account.as_deref(), envelope.region.as_deref()).map_err(|reason| {
+        ParseError::InvalidField {
+            field: "account",
+            reason,
+        }
+    })
 }
 
 /// Whether a game-day event's detail asks for real runbooks: `"gameDay": {"runRunbooks": true}`.
@@ -542,6 +569,7 @@ fn parse_alarm(envelope: &Envelope) -> Result<Signal, ParseError> {
         service_hint: None,
         exercise: false,
         live_runbooks: false,
+        location: None,
         link: None,
         reporter: None,
         alarm: Some(AlarmDetails {
@@ -633,6 +661,7 @@ fn parse_canary(envelope: &Envelope) -> Result<Signal, ParseError> {
         service_hint: None,
         exercise: false,
         live_runbooks: false,
+        location: None,
         alarm: None,
         link: d.artifact_location.map(|l| text::line(&l, LINK_MAX)),
         reporter: None,
@@ -762,6 +791,7 @@ fn parse_health(envelope: &Envelope) -> Result<Signal, ParseError> {
         service_hint: None,
         exercise: false,
         live_runbooks: false,
+        location: None,
         alarm: None,
         link: None,
         reporter: None,
@@ -850,6 +880,7 @@ fn parse_report(envelope: &Envelope) -> Result<Signal, ParseError> {
         service_hint: Some(d.service),
         exercise: false,
         live_runbooks: false,
+        location: None,
         alarm: None,
         link,
         reporter: d.reporter.map(|r| text::line(&r, LABEL_MAX)).filter(|r| !r.is_empty()),
@@ -916,6 +947,23 @@ mod tests {
         let s = parse(&envelope(GAMEDAY_SOURCE, ALARM_STATE_CHANGE, alarm("ALARM"))).unwrap();
         assert!(s.exercise);
         assert_eq!(s.key, SignalKey::new(GAMEDAY_SOURCE, "evt-1"));
+    }
+
+    #[test]
+    fn a_signal_keeps_the_account_and_region_it_happened_in_and_a_forged_account_is_refused() {
+        let mut e = envelope(CLOUDWATCH_SOURCE, ALARM_STATE_CHANGE, alarm("ALARM"));
+        e.account = Some("111111111111".into());
+        e.region = Some("eu-west-1".into());
+        let s = parse(&e).unwrap();
+        assert_eq!(s.location.unwrap().describe(), "111111111111 in eu-west-1");
+        e.account = Some("1111\u{202E}".into());
+        let refused = parse(&e).unwrap_err();
+        assert!(
+            matches!(refused, ParseError::InvalidField { field: "account", .. }),
+            "{refused}"
+        );
+        e.account = None;
+        assert_eq!(parse(&e).unwrap().location, None, "a test event names no account");
     }
 
     #[test]

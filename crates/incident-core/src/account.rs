@@ -1,0 +1,175 @@
+//! Accounts and regions: where an event happened (the account EventBridge says it came from — a
+//! member account's, when an organisation forwards to the loop), and what the catalog says of that
+//! account (its name, its environment, the service it belongs to).
+
+use serde::{Deserialize, Serialize};
+
+/// The account and region an event happened in, and once triaged what the catalog calls them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub account: String,
+    pub region: String,
+    /// The catalog's name for the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The catalog's environment for the account (production, staging, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+}
+
+/// Whether `text` is an AWS account id: twelve digits.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `text` reads as an AWS region (`us-east-1`, `eu-central-2`, `us-gov-west-1`).
+pub fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    text.len() <= 32
+        && parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty())
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
+impl Location {
+    /// The location an envelope names, checked: none when it names no account or region (a test
+    /// event), a refusal when what it names is not an account id or a region.
+    pub fn of(account: Option<&str>, region: Option<&str>) -> Result<Option<Location>, String> {
+        let (Some(account), Some(region)) = (account, region) else {
+            return Ok(None);
+        };
+        if !is_account_id(account) {
+            return Err(format!("'{}' is not an AWS account id", crate::text::line(account, 40)));
+        }
+        if !is_region(region) {
+            return Err(format!("'{}' is not an AWS region", crate::text::line(region, 40)));
+        }
+        Ok(Some(Location {
+            account: account.to_string(),
+            region: region.to_string(),
+            name: None,
+            environment: None,
+        }))
+    }
+
+    /// With the catalog's name and environment for its account (when the catalog knows it).
+    pub fn named(mut self, account: Option<&Account>) -> Self {
+        if let Some(a) = account {
+            self.name = Some(a.name.clone());
+            self.environment = a.environment.clone();
+        }
+        self
+    }
+
+    /// `111111111111 (shop-prod, production) in eu-west-1`; the account id alone when the catalog
+    /// does not list it.
+    pub fn describe(&self) -> String {
+        let known = match (&self.name, &self.environment) {
+            (Some(n), Some(e)) => format!(" ({n}, {e})"),
+            (Some(n), None) => format!(" ({n})"),
+            _ => String::new(),
+        };
+        format!("{}{known} in {}", self.account, self.region)
+    }
+}
+
+/// An account in the catalog: what it is called, its environment, and the service whose account
+/// it is (signals from it that name no service belong to that one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Only these regions of the account (empty: every region).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+impl Account {
+    pub fn covers(&self, location: &Location) -> bool {
+        self.id == location.account && (self.regions.is_empty() || self.regions.contains(&location.region))
+    }
+
+    /// What is wrong with this entry, for the catalog's validation.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !is_account_id(&self.id) {
+            out.push(format!(
+                "account '{}': the id must be 12 digits",
+                crate::text::line(&self.id, 40)
+            ));
+        }
+        if !crate::text::is_identifier(&self.name, crate::text::LABEL_MAX) {
+            out.push(format!(
+                "account {}: name '{}' must be letters, digits and . _ - / : @ + only",
+                self.id,
+                crate::text::line(&self.name, 64)
+            ));
+        }
+        if let Some(e) = &self.environment {
+            if !crate::text::is_identifier(e, crate::text::LABEL_MAX) {
+                out.push(format!(
+                    "account {}: environment '{}' must be one word",
+                    self.id,
+                    crate::text::line(e, 64)
+                ));
+            }
+        }
+        for r in self.regions.iter().filter(|r| !is_region(r)) {
+            out.push(format!(
+                "account {}: '{}' is not an AWS region",
+                self.id,
+                crate::text::line(r, 40)
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_location_is_an_account_id_and_a_region_or_a_refusal() {
+        let at = Location::of(Some("111111111111"), Some("eu-west-1")).unwrap().unwrap();
+        assert_eq!(at.describe(), "111111111111 in eu-west-1");
+        assert_eq!(Location::of(None, Some("eu-west-1")), Ok(None));
+        assert!(Location::of(Some("12345"), Some("eu-west-1")).is_err());
+        assert!(Location::of(Some("111111111111"), Some("eu-west-1\n<b>")).is_err());
+        assert!(is_region("us-gov-west-1") && is_region("ap-southeast-2"));
+        assert!(!is_region("EU-west-1") && !is_region("eu-west") && !is_region("-west-1"));
+    }
+
+    #[test]
+    fn the_catalog_names_the_account_it_covers() {
+        let account = Account {
+            id: "111111111111".into(),
+            name: "shop-prod".into(),
+            environment: Some("production".into()),
+            regions: vec!["eu-west-1".into()],
+            service: Some("checkout".into()),
+        };
+        let here = Location::of(Some("111111111111"), Some("eu-west-1")).unwrap().unwrap();
+        let elsewhere = Location::of(Some("111111111111"), Some("us-east-1")).unwrap().unwrap();
+        assert!(account.covers(&here) && !account.covers(&elsewhere));
+        assert_eq!(
+            here.named(Some(&account)).describe(),
+            "111111111111 (shop-prod, production) in eu-west-1"
+        );
+        assert!(account.problems().is_empty());
+        let bad = Account {
+            id: "1".into(),
+            name: "a name".into(),
+            ..account
+        };
+        assert_eq!(bad.problems().len(), 2, "{:?}", bad.problems());
+    }
+}

@@ -1,0 +1,109 @@
+//! The rules that route events to ingest, kept in step: what the home stack's rules take on the
+//! default bus, what it takes from member accounts on its own bus, what the forwarder template
+//! forwards, and what the core parses. No stack needed: this reads the templates.
+
+use serde_yaml::Value;
+use std::collections::BTreeSet;
+
+fn template(path: &str) -> Value {
+    let text = std::fs::read_to_string(format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))).expect("template");
+    serde_yaml::from_str(&text).expect("template YAML")
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_sequence()
+        .map(|s| s.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// Every (source, detail-type) a pattern matches, with the detail filter of each branch.
+fn routes(pattern: &Value) -> BTreeSet<(String, String, String)> {
+    let sources = strings(&pattern["source"]);
+    let branches: Vec<Value> = match pattern.get("$or").and_then(Value::as_sequence) {
+        Some(or) => or.clone(),
+        None => vec![pattern.clone()],
+    };
+    let mut out = BTreeSet::new();
+    for b in branches {
+        let detail = b
+            .get("detail")
+            .map(|d| serde_yaml::to_string(d).unwrap())
+            .unwrap_or_default();
+        for t in strings(&b["detail-type"]) {
+            for s in &sources {
+                out.insert((s.clone(), t.clone(), detail.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Only the pairs a source really emits (a pattern's sources and types multiply out).
+fn emitted(routes: BTreeSet<(String, String, String)>) -> BTreeSet<(String, String, String)> {
+    let emits = |source: &str, detail_type: &str| match detail_type {
+        "CloudWatch Alarm State Change" | "CloudWatch Alarm Contributor State Change" => source == "aws.cloudwatch",
+        "Synthetics Canary TestRun Failure" | "Synthetics Canary TestRun Successful" => source == "aws.synthetics",
+        "AWS Health Event" => source == "aws.health",
+        "CodeDeploy Deployment State-change Notification" => source == "aws.codedeploy",
+        "ECS Deployment State Change" => source == "aws.ecs",
+        "Parameter Store Change" => source == "aws.ssm",
+        "CloudFormation Stack Status Change" => source == "aws.cloudformation",
+        "AWS API Call via CloudTrail" => source == "aws.lambda",
+        _ => true,
+    };
+    routes.into_iter().filter(|(s, t, _)| emits(s, t)).collect()
+}
+
+fn ingest_rule(home: &Value, name: &str) -> Value {
+    home["Resources"]["IngestFunction"]["Properties"]["Events"][name]["Properties"]["Pattern"].clone()
+}
+
+#[test]
+fn the_forwarder_forwards_exactly_what_the_home_stack_takes_and_the_core_parses() {
+    let home = template("template.yaml");
+    let forwarder = template("forwarder/template.yaml");
+    let mut at_home = BTreeSet::new();
+    for rule in ["Signals", "Changes", "StackChanges", "LambdaChanges"] {
+        let pattern = ingest_rule(&home, rule);
+        assert!(pattern.is_mapping(), "rule {rule} is missing");
+        at_home.extend(emitted(routes(&pattern)));
+    }
+    let from_members = emitted(routes(&ingest_rule(&home, "MemberSignals")));
+    let forwarded = emitted(routes(
+        &forwarder["Resources"]["ForwardToLoop"]["Properties"]["EventPattern"],
+    ));
+    assert_eq!(
+        from_members, at_home,
+        "MemberSignals takes what the default-bus rules take"
+    );
+    assert_eq!(forwarded, at_home, "the forwarder forwards what the home stack takes");
+
+    // Every detail-type routed is one the core parses from that source, and every one it parses
+    // from AWS is routed.
+    let routed: BTreeSet<(String, String)> = at_home.iter().map(|(s, t, _)| (s.clone(), t.clone())).collect();
+    let parsed: BTreeSet<(String, String)> = [
+        "aws.cloudwatch",
+        "aws.synthetics",
+        "aws.health",
+        "aws.codedeploy",
+        "aws.ecs",
+        "aws.ssm",
+        "aws.cloudformation",
+        "aws.lambda",
+    ]
+    .into_iter()
+    .flat_map(|s| {
+        incident_core::event::accepted_types(s)
+            .into_iter()
+            .map(move |t| (s.to_string(), t.to_string()))
+    })
+    .collect();
+    assert_eq!(routed, parsed);
+
+    // And the game-day source takes every one of them (on the loop's own bus).
+    let own = ingest_rule(&home, "OwnSignals");
+    let game_day: BTreeSet<String> = strings(&own["detail-type"]).into_iter().collect();
+    for (_, t) in &routed {
+        assert!(game_day.contains(t), "OwnSignals does not take {t}");
+    }
+}
