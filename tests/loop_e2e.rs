@@ -1391,6 +1391,42 @@ async fn an_alarm_in_a_member_account_is_placed_there_and_its_evidence_is_read_t
     let items = history["items"].as_array().map(Vec::len).unwrap_or(0);
     assert!(items >= 1, "{history:#}");
 
+    // An account without the forwarder's role: every source says, in one line, that it was refused.
+    let stranger_at = era(4);
+    let mut stranger = envelope("member-b1", "aws.cloudwatch", ALARM, alarm(name, "ALARM", stranger_at));
+    stranger["account"] = json!("222222222222");
+    stack.invoke_ingest(&stranger).await?;
+    let refused = settled(&stack, stranger_at, 1).await?.remove(0);
+    let refused_id = refused.id.to_string();
+    let manifest = eventually("the refused account's manifest", WAIT, || async {
+        let listed: Vec<Value> =
+            serde_json::from_str(&incidentctl(&["evidence", "list", &refused_id, "--output", "json"])?)?;
+        Ok(listed.into_iter().next())
+    })
+    .await?;
+    let errors = manifest["errors"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 4, "{manifest:#}");
+    let why = errors[0]["error"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("cannot assume arn:aws:iam::222222222222:role/incident-loop-member: AccessDenied: ")
+            && !why.contains('\n')
+            && !why.contains("Error {"),
+        "{why}"
+    );
+    incidentctl(&["resolve", &refused_id, "--force", "--reason", "e2e: a refused account"])?;
+
+    // No runbook is offered: they would act on this account, not the member's.
+    let plan = eventually("the plan on the timeline", WAIT, || async {
+        let t = stack.store.timeline(&incident.id).await?;
+        Ok(t.into_iter().find(|e| e.key == "plan"))
+    })
+    .await?;
+    assert!(
+        plan.text.contains("runbooks run only in the loop's own account"),
+        "{}",
+        plan.text
+    );
+
     incidentctl(&[
         "resolve",
         &id,

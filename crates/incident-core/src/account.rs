@@ -76,6 +76,34 @@ impl Location {
     }
 }
 
+/// The stack's own account and region (unknown parts match anything): where its functions act with
+/// their own credentials.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Home {
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+impl Home {
+    /// From `HOME_ACCOUNT_ID` and `AWS_REGION` (what Lambda sets); empty values count as unknown.
+    pub fn new(account: Option<String>, region: Option<String>) -> Self {
+        Home {
+            account: account.filter(|a| !a.is_empty()),
+            region: region.filter(|r| !r.is_empty()),
+        }
+    }
+
+    pub fn is_home_account(&self, account: &str) -> bool {
+        self.account.as_deref().is_none_or(|a| a == account)
+    }
+
+    /// Whether `location` is this account and region (an incident that names none is).
+    pub fn holds(&self, location: Option<&Location>) -> bool {
+        location
+            .is_none_or(|l| self.is_home_account(&l.account) && self.region.as_deref().is_none_or(|r| r == l.region))
+    }
+}
+
 /// An account in the catalog: what it is called, its environment, and the service whose account
 /// it is (signals from it that name no service belong to that one).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +174,17 @@ mod tests {
         assert!(Location::of(Some("111111111111"), Some("eu-west-1\n<b>")).is_err());
         assert!(is_region("us-gov-west-1") && is_region("ap-southeast-2"));
         assert!(!is_region("EU-west-1") && !is_region("eu-west") && !is_region("-west-1"));
+    }
+
+    #[test]
+    fn home_is_this_account_and_region() {
+        let home = Home::new(Some("000000000000".into()), Some("us-east-1".into()));
+        let at = |a: &str, r: &str| Location::of(Some(a), Some(r)).unwrap();
+        assert!(home.holds(None));
+        assert!(home.holds(at("000000000000", "us-east-1").as_ref()));
+        assert!(!home.holds(at("000000000000", "eu-west-1").as_ref()));
+        assert!(!home.holds(at("111111111111", "us-east-1").as_ref()));
+        assert!(Home::new(Some(String::new()), None).holds(at("111111111111", "eu-west-1").as_ref()));
     }
 
     #[test]

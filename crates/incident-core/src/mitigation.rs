@@ -192,6 +192,23 @@ pub fn nothing_to_plan(incident: &crate::incident::Incident) -> Option<Plan> {
     })
 }
 
+/// An incident in another account or region than the stack's: its runbooks would act on the
+/// stack's own account and region (a same-named resource, or nothing), so none is offered and the
+/// engineers mitigate by hand.
+pub fn out_of_reach(incident: &crate::incident::Incident, home: &crate::account::Home) -> Option<Plan> {
+    let at = incident.location.as_ref().filter(|l| !home.holds(Some(l)))?;
+    Some(Plan {
+        candidates: Vec::new(),
+        correlated_change: None,
+        correlated: false,
+        summary: format!(
+            "nothing to plan: runbooks run only in the loop's own account and region, and this incident is in {}; \
+             mitigate by hand and record it (incidentctl mitigate)",
+            at.describe()
+        ),
+    })
+}
+
 /// Plans mitigations for an incident of `service` whose impact started at `impact_start`.
 pub fn plan(service: Option<&Service>, impact_start: DateTime<Utc>, signals: &[Signal], changes: &[Change]) -> Plan {
     let mut candidates = Vec::new();
@@ -473,6 +490,30 @@ mod tests {
 
     fn kinds(plan: &Plan) -> Vec<Kind> {
         plan.candidates.iter().map(|c| c.kind).collect()
+    }
+
+    #[test]
+    fn an_incident_in_another_account_or_region_is_offered_no_runbook() {
+        use crate::account::{Home, Location};
+        let home = Home::new(Some("000000000000".into()), Some("us-east-1".into()));
+        let mut incident = crate::incident::checkout(crate::severity::Severity::Sev2, true);
+        assert_eq!(out_of_reach(&incident, &home), None, "no location: this account's");
+        incident.location = Location::of(Some("000000000000"), Some("us-east-1")).unwrap();
+        assert_eq!(out_of_reach(&incident, &home), None);
+        incident.location = Location::of(Some("111111111111"), Some("us-east-1")).unwrap();
+        let plan = out_of_reach(&incident, &home).expect("out of reach");
+        assert!(plan.candidates.is_empty());
+        assert!(
+            plan.summary
+                .contains("this incident is in 111111111111 in us-east-1; mitigate by hand"),
+            "{}",
+            plan.summary
+        );
+        incident.location = Location::of(Some("000000000000"), Some("eu-west-1")).unwrap();
+        assert!(
+            out_of_reach(&incident, &home).is_some(),
+            "another region of this account"
+        );
     }
 
     #[test]

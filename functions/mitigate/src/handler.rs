@@ -29,6 +29,8 @@ pub struct Deps<S, C, N, E, R, K> {
     pub runbooks: R,
     pub callbacks: K,
     pub stabilisation: chrono::TimeDelta,
+    /// The stack's account and region: runbooks act there only.
+    pub home: incident_core::account::Home,
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,21 +324,33 @@ where
                 offset: 0,
             });
         }
+        if let Some(plan) = mitigation::out_of_reach(&incident, &self.home) {
+            return self.planned(&id, plan).await;
+        }
         let catalog = self.catalog.load().await?;
         let signals = signals_with_members(&self.store, &incident).await?;
         let changes = change::merged(self.recorded_changes(&incident).await?, self.latest_changes(&id).await?);
         let service = incident.services.first().and_then(|s| catalog.service(s));
         let plan = mitigation::plan(service, incident.impact_started_at, &signals, &changes);
+        self.planned(&id, plan).await
+    }
+
+    /// The plan on the timeline, one line with its candidates, and handed to the lifecycle.
+    async fn planned(&self, id: &IncidentId, plan: mitigation::Plan) -> Result<Output, HandlerError> {
         let list: Vec<String> = plan
             .candidates
             .iter()
             .enumerate()
             .map(|(i, c)| format!("{i}) {} — {}", c.runbook, c.rationale))
             .collect();
-        let text = format!("mitigation plan: {} — candidates: {}", plan.summary, list.join("; "));
+        let text = if list.is_empty() {
+            format!("mitigation plan: {}", plan.summary)
+        } else {
+            format!("mitigation plan: {} — candidates: {}", plan.summary, list.join("; "))
+        };
         append(
             &self.store,
-            &id,
+            id,
             vec![Entry::system("mitigate", EntryKind::Mitigation, "plan", text)],
         )
         .await?;
@@ -719,6 +733,7 @@ mod tests {
             runbooks: MemoryRunbooks::default(),
             callbacks: MemoryLoop::default(),
             stabilisation: TimeDelta::minutes(5),
+            home: incident_core::account::Home::new(Some("000000000000".into()), Some("us-east-1".into())),
         };
         (d, id)
     }
@@ -734,6 +749,28 @@ mod tests {
             Output::Planned { plan, .. } => plan.candidates,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn an_incident_in_a_member_account_is_offered_no_runbook_and_the_timeline_says_why() {
+        let (d, id) = deps();
+        d.store.alter(&id, |i| {
+            i.location = incident_core::account::Location::of(Some("111111111111"), Some("us-east-1")).unwrap();
+        });
+        assert!(planned(&d, &id).await.is_empty(), "nothing a runbook here could act on");
+        let plan = d
+            .store
+            .timeline(&id)
+            .into_iter()
+            .find(|e| e.key == "plan")
+            .expect("the plan");
+        assert!(
+            plan.text
+                .starts_with("mitigation plan: nothing to plan: runbooks run only in the loop's own account"),
+            "{}",
+            plan.text
+        );
+        assert!(!plan.text.contains('\n'));
     }
 
     #[tokio::test]

@@ -1,15 +1,20 @@
 //! Evidence where the incident happened: this account's sources, the same credentials in another
 //! region, or a member account's through the role the forwarder template creates there (assumed
-//! with the stack's external id). Each account and region is reached once per function instance.
+//! with the stack's external id). Each account and region is reached once per function instance,
+//! and a member account again when its session nears its end.
 
 use super::AwsSources;
-use aws_config::sts::AssumeRoleProvider;
 use aws_config::{Region, SdkConfig};
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use incident_core::account::Location;
+use aws_credential_types::Credentials;
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use incident_core::account::{Home, Location};
 use incident_core::ports::{EvidenceAccounts, PortError, PortResult};
 use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
 use tokio::sync::Mutex;
+
+/// A member account's session is assumed again when it has less than this left.
+const RENEW_BEFORE: Duration = Duration::from_secs(300);
 
 /// The role the loop assumes in a member account, and the external id it names.
 #[derive(Clone, Debug)]
@@ -30,12 +35,16 @@ impl MemberRole {
 
 pub struct AwsAccounts {
     config: SdkConfig,
-    home: AwsSources,
-    /// This stack's account (`HOME_ACCOUNT_ID`); unknown, every account counts as this one.
-    home_account: Option<String>,
+    sources: AwsSources,
+    /// This stack's account (`HOME_ACCOUNT_ID`) and the configuration's region.
+    home: Home,
     member: Option<MemberRole>,
-    reached: Mutex<HashMap<(String, String), AwsSources>>,
+    reached: Mutex<HashMap<(String, String), Reached>>,
 }
+
+/// The sources of an account and region reached, and when their credentials end (never, for this
+/// account's own).
+type Reached = (AwsSources, Option<SystemTime>);
 
 /// The partition of a region's ARNs.
 fn partition(region: &str) -> &'static str {
@@ -52,20 +61,15 @@ impl AwsAccounts {
     pub fn new(config: &SdkConfig, home_account: Option<String>, member: Option<MemberRole>) -> Self {
         Self {
             config: config.clone(),
-            home: AwsSources::new(config),
-            home_account: home_account.filter(|a| !a.is_empty()),
+            sources: AwsSources::new(config),
+            home: Home::new(home_account, config.region().map(|r| r.to_string())),
             member,
             reached: Mutex::new(HashMap::new()),
         }
     }
 
-    fn is_home(&self, account: &str) -> bool {
-        self.home_account.as_deref().is_none_or(|home| home == account)
-    }
-
-    /// Credentials for a member account: its role, assumed now so that a refusal is said here, in
-    /// one line, rather than by every source.
-    async fn member_credentials(&self, at: &Location) -> PortResult<SharedCredentialsProvider> {
+    /// A member account's role, assumed with the external id; a refusal is said in one line.
+    async fn assume(&self, at: &Location) -> PortResult<Credentials> {
         let Some(member) = &self.member else {
             return Err(PortError::Invalid(format!(
                 "account {} is not this stack's, and no member role is configured (MemberExternalId)",
@@ -73,20 +77,42 @@ impl AwsAccounts {
             )));
         };
         let role = format!("arn:{}:iam::{}:role/{}", partition(&at.region), at.account, member.name);
-        let provider = AssumeRoleProvider::builder(role.clone())
-            .external_id(member.external_id.clone())
-            .session_name("incident-loop-evidence")
-            .configure(&self.config)
-            .build()
+        let answer = aws_sdk_sts::Client::new(&self.config)
+            .assume_role()
+            .role_arn(&role)
+            .role_session_name("incident-loop-evidence")
+            .external_id(&member.external_id)
+            .send()
             .await;
-        if let Err(e) = provider.provide_credentials().await {
-            let why = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
-            return Err(PortError::Invalid(format!(
-                "cannot assume {role}: {}",
-                incident_core::text::line(&why, 300)
-            )));
-        }
-        Ok(SharedCredentialsProvider::new(provider))
+        let out = match answer {
+            Ok(out) => out,
+            Err(SdkError::ServiceError(e)) => {
+                let e = e.err();
+                let why = format!("{}: {}", e.code().unwrap_or("refused"), e.message().unwrap_or_default());
+                return Err(PortError::Invalid(format!(
+                    "cannot assume {role}: {}",
+                    incident_core::text::line(&why, 300)
+                )));
+            }
+            Err(e) => {
+                let why = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
+                return Err(PortError::Transient(format!(
+                    "cannot reach STS to assume {role}: {}",
+                    incident_core::text::line(&why, 300)
+                )));
+            }
+        };
+        let c = out
+            .credentials()
+            .ok_or_else(|| PortError::Invalid(format!("STS returned no credentials for {role}")))?;
+        let expiry = SystemTime::try_from(*c.expiration()).ok();
+        Ok(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            expiry,
+            "incident-loop-member",
+        ))
     }
 }
 
@@ -94,24 +120,31 @@ impl EvidenceAccounts for AwsAccounts {
     type Sources = AwsSources;
 
     async fn sources(&self, location: Option<&Location>) -> PortResult<AwsSources> {
-        let Some(at) = location else {
-            return Ok(self.home.clone());
+        let Some(at) = location.filter(|l| !self.home.holds(Some(l))) else {
+            return Ok(self.sources.clone());
         };
-        let home_region = self.config.region().map(|r| r.as_ref().to_string());
-        if self.is_home(&at.account) && home_region.as_deref() == Some(at.region.as_str()) {
-            return Ok(self.home.clone());
-        }
         let key = (at.account.clone(), at.region.clone());
         let mut reached = self.reached.lock().await;
-        if let Some(sources) = reached.get(&key) {
+        let fresh = |until: &Option<SystemTime>| {
+            until.is_none_or(|t| {
+                t.duration_since(SystemTime::now())
+                    .is_ok_and(|left| left > RENEW_BEFORE)
+            })
+        };
+        if let Some((sources, _)) = reached.get(&key).filter(|(_, until)| fresh(until)) {
             return Ok(sources.clone());
         }
         let mut builder = self.config.to_builder().region(Region::new(at.region.clone()));
-        if !self.is_home(&at.account) {
-            builder = builder.credentials_provider(self.member_credentials(at).await?);
+        let mut until = None;
+        if !self.home.is_home_account(&at.account) {
+            let credentials = self.assume(at).await?;
+            until = credentials.expiry();
+            builder = builder.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+                credentials,
+            ));
         }
         let sources = AwsSources::new(&builder.build());
-        reached.insert(key, sources.clone());
+        reached.insert(key, (sources.clone(), until));
         Ok(sources)
     }
 }
