@@ -221,7 +221,7 @@ deploy_member_account() {
     --template-file "$ROOT/forwarder/template.yaml" --stack-name "$STACK_NAME-member" \
     --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
     --parameter-overrides HomeAccountId=000000000000 HomeRegion=us-east-1 "HomeStackName=$STACK_NAME" \
-    "ExternalId=$LOCAL_MEMBER_EXTERNAL_ID" >"$LOCAL/member.log" 2>&1 || { cat "$LOCAL/member.log" >&2; exit 1; }
+    "ExternalId=$LOCAL_MEMBER_EXTERNAL_ID" EmulatedHome=true >"$LOCAL/member.log" 2>&1 || { cat "$LOCAL/member.log" >&2; exit 1; }
 }
 
 create_team_topics() {

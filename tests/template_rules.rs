@@ -100,6 +100,22 @@ fn the_forwarder_forwards_exactly_what_the_home_stack_takes_and_the_core_parses(
     .collect();
     assert_eq!(routed, parsed);
 
+    // The Lambda calls routed are the ones the core counts as deployments.
+    let lambda = ingest_rule(&home, "LambdaChanges");
+    let prefixes: BTreeSet<String> = lambda["detail"]["eventName"]
+        .as_sequence()
+        .map(|s| {
+            s.iter()
+                .filter_map(|p| p["prefix"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let calls: BTreeSet<String> = incident_core::change::LAMBDA_DEPLOYMENT_CALLS
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(prefixes, calls);
+
     // And the game-day source takes every one of them (on the loop's own bus).
     let own = ingest_rule(&home, "OwnSignals");
     let game_day: BTreeSet<String> = strings(&own["detail-type"]).into_iter().collect();

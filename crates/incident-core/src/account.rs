@@ -55,6 +55,11 @@ impl Location {
         }))
     }
 
+    /// The same account and region (whatever the catalog calls them).
+    pub fn same_place(&self, other: &Location) -> bool {
+        self.account == other.account && self.region == other.region
+    }
+
     /// With the catalog's name and environment for its account (when the catalog knows it).
     pub fn named(mut self, account: Option<&Account>) -> Self {
         if let Some(a) = account {

@@ -359,9 +359,8 @@ impl Catalog {
                 return known(&s.name, format!("name pattern '{p}'"));
             }
         }
-        let own = signal.location.as_ref().and_then(|l| self.account(l));
-        if let Some((account, service)) = own.and_then(|a| Some((a, self.service(a.service.as_deref()?)?))) {
-            return known(&service.name, format!("the service of account {}", account.name));
+        if let Some(m) = signal.location.as_ref().and_then(|l| self.account_service(l)) {
+            return m;
         }
         match tagged {
             Some(name) => ServiceMatch {
@@ -379,6 +378,17 @@ impl Catalog {
 }
 
 impl Catalog {
+    /// The service whose account (and region) `location` is, for what names no service itself.
+    fn account_service(&self, location: &Location) -> Option<ServiceMatch> {
+        let account = self.account(location)?;
+        let service = self.service(account.service.as_deref()?)?;
+        Some(ServiceMatch {
+            service: service.name.clone(),
+            known: true,
+            how: format!("the service of account {}", account.name),
+        })
+    }
+
     /// The catalog's entry for the account (and region) an event happened in.
     pub fn account(&self, location: &Location) -> Option<&Account> {
         self.accounts.iter().find(|a| a.covers(location))
@@ -388,7 +398,7 @@ impl Catalog {
     /// then the ARNs its event lists): the first service, in catalog order, with a `resources`
     /// pattern that matches one of them, or whose ECS cluster and service it is. A change that
     /// matches nothing is kept under `unmapped/NAME`.
-    pub fn resolve_change(&self, names: &[String]) -> ServiceMatch {
+    pub fn resolve_change(&self, names: &[String], location: Option<&Location>) -> ServiceMatch {
         for s in &self.services {
             let m = &s.mitigation;
             if let (Some(cluster), Some(service)) = (&m.ecs_cluster, &m.ecs_service) {
@@ -409,6 +419,9 @@ impl Catalog {
                     how: format!("resource pattern '{p}'"),
                 };
             }
+        }
+        if let Some(m) = location.and_then(|l| self.account_service(l)) {
+            return m;
         }
         ServiceMatch {
             service: format!("unmapped/{}", names.first().map(String::as_str).unwrap_or("change")),
@@ -523,21 +536,28 @@ mod tests {
     fn changes_find_their_service_by_its_ecs_service_or_a_resource_pattern() {
         let c = example();
         let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let ecs = c.resolve_change(&names(&["shop/checkout-api"]));
+        let ecs = c.resolve_change(&names(&["shop/checkout-api"]), None);
         assert_eq!((ecs.service.as_str(), ecs.known), ("checkout", true));
         assert_eq!(ecs.how, "its ECS service shop/checkout-api");
-        let param = c.resolve_change(&names(&["/checkout/feature-flags"]));
+        let param = c.resolve_change(&names(&["/checkout/feature-flags"]), None);
         assert_eq!(param.service, "checkout");
-        let by_arn = c.resolve_change(&names(&[
-            "nothing-we-know",
-            "arn:aws:codedeploy:eu-west-1:482913650274:deploymentgroup:AppECS-shop-checkout-api/DgpECS-shop-checkout-api",
-        ]));
+        let by_arn = c.resolve_change(
+            &names(&[
+                "nothing-we-know",
+                "arn:aws:codedeploy:eu-west-1:482913650274:deploymentgroup:AppECS-shop-checkout-api/DgpECS-shop-checkout-api",
+            ]),
+            None,
+        );
         assert_eq!(by_arn.service, "checkout", "{}", by_arn.how);
-        let unknown = c.resolve_change(&names(&["payroll-batch"]));
+        let unknown = c.resolve_change(&names(&["payroll-batch"]), None);
         assert_eq!(
             (unknown.service.as_str(), unknown.known),
             ("unmapped/payroll-batch", false)
         );
+        // A change in a service's own account that names no service belongs to that service.
+        let member = Location::of(Some("111111111111"), Some("us-east-1")).unwrap();
+        let theirs = c.resolve_change(&names(&["payroll-batch"]), member.as_ref());
+        assert_eq!((theirs.service.as_str(), theirs.known), ("reporting", true));
     }
 
     #[test]

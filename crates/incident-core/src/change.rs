@@ -30,6 +30,10 @@ pub struct Change {
     /// How it ended, as far as is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<ChangeOutcome>,
+    /// The account and region it happened in, when an event told (CloudTrail's are the capture's
+    /// own account's and region's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<crate::account::Location>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,9 +192,11 @@ fn same_change(event: &Change, trail: &Change) -> bool {
 }
 
 /// The changes the planner reads: those recorded as they happened first, then what CloudTrail has
-/// that no event told (the fallback). Newest first.
-pub fn merged(recorded: Vec<Change>, captured: Vec<Change>) -> Vec<Change> {
-    let mut out = collapse(recorded);
+/// that no event told (the fallback). Newest first. Only the changes of the incident's own account
+/// and region count: another account's deployment of a same-named service is not this one's.
+pub fn merged(recorded: Vec<Change>, captured: Vec<Change>, at: Option<&crate::account::Location>) -> Vec<Change> {
+    let here = |c: &Change| c.location.as_ref().zip(at).is_none_or(|(l, at)| l.same_place(at));
+    let mut out = collapse(recorded.into_iter().filter(here).collect());
     let missed: Vec<Change> = captured
         .into_iter()
         .filter(|t| !out.iter().any(|e| e.origin == Origin::Event && same_change(e, t)))
@@ -212,6 +218,7 @@ pub(crate) fn change(kind: ChangeKind, at: DateTime<Utc>, resource: &str, summar
         origin: Origin::CloudTrail,
         id: None,
         outcome: None,
+        location: None,
     }
 }
 
@@ -224,6 +231,7 @@ mod tests {
             origin: Origin::Event,
             id: Some(id.into()),
             outcome: Some(outcome),
+            location: None,
             ..change(kind, at, "shop/checkout-api", &format!("{id} {}", outcome.describe()))
         }
     }
@@ -271,7 +279,7 @@ mod tests {
                 "PutParameter (ssm.amazonaws.com)",
             ),
         ];
-        let got = merged(recorded, captured);
+        let got = merged(recorded, captured, None);
         let origins: Vec<(Origin, ChangeKind)> = got.iter().map(|c| (c.origin, c.kind)).collect();
         assert_eq!(
             origins,
@@ -279,6 +287,29 @@ mod tests {
                 (Origin::Event, ChangeKind::EcsDeployment),
                 (Origin::CloudTrail, ChangeKind::ConfigChange)
             ]
+        );
+    }
+
+    #[test]
+    fn another_accounts_change_is_not_this_incidents() {
+        use crate::account::Location;
+        let t = DateTime::parse_from_rfc3339("2026-11-23T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = |account: &str| Location::of(Some(account), Some("us-east-1")).unwrap();
+        let mut staging = change(ChangeKind::EcsDeployment, t, "shop/checkout-api", "staging deploy");
+        staging.origin = Origin::Event;
+        staging.location = at("222222222222");
+        let mut home = staging.clone();
+        home.summary = "home deploy".into();
+        home.location = at("000000000000");
+        home.id = Some("ecs-svc/1".into());
+        let got = merged(vec![staging.clone(), home.clone()], vec![], at("000000000000").as_ref());
+        assert_eq!(got, [home.clone()]);
+        assert_eq!(
+            merged(vec![staging, home], vec![], None).len(),
+            2,
+            "no location: all count"
         );
     }
 

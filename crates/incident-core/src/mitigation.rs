@@ -192,18 +192,25 @@ pub fn nothing_to_plan(incident: &crate::incident::Incident) -> Option<Plan> {
     })
 }
 
-/// An incident in another account or region than the stack's: its runbooks would act on the
-/// stack's own account and region (a same-named resource, or nothing), so none is offered and the
-/// engineers mitigate by hand.
-pub fn out_of_reach(incident: &crate::incident::Incident, home: &crate::account::Home) -> Option<Plan> {
-    let at = incident.location.as_ref().filter(|l| !home.holds(Some(l)))?;
+/// An incident in another account or region than the stack's — where it opened, or where any of
+/// its signals happened: its runbooks would act on the stack's own account and region (a
+/// same-named resource, or nothing), so none is offered and the engineers mitigate by hand.
+pub fn out_of_reach(
+    incident: &crate::incident::Incident,
+    signals: &[Signal],
+    home: &crate::account::Home,
+) -> Option<Plan> {
+    let at = std::iter::once(incident.location.as_ref())
+        .chain(signals.iter().map(|s| s.location.as_ref()))
+        .flatten()
+        .find(|l| !home.holds(Some(l)))?;
     Some(Plan {
         candidates: Vec::new(),
         correlated_change: None,
         correlated: false,
         summary: format!(
-            "nothing to plan: runbooks run only in the loop's own account and region, and this incident is in {}; \
-             mitigate by hand and record it (incidentctl mitigate)",
+            "nothing to plan: runbooks run only in the loop's own account and region, and this incident \
+             happened in {}; mitigate by hand and record it (incidentctl mitigate)",
             at.describe()
         ),
     })
@@ -253,10 +260,12 @@ pub fn plan(service: Option<&Service>, impact_start: DateTime<Utc>, signals: &[S
         });
     }
 
-    // 2. Roll back: the latest deployment shortly before impact start.
+    // 2. Roll back: the latest deployment shortly before impact start that a runbook can still
+    // undo (not one its deployment system rolled back already).
     let deployment = changes
         .iter()
         .filter(|c| c.kind.is_deployment() && c.at <= impact_start && impact_start - c.at <= CHANGE_WINDOW)
+        .filter(|c| can_roll_back(c))
         .max_by_key(|c| c.at);
     if let Some(change) = deployment {
         correlated = true;
@@ -394,6 +403,18 @@ fn change_evidence(change: &Change) -> String {
     )
 }
 
+/// Whether the rollback runbook of a change can act on it: nothing rolled back already, and a
+/// CodeDeploy deployment only while it runs (its runbook stops it with rollback; a finished one
+/// cannot be stopped).
+fn can_roll_back(change: &Change) -> bool {
+    use crate::change::ChangeOutcome;
+    match (change.kind, change.outcome) {
+        (_, Some(ChangeOutcome::RolledBack)) => false,
+        (ChangeKind::CodeDeployDeployment, outcome) => matches!(outcome, None | Some(ChangeOutcome::Started)),
+        _ => true,
+    }
+}
+
 fn rollback_parameters(change: &Change) -> BTreeMap<String, String> {
     let mut p = BTreeMap::new();
     match change.kind {
@@ -413,7 +434,9 @@ fn rollback_parameters(change: &Change) -> BTreeMap<String, String> {
             p.insert("TaskDefinition".into(), placeholder("previous task definition"));
         }
         ChangeKind::CodeDeployDeployment => {
-            p.insert("DeploymentId".into(), change.resource.clone());
+            // Events name the deployment by its id (`d-…`) and the resource by its group.
+            let id = change.id.clone().filter(|id| id.starts_with("d-"));
+            p.insert("DeploymentId".into(), id.unwrap_or_else(|| change.resource.clone()));
         }
         _ => {
             p.insert("StackName".into(), change.resource.clone());
@@ -493,25 +516,60 @@ mod tests {
     }
 
     #[test]
+    fn a_rolled_back_or_finished_codedeploy_deployment_is_not_offered_for_rollback() {
+        use crate::change::{ChangeOutcome, Origin};
+        let mut running = change(
+            ChangeKind::CodeDeployDeployment,
+            5,
+            "CodeDeploy deployment d-9PZ3M1KQT in progress",
+        );
+        running.origin = Origin::Event;
+        running.resource = "AppECS-shop-checkout-api/DgpECS-shop-checkout-api".into();
+        running.id = Some("d-9PZ3M1KQT".into());
+        running.outcome = Some(ChangeOutcome::Started);
+        let p = plan(None, t0(), &[], std::slice::from_ref(&running));
+        assert_eq!(p.candidates[0].kind, Kind::Rollback);
+        assert_eq!(p.candidates[0].parameters["DeploymentId"], "d-9PZ3M1KQT");
+        for finished in [ChangeOutcome::Succeeded, ChangeOutcome::RolledBack] {
+            let done = Change {
+                outcome: Some(finished),
+                ..running.clone()
+            };
+            assert!(
+                !kinds(&plan(None, t0(), &[], &[done])).contains(&Kind::Rollback),
+                "{finished:?}"
+            );
+        }
+        let mut ecs = change(ChangeKind::EcsDeployment, 5, "ECS deployment rolled back");
+        ecs.outcome = Some(ChangeOutcome::RolledBack);
+        assert!(!kinds(&plan(None, t0(), &[], &[ecs])).contains(&Kind::Rollback));
+    }
+
+    #[test]
     fn an_incident_in_another_account_or_region_is_offered_no_runbook() {
         use crate::account::{Home, Location};
         let home = Home::new(Some("000000000000".into()), Some("us-east-1".into()));
         let mut incident = crate::incident::checkout(crate::severity::Severity::Sev2, true);
-        assert_eq!(out_of_reach(&incident, &home), None, "no location: this account's");
+        assert_eq!(out_of_reach(&incident, &[], &home), None, "no location: this account's");
         incident.location = Location::of(Some("000000000000"), Some("us-east-1")).unwrap();
-        assert_eq!(out_of_reach(&incident, &home), None);
+        assert_eq!(out_of_reach(&incident, &[], &home), None);
+        // A signal of another account joined it: its runbooks would act on the wrong one.
+        let mut joined = alarm("checkout-api-5xx", "HTTPCode_Target_5XX_Count", &[]);
+        joined.location = Location::of(Some("222222222222"), Some("us-east-1")).unwrap();
+        let mixed = out_of_reach(&incident, &[joined], &home).expect("a foreign signal");
+        assert!(mixed.summary.contains("222222222222"), "{}", mixed.summary);
         incident.location = Location::of(Some("111111111111"), Some("us-east-1")).unwrap();
-        let plan = out_of_reach(&incident, &home).expect("out of reach");
+        let plan = out_of_reach(&incident, &[], &home).expect("out of reach");
         assert!(plan.candidates.is_empty());
         assert!(
             plan.summary
-                .contains("this incident is in 111111111111 in us-east-1; mitigate by hand"),
+                .contains("this incident happened in 111111111111 in us-east-1; mitigate by hand"),
             "{}",
             plan.summary
         );
         incident.location = Location::of(Some("000000000000"), Some("eu-west-1")).unwrap();
         assert!(
-            out_of_reach(&incident, &home).is_some(),
+            out_of_reach(&incident, &[], &home).is_some(),
             "another region of this account"
         );
     }

@@ -18,6 +18,7 @@ use crate::command::Refusal;
 use crate::signal::{Health, Quiet, Signal, SignalSource};
 pub use crate::silence::{MaintenanceWindow, Silence, Weekly, MAX_SILENCE};
 use crate::text;
+use crate::timeline::{Entry, EntryKind};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -80,6 +81,40 @@ pub enum SilenceRequest {
     },
     /// End a silence now.
     Lift { id: String },
+}
+
+/// Whether a silence concerns an incident: an open incident of the silenced service, whose
+/// timeline says when its alarms stopped (and started again) paging.
+pub fn concerns(silence: &Silence, incident: &crate::incident::Incident) -> bool {
+    !incident.status.is_closed() && incident.services.contains(&silence.service)
+}
+
+/// What a silence set or lifted writes on the timeline of each incident it concerns (once: a
+/// retried request finds its entry written).
+pub fn timeline_entry(silence: &Silence, now: DateTime<Utc>) -> Entry {
+    let (what, actor, text) = match &silence.lifted_by {
+        Some(by) => (
+            "lifted",
+            by.as_str(),
+            format!("silence {} lifted by {by}: {} pages again", silence.id, silence.service),
+        ),
+        None => (
+            "set",
+            silence.by.as_str(),
+            format!(
+                "{} silenced by {} until {} ({}, {}): its alarms page nobody; customer reports still do",
+                silence.service,
+                silence.by,
+                silence.until.format("%Y-%m-%d %H:%M UTC"),
+                silence.reason,
+                silence.id
+            ),
+        ),
+    };
+    Entry {
+        key: format!("silence-{}-{what}", silence.id),
+        ..Entry::human(actor, EntryKind::Note, text::line(&text, text::REASON_MAX), now)
+    }
 }
 
 /// Decides a silence request against the catalog (with its silences): the silence to store.
@@ -238,6 +273,37 @@ mod tests {
             decide(&blank, &c, &caller("ana"), now),
             Err(Refusal::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn a_silence_says_on_the_open_incidents_of_its_service_when_it_began_and_ended() {
+        let c = catalog();
+        let now = at("2026-11-23T03:00:00Z");
+        let s = decide(&set(60), &c, &caller("ana"), now).unwrap();
+        let set = timeline_entry(&s, now);
+        assert_eq!(set.key, format!("silence-{}-set", s.id));
+        assert!(
+            set.text
+                .starts_with("checkout silenced by ana until 2026-11-23 04:00 UTC (")
+                && set.text.contains(&s.id),
+            "{}",
+            set.text
+        );
+        let lifted = Silence {
+            until: now,
+            lifted_by: Some("bilal".into()),
+            ..s.clone()
+        };
+        let entry = timeline_entry(&lifted, now);
+        assert_eq!(
+            entry.text,
+            format!("silence {} lifted by bilal: checkout pages again", s.id)
+        );
+        assert_ne!(entry.key, set.key);
+        let mut open = crate::incident::checkout(crate::severity::Severity::Sev3, true);
+        assert!(concerns(&s, &open));
+        open.services = vec!["orders".into()];
+        assert!(!concerns(&s, &open), "another service");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 /// A failure reported by a port, classified by what the caller can do about it.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PortError {
     #[error("incident {0} does not exist")]
     NotFound(String),

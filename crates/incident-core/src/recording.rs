@@ -184,6 +184,8 @@ fn aggregate(agg: &Aggregation, storm: &StormState, signal: &Signal, now: DateTi
             now,
         );
         event.exercise = signal.exercise;
+        event.live_runbooks = signal.exercise && signal.live_runbooks;
+        event.location = signal.location.clone();
         event.customer_detected = signal.is_customer_detected();
         event.members = members;
         event.first_signal = signal.summary();

@@ -330,6 +330,7 @@ pub async fn change_log_contract<S: crate::ports::ChangeLog>(store: &S, at: Date
         origin: Origin::Event,
         id: Some(format!("ecs-svc/{tag}")),
         outcome: Some(outcome),
+        location: None,
     };
     let (started, failed) = (event(0, ChangeOutcome::Started), event(6, ChangeOutcome::Failed));
     for c in [&failed, &started, &started] {

@@ -89,17 +89,21 @@ fn envelope() -> impl Strategy<Value = Envelope> {
         prop::option::of(-400i64..400),
         prop::collection::vec(hostile_text(), 0..2),
         json(),
+        prop::option::of(prop_oneof![Just("111111111111".to_string()), hostile_text()]),
+        prop::option::of(prop_oneof![Just("eu-west-1".to_string()), hostile_text()]),
     )
-        .prop_map(|(id, source, detail_type, days, resources, detail)| Envelope {
-            id,
-            source,
-            detail_type,
-            account: None,
-            region: None,
-            time: days.map(|d| now() + TimeDelta::days(d)),
-            resources,
-            detail,
-        })
+        .prop_map(
+            |(id, source, detail_type, days, resources, detail, account, region)| Envelope {
+                id,
+                source,
+                detail_type,
+                account,
+                region,
+                time: days.map(|d| now() + TimeDelta::days(d)),
+                resources,
+                detail,
+            },
+        )
 }
 
 fn safe(field: &str, value: &str, max: usize) -> Result<(), TestCaseError> {
@@ -128,6 +132,10 @@ fn valid(signal: &Signal) -> Result<(), TestCaseError> {
     }
     if let Some(l) = &signal.link {
         safe("link", l, text::LINK_MAX)?;
+    }
+    if let Some(l) = &signal.location {
+        safe("location", &l.describe(), usize::MAX)?;
+        prop_assert!(incident_core::account::is_account_id(&l.account) && incident_core::account::is_region(&l.region));
     }
     if let Some(a) = &signal.alarm {
         for (k, v) in &a.tags {

@@ -101,6 +101,7 @@ fn the_planner_names_only_shipped_runbooks_and_their_real_parameters() {
         origin: incident_core::change::Origin::CloudTrail,
         id: None,
         outcome: None,
+        location: None,
     };
     let mut proposed = Vec::new();
     for kind in [

@@ -69,6 +69,7 @@ mod tests {
             origin: Origin::Event,
             id: Some("ecs-svc/7".into()),
             outcome: Some(ChangeOutcome::Failed),
+            location: None,
         };
         let out = render("checkout", "24h", &[change]);
         let lines: Vec<&str> = out.lines().collect();

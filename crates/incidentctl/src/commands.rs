@@ -163,7 +163,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => {
             // The catalog file as it can be imported again: silences are listed by `silence list`.
             let catalog = Catalog {
-                accounts: Vec::new(),
                 silences: Vec::new(),
                 ..ctx.catalog.load().await?
             };

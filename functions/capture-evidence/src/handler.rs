@@ -104,7 +104,8 @@ where
         let capture = evidence::capture_id(input.moment, now);
         let cap = self.cap_bytes;
 
-        let (history, metrics, logs, changes) = match self.sources.sources(incident.location.as_ref()).await {
+        let (reached, tries) = with_retry(|| self.sources.sources(incident.location.as_ref())).await;
+        let (history, metrics, logs, changes) = match reached {
             Ok(sources) => tokio::join!(
                 with_retry(|| sources.alarm_history(&alarms, &window, cap)),
                 with_retry(|| sources.metric_data(&alarms, &window, cap)),
@@ -113,7 +114,7 @@ where
             ),
             // The account cannot be reached: every source says why, and the capture still lands.
             Err(e) => {
-                let failed = || (Err(PortError::Invalid(e.to_string())), 1);
+                let failed = || (Err(e.clone()), tries);
                 (failed(), failed(), failed(), failed())
             }
         };

@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
     let deps = handler::Deps {
         store,
         catalog,
-        sources: AwsAccounts::new(&config, std::env::var("HOME_ACCOUNT_ID").ok(), MemberRole::from_env()),
+        sources: AwsAccounts::new(&config, Some(env_var("HOME_ACCOUNT_ID")?), MemberRole::from_env()),
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), &bucket),
         bucket,
         lookback: chrono::TimeDelta::minutes(lookback),

@@ -8,8 +8,8 @@ use incident_core::command::{self, Command, Decided, Refusal, Reply, ReportReque
 use incident_core::effects::{Effects, FollowUp};
 use incident_core::noise::{self, SilenceRequest};
 use incident_core::ports::{
-    run_command, CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps, Notifier, PortError, ReportIntake,
-    TaskCallbacks, Tokens,
+    run_command, run_step, CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps, LiveIncidents, Notifier,
+    PortError, ReportIntake, TaskCallbacks, Tokens,
 };
 use incident_core::IncidentId;
 use serde_json::json;
@@ -33,7 +33,7 @@ pub enum Request {
 
 impl<S, C, N, K, F> Deps<S, C, N, K, F>
 where
-    S: CommandStore + Tokens,
+    S: CommandStore + Tokens + LiveIncidents,
     C: CatalogSource + CatalogSink,
     N: Notifier + ReportIntake,
     K: TaskCallbacks,
@@ -62,6 +62,10 @@ where
                 let silence = noise::decide(&request, &catalog, caller, now)?;
                 self.catalog.put_silence(&silence).await?;
                 tracing::info!(caller = %caller.arn, silence = %silence.id, service = %silence.service, "silence stored");
+                let entry = noise::timeline_entry(&silence, now);
+                for incident in self.store.live().await?.iter().filter(|i| noise::concerns(&silence, i)) {
+                    run_step(&self.store, &incident.id, |_| Ok(vec![entry.clone()])).await?;
+                }
                 let message = match &silence.lifted_by {
                     Some(_) => format!("{} lifted: {} pages again", silence.id, silence.service),
                     None => format!(

@@ -110,7 +110,7 @@ pub async fn serve<S, C, N, K, F>(
     request: Request,
 ) -> Result<ApiGatewayV2httpResponse, std::convert::Infallible>
 where
-    S: CommandStore + Tokens,
+    S: CommandStore + Tokens + incident_core::ports::LiveIncidents,
     C: CatalogSource + CatalogSink,
     N: Notifier + ReportIntake,
     K: TaskCallbacks,
@@ -308,7 +308,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_silence_is_set_as_the_caller_kept_beside_the_catalog_and_lifted_once() {
-        let (d, _) = deps();
+        let (d, incident) = deps();
         let set = json!({ "action": "set", "service": "checkout", "minutes": 90, "reason": "failover drill" });
         let (status, body) = call(&d, request(SILENCES, None, Some("ana"), set)).await;
         assert_eq!(status, 200, "{body}");
@@ -320,8 +320,26 @@ mod tests {
         assert_eq!((stored.len(), stored[0].by.as_str()), (1, "ana"));
         let id = stored[0].id.clone();
         let lift = json!({ "action": "lift", "id": id });
+        let said = |who: &str| {
+            d.store
+                .timeline(&incident)
+                .into_iter()
+                .filter(|e| e.key.starts_with("silence-") && e.actor == who)
+                .map(|e| e.text)
+                .collect::<Vec<_>>()
+        };
+        let on_timeline = said("ana");
+        assert_eq!(on_timeline.len(), 1, "the open checkout incident hears of it once");
+        assert!(
+            on_timeline[0].starts_with("checkout silenced by ana until "),
+            "{on_timeline:?}"
+        );
         let (status, _) = call(&d, request(SILENCES, None, Some("bilal"), lift.clone())).await;
         assert_eq!(status, 200);
+        assert_eq!(
+            said("bilal"),
+            [format!("silence {id} lifted by bilal: checkout pages again")]
+        );
         assert_eq!(
             d.catalog.0.lock().unwrap().silences[0].lifted_by.as_deref(),
             Some("bilal")

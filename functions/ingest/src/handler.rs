@@ -153,10 +153,9 @@ where
         }
         Observed::Change(event) => {
             let catalog = deps.catalog.load().await?;
-            let matched = catalog.resolve_change(&event.names);
-            let exercise = raw["source"] == event::GAMEDAY_SOURCE;
+            let matched = catalog.resolve_change(&event.names, event.change.location.as_ref());
             deps.store
-                .record_change(Space::of(exercise), &matched.service, &event.change)
+                .record_change(Space::of(event.exercise), &matched.service, &event.change)
                 .await?;
             let Some(signal) = event.signal else {
                 let result = Ingested::Change {

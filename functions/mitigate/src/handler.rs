@@ -110,7 +110,7 @@ pub enum Invocation {
 #[serde(untagged)]
 pub enum Output {
     Planned {
-        plan: mitigation::Plan,
+        plan: Box<mitigation::Plan>,
         count: usize,
         offset: usize,
     },
@@ -320,16 +320,20 @@ where
         if let Some(plan) = mitigation::nothing_to_plan(&incident) {
             return Ok(Output::Planned {
                 count: 0,
-                plan,
+                plan: Box::new(plan),
                 offset: 0,
             });
         }
-        if let Some(plan) = mitigation::out_of_reach(&incident, &self.home) {
-            return self.planned(&id, plan).await;
-        }
         let catalog = self.catalog.load().await?;
         let signals = signals_with_members(&self.store, &incident).await?;
-        let changes = change::merged(self.recorded_changes(&incident).await?, self.latest_changes(&id).await?);
+        if let Some(plan) = mitigation::out_of_reach(&incident, &signals, &self.home) {
+            return self.planned(&id, plan).await;
+        }
+        let changes = change::merged(
+            self.recorded_changes(&incident).await?,
+            self.latest_changes(&id).await?,
+            incident.location.as_ref(),
+        );
         let service = incident.services.first().and_then(|s| catalog.service(s));
         let plan = mitigation::plan(service, incident.impact_started_at, &signals, &changes);
         self.planned(&id, plan).await
@@ -356,7 +360,7 @@ where
         .await?;
         Ok(Output::Planned {
             count: plan.candidates.len(),
-            plan,
+            plan: Box::new(plan),
             offset: 0,
         })
     }
@@ -788,6 +792,7 @@ mod tests {
             origin: Origin::Event,
             id: Some("ecs-svc/7".into()),
             outcome: Some(ChangeOutcome::Succeeded),
+            location: None,
         };
         d.store
             .record_change(Space::GameDay, "checkout", &deployed)

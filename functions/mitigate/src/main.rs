@@ -26,10 +26,7 @@ async fn main() -> Result<(), Error> {
         runbooks: SsmRunbooks::new(aws_sdk_ssm::Client::new(&config), env_var("RUNBOOK_ROLE_ARN")?),
         callbacks,
         stabilisation: chrono::TimeDelta::seconds(lambda::env_number("RECOVERY_STABILISATION_SECONDS", 300)?),
-        home: incident_core::account::Home::new(
-            std::env::var("HOME_ACCOUNT_ID").ok(),
-            std::env::var("AWS_REGION").ok(),
-        ),
+        home: incident_core::account::Home::new(Some(env_var("HOME_ACCOUNT_ID")?), std::env::var("AWS_REGION").ok()),
     };
     run(service_fn(|event: LambdaEvent<handler::Invocation>| {
         deps.invoked(event.payload)

@@ -6,7 +6,6 @@
 use super::AwsSources;
 use aws_config::{Region, SdkConfig};
 use aws_credential_types::Credentials;
-use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use incident_core::account::{Home, Location};
 use incident_core::ports::{EvidenceAccounts, PortError, PortResult};
 use std::collections::HashMap;
@@ -84,24 +83,19 @@ impl AwsAccounts {
             .external_id(&member.external_id)
             .send()
             .await;
-        let out = match answer {
-            Ok(out) => out,
-            Err(SdkError::ServiceError(e)) => {
-                let e = e.err();
-                let why = format!("{}: {}", e.code().unwrap_or("refused"), e.message().unwrap_or_default());
-                return Err(PortError::Invalid(format!(
-                    "cannot assume {role}: {}",
-                    incident_core::text::line(&why, 300)
-                )));
+        let out = answer.map_err(|e| {
+            let err = crate::AwsError::sdk("AssumeRole", e);
+            let why = match &err {
+                crate::AwsError::Service { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            let why = format!("cannot assume {role}: {}", incident_core::text::line(&why, 300));
+            if err.is_retryable() {
+                PortError::Transient(why)
+            } else {
+                PortError::Invalid(why)
             }
-            Err(e) => {
-                let why = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
-                return Err(PortError::Transient(format!(
-                    "cannot reach STS to assume {role}: {}",
-                    incident_core::text::line(&why, 300)
-                )));
-            }
-        };
+        })?;
         let c = out
             .credentials()
             .ok_or_else(|| PortError::Invalid(format!("STS returned no credentials for {role}")))?;

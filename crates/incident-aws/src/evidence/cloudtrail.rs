@@ -56,6 +56,7 @@ pub(super) async fn changes(
                 origin: Origin::CloudTrail,
                 id: detail["requestID"].as_str().map(str::to_string),
                 outcome: None,
+                location: None,
             };
             if !budget.push(serde_json::to_value(&change).unwrap_or(Value::Null)) {
                 break;

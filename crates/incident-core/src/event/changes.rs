@@ -53,6 +53,8 @@ pub struct ChangeEvent {
     pub names: Vec<String>,
     /// A failed deployment impairs; a successful one recovers its target's earlier failure.
     pub signal: Option<Signal>,
+    /// Told through the game-day source: kept apart from the real changes.
+    pub exercise: bool,
 }
 
 /// The longest deployment, request or change-set id kept.
@@ -151,6 +153,7 @@ fn codedeploy(envelope: &Envelope) -> Result<ChangeEvent, ParseError> {
         origin: Origin::Event,
         id: Some(id),
         outcome: Some(outcome),
+        location: None,
         resource: target,
     };
     let signal = deployment_signal(envelope, &change, &change.summary)?;
@@ -158,6 +161,7 @@ fn codedeploy(envelope: &Envelope) -> Result<ChangeEvent, ParseError> {
         names: vec![change.resource.clone()],
         change,
         signal,
+        exercise: false,
     })
 }
 
@@ -214,6 +218,7 @@ fn ecs(envelope: &Envelope) -> Result<ChangeEvent, ParseError> {
         origin: Origin::Event,
         id: Some(id),
         outcome: Some(outcome),
+        location: None,
         resource: target,
     };
     let signal = deployment_signal(envelope, &change, reason.as_deref().unwrap_or(&change.summary))?;
@@ -221,6 +226,7 @@ fn ecs(envelope: &Envelope) -> Result<ChangeEvent, ParseError> {
         names: vec![change.resource.clone()],
         change,
         signal,
+        exercise: false,
     })
 }
 
@@ -287,12 +293,14 @@ fn stack(envelope: &Envelope) -> Result<ChangeEvent, ParseError> {
             .map(|t| text::line(&t, ID_MAX))
             .filter(|t| !t.is_empty()),
         outcome: Some(outcome),
+        location: None,
         resource: name,
     };
     Ok(ChangeEvent {
         names: vec![change.resource.clone()],
         change,
         signal: None,
+        exercise: false,
     })
 }
 
@@ -326,12 +334,14 @@ fn parameter(envelope: &Envelope) -> Result<ChangeEvent, ParseError> {
         origin: Origin::Event,
         id: envelope.id.as_deref().map(|i| text::line(i, ID_MAX)),
         outcome: Some(ChangeOutcome::Succeeded),
+        location: None,
         resource: name,
     };
     Ok(ChangeEvent {
         names: vec![change.resource.clone()],
         change,
         signal: None,
+        exercise: false,
     })
 }
 
@@ -417,12 +427,14 @@ fn lambda(envelope: &Envelope) -> Result<ChangeEvent, ParseError> {
         origin: Origin::Event,
         id: d.request_id.map(|r| text::line(&r, ID_MAX)).filter(|r| !r.is_empty()),
         outcome: Some(ChangeOutcome::Succeeded),
+        location: None,
         resource: function,
     };
     Ok(ChangeEvent {
         names: vec![change.resource.clone()],
         change,
         signal: None,
+        exercise: false,
     })
 }
 

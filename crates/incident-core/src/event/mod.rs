@@ -188,6 +188,8 @@ pub fn read_within(envelope: &Envelope, now: DateTime<Utc>, bounds: TimeBounds) 
     let mut event = changes::parse(envelope)?;
     let (at, _) = bounded(event.change.at, now, bounds)?;
     event.change.at = at;
+    event.change.location = location(envelope)?;
+    event.exercise = envelope.source == GAMEDAY_SOURCE;
     if let Some(signal) = &mut event.signal {
         mark(signal, envelope)?;
         bound_time(signal, now, bounds)?;
