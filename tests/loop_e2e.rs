@@ -1408,7 +1408,7 @@ async fn an_alarm_in_a_member_account_is_placed_there_and_its_evidence_is_read_t
     assert_eq!(errors.len(), 4, "{manifest:#}");
     let why = errors[0]["error"].as_str().unwrap_or_default();
     assert!(
-        why.starts_with("cannot assume arn:aws:iam::222222222222:role/incident-loop-member: AccessDenied: ")
+        why.starts_with("cannot assume arn:aws:iam::222222222222:role/incident-loop-member-us-east-1: AccessDenied: ")
             && !why.contains('\n')
             && !why.contains("Error {"),
         "{why}"

@@ -177,6 +177,17 @@ pub fn collapse(changes: Vec<Change>) -> Vec<Change> {
     out
 }
 
+/// A capture stored before a kind existed classed its call as a plain API call: read it as the
+/// rules classify it now (`PutParameter (ssm.amazonaws.com)` is a configuration change).
+fn classified_again(mut c: Change) -> Change {
+    if c.kind == ChangeKind::ApiCall {
+        if let Some((name, source)) = c.summary.split_once(" (") {
+            c.kind = ChangeKind::of(source.trim_end_matches(')'), name);
+        }
+    }
+    c
+}
+
 /// How far apart an event and CloudTrail's record of the same change may lie.
 const SAME_CHANGE: TimeDelta = TimeDelta::minutes(15);
 
@@ -199,6 +210,7 @@ pub fn merged(recorded: Vec<Change>, captured: Vec<Change>, at: Option<&crate::a
     let mut out = collapse(recorded.into_iter().filter(here).collect());
     let missed: Vec<Change> = captured
         .into_iter()
+        .map(classified_again)
         .filter(|t| !out.iter().any(|e| e.origin == Origin::Event && same_change(e, t)))
         .collect();
     out.extend(missed);
@@ -288,6 +300,22 @@ mod tests {
                 (Origin::CloudTrail, ChangeKind::ConfigChange)
             ]
         );
+    }
+
+    #[test]
+    fn a_capture_stored_before_configuration_changes_existed_is_read_as_they_are_now() {
+        let t = DateTime::parse_from_rfc3339("2026-11-23T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let old = change(
+            ChangeKind::ApiCall,
+            t,
+            "/checkout/flags",
+            "PutParameter (ssm.amazonaws.com)",
+        );
+        let other = change(ChangeKind::ApiCall, t, "bucket", "PutBucketPolicy (s3.amazonaws.com)");
+        let kinds: Vec<ChangeKind> = merged(vec![], vec![old, other], None).iter().map(|c| c.kind).collect();
+        assert_eq!(kinds, [ChangeKind::ConfigChange, ChangeKind::ApiCall]);
     }
 
     #[test]

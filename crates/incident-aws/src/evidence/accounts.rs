@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 /// A member account's session is assumed again when it has less than this left.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
 
-/// The role the loop assumes in a member account, and the external id it names.
+/// The role the loop assumes in a member account (`<name>-<region>`), and the external id it names.
 #[derive(Clone, Debug)]
 pub struct MemberRole {
     pub name: String,
@@ -75,7 +75,14 @@ impl AwsAccounts {
                 at.account
             )));
         };
-        let role = format!("arn:{}:iam::{}:role/{}", partition(&at.region), at.account, member.name);
+        // The forwarder names each region's role for it (IAM names are global).
+        let role = format!(
+            "arn:{}:iam::{}:role/{}-{}",
+            partition(&at.region),
+            at.account,
+            member.name,
+            at.region
+        );
         let answer = aws_sdk_sts::Client::new(&self.config)
             .assume_role()
             .role_arn(&role)
