@@ -82,6 +82,9 @@ pub fn is_permanent(code: &str) -> bool {
         || code.starts_with("InvalidAutomation")
         || code.ends_with("NotFoundException")
         || code == "IdempotentParameterMismatch"
+        // STS: a region turned off for the account, a policy or session it will never accept.
+        || code.starts_with("ExpiredToken")
+        || matches!(code, "RegionDisabledException" | "MalformedPolicyDocument" | "PackedPolicyTooLarge")
         || matches!(
             code,
             "ResourceNotFoundException"

@@ -203,10 +203,11 @@ fn same_change(event: &Change, trail: &Change) -> bool {
 }
 
 /// The changes the planner reads: those recorded as they happened first, then what CloudTrail has
-/// that no event told (the fallback). Newest first. Only the changes of the incident's own account
-/// and region count: another account's deployment of a same-named service is not this one's.
-pub fn merged(recorded: Vec<Change>, captured: Vec<Change>, at: Option<&crate::account::Location>) -> Vec<Change> {
-    let here = |c: &Change| c.location.as_ref().zip(at).is_none_or(|(l, at)| l.same_place(at));
+/// that no event told (the fallback). Newest first. Only the changes of the stack's own account and
+/// region count — where its runbooks act (an incident elsewhere is planned nothing): another
+/// account's deployment of a same-named service is not this one's.
+pub fn merged(recorded: Vec<Change>, captured: Vec<Change>, home: &crate::account::Home) -> Vec<Change> {
+    let here = |c: &Change| home.holds(c.location.as_ref());
     let mut out = collapse(recorded.into_iter().filter(here).collect());
     let missed: Vec<Change> = captured
         .into_iter()
@@ -291,7 +292,7 @@ mod tests {
                 "PutParameter (ssm.amazonaws.com)",
             ),
         ];
-        let got = merged(recorded, captured, None);
+        let got = merged(recorded, captured, &crate::account::Home::default());
         let origins: Vec<(Origin, ChangeKind)> = got.iter().map(|c| (c.origin, c.kind)).collect();
         assert_eq!(
             origins,
@@ -314,7 +315,10 @@ mod tests {
             "PutParameter (ssm.amazonaws.com)",
         );
         let other = change(ChangeKind::ApiCall, t, "bucket", "PutBucketPolicy (s3.amazonaws.com)");
-        let kinds: Vec<ChangeKind> = merged(vec![], vec![old, other], None).iter().map(|c| c.kind).collect();
+        let kinds: Vec<ChangeKind> = merged(vec![], vec![old, other], &crate::account::Home::default())
+            .iter()
+            .map(|c| c.kind)
+            .collect();
         assert_eq!(kinds, [ChangeKind::ConfigChange, ChangeKind::ApiCall]);
     }
 
@@ -332,12 +336,15 @@ mod tests {
         home.summary = "home deploy".into();
         home.location = at("000000000000");
         home.id = Some("ecs-svc/1".into());
-        let got = merged(vec![staging.clone(), home.clone()], vec![], at("000000000000").as_ref());
+        let stack = crate::account::Home::new(Some("000000000000".into()), Some("us-east-1".into()));
+        let got = merged(vec![staging.clone(), home.clone()], vec![], &stack);
         assert_eq!(got, [home.clone()]);
+        let mut unplaced = staging;
+        unplaced.location = None;
         assert_eq!(
-            merged(vec![staging, home], vec![], None).len(),
-            2,
-            "no location: all count"
+            merged(vec![unplaced], vec![], &stack).len(),
+            1,
+            "told without a place: this one's"
         );
     }
 

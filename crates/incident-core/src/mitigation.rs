@@ -260,13 +260,13 @@ pub fn plan(service: Option<&Service>, impact_start: DateTime<Utc>, signals: &[S
         });
     }
 
-    // 2. Roll back: the latest deployment shortly before impact start that a runbook can still
-    // undo (not one its deployment system rolled back already).
+    // 2. Roll back: the latest deployment shortly before impact start, if a runbook can still undo
+    // it (an older one is what is running once the latest was rolled back: never offered instead).
     let deployment = changes
         .iter()
         .filter(|c| c.kind.is_deployment() && c.at <= impact_start && impact_start - c.at <= CHANGE_WINDOW)
-        .filter(|c| can_roll_back(c))
-        .max_by_key(|c| c.at);
+        .max_by_key(|c| c.at)
+        .filter(|c| can_roll_back(c));
     if let Some(change) = deployment {
         correlated = true;
         let minutes = (impact_start - change.at).num_minutes();
@@ -434,9 +434,13 @@ fn rollback_parameters(change: &Change) -> BTreeMap<String, String> {
             p.insert("TaskDefinition".into(), placeholder("previous task definition"));
         }
         ChangeKind::CodeDeployDeployment => {
-            // Events name the deployment by its id (`d-…`) and the resource by its group.
+            // Events name the deployment by its id (`d-…`); CloudTrail's record may not: then the
+            // approver names it.
             let id = change.id.clone().filter(|id| id.starts_with("d-"));
-            p.insert("DeploymentId".into(), id.unwrap_or_else(|| change.resource.clone()));
+            p.insert(
+                "DeploymentId".into(),
+                id.unwrap_or_else(|| placeholder("deployment id")),
+            );
         }
         _ => {
             p.insert("StackName".into(), change.resource.clone());
@@ -542,7 +546,19 @@ mod tests {
         }
         let mut ecs = change(ChangeKind::EcsDeployment, 5, "ECS deployment rolled back");
         ecs.outcome = Some(ChangeOutcome::RolledBack);
-        assert!(!kinds(&plan(None, t0(), &[], &[ecs])).contains(&Kind::Rollback));
+        assert!(!kinds(&plan(None, t0(), &[], std::slice::from_ref(&ecs))).contains(&Kind::Rollback));
+        // The older deployment is what runs once the latest was rolled back: never offered instead.
+        let older = change(ChangeKind::EcsDeployment, 30, "the deployment before");
+        assert!(!kinds(&plan(None, t0(), &[], &[older, ecs])).contains(&Kind::Rollback));
+        // CloudTrail's record names no `d-` id: the approver supplies it.
+        let mut trail = change(
+            ChangeKind::CodeDeployDeployment,
+            5,
+            "CreateDeployment (codedeploy.amazonaws.com)",
+        );
+        trail.id = Some("9a3c-request-id".into());
+        let p = plan(None, t0(), &[], &[trail]);
+        assert_eq!(p.candidates[0].parameters["DeploymentId"], "<deployment id>");
     }
 
     #[test]

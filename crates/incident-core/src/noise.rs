@@ -89,8 +89,8 @@ pub fn concerns(silence: &Silence, incident: &crate::incident::Incident) -> bool
     !incident.status.is_closed() && incident.services.contains(&silence.service)
 }
 
-/// What a silence set or lifted writes on the timeline of each incident it concerns (once: a
-/// retried request finds its entry written).
+/// What a silence set or lifted writes on the timeline of each incident it concerns, keyed by the
+/// silence and what happened to it (writing it again changes nothing).
 pub fn timeline_entry(silence: &Silence, now: DateTime<Utc>) -> Entry {
     let (what, actor, text) = match &silence.lifted_by {
         Some(by) => (

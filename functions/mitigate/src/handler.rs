@@ -332,7 +332,7 @@ where
         let changes = change::merged(
             self.recorded_changes(&incident).await?,
             self.latest_changes(&id).await?,
-            incident.location.as_ref(),
+            &self.home,
         );
         let service = incident.services.first().and_then(|s| catalog.service(s));
         let plan = mitigation::plan(service, incident.impact_started_at, &signals, &changes);
@@ -519,6 +519,12 @@ where
             .candidates
             .get(candidate)
             .ok_or_else(|| HandlerError::InvalidInput(format!("no candidate {candidate}")))?;
+        // A signal from another account or region may have joined since the plan was made: its
+        // runbook would act on the wrong one.
+        let signals = signals_with_members(&self.store, &incident).await?;
+        if let Some(refusal) = mitigation::out_of_reach(&incident, &signals, &self.home) {
+            return Err(HandlerError::InvalidInput(refusal.summary));
+        }
         let mut parameters = chosen.parameters.clone();
         parameters.extend(decision.parameters.clone());
         let token = client_token(approval_id, candidate);
@@ -898,6 +904,29 @@ mod tests {
         run_command(&d.store, &d.catalog, id, &approve, &ana, Utc::now())
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_approved_runbook_does_not_start_once_a_signal_from_another_account_joined() {
+        let (d, id) = deps();
+        let approval = requested(&d, &id).await;
+        approve(&d, &id).await;
+        let mut foreign = signal(Health::Impaired, 10);
+        foreign.location = incident_core::account::Location::of(Some("222222222222"), Some("us-east-1")).unwrap();
+        d.store.add_signal(&id, foreign);
+        let refused = d
+            .handle(Input::StartRunbook {
+                incident_id: id.clone(),
+                approval_id: approval.id.clone(),
+                candidate: 0,
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("happened in 222222222222 in us-east-1"),
+            "{refused}"
+        );
+        assert!(d.runbooks.started.lock().unwrap().is_empty(), "nothing started");
     }
 
     #[tokio::test]
