@@ -906,6 +906,20 @@ mod tests {
             .unwrap();
     }
 
+    /// Starts the approved first candidate, as the lifecycle's StartRunbook step does.
+    async fn start_approved(
+        d: &TestDeps,
+        id: &IncidentId,
+        approval: &incident_core::approval::Approval,
+    ) -> Result<Output, HandlerError> {
+        d.handle(Input::StartRunbook {
+            incident_id: id.clone(),
+            approval_id: approval.id.clone(),
+            candidate: 0,
+        })
+        .await
+    }
+
     #[tokio::test]
     async fn an_approved_runbook_does_not_start_once_a_signal_from_another_account_joined() {
         let (d, id) = deps();
@@ -914,14 +928,7 @@ mod tests {
         let mut foreign = signal(Health::Impaired, 10);
         foreign.location = incident_core::account::Location::of(Some("222222222222"), Some("us-east-1")).unwrap();
         d.store.add_signal(&id, foreign);
-        let refused = d
-            .handle(Input::StartRunbook {
-                incident_id: id.clone(),
-                approval_id: approval.id.clone(),
-                candidate: 0,
-            })
-            .await
-            .unwrap_err();
+        let refused = start_approved(&d, &id, &approval).await.unwrap_err();
         assert!(
             refused.to_string().contains("happened in 222222222222 in us-east-1"),
             "{refused}"
@@ -942,14 +949,7 @@ mod tests {
             .unwrap();
             let approval = requested(&d, &id).await;
             approve(&d, &id).await;
-            let out = d
-                .handle(Input::StartRunbook {
-                    incident_id: id.clone(),
-                    approval_id: approval.id.clone(),
-                    candidate: 0,
-                })
-                .await
-                .unwrap();
+            let out = start_approved(&d, &id, &approval).await.unwrap();
             let Output::Started { execution_id, .. } = out else {
                 panic!("{out:?}")
             };
