@@ -412,10 +412,7 @@ async fn a_customer_report_escalates_until_acknowledged_and_resolution_completes
         "--reason",
         "exercise ends here",
     ])?;
-    eventually("the lifecycle to succeed", WAIT, || async {
-        Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
-    })
-    .await?;
+    lifecycle_succeeded(&stack, &id).await?;
 
     let i = stack.store.incident(&IncidentId::parse(&id)?).await?;
     assert_eq!(i.status, Status::Resolved);
@@ -657,17 +654,7 @@ async fn an_approved_runbook_runs_once_through_ssm_and_recovery_makes_the_incide
         .find(|e| e["detail-type"] == "Runbook Finished")
         .unwrap();
     assert_eq!(finished["detail"]["result"]["status"], "success");
-    incidentctl(&[
-        "resolve",
-        &id,
-        "--force",
-        "--reason",
-        "e2e: mitigation is what this test is about",
-    ])?;
-    eventually("the lifecycle to succeed", WAIT, || async {
-        Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
-    })
-    .await?;
+    force_resolved(&stack, &id, "e2e: mitigation is what this test is about").await?;
     Ok(())
 }
 
@@ -724,17 +711,7 @@ async fn a_failed_runbook_or_a_rejection_moves_to_the_next_candidate_and_silence
         assert!(!log.contains(token.as_str()), "a task token appeared in the logs");
     }
     ssm_script(r#"{"IncidentLoop-ScaleUpEcsService": "Success"}"#)?;
-    incidentctl(&[
-        "resolve",
-        &id,
-        "--force",
-        "--reason",
-        "e2e: approvals are what this test is about",
-    ])?;
-    eventually("the lifecycle to succeed", WAIT, || async {
-        Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
-    })
-    .await?;
+    force_resolved(&stack, &id, "e2e: approvals are what this test is about").await?;
     Ok(())
 }
 
@@ -924,10 +901,7 @@ async fn close_carefully_then_learn(stack: &Stack, events: &str, id: &str) -> Re
     let checklist = incidentctl(&["checklist", id])?;
     assert!(checklist.contains("ready: incidentctl resolve"), "{checklist}");
     incidentctl(&["resolve", id, "--summary", "capacity added; gateway key pinned"])?;
-    eventually("the lifecycle to succeed", WAIT, || async {
-        Ok((stack.execution_status(id).await? == "SUCCEEDED").then_some(()))
-    })
-    .await?;
+    lifecycle_succeeded(stack, id).await?;
 
     // The COE draft is in S3, with an OpsItem for it and one per action item.
     let resolved = stack.store.incident(&iid).await?;
@@ -1339,17 +1313,7 @@ async fn a_game_day_deployment_is_recorded_rolled_back_first_and_its_approved_ro
         .count();
     assert_eq!(starts_after, starts_before, "a rehearsal starts no runbook");
 
-    incidentctl(&[
-        "resolve",
-        &id,
-        "--force",
-        "--reason",
-        "e2e: the rehearsal is what this test is about",
-    ])?;
-    eventually("the lifecycle to succeed", WAIT, || async {
-        Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
-    })
-    .await?;
+    force_resolved(&stack, &id, "e2e: the rehearsal is what this test is about").await?;
     Ok(())
 }
 

@@ -173,10 +173,7 @@ async fn people_change_incidents_only_through_the_command_api_and_only_as_themse
     assert_eq!(resolved.status, Status::Resolved);
     let o = resolved.resolution_override.expect("the override is recorded");
     assert_eq!((o.reason.by.as_str(), o.by_arn.as_str()), ("eve", eve.arn.as_str()));
-    eventually("the lifecycle to succeed", WAIT, || async {
-        Ok((stack.execution_status(&id).await? == "SUCCEEDED").then_some(()))
-    })
-    .await?;
+    lifecycle_succeeded(&stack, &id).await?;
 
     // Still nothing direct for the read-only user; a missing incident is "not found" (exit 4).
     denied(

@@ -579,6 +579,20 @@ pub async fn settled(stack: &Stack, base: DateTime<Utc>, count: usize) -> Result
     .await
 }
 
+/// Waits until the incident's lifecycle has ended successfully (closed out after its resolution).
+pub async fn lifecycle_succeeded(stack: &Stack, id: &str) -> Result<()> {
+    eventually("the lifecycle to succeed", WAIT, || async {
+        Ok((stack.execution_status(id).await? == "SUCCEEDED").then_some(()))
+    })
+    .await
+}
+
+/// Resolves the incident past its checklist (`--force --reason`) and waits for its lifecycle to end.
+pub async fn force_resolved(stack: &Stack, id: &str, reason: &str) -> Result<()> {
+    incidentctl(&["resolve", id, "--force", "--reason", reason])?;
+    lifecycle_succeeded(stack, id).await
+}
+
 /// A game-day ALARM on checkout-api-5xx at `base`: the one checkout incident it opens, engaged.
 /// It asks for its runbooks to run for real (here: in the SSM test double), as the tests of the
 /// mitigation path need; `open_checkout_rehearsal` leaves them rehearsed, a game day's default.

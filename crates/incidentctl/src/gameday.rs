@@ -94,11 +94,7 @@ pub fn scenario(which: Scenario, now: DateTime<Utc>) -> Vec<GameEvent> {
 pub fn from_file(text: &str, now: DateTime<Utc>) -> Result<GameEvent> {
     let event: Value = serde_json::from_str(text).context("the event file is not JSON")?;
     let named = event.get("detail-type").and_then(Value::as_str);
-    let Some(detail_type) = incident_core::event::GAME_DAY_TYPES
-        .iter()
-        .copied()
-        .find(|t| Some(*t) == named)
-    else {
+    let Some(detail_type) = incident_core::event::game_day_types().find(|t| Some(*t) == named) else {
         bail!("detail-type {named:?} is not one the loop ingests");
     };
     let mut detail = event.get("detail").cloned().context("the event has no detail")?;

@@ -125,19 +125,9 @@ const SIGNAL_TYPES: &[&str] = &[
 ];
 
 /// Every detail-type the game-day source takes: the signals' and the changes'.
-pub const GAME_DAY_TYPES: &[&str] = &[
-    ALARM_STATE_CHANGE,
-    CONTRIBUTOR_STATE_CHANGE,
-    CANARY_FAILURE,
-    CANARY_SUCCESS,
-    CUSTOMER_REPORT,
-    HEALTH_EVENT,
-    changes::CODEDEPLOY_DEPLOYMENT,
-    changes::ECS_DEPLOYMENT,
-    changes::STACK_STATUS,
-    changes::PARAMETER_CHANGE,
-    changes::API_CALL,
-];
+pub fn game_day_types() -> impl Iterator<Item = &'static str> {
+    SIGNAL_TYPES.iter().chain(changes::ALL).copied()
+}
 
 /// The signal detail-types accepted from `source` (the game-day source takes every one of them).
 /// Every detail-type the loop takes from `source`: its signals' and its changes' (what the stack's
@@ -936,12 +926,6 @@ mod tests {
             let s = parse(&envelope(CLOUDWATCH_SOURCE, ALARM_STATE_CHANGE, alarm(state))).unwrap();
             assert_eq!(s.health, health);
         }
-    }
-
-    #[test]
-    fn the_game_day_takes_every_signal_and_change_detail_type() {
-        let both: Vec<&str> = SIGNAL_TYPES.iter().chain(changes::ALL).copied().collect();
-        assert_eq!(GAME_DAY_TYPES, both.as_slice());
     }
 
     #[test]
