@@ -77,6 +77,26 @@ impl Bus {
             .map_err(|e| AwsError::sdk("Publish", e))?;
         Ok(())
     }
+
+    /// Texts a person's phone through SNS, as a transactional message (delivered at once, even to
+    /// numbers that opted out of promotional ones).
+    pub async fn text(&self, number: &str, message: &str) -> Result<(), AwsError> {
+        use aws_sdk_sns::types::MessageAttributeValue;
+        let transactional = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value("Transactional")
+            .build()
+            .map_err(|e| AwsError::Config(format!("SMS attribute: {e}")))?;
+        self.sns
+            .publish()
+            .phone_number(number)
+            .message(message)
+            .message_attributes("AWS.SNS.SMS.SMSType", transactional)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("Publish", e))?;
+        Ok(())
+    }
 }
 
 /// Customer reports go on the loop's own bus, where only the loop may put them and ingest's second

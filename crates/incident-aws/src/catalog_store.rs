@@ -7,11 +7,15 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRe
 use aws_sdk_dynamodb::Client;
 use incident_core::account::Account;
 use incident_core::catalog::{Catalog, Service, Settings, Team};
+use incident_core::oncall::{Override, Person};
 use incident_core::silence::Silence;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 const SILENCE_PREFIX: &str = "SILENCE#";
+/// Overrides from the catalog file (replaced by each import) and from the command API (kept).
+const FILE_OVERRIDE_PREFIX: &str = "OVERRIDE#FILE#";
+const API_OVERRIDE_PREFIX: &str = "OVERRIDE#API#";
 
 #[derive(Serialize, Deserialize)]
 struct Entry<T> {
@@ -49,6 +53,8 @@ impl CatalogStore {
             teams: Vec::new(),
             services: Vec::new(),
             accounts: Vec::new(),
+            people: Vec::new(),
+            overrides: Vec::new(),
             silences: Vec::new(),
         };
         for item in self.items().await? {
@@ -67,6 +73,14 @@ impl CatalogStore {
                 catalog
                     .accounts
                     .push(from_item::<Entry<Account>>("catalog account", item)?.value);
+            } else if sk.starts_with("PERSON#") {
+                catalog
+                    .people
+                    .push(from_item::<Entry<Person>>("catalog person", item)?.value);
+            } else if sk.starts_with("OVERRIDE#") {
+                catalog
+                    .overrides
+                    .push(from_item::<Entry<Override>>("on-call override", item)?.value);
             } else if sk.starts_with(SILENCE_PREFIX) {
                 catalog
                     .silences
@@ -78,19 +92,30 @@ impl CatalogStore {
 
     /// Stores a silence (a new one, or one lifted early), kept until a day after it ends.
     pub async fn put_silence(&self, silence: &Silence) -> Result<(), AwsError> {
+        let sk = format!("{SILENCE_PREFIX}{}", silence.id);
+        self.put_kept(sk, silence, silence.until).await
+    }
+
+    /// Stores an override added through the command API, kept until a day after it ends.
+    pub async fn put_override(&self, o: &Override) -> Result<(), AwsError> {
+        let sk = format!("{API_OVERRIDE_PREFIX}{}", o.id.as_deref().unwrap_or_default());
+        self.put_kept(sk, o, o.to).await
+    }
+
+    async fn put_kept<T: Serialize>(&self, sk: String, value: &T, until: chrono::DateTime<chrono::Utc>) -> Result<(), AwsError> {
         #[derive(Serialize)]
-        struct Kept<'a> {
+        struct Kept<'a, T> {
             #[serde(flatten)]
-            entry: Entry<&'a Silence>,
+            entry: Entry<&'a T>,
             ttl: i64,
         }
         let item = to_item(&Kept {
             entry: Entry {
                 pk: CATALOG_PK.into(),
-                sk: format!("{SILENCE_PREFIX}{}", silence.id),
-                value: silence,
+                sk,
+                value,
             },
-            ttl: (silence.until + chrono::TimeDelta::days(1)).timestamp(),
+            ttl: (until + chrono::TimeDelta::days(1)).timestamp(),
         })?;
         self.client
             .put_item()
@@ -136,6 +161,20 @@ impl CatalogStore {
                 value: s,
             })?);
         }
+        for p in &catalog.people {
+            puts.push(to_item(&Entry {
+                pk: CATALOG_PK.into(),
+                sk: format!("PERSON#{}", p.name),
+                value: p,
+            })?);
+        }
+        for o in catalog.overrides.iter().filter(|o| o.id.is_none()) {
+            puts.push(to_item(&Entry {
+                pk: CATALOG_PK.into(),
+                sk: format!("{FILE_OVERRIDE_PREFIX}{}#{}#{}", o.team, o.from.to_rfc3339(), o.user),
+                value: o,
+            })?);
+        }
         for a in &catalog.accounts {
             puts.push(to_item(&Entry {
                 pk: CATALOG_PK.into(),
@@ -152,8 +191,9 @@ impl CatalogStore {
             .await?
             .iter()
             .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).cloned())
-            // Silences are not part of the file: an import leaves them as they are.
-            .filter(|sk| !keep.contains(sk) && !sk.starts_with(SILENCE_PREFIX))
+            // Silences and the command API's overrides are not part of the file: an import leaves
+            // them as they are.
+            .filter(|sk| !keep.contains(sk) && !sk.starts_with(SILENCE_PREFIX) && !sk.starts_with(API_OVERRIDE_PREFIX))
             .collect();
         let mut requests: Vec<WriteRequest> = puts
             .into_iter()

@@ -90,11 +90,19 @@ impl CatalogSink for CatalogStore {
     async fn put_silence(&self, silence: &incident_core::silence::Silence) -> PortResult<()> {
         Ok(CatalogStore::put_silence(self, silence).await?)
     }
+
+    async fn put_override(&self, o: &incident_core::oncall::Override) -> PortResult<()> {
+        Ok(CatalogStore::put_override(self, o).await?)
+    }
 }
 
 impl Notifier for Bus {
     async fn page(&self, target: &str, subject: &str, message: &str) -> PortResult<()> {
         Ok(Bus::page(self, target, subject, message).await?)
+    }
+
+    async fn text(&self, number: &str, message: &str) -> PortResult<()> {
+        Ok(Bus::text(self, number, message).await?)
     }
 
     async fn emit(&self, event: &AppEvent) -> PortResult<()> {

@@ -5,6 +5,7 @@
 //! (owner, tier, commander).
 
 use crate::account::{Account, Location};
+use crate::oncall::{Override, Person, Rotation, Stage, TeamSchedule};
 use crate::signal::Signal;
 use crate::silence::{MaintenanceWindow, Silence};
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,13 @@ pub struct Catalog {
     /// names, environments and the services whose accounts they are.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<Account>,
+    /// The people who can be paged, with their contacts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<Person>,
+    /// Someone else on call for a while: from the file, and those added through the command API
+    /// (`incidentctl oncall override`, stored beside the catalog, with who added them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<Override>,
     /// Silences set through the command API (`incidentctl silence`), stored beside the catalog and
     /// loaded with it; never part of the catalog file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -91,6 +99,36 @@ pub struct Team {
     /// People on the team; for the incident-response team these are the commanders.
     #[serde(default)]
     pub members: Vec<String>,
+    /// Who is on call, layer by layer (see `oncall`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotations: Vec<Rotation>,
+    /// Whom an unacknowledged page reaches next, stage by stage; absent: each layer in turn (or the
+    /// team's topic when it has no rotations). After the last stage: the incident-response team.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalation: Vec<Stage>,
+}
+
+impl Team {
+    /// The escalation plan: the team's own, or each of its layers in turn, or its topic.
+    pub fn plan(&self) -> Vec<Stage> {
+        if !self.escalation.is_empty() {
+            return self.escalation.clone();
+        }
+        let layers = crate::oncall::layers(&self.rotations);
+        if layers.is_empty() {
+            return vec![Stage {
+                page: vec![crate::oncall::TEAM.into()],
+                wait_minutes: None,
+            }];
+        }
+        layers
+            .into_iter()
+            .map(|l| Stage {
+                page: vec![l.to_string()],
+                wait_minutes: None,
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +231,67 @@ pub struct AlarmMapping {
 #[error("invalid catalog:\n  - {}", .0.join("\n  - "))]
 pub struct CatalogError(pub Vec<String>);
 
+impl CatalogError {
+    /// The problems, each with the line of `source` (the YAML file imported) it is about: the
+    /// section its first word names, then the names it quotes, in turn.
+    pub fn located(&self, source: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|p| match line_of(source, p) {
+                Some(n) => format!("line {n}: {p}"),
+                None => p.clone(),
+            })
+            .collect()
+    }
+}
+
+fn line_of(source: &str, problem: &str) -> Option<usize> {
+    let lines: Vec<&str> = source
+        .lines()
+        .map(|l| match l.find(" #") {
+            Some(i) => &l[..i],
+            None if l.trim_start().starts_with('#') => "",
+            None => l,
+        })
+        .collect();
+    let section = match problem.split([' ', '.', ':']).next()? {
+        "person" => "people:",
+        "team" => "teams:",
+        "service" => "services:",
+        "account" => "accounts:",
+        "override" => "overrides:",
+        "settings" => "settings:",
+        _ => return None,
+    };
+    let mut from = lines.iter().position(|l| l.starts_with(section))?;
+    let mut found = from;
+    let names = problem.split('\'').skip(1).step_by(2);
+    for name in names {
+        let word = |l: &str| {
+            l.match_indices(name).any(|(i, _)| {
+                let part = |c: char| c.is_alphanumeric() || "-_./".contains(c);
+                !l[..i].ends_with(part) && !l[i + name.len()..].starts_with(part)
+            })
+        };
+        let named = |l: &str| {
+            let l = l.trim_start().trim_start_matches("- ").trim_start_matches("{ ");
+            l.strip_prefix("name:").is_some_and(|v| {
+                let v = v.trim_start().trim_start_matches(['"', '\'']);
+                v.strip_prefix(name)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['"', '\'', ',', ' ', '}']))
+            })
+        };
+        let hit = (from..lines.len())
+            .find(|&i| named(lines[i]))
+            .or_else(|| (from..lines.len()).find(|&i| word(lines[i])));
+        match hit {
+            Some(i) => (from, found) = (i, i),
+            None => break,
+        }
+    }
+    Some(found + 1)
+}
+
 /// Which service a signal belongs to, and whether the catalog knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceMatch {
@@ -242,6 +341,7 @@ impl Catalog {
                 problems.push(format!("account {}: service '{service}' is not in services", a.id));
             }
         }
+        problems.extend(self.oncall_problems());
         if !self.silences.is_empty() {
             problems.push("silences are set with `incidentctl silence`, not in the catalog file".into());
         }
@@ -293,6 +393,20 @@ impl Catalog {
 
     pub fn team(&self, name: &str) -> Option<&Team> {
         self.teams.iter().find(|t| t.name == name)
+    }
+
+    pub fn person(&self, name: &str) -> Option<&Person> {
+        self.people.iter().find(|p| p.name == name)
+    }
+
+    /// A team's rotations with the overrides that apply to it.
+    pub fn schedule(&self, team: &str) -> Option<TeamSchedule<'_>> {
+        let t = self.team(team)?;
+        Some(TeamSchedule {
+            team: &t.name,
+            rotations: &t.rotations,
+            overrides: self.overrides.iter().filter(|o| o.team == t.name).collect(),
+        })
     }
 
     /// Where to page `team`, if anywhere.

@@ -2,9 +2,126 @@
 
 use crate::catalog::Catalog;
 use crate::incident::{Incident, Scope, Status};
+use crate::oncall::TEAM;
 use crate::severity::Severity;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+/// How a page reaches someone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A text to the person's `sms` number (SNS).
+    Sms,
+    /// A team's SNS topic (its subscribers: e-mail lists, chat, a pager bridge).
+    Topic,
+}
+
+/// One page to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    pub team: String,
+    /// The person paged; `None` for a team's topic.
+    pub person: Option<String>,
+    /// Why them, for the timeline: `primary on call (rotation primary)`.
+    pub why: String,
+    pub channel: Channel,
+    /// The phone number or the topic ARN.
+    pub address: String,
+}
+
+impl Recipient {
+    /// Who it reaches and how, in a line: `ana (primary on call, rotation primary) by SMS`.
+    pub fn describe(&self) -> String {
+        match &self.person {
+            Some(p) => format!("{p} ({}) by SMS", self.why),
+            None => format!("via {}", self.address),
+        }
+    }
+}
+
+/// A page as the incident keeps it: to whom, by which channel, when, in which round; whether it
+/// failed. Acknowledgement is the incident's (`acknowledged_by`, `acknowledged_at`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRecord {
+    pub at: DateTime<Utc>,
+    /// 0 for the engagement, then the escalation round.
+    pub round: u32,
+    pub team: String,
+    /// The person, or the topic's ARN.
+    pub to: String,
+    pub channel: Channel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+/// What one stage of a team's plan pages now, and for how long it waits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StagePages {
+    pub recipients: Vec<Recipient>,
+    /// What the stage names but cannot reach, one line each (`secondary: nobody on call`).
+    pub unreachable: Vec<String>,
+    pub wait_minutes: Option<u32>,
+}
+
+/// Stage `index` (0 first) of `team`'s escalation plan, resolved at `at`: layers to whoever holds
+/// them, people to their SMS number, `team` to its topic. `None` past the plan's last stage, or
+/// for a team the catalog does not know.
+pub fn stage(catalog: &Catalog, team: &str, index: usize, at: DateTime<Utc>) -> Option<StagePages> {
+    let t = catalog.team(team)?;
+    let plan = t.plan();
+    let stage = plan.get(index)?;
+    let schedule = catalog.schedule(team)?;
+    let mut out = StagePages {
+        recipients: Vec::new(),
+        unreachable: Vec::new(),
+        wait_minutes: stage.wait_minutes,
+    };
+    for entry in &stage.page {
+        if entry == TEAM {
+            match &t.notification_target {
+                Some(topic) => out.recipients.push(Recipient {
+                    team: team.into(),
+                    person: None,
+                    why: format!("{team}'s topic"),
+                    channel: Channel::Topic,
+                    address: topic.clone(),
+                }),
+                None => out.unreachable.push(format!("{team} has no notification target")),
+            }
+            continue;
+        }
+        let (person, why) = if catalog.person(entry).is_some() {
+            (entry.clone(), "named by the plan".to_string())
+        } else {
+            match schedule.on_call(entry, at) {
+                Some(o) if o.via == "override" => (o.person, format!("{entry} on call, override")),
+                Some(o) => (o.person, format!("{entry} on call, rotation {}", o.via)),
+                None => {
+                    out.unreachable.push(format!("{entry}: nobody on call"));
+                    continue;
+                }
+            }
+        };
+        match catalog.person(&person).and_then(|p| p.sms.clone()) {
+            Some(number) => out.recipients.push(Recipient {
+                team: team.into(),
+                person: Some(person),
+                why,
+                channel: Channel::Sms,
+                address: number,
+            }),
+            None => out.unreachable.push(format!("{person} ({why}) has no SMS number")),
+        }
+    }
+    Some(out)
+}
+
+/// The text message of a page: the subject line, and how to acknowledge.
+pub fn text_message(page: &Page, incident: &Incident) -> String {
+    format!("{}\nAcknowledge: incidentctl ack {}", page.subject, incident.id)
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngagedTeam {
@@ -22,9 +139,150 @@ pub struct Plan {
     /// The incident commander (call leader), for SEV1–2 and multi-service events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commander: Option<String>,
+    /// The first wait for an acknowledgement: the severity's, or a shorter first stage's.
     pub ack_minutes: u32,
     /// Who is paged when nobody acknowledges in time.
     pub escalation_team: String,
+}
+
+impl Plan {
+    /// The first stage of every engaged team's plan, with each team's own topic (the service's,
+    /// when it names one), once per address.
+    pub fn first_pages(&self, catalog: &Catalog, at: DateTime<Utc>) -> Vec<(EngagedTeam, StagePages)> {
+        let mut sent: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for team in &self.teams {
+            let mut pages = stage(catalog, &team.team, 0, at).unwrap_or(StagePages {
+                recipients: Vec::new(),
+                unreachable: Vec::new(),
+                wait_minutes: None,
+            });
+            if let Some(topic) = &team.target {
+                pages.recipients.retain(|r| r.channel != Channel::Topic);
+                pages.recipients.insert(
+                    0,
+                    Recipient {
+                        team: team.team.clone(),
+                        person: None,
+                        why: format!("{}'s topic", team.team),
+                        channel: Channel::Topic,
+                        address: topic.clone(),
+                    },
+                );
+            }
+            pages.recipients.retain(|r| {
+                let fresh = !sent.contains(&r.address);
+                sent.push(r.address.clone());
+                fresh
+            });
+            out.push((team.clone(), pages));
+        }
+        out
+    }
+}
+
+/// What escalation round `round` (1 first) pages: the next stage of every engaged team's plan
+/// that has one; once every plan is spent, the incident-response team's first stage and the
+/// commander. With the wait before the next round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Escalation {
+    pub recipients: Vec<Recipient>,
+    pub unreachable: Vec<String>,
+    /// The teams whose stage this is, or the incident-response team.
+    pub to: Vec<String>,
+    /// Whether the plans are spent and this is the incident-response team.
+    pub incident_response: bool,
+    pub wait_minutes: u32,
+}
+
+pub fn escalation(catalog: &Catalog, incident: &Incident, round: u32, at: DateTime<Utc>) -> Escalation {
+    let plan = plan(catalog, incident);
+    let severity_wait = severity_ack_minutes(catalog, incident);
+    let mut out = Escalation {
+        recipients: Vec::new(),
+        unreachable: Vec::new(),
+        to: Vec::new(),
+        incident_response: false,
+        wait_minutes: severity_wait,
+    };
+    let mut waits = Vec::new();
+    for team in &plan.teams {
+        if let Some(pages) = stage(catalog, &team.team, round as usize, at) {
+            out.to.push(team.team.clone());
+            out.recipients.extend(pages.recipients);
+            out.unreachable.extend(pages.unreachable);
+            waits.extend(pages.wait_minutes);
+        }
+    }
+    if out.to.is_empty() {
+        out.incident_response = true;
+        out.to.push(plan.escalation_team.clone());
+        if let Some(pages) = stage(catalog, &plan.escalation_team, 0, at) {
+            out.recipients.extend(pages.recipients);
+            out.unreachable.extend(pages.unreachable);
+        }
+        if let Some(topic) = catalog.team_target(&plan.escalation_team) {
+            if !out.recipients.iter().any(|r| r.address == topic) {
+                out.recipients.insert(
+                    0,
+                    Recipient {
+                        team: plan.escalation_team.clone(),
+                        person: None,
+                        why: format!("{}'s topic", plan.escalation_team),
+                        channel: Channel::Topic,
+                        address: topic.to_string(),
+                    },
+                );
+            }
+        }
+        let commander = incident.commander.as_deref().or(plan.commander.as_deref());
+        if let Some(c) = commander {
+            let number = catalog.person(c).and_then(|p| p.sms.clone());
+            match number {
+                Some(n) if !out.recipients.iter().any(|r| r.address == n) => out.recipients.push(Recipient {
+                    team: plan.escalation_team.clone(),
+                    person: Some(c.to_string()),
+                    why: "the commander".into(),
+                    channel: Channel::Sms,
+                    address: n,
+                }),
+                _ => {}
+            }
+        }
+    }
+    out.wait_minutes = waits.into_iter().min().unwrap_or(severity_wait).clamp(1, severity_wait.max(1));
+    out
+}
+
+/// How long nobody acknowledged before escalation round `round`: the first wait, or the last
+/// round's.
+pub fn wait_before(catalog: &Catalog, incident: &Incident, round: u32, at: DateTime<Utc>) -> u32 {
+    match round {
+        0 | 1 => plan(catalog, incident).ack_minutes,
+        r => escalation(catalog, incident, r - 1, at).wait_minutes,
+    }
+}
+
+/// The timeline's and the page's line for an escalation round.
+pub fn escalation_line(escalation: &Escalation, round: u32, waited_minutes: u32) -> String {
+    let to = escalation.to.join(", ");
+    let whom = match escalation.incident_response {
+        true => format!("{to}: every team's plan is spent"),
+        false => format!("the next stage of {to}"),
+    };
+    format!("no acknowledgement within {waited_minutes} minutes: escalation {round} to {whom}")
+}
+
+fn severity_ack_minutes(catalog: &Catalog, incident: &Incident) -> u32 {
+    let severity = incident.severity.unwrap_or(Severity::Sev3);
+    // At least a minute: the acknowledgement wait's timeout must be positive.
+    catalog
+        .settings
+        .ack_minutes
+        .get(&severity.to_string())
+        .copied()
+        .unwrap_or(15)
+        .max(1)
 }
 
 /// What a paged person receives: an SNS subject (one line, under 100 characters) and the message.
@@ -149,13 +407,12 @@ pub fn plan(catalog: &Catalog, incident: &Incident) -> Plan {
     let severity = incident.severity.unwrap_or(Severity::Sev3);
     let needs_commander = severity <= Severity::Sev2 || incident.scope == Scope::MultiService;
     let commander = needs_commander.then(|| pick_commander(catalog, incident)).flatten();
-    // At least a minute: the acknowledgement wait's timeout must be positive.
-    let ack_minutes = settings
-        .ack_minutes
-        .get(&severity.to_string())
-        .copied()
-        .unwrap_or(15)
-        .max(1);
+    let severity_wait = severity_ack_minutes(catalog, incident);
+    let first_waits = teams
+        .iter()
+        .filter_map(|t| catalog.team(&t.team))
+        .filter_map(|t| t.plan().first().and_then(|s| s.wait_minutes));
+    let ack_minutes = first_waits.min().unwrap_or(severity_wait).clamp(1, severity_wait);
     Plan {
         teams,
         commander,
@@ -206,6 +463,12 @@ pub fn needs_escalation(incident: &Incident) -> bool {
 /// Escalation round `round` went out (a retried round counts once).
 pub fn record_escalation(incident: &mut Incident, round: u32) {
     incident.escalations = incident.escalations.max(round);
+}
+
+/// The pages of round `round` went out (a retried round replaces its own).
+pub fn record_pages(incident: &mut Incident, round: u32, pages: &[PageRecord]) {
+    incident.pages.retain(|p| p.round != round);
+    incident.pages.extend(pages.iter().cloned());
 }
 
 #[cfg(test)]

@@ -135,6 +135,9 @@ pub struct Incident {
     pub flapping: Vec<String>,
     #[serde(default)]
     pub escalations: u32,
+    /// Every page sent for it: to whom, by which channel, when, in which round.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<crate::engagement::PageRecord>,
     /// The lifecycle run now responsible for the incident: 0 for the first, counted up by each
     /// restart (see the reconciler's rules).
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -226,6 +229,7 @@ impl Incident {
             members: Vec::new(),
             merged_into: None,
             engaged_teams: Vec::new(),
+            pages: Vec::new(),
             flapping: Vec::new(),
             aws_events: Vec::new(),
             escalations: 0,

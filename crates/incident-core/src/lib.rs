@@ -22,6 +22,7 @@ pub mod incident;
 pub mod memory;
 pub mod mitigation;
 pub mod noise;
+pub mod oncall;
 pub mod ports;
 pub mod reconcile;
 pub mod record;

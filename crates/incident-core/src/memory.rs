@@ -336,8 +336,11 @@ impl CatalogSink for MemoryCatalog {
     async fn import(&self, catalog: &Catalog) -> PortResult<crate::catalog::ImportSummary> {
         let mut stored = self.0.lock().unwrap();
         let silences = std::mem::take(&mut stored.silences);
+        let mut overrides: Vec<_> = catalog.overrides.iter().filter(|o| o.id.is_none()).cloned().collect();
+        overrides.extend(stored.overrides.iter().filter(|o| o.id.is_some()).cloned());
         *stored = Catalog {
             silences,
+            overrides,
             ..catalog.clone()
         };
         Ok(crate::catalog::ImportSummary {
@@ -351,6 +354,11 @@ impl CatalogSink for MemoryCatalog {
         let mut stored = self.0.lock().unwrap();
         stored.silences.retain(|s| s.id != silence.id);
         stored.silences.push(silence.clone());
+        Ok(())
+    }
+
+    async fn put_override(&self, o: &crate::oncall::Override) -> PortResult<()> {
+        self.0.lock().unwrap().overrides.push(o.clone());
         Ok(())
     }
 }
@@ -383,6 +391,8 @@ impl FollowUps for MemoryFunctions {
 pub struct MemoryNotifier {
     pub failing: HashSet<String>,
     pub pages: Mutex<Vec<(String, String, String)>>,
+    /// Texts by number.
+    pub texts: Mutex<Vec<(String, String)>>,
     pub events: Mutex<Vec<(String, Value)>>,
     pub reports: Mutex<Vec<crate::event::CustomerReport>>,
 }
@@ -419,6 +429,14 @@ impl Notifier for MemoryNotifier {
             .lock()
             .unwrap()
             .push((target.into(), subject.into(), message.into()));
+        Ok(())
+    }
+
+    async fn text(&self, number: &str, message: &str) -> PortResult<()> {
+        if self.failing.contains(number) {
+            return Err(PortError::Transient(format!("SMS to {number} refused")));
+        }
+        self.texts.lock().unwrap().push((number.into(), message.into()));
         Ok(())
     }
 

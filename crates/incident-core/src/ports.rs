@@ -176,6 +176,8 @@ pub trait CatalogSink: Sync {
     fn import(&self, catalog: &Catalog) -> impl Future<Output = PortResult<crate::catalog::ImportSummary>> + Send;
     /// Stores a silence, new or lifted (same id: replaced).
     fn put_silence(&self, silence: &crate::silence::Silence) -> impl Future<Output = PortResult<()>> + Send;
+    /// Stores an on-call override added through the command API (kept across imports).
+    fn put_override(&self, o: &crate::oncall::Override) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// Work other functions of the loop do on a person's behalf.
@@ -194,6 +196,8 @@ pub trait ReportIntake: Sync {
 pub trait Notifier: Sync {
     /// Pages a team at its notification target.
     fn page(&self, target: &str, subject: &str, message: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// Texts a person's phone (E.164).
+    fn text(&self, number: &str, message: &str) -> impl Future<Output = PortResult<()>> + Send;
     /// Publishes an app event on the loop's bus.
     fn emit(&self, event: &AppEvent) -> impl Future<Output = PortResult<()>> + Send;
 }

@@ -70,6 +70,10 @@ impl Api {
         self.send("POST", "/silences", request).await
     }
 
+    pub async fn add_override(&self, request: &incident_core::oncall::OverrideRequest) -> Result<Reply> {
+        self.send("POST", "/oncall/overrides", request).await
+    }
+
     pub async fn import_catalog(&self, catalog: &incident_core::catalog::Catalog) -> Result<Reply> {
         self.send("PUT", "/catalog", catalog).await
     }

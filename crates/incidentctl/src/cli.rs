@@ -135,6 +135,17 @@ pub enum Command {
         #[arg(long)]
         report_id: Option<String>,
     },
+    /// Who is on call now and next, team by team and layer by layer; or add an override.
+    #[command(args_conflicts_with_subcommands = true)]
+    Oncall {
+        #[command(subcommand)]
+        command: Option<OncallCommand>,
+        /// One team (default: every team with rotations).
+        team: Option<String>,
+        /// Another instant: RFC 3339, or `YYYY-MM-DD HH:MM` in UTC.
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Silence a service's alarms for a while (they are recorded, and page nobody; customer reports
     /// still do), list silences, or lift one early.
     #[command(args_conflicts_with_subcommands = true)]
@@ -214,6 +225,25 @@ pub enum ChecklistCommand {
     Answer { n: usize, text: String },
     /// Confirm customers have recovered, saying how you know (support cases, canaries, error rates).
     CustomersRecovered { how: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OncallCommand {
+    /// Someone takes a team's layer for a while (recorded as yours, and shown by `catalog show`).
+    Override {
+        team: String,
+        /// Who takes it (a person in the catalog's people).
+        #[arg(long)]
+        user: String,
+        /// RFC 3339, or `YYYY-MM-DD HH:MM` in UTC.
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// The layer (default: the team's first, usually `primary`).
+        #[arg(long)]
+        layer: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

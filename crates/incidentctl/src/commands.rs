@@ -52,7 +52,10 @@ fn check_offline(command: &Command) -> Result<Option<Catalog>> {
             let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
             let catalog: Catalog =
                 serde_yaml::from_str(&text).with_context(|| format!("{} is not a valid catalog", file.display()))?;
-            catalog.validate()?;
+            if let Err(e) = catalog.validate() {
+                let lines = e.located(&text);
+                anyhow::bail!("{} is not a valid catalog:\n  - {}", file.display(), lines.join("\n  - "));
+            }
             Some(catalog)
         }
         _ => None,
@@ -114,6 +117,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             duration,
             reason,
         } => crate::noise::silence(&ctx, out, command, service, duration, reason).await,
+        Command::Oncall { command, team, at } => crate::oncall::run(&ctx, out, command, team, at).await,
         Command::Changes {
             service,
             since,

@@ -15,6 +15,7 @@ mod context;
 mod evidence;
 mod gameday;
 mod noise;
+mod oncall;
 mod postmortem;
 mod render;
 

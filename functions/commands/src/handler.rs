@@ -29,6 +29,7 @@ pub enum Request {
     Report(ReportRequest),
     Catalog(Catalog),
     Silence(SilenceRequest),
+    Override(incident_core::oncall::OverrideRequest),
 }
 
 impl<S, C, N, K, F> Deps<S, C, N, K, F>
@@ -78,6 +79,24 @@ where
                 Ok(Reply {
                     message,
                     data: json!(silence),
+                })
+            }
+            Request::Override(request) => {
+                let catalog = self.catalog.load().await?;
+                let o = incident_core::oncall::decide_override(&request, &catalog, caller, now)?;
+                self.catalog.put_override(&o).await?;
+                tracing::info!(caller = %caller.arn, team = %o.team, "on-call override stored");
+                Ok(Reply {
+                    message: format!(
+                        "{} holds {}'s {} from {} to {} ({})",
+                        o.user,
+                        o.team,
+                        o.layer.as_deref().unwrap_or_default(),
+                        o.from.format("%Y-%m-%d %H:%M UTC"),
+                        o.to.format("%Y-%m-%d %H:%M UTC"),
+                        o.id.as_deref().unwrap_or_default()
+                    ),
+                    data: json!(o),
                 })
             }
             Request::Catalog(catalog) => {

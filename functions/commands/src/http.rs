@@ -23,6 +23,7 @@ pub const INCIDENT_COMMAND: &str = "POST /incidents/{id}";
 pub const CUSTOMER_REPORT: &str = "POST /reports";
 pub const CATALOG_IMPORT: &str = "PUT /catalog";
 pub const SILENCES: &str = "POST /silences";
+pub const OVERRIDES: &str = "POST /oncall/overrides";
 
 fn body<T: DeserializeOwned>(request: &Request) -> Result<T, Refusal> {
     if request.is_base64_encoded {
@@ -55,6 +56,7 @@ fn parse(request: &Request) -> Result<Asked, Refusal> {
         CUSTOMER_REPORT => Ok(Asked::Report(body::<ReportRequest>(request)?)),
         CATALOG_IMPORT => Ok(Asked::Catalog(body(request)?)),
         SILENCES => Ok(Asked::Silence(body(request)?)),
+        OVERRIDES => Ok(Asked::Override(body(request)?)),
         other => Err(Refusal::NotFound(format!("no route {other}"))),
     }
 }

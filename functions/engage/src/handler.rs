@@ -37,6 +37,9 @@ pub struct Output {
     pub incident_id: IncidentId,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub escalations: Option<u32>,
+    /// After an escalation: how long the next acknowledgement wait lasts (the next stage's wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_seconds: Option<u32>,
 }
 
 impl Output {
@@ -44,6 +47,7 @@ impl Output {
         Self {
             incident_id: id,
             escalations: None,
+            wait_seconds: None,
         }
     }
 }
@@ -86,21 +90,17 @@ where
             tracing::info!(incident = %id, "engaged before: not paged again");
             return Ok(Output::of(id));
         }
-        let engagement::Page { subject, message } = engagement::page(&incident, plan.commander.as_deref());
+        let page = engagement::page(&incident, plan.commander.as_deref());
         let mut entries = Vec::new();
-        for team in &plan.teams {
-            // One team's unreachable topic must not keep the others from being paged: record it.
-            let paged = match &team.target {
-                Some(topic) => match self.bus.page(topic, &subject, &message).await {
-                    Ok(()) => format!("paged via {topic}"),
-                    Err(e) => {
-                        tracing::warn!(incident = %id, team = %team.team, error = %e, "paging failed");
-                        format!("PAGING FAILED via {topic}: {e}")
-                    }
-                },
-                None => "no notification target in the catalog: not paged".to_string(),
-            };
-            let text = format!("engaged {} ({}); {paged}", team.team, team.reason);
+        let mut records = Vec::new();
+        for (team, pages) in plan.first_pages(&catalog, Utc::now()) {
+            let (mut lines, sent) = self.send(&incident, &pages.recipients, 0, &page).await;
+            records.extend(sent);
+            lines.extend(pages.unreachable.iter().map(|u| format!("not paged: {u}")));
+            if lines.is_empty() {
+                lines.push("no notification target in the catalog: not paged".into());
+            }
+            let text = format!("engaged {} ({}); {}", team.team, team.reason, lines.join("; "));
             let key = format!("engaged-{}", team.team);
             entries.push(Entry::system("engage", EntryKind::Engaged, key, text));
         }
@@ -124,6 +124,7 @@ where
         // and announces it then.
         let updated = run_step(&self.store, &id, |i| {
             engagement::record_engaged(i, &teams, Utc::now());
+            engagement::record_pages(i, 0, &records);
             Ok(entries.clone())
         })
         .await?;
@@ -134,6 +135,43 @@ where
         self.announce(&updated, &plan, customer_update_draft).await?;
         tracing::info!(incident = %id, teams = teams.len(), "engaged");
         Ok(Output::of(id))
+    }
+
+    /// Sends every page of a round, one failure not keeping the others from going out: a line for
+    /// the timeline and a record per page.
+    async fn send(
+        &self,
+        incident: &Incident,
+        recipients: &[engagement::Recipient],
+        round: u32,
+        page: &engagement::Page,
+    ) -> (Vec<String>, Vec<engagement::PageRecord>) {
+        let text = engagement::text_message(page, incident);
+        let mut lines = Vec::new();
+        let mut records = Vec::new();
+        for r in recipients {
+            let sent = match r.channel {
+                engagement::Channel::Topic => self.bus.page(&r.address, &page.subject, &page.message).await,
+                engagement::Channel::Sms => self.bus.text(&r.address, &text).await,
+            };
+            let failed = sent.err().map(|e| {
+                tracing::warn!(incident = %incident.id, team = %r.team, error = %e, "paging failed");
+                incident_core::text::line(&e.to_string(), 300)
+            });
+            lines.push(match &failed {
+                None => format!("paged {}", r.describe()),
+                Some(e) => format!("PAGING FAILED {}: {e}", r.describe()),
+            });
+            records.push(engagement::PageRecord {
+                at: Utc::now(),
+                round,
+                team: r.team.clone(),
+                to: r.person.clone().unwrap_or_else(|| r.address.clone()),
+                channel: r.channel,
+                failed,
+            });
+        }
+        (lines, records)
     }
 
     /// Publishes `Incident Engaged`, then records that it went out.
@@ -161,46 +199,44 @@ where
     async fn escalate(&self, id: IncidentId) -> Result<Output, HandlerError> {
         let catalog = self.catalog.load().await?;
         let incident = self.store.incident(&id).await?;
+        let now = Utc::now();
+        let round = incident.escalations + 1;
+        let escalation = engagement::escalation(&catalog, &incident, round, now);
+        let wait_seconds = Some(escalation.wait_minutes.saturating_mul(60));
         if !engagement::needs_escalation(&incident) {
             // Acknowledged (or closed) just as the wait ran out: nobody is paged.
             return Ok(Output {
                 escalations: Some(incident.escalations),
+                wait_seconds,
                 ..Output::of(id)
             });
         }
-        let plan = engagement::plan(&catalog, &incident);
-        let round = incident.escalations + 1;
-        let target = catalog.team_target(&plan.escalation_team);
-        let text = format!(
-            "no acknowledgement within {} minutes: escalation {round} to {}{}",
-            plan.ack_minutes,
-            plan.escalation_team,
-            plan.commander
-                .as_ref()
-                .map(|c| format!(" and commander {c}"))
-                .unwrap_or_default()
-        );
-        if let Some(topic) = target {
-            let page = engagement::escalation_page(&incident, round, &text);
-            if let Err(e) = self.bus.page(topic, &page.subject, &page.message).await {
-                tracing::warn!(incident = %id, error = %e, "escalation paging failed");
-            }
-        }
+        let waited = engagement::wait_before(&catalog, &incident, round, now);
+        let why = engagement::escalation_line(&escalation, round, waited);
+        let page = engagement::escalation_page(&incident, round, &why);
+        let (mut lines, records) = self.send(&incident, &escalation.recipients, round, &page).await;
+        lines.extend(escalation.unreachable.iter().map(|u| format!("not paged: {u}")));
+        let text = match lines.is_empty() {
+            true => format!("{why}; nobody to page"),
+            false => format!("{why}; {}", lines.join("; ")),
+        };
         let entry = Entry::system("engage", EntryKind::Escalated, format!("escalation-{round}"), text);
         let updated = run_step(&self.store, &id, |i| {
             engagement::record_escalation(i, round);
+            engagement::record_pages(i, round, &records);
             Ok(vec![entry.clone()])
         })
         .await?;
         let event = AppEvent::IncidentEscalated {
             summary: Summary::of(&updated),
             escalation: round,
-            escalated_to: plan.escalation_team.clone(),
+            escalated_to: escalation.to.join(", "),
             reason: "no acknowledgement".into(),
         };
         self.bus.emit(&event).await?;
         Ok(Output {
             escalations: Some(updated.escalations),
+            wait_seconds,
             ..Output::of(id)
         })
     }
@@ -247,7 +283,33 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(d.bus.paged(), [PAYMENTS, SUPPORT]);
+        // The person on payments' primary layer now, by SMS, with the command that acknowledges.
+        let primary = d.catalog.schedule("payments").unwrap().on_call("primary", Utc::now()).unwrap();
+        let number = d.catalog.person(&primary.person).unwrap().sms.clone().unwrap();
+        let texts = d.bus.texts.lock().unwrap().clone();
+        assert_eq!(texts.len(), 1, "{texts:?}");
+        assert_eq!(texts[0].0, number);
+        assert!(texts[0].1.contains(&format!("incidentctl ack {id}")), "{}", texts[0].1);
         let stored = d.store.get(&id).unwrap();
+        let recorded: Vec<(&str, &str, engagement::Channel)> = stored
+            .pages
+            .iter()
+            .map(|p| (p.team.as_str(), p.to.as_str(), p.channel))
+            .collect();
+        assert_eq!(
+            recorded,
+            [
+                ("payments", PAYMENTS, engagement::Channel::Topic),
+                ("payments", primary.person.as_str(), engagement::Channel::Sms),
+                ("customer-support", SUPPORT, engagement::Channel::Topic),
+            ]
+        );
+        let engaged_line = d.store.timeline(&id).into_iter().find(|e| e.key == "engaged-payments").unwrap();
+        assert!(
+            engaged_line.text.contains(&format!("paged {} (primary on call, rotation primary) by SMS", primary.person)),
+            "{}",
+            engaged_line.text
+        );
         assert_eq!(stored.status, Status::Engaged);
         assert_eq!(stored.engaged_teams, ["payments", "customer-support"]);
         assert!(stored.engaged_at.is_some());
@@ -277,43 +339,62 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unacknowledged_incidents_escalate_to_incident_response_and_count_the_rounds() {
+    async fn unacknowledged_incidents_escalate_stage_by_stage_then_to_incident_response() {
         let (d, id) = deps(MemoryNotifier::default());
-        let first = d
-            .handle(Input::Escalate {
+        let catalog = d.catalog.clone();
+        let sms = |person: &str| catalog.person(person).unwrap().sms.clone().unwrap();
+        let on_call = |team: &str, layer: &str| {
+            let schedule = catalog.schedule(team).unwrap();
+            schedule.on_call(layer, Utc::now()).unwrap().person
+        };
+        let escalate = || {
+            d.handle(Input::Escalate {
                 incident_id: id.clone(),
             })
-            .await
-            .unwrap();
-        let second = d
-            .handle(Input::Escalate {
-                incident_id: id.clone(),
-            })
-            .await
-            .unwrap();
-        assert_eq!((first.escalations, second.escalations), (Some(1), Some(2)));
-        assert_eq!(d.bus.paged(), [RESPONSE, RESPONSE]);
-        assert_eq!(d.bus.events_of("Incident Escalated").len(), 2);
-        let escalated = d
+        };
+        // Stage 2 of payments' plan: the secondary, by SMS, then stage 3's wait (the severity's).
+        let first = escalate().await.unwrap();
+        assert_eq!(first.escalations, Some(1));
+        assert_eq!(first.wait_seconds, Some(600), "stage 3 has no wait: SEV2's 10 minutes");
+        let texts = |d: &TestDeps| d.bus.texts.lock().unwrap().iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(texts(&d), [sms(&on_call("payments", "secondary"))]);
+        assert!(d.bus.paged().is_empty(), "stage 2 pages nobody's topic");
+        // Stage 3: the lead by SMS and the team's topic.
+        escalate().await.unwrap();
+        assert_eq!(texts(&d)[1..], [sms("bilal")]);
+        assert_eq!(d.bus.paged(), [PAYMENTS]);
+        // The plan is spent: incident response, its on-call person and the commander.
+        let third = escalate().await.unwrap();
+        assert_eq!(third.escalations, Some(3));
+        assert_eq!(d.bus.paged(), [PAYMENTS, RESPONSE]);
+        assert!(texts(&d).contains(&sms(&on_call("incident-response", "primary"))));
+        let sent = d.bus.texts.lock().unwrap().clone();
+        assert!(
+            sent.iter().all(|(_, m)| m.contains(id.as_str()) && m.contains("incidentctl ack")),
+            "{sent:?}"
+        );
+        assert_eq!(d.bus.events_of("Incident Escalated").len(), 3);
+        let escalated: Vec<String> = d
             .store
             .timeline(&id)
             .into_iter()
             .filter(|e| e.kind == EntryKind::Escalated)
-            .count();
-        assert_eq!(escalated, 2);
+            .map(|e| e.text)
+            .collect();
+        assert_eq!(escalated.len(), 3);
+        assert!(escalated[0].contains("escalation 1 to the next stage of payments"), "{escalated:?}");
+        assert!(escalated[2].contains("every team's plan is spent"), "{escalated:?}");
+        let stored = d.store.get(&id).unwrap();
+        assert_eq!(stored.pages.iter().filter(|p| p.round == 1).count(), 1);
+        assert_eq!(stored.pages.iter().filter(|p| p.round == 2).count(), 2);
 
         // An acknowledgement that lands as the wait runs out stops the next round.
         d.store.alter(&id, |i| {
             i.acknowledged_at = Some(Utc::now());
             i.acknowledged_by = Some("ana".into());
         });
-        let third = d
-            .handle(Input::Escalate {
-                incident_id: id.clone(),
-            })
-            .await
-            .unwrap();
-        assert_eq!(third.escalations, Some(2));
+        let after_ack = escalate().await.unwrap();
+        assert_eq!(after_ack.escalations, Some(3));
         assert_eq!(d.bus.paged().len(), 2, "nobody paged after the acknowledgement");
 
         // A continued run's wait times out again after the last round: nobody is paged.
@@ -322,12 +403,7 @@ mod tests {
             i.acknowledged_by = None;
             i.escalations = engagement::MAX_ESCALATIONS;
         });
-        let spent = d
-            .handle(Input::Escalate {
-                incident_id: id.clone(),
-            })
-            .await
-            .unwrap();
+        let spent = escalate().await.unwrap();
         assert_eq!(spent.escalations, Some(engagement::MAX_ESCALATIONS));
         assert_eq!(d.bus.paged().len(), 2, "the rounds are spent");
     }
