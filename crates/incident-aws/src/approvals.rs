@@ -8,7 +8,8 @@ use crate::store::{ttl_after, Store};
 use crate::AwsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use incident_core::approval::Approval;
-use incident_core::ports::{Approvals, PortResult, Tokens};
+use incident_core::page_reply::IssuedCode;
+use incident_core::ports::{Approvals, PageCodes, PortResult, Tokens};
 use incident_core::IncidentId;
 use serde::{Deserialize, Serialize};
 
@@ -168,6 +169,75 @@ impl Store {
             .await
             .map_err(|e| AwsError::sdk("PutItem", e))?;
         Ok(())
+    }
+}
+
+/// A page's acknowledgement code, by its hash (`PAGECODE#<hash>`), kept a day.
+const CODE_PREFIX: &str = "PAGECODE#";
+const CODE_SK: &str = "CODE";
+
+fn code_key(hash: &str) -> Item {
+    key(format!("{CODE_PREFIX}{hash}"), CODE_SK)
+}
+
+#[derive(Serialize, Deserialize)]
+struct CodeItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    issued: IssuedCode,
+    ttl: i64,
+}
+
+impl PageCodes for Store {
+    async fn issue(&self, hash: &str, issued: &IssuedCode) -> PortResult<()> {
+        let decisions = self.decisions()?;
+        let item = to_item(&CodeItem {
+            pk: format!("{CODE_PREFIX}{hash}"),
+            sk: CODE_SK.into(),
+            issued: issued.clone(),
+            ttl: ttl_after(1),
+        })?;
+        decisions
+            .client()
+            .put_item()
+            .table_name(decisions.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn find(&self, hash: &str) -> PortResult<Option<IssuedCode>> {
+        let decisions = self.decisions()?;
+        let out = decisions
+            .client()
+            .get_item()
+            .table_name(decisions.table())
+            .set_key(Some(code_key(hash)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("GetItem", e))?;
+        let item = out.item.map(|i| crate::items::from_item::<CodeItem>("page code", i)).transpose()?;
+        // DynamoDB deletes expired items late: an expired code is no code.
+        Ok(item.filter(|c| c.ttl > chrono::Utc::now().timestamp()).map(|c| c.issued))
+    }
+
+    async fn redeem(&self, hash: &str) -> PortResult<bool> {
+        let decisions = self.decisions()?;
+        // One call reads and deletes: of two racing replies, only one uses the code.
+        let out = decisions
+            .client()
+            .delete_item()
+            .table_name(decisions.table())
+            .set_key(Some(code_key(hash)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("DeleteItem", e))?;
+        Ok(out.attributes.is_some())
     }
 }
 

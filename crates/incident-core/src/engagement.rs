@@ -56,6 +56,22 @@ pub struct PageRecord {
     pub failed: Option<String>,
 }
 
+impl PageRecord {
+    /// One line for `incidentctl show`: `12:03:04 ana by SMS (payments, engagement)`.
+    pub fn describe(&self) -> String {
+        let how = match self.channel {
+            Channel::Sms => format!("{} by SMS", self.to),
+            Channel::Topic => format!("via {}", self.to),
+        };
+        let when = match self.round {
+            0 => "engagement".to_string(),
+            r => format!("escalation {r}"),
+        };
+        let failed = self.failed.as_ref().map(|e| format!(": FAILED {e}")).unwrap_or_default();
+        format!("{} {how} ({}, {when}){failed}", self.at.format("%Y-%m-%d %H:%M:%S"), self.team)
+    }
+}
+
 /// What one stage of a team's plan pages now, and for how long it waits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StagePages {
@@ -118,9 +134,13 @@ pub fn stage(catalog: &Catalog, team: &str, index: usize, at: DateTime<Utc>) -> 
     Some(out)
 }
 
-/// The text message of a page: the subject line, and how to acknowledge.
-pub fn text_message(page: &Page, incident: &Incident) -> String {
-    format!("{}\nAcknowledge: incidentctl ack {}", page.subject, incident.id)
+/// The text message of a page: the subject line, and how to acknowledge (by replying with the
+/// code, when it has one, or from a terminal).
+pub fn text_message(page: &Page, incident: &Incident, code: Option<&str>) -> String {
+    let reply = code
+        .map(|c| format!("{}, or: ", crate::page_reply::reply_line(c)))
+        .unwrap_or_else(|| "Acknowledge: ".into());
+    format!("{}\n{reply}incidentctl ack {}", page.subject, incident.id)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,6 +23,7 @@ pub mod memory;
 pub mod mitigation;
 pub mod noise;
 pub mod oncall;
+pub mod page_reply;
 pub mod ports;
 pub mod reconcile;
 pub mod record;

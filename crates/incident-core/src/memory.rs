@@ -43,6 +43,8 @@ struct State {
     ignored: Vec<(String, Signal)>,
     /// Change events per space and service, one per event.
     changes: HashMap<(Space, String), Vec<Change>>,
+    /// Page codes by hash.
+    codes: HashMap<String, crate::page_reply::IssuedCode>,
 }
 
 /// The incident store in memory.
@@ -549,6 +551,21 @@ impl Approvals for MemoryStore {
             .iter()
             .find(|a| &a.incident == incident && a.id == approval_id)
             .cloned())
+    }
+}
+
+impl crate::ports::PageCodes for MemoryStore {
+    async fn issue(&self, hash: &str, issued: &crate::page_reply::IssuedCode) -> PortResult<()> {
+        self.state.lock().unwrap().codes.insert(hash.into(), issued.clone());
+        Ok(())
+    }
+
+    async fn find(&self, hash: &str) -> PortResult<Option<crate::page_reply::IssuedCode>> {
+        Ok(self.state.lock().unwrap().codes.get(hash).cloned())
+    }
+
+    async fn redeem(&self, hash: &str) -> PortResult<bool> {
+        Ok(self.state.lock().unwrap().codes.remove(hash).is_some())
     }
 }
 

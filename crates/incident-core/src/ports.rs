@@ -306,6 +306,14 @@ pub trait Approvals: Sync {
 
 /// Step Functions task tokens, kept server-side (never logged, shown or readable by people) until
 /// a function completes the task.
+/// The codes texts carry to acknowledge with, kept by their hash (`page_reply`) for a day.
+pub trait PageCodes: Sync {
+    fn issue(&self, hash: &str, issued: &crate::page_reply::IssuedCode) -> impl Future<Output = PortResult<()>> + Send;
+    fn find(&self, hash: &str) -> impl Future<Output = PortResult<Option<crate::page_reply::IssuedCode>>> + Send;
+    /// Uses a code up: `false` when another reply used it first.
+    fn redeem(&self, hash: &str) -> impl Future<Output = PortResult<bool>> + Send;
+}
+
 pub trait Tokens: Sync {
     fn keep(&self, id: &IncidentId, key: &str, token: &str) -> impl Future<Output = PortResult<()>> + Send;
     /// Takes a token: it is gone once read, since a task completes once.

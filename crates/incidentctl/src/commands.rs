@@ -357,6 +357,9 @@ async fn show(ctx: &Ctx, out: Output, id: &IncidentId) -> Result<()> {
         for c in &contributors {
             s.push_str(&format!("  {:<14}{}\n", "contributor", c.describe()));
         }
+        for p in &i.pages {
+            s.push_str(&format!("  {:<14}{}\n", "paged", text::line(&p.describe(), 400)));
+        }
         s
     })
 }

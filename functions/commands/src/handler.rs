@@ -7,10 +7,12 @@ use incident_core::catalog::Catalog;
 use incident_core::command::{self, Command, Decided, Refusal, Reply, ReportRequest};
 use incident_core::effects::{Effects, FollowUp};
 use incident_core::noise::{self, SilenceRequest};
+use incident_core::page_reply::{self, SmsReply};
 use incident_core::ports::{
     run_command, run_step, CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps, LiveIncidents, Notifier,
-    PortError, ReportIntake, TaskCallbacks, Tokens,
+    PageCodes, PortError, ReportIntake, TaskCallbacks, Tokens,
 };
+use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
 use serde_json::json;
 
@@ -34,12 +36,49 @@ pub enum Request {
 
 impl<S, C, N, K, F> Deps<S, C, N, K, F>
 where
-    S: CommandStore + Tokens + LiveIncidents,
+    S: CommandStore + Tokens + LiveIncidents + PageCodes,
     C: CatalogSource + CatalogSink,
     N: Notifier + ReportIntake,
     K: TaskCallbacks,
     F: FollowUps,
 {
+    /// A reply to a paging text (End User Messaging SMS's inbound notification): with a code
+    /// issued to the person whose number sent it, it acknowledges as them, once. From any other
+    /// number it is refused and the refusal goes on the incident's timeline.
+    pub async fn sms_reply(&self, message: &str, now: DateTime<Utc>) -> Result<Reply, CommandError> {
+        let reply = SmsReply::parse(message).map_err(Refusal::Invalid)?;
+        let Some(code) = reply.code() else {
+            return Err(Refusal::Invalid("the reply carries no acknowledgement code".into()).into());
+        };
+        let hash = page_reply::code_hash(&code);
+        let Some(issued) = self.store.find(&hash).await? else {
+            return Err(Refusal::NotFound("no such acknowledgement code (used, expired or mistyped)".into()).into());
+        };
+        let catalog = self.catalog.load().await?;
+        let caller = match page_reply::sender(&reply, &issued, &catalog) {
+            Ok(caller) => caller,
+            Err(refusal) => {
+                let key = format!("sms-refused-{}", &page_reply::code_hash(&format!("{hash}{}", reply.origination_number))[..12]);
+                let entry = Entry::system("commands", EntryKind::Note, key, refusal.to_string());
+                run_step(&self.store, &issued.incident, |_| Ok(vec![entry.clone()])).await?;
+                tracing::warn!(incident = %issued.incident, person = %issued.person, "SMS acknowledgement from another number refused");
+                return Err(refusal.into());
+            }
+        };
+        if !self.store.redeem(&hash).await? {
+            return Err(Refusal::Refused("that acknowledgement code was used already".into()).into());
+        }
+        let reply_entry = Entry::system(
+            "commands",
+            EntryKind::Note,
+            "sms-acknowledgement",
+            format!("{} acknowledged by replying to the page by SMS ({})", issued.person, page_reply::masked(&reply.origination_number)),
+        );
+        let answer = self.handle(Request::Incident(issued.incident.clone(), Command::Ack), &caller, now).await?;
+        run_step(&self.store, &issued.incident, |_| Ok(vec![reply_entry.clone()])).await?;
+        Ok(answer)
+    }
+
     pub async fn handle(&self, request: Request, caller: &Caller, now: DateTime<Utc>) -> Result<Reply, CommandError> {
         match request {
             Request::Incident(id, command) => {

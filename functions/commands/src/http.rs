@@ -112,7 +112,7 @@ pub async fn serve<S, C, N, K, F>(
     request: Request,
 ) -> Result<ApiGatewayV2httpResponse, std::convert::Infallible>
 where
-    S: CommandStore + Tokens + incident_core::ports::LiveIncidents,
+    S: CommandStore + Tokens + incident_core::ports::LiveIncidents + incident_core::ports::PageCodes,
     C: CatalogSource + CatalogSink,
     N: Notifier + ReportIntake,
     K: TaskCallbacks,
@@ -306,6 +306,50 @@ mod tests {
             d.catalog.0.lock().unwrap().service("checkout").is_some(),
             "the old catalog stays"
         );
+    }
+
+    #[tokio::test]
+    async fn an_sms_reply_with_the_code_from_the_paged_number_acknowledges_once_and_another_number_is_refused() {
+        use incident_core::page_reply::{code_hash, IssuedCode};
+        use incident_core::ports::PageCodes;
+        let (d, id) = deps();
+        d.store.keep(&id, "ack", "ack-token").await.unwrap();
+        let hash = code_hash("482913");
+        let issued = IssuedCode {
+            incident: id.clone(),
+            person: "ana".into(),
+        };
+        d.store.issue(&hash, &issued).await.unwrap();
+        let inbound = |from: &str, body: &str| {
+            json!({ "originationNumber": from, "destinationNumber": "+15555550199", "messageKeyword": "ACK",
+                    "messageBody": body, "inboundMessageId": "m-1" })
+            .to_string()
+        };
+        // Another number with the right code: refused, on the timeline, and the code still stands.
+        let refused = d.sms_reply(&inbound("+15555550999", "ACK 482913"), Utc::now()).await.unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "acknowledgement by SMS refused: the reply came from …0999, not ana's number"
+        );
+        let timeline = d.store.timeline(&id);
+        assert!(timeline.iter().any(|e| e.text.contains("refused: the reply came from …0999")));
+        assert!(d.store.get(&id).unwrap().acknowledged_at.is_none());
+        assert!(d.store.find(&hash).await.unwrap().is_some());
+        // Ana's number: acknowledged as ana, the wait's token completed, the code used up.
+        let ana = "+15555550101";
+        d.sms_reply(&inbound(ana, "ack 482913"), Utc::now()).await.unwrap();
+        let stored = d.store.get(&id).unwrap();
+        assert_eq!(stored.acknowledged_by.as_deref(), Some("ana"));
+        assert_eq!(d.callbacks.completed.lock().unwrap()[0].0, "ack-token");
+        assert!(d
+            .store
+            .timeline(&id)
+            .iter()
+            .any(|e| e.text == "ana acknowledged by replying to the page by SMS (…0101)"));
+        let again = d.sms_reply(&inbound(ana, "ACK 482913"), Utc::now()).await.unwrap_err();
+        assert!(again.to_string().contains("no such acknowledgement code"), "{again}");
+        let no_code = d.sms_reply(&inbound(ana, "on it"), Utc::now()).await.unwrap_err();
+        assert!(no_code.to_string().contains("carries no acknowledgement code"));
     }
 
     #[tokio::test]

@@ -1,8 +1,10 @@
 //! commands: the command API behind API Gateway (IAM authorisation). Every human action that
-//! changes an incident arrives here; the caller is the identity the authoriser verified.
+//! changes an incident arrives here; the caller is the identity the authoriser verified. Replies
+//! to paging texts arrive here too, from the SMS replies topic (`sms`).
 
 mod handler;
 mod http;
+mod sms;
 
 use incident_aws::env_var;
 use incident_aws::follow_ups::Functions;
@@ -30,8 +32,15 @@ async fn main() -> Result<(), Error> {
             env_var("POSTMORTEM_FUNCTION")?,
         ),
     };
-    run(service_fn(|event: LambdaEvent<http::Request>| {
-        http::serve(&deps, event.payload)
+    run(service_fn(|event: LambdaEvent<serde_json::Value>| async {
+        let payload = event.payload;
+        if sms::is_sns(&payload) {
+            sms::serve(&deps, &payload).await?;
+            return Ok::<_, Error>(serde_json::Value::Null);
+        }
+        let request: http::Request = serde_json::from_value(payload)?;
+        let Ok(response) = http::serve(&deps, request).await;
+        Ok(serde_json::to_value(response)?)
     }))
     .await
 }

@@ -7,7 +7,10 @@ use incident_core::app_event::{AppEvent, Summary};
 use incident_core::effects::Waiting;
 use incident_core::engagement;
 use incident_core::incident::Incident;
-use incident_core::ports::{keep_waiting, run_step, CatalogSource, IncidentStore, Notifier, TaskCallbacks, Tokens};
+use incident_core::page_reply::{self, IssuedCode};
+use incident_core::ports::{
+    keep_waiting, run_step, CatalogSource, IncidentStore, Notifier, PageCodes, TaskCallbacks, Tokens,
+};
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::updates;
 use incident_core::IncidentId;
@@ -54,7 +57,7 @@ impl Output {
 
 impl<S, C, N, K> Deps<S, C, N, K>
 where
-    S: IncidentStore + Tokens,
+    S: IncidentStore + Tokens + PageCodes,
     C: CatalogSource,
     N: Notifier,
     K: TaskCallbacks,
@@ -146,13 +149,16 @@ where
         round: u32,
         page: &engagement::Page,
     ) -> (Vec<String>, Vec<engagement::PageRecord>) {
-        let text = engagement::text_message(page, incident);
         let mut lines = Vec::new();
         let mut records = Vec::new();
         for r in recipients {
-            let sent = match r.channel {
-                engagement::Channel::Topic => self.bus.page(&r.address, &page.subject, &page.message).await,
-                engagement::Channel::Sms => self.bus.text(&r.address, &text).await,
+            let sent = match (r.channel, &r.person) {
+                (engagement::Channel::Sms, Some(person)) => {
+                    let code = self.issue_code(incident, person).await;
+                    let text = engagement::text_message(page, incident, code.as_deref());
+                    self.bus.text(&r.address, &text).await
+                }
+                _ => self.bus.page(&r.address, &page.subject, &page.message).await,
             };
             let failed = sent.err().map(|e| {
                 tracing::warn!(incident = %incident.id, team = %r.team, error = %e, "paging failed");
@@ -172,6 +178,28 @@ where
             });
         }
         (lines, records)
+    }
+
+    /// A fresh code for `person` to acknowledge `incident` with by replying to the text; `None`
+    /// (the text then says only `incidentctl ack`) when it cannot be kept: a page never waits on it.
+    async fn issue_code(&self, incident: &Incident, person: &str) -> Option<String> {
+        let mut random = [0u8; 4];
+        if let Err(e) = getrandom::getrandom(&mut random) {
+            tracing::warn!(incident = %incident.id, error = %e, "no random source: the text carries no code");
+            return None;
+        }
+        let code = page_reply::code_from(random);
+        let issued = IssuedCode {
+            incident: incident.id.clone(),
+            person: person.to_string(),
+        };
+        match self.store.issue(&page_reply::code_hash(&code), &issued).await {
+            Ok(()) => Some(code),
+            Err(e) => {
+                tracing::warn!(incident = %incident.id, error = %e, "the code was not kept: the text carries none");
+                None
+            }
+        }
     }
 
     /// Publishes `Incident Engaged`, then records that it went out.
