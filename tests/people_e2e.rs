@@ -268,3 +268,132 @@ async fn the_dynamodb_store_keeps_the_change_log_contract() -> Result<()> {
     .await;
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn the_primary_is_texted_the_secondary_next_and_only_a_reply_from_the_paged_number_acknowledges() -> Result<()> {
+    use incident_core::engagement::Channel;
+    let stack = setup().await?;
+    let file = format!("{}/../catalog.example.yaml", env!("CARGO_MANIFEST_DIR"));
+    let catalog: Catalog = serde_yaml::from_str(&std::fs::read_to_string(file)?)?;
+    let incident = open_checkout_rehearsal(&stack, "oncall-a1", era(170)).await?;
+    let id = incident.id.to_string();
+    let at = incident.engaged_at.expect("engaged");
+    let schedule = catalog.schedule("payments").expect("payments has rotations");
+    let primary = schedule.on_call("primary", at).expect("a primary").person;
+    let secondary = schedule.on_call("secondary", at).expect("a secondary").person;
+    let number = |p: &str| catalog.person(p).and_then(|p| p.sms.clone()).expect("an SMS number");
+
+    // The primary's text names the incident and carries a code to reply with.
+    let text = eventually("the primary's text", WAIT, || async {
+        Ok(texts_to(&number(&primary))?.into_iter().find(|m| m.contains(&id)))
+    })
+    .await?;
+    let code = text
+        .split("Reply ACK ")
+        .nth(1)
+        .and_then(|rest| rest.get(..6))
+        .unwrap_or_else(|| panic!("no code in the text: {text}"))
+        .to_string();
+    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{text}");
+
+    // Nobody acknowledges: the plan's second stage texts the secondary after its wait.
+    eventually("the secondary's text", WAIT, || async {
+        let texts = texts_to(&number(&secondary))?;
+        Ok(texts
+            .into_iter()
+            .find(|m| m.contains(&id) && m.contains("ESCALATION 1")))
+    })
+    .await?;
+
+    // The primary's code from another number: refused, and the refusal is on the timeline.
+    reply_by_sms(&stack, "+15555550999", &format!("ACK {code}")).await?;
+    eventually("the refusal on the timeline", WAIT, || async {
+        let timeline = stack.store.timeline(&incident.id).await?;
+        let refused = "acknowledgement by SMS refused: the reply came from …0999, not";
+        Ok(timeline.iter().any(|e| e.text.contains(refused)).then_some(()))
+    })
+    .await?;
+    assert!(stack.store.incident(&incident.id).await?.acknowledged_at.is_none());
+
+    // From the primary's number: acknowledged as the primary's IAM identity.
+    reply_by_sms(&stack, &number(&primary), &format!("ACK {code}")).await?;
+    let acknowledged = eventually("the acknowledgement by SMS", WAIT, || async {
+        let i = stack.store.incident(&incident.id).await?;
+        Ok(i.acknowledged_by.is_some().then_some(i))
+    })
+    .await?;
+    let iam = catalog.person(&primary).and_then(|p| p.iam.clone());
+    assert_eq!(acknowledged.acknowledged_by, iam);
+    let pages = &acknowledged.pages;
+    assert!(
+        pages
+            .iter()
+            .any(|p| p.round == 0 && p.to == primary && p.channel == Channel::Sms),
+        "{pages:#?}"
+    );
+    assert!(pages.iter().any(|p| p.round == 1 && p.to == secondary), "{pages:#?}");
+    let shown = incidentctl(&["show", &id])?;
+    assert!(
+        shown.contains(&format!("{primary} by SMS (payments, engagement)")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("{secondary} by SMS (payments, escalation 1)")),
+        "{shown}"
+    );
+    force_resolved(&stack, &id, "e2e: the on-call exercise ends here").await
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn an_override_goes_through_the_command_api_as_the_caller_and_changes_who_is_on_call() -> Result<()> {
+    let stack = setup().await?;
+    let ana = stack.person("ana", "ResponderPolicyArn")?;
+    let rita = stack.person("rita", "ReadOnlyPolicyArn")?;
+    // Two months ahead, so that no other test's pages change.
+    let from = (Utc::now() + chrono::TimeDelta::days(60))
+        .format("%Y-%m-%dT%H:00:00Z")
+        .to_string();
+    let to = (Utc::now() + chrono::TimeDelta::days(61))
+        .format("%Y-%m-%dT%H:00:00Z")
+        .to_string();
+    let args = [
+        "oncall", "override", "payments", "--user", "kai", "--from", &from, "--to", &to,
+    ];
+    let refused = rita.incidentctl(&args)?;
+    assert_eq!(refused.code, Some(3), "{} {}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("not allowed"), "{}", refused.stderr);
+    let added = ana.incidentctl(&args)?;
+    assert_eq!(added.code, Some(0), "{}", added.stderr);
+    assert!(
+        added.stdout.contains("kai holds payments's primary from"),
+        "{}",
+        added.stdout
+    );
+    let unknown = ana.incidentctl(&[
+        "oncall", "override", "payments", "--user", "zed", "--from", &from, "--to", &to,
+    ])?;
+    assert_eq!(unknown.code, Some(4), "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("no person 'zed'"), "{}", unknown.stderr);
+
+    // Anyone who may read sees it: on call in the override's window, and in the catalog export.
+    let mid = (Utc::now() + chrono::TimeDelta::days(60) + chrono::TimeDelta::hours(12))
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    let shown = rita.incidentctl(&["oncall", "payments", "--at", &mid])?;
+    assert_eq!(shown.code, Some(0), "{}", shown.stderr);
+    let primary = shown
+        .stdout
+        .lines()
+        .find(|l| l.contains(" primary "))
+        .unwrap_or_default();
+    assert!(primary.contains("kai (override)"), "{}", shown.stdout);
+    let exported = rita.incidentctl(&["catalog", "show"])?;
+    assert!(exported.stdout.contains("by: ana"), "{}", exported.stdout);
+    // A new import of the file keeps it: it came through the command API, not the file.
+    setup().await?;
+    let again = rita.incidentctl(&["oncall", "payments", "--at", &mid])?;
+    assert!(again.stdout.contains("kai (override)"), "{}", again.stdout);
+    Ok(())
+}

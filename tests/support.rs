@@ -342,8 +342,44 @@ pub fn ssm_script(outcomes: &str) -> Result<()> {
 }
 
 fn double_http(method: &str, path: &str, body: &str) -> Result<String> {
-    use std::io::{Read, Write};
     let url = std::env::var("SSM_DOUBLE_URL").context("SSM_DOUBLE_URL is not set: run scripts/test")?;
+    local_http(&url, method, path, body)
+}
+
+/// The texts the emulator recorded as sent to `number` (SNS publishes to a phone number).
+pub fn texts_to(number: &str) -> Result<Vec<String>> {
+    let url = std::env::var("AWS_ENDPOINT_URL").context("AWS_ENDPOINT_URL is not set: run scripts/test")?;
+    let path = format!(
+        "/_ministack/sns/sms-messages?phoneNumber={}",
+        number.replace('+', "%2B")
+    );
+    let answer: Value = serde_json::from_str(&local_http(&url, "GET", &path, "")?)?;
+    Ok(answer["sms_messages"][number]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["Message"].as_str().map(str::to_string))
+        .collect())
+}
+
+/// A reply to a page by SMS, as AWS End User Messaging SMS publishes it to the replies topic.
+pub async fn reply_by_sms(stack: &Stack, from: &str, body: &str) -> Result<()> {
+    let message = json!({
+        "originationNumber": from, "destinationNumber": "+15555550199", "messageKeyword": "ACK",
+        "messageBody": body, "inboundMessageId": "e2e-reply",
+    });
+    stack
+        .sns
+        .publish()
+        .topic_arn(&stack.outputs["SmsRepliesTopicArn"])
+        .message(message.to_string())
+        .send()
+        .await?;
+    Ok(())
+}
+
+fn local_http(url: &str, method: &str, path: &str, body: &str) -> Result<String> {
+    use std::io::{Read, Write};
     let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
     let mut stream = std::net::TcpStream::connect(&host)?;
     write!(

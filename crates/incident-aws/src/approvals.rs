@@ -220,9 +220,14 @@ impl PageCodes for Store {
             .send()
             .await
             .map_err(|e| AwsError::sdk("GetItem", e))?;
-        let item = out.item.map(|i| crate::items::from_item::<CodeItem>("page code", i)).transpose()?;
+        let item = out
+            .item
+            .map(|i| crate::items::from_item::<CodeItem>("page code", i))
+            .transpose()?;
         // DynamoDB deletes expired items late: an expired code is no code.
-        Ok(item.filter(|c| c.ttl > chrono::Utc::now().timestamp()).map(|c| c.issued))
+        Ok(item
+            .filter(|c| c.ttl > chrono::Utc::now().timestamp())
+            .map(|c| c.issued))
     }
 
     async fn redeem(&self, hash: &str) -> PortResult<bool> {

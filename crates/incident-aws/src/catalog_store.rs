@@ -102,7 +102,12 @@ impl CatalogStore {
         self.put_kept(sk, o, o.to).await
     }
 
-    async fn put_kept<T: Serialize>(&self, sk: String, value: &T, until: chrono::DateTime<chrono::Utc>) -> Result<(), AwsError> {
+    async fn put_kept<T: Serialize>(
+        &self,
+        sk: String,
+        value: &T,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), AwsError> {
         #[derive(Serialize)]
         struct Kept<'a, T> {
             #[serde(flatten)]

@@ -67,8 +67,16 @@ impl PageRecord {
             0 => "engagement".to_string(),
             r => format!("escalation {r}"),
         };
-        let failed = self.failed.as_ref().map(|e| format!(": FAILED {e}")).unwrap_or_default();
-        format!("{} {how} ({}, {when}){failed}", self.at.format("%Y-%m-%d %H:%M:%S"), self.team)
+        let failed = self
+            .failed
+            .as_ref()
+            .map(|e| format!(": FAILED {e}"))
+            .unwrap_or_default();
+        format!(
+            "{} {how} ({}, {when}){failed}",
+            self.at.format("%Y-%m-%d %H:%M:%S"),
+            self.team
+        )
     }
 }
 
@@ -270,7 +278,11 @@ pub fn escalation(catalog: &Catalog, incident: &Incident, round: u32, at: DateTi
             }
         }
     }
-    out.wait_minutes = waits.into_iter().min().unwrap_or(severity_wait).clamp(1, severity_wait.max(1));
+    out.wait_minutes = waits
+        .into_iter()
+        .min()
+        .unwrap_or(severity_wait)
+        .clamp(1, severity_wait.max(1));
     out
 }
 

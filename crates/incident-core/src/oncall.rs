@@ -168,7 +168,9 @@ impl<'a> Schedule<'a> {
     /// The shift `at` falls in: counted on the local clock, then checked against the instants.
     fn shift(&self, at: DateTime<Utc>) -> i64 {
         let local = at.with_timezone(&self.tz).naive_local();
-        let mut k = (local - self.origin).num_minutes().div_euclid(self.shift_length().num_minutes());
+        let mut k = (local - self.origin)
+            .num_minutes()
+            .div_euclid(self.shift_length().num_minutes());
         while self.boundary(k) > at {
             k -= 1;
         }
@@ -354,7 +356,9 @@ impl crate::catalog::Catalog {
             }
             for (what, number) in [("sms", &p.sms), ("voice", &p.voice)] {
                 if let Some(n) = number.as_deref().filter(|n| !is_e164(n)) {
-                    problems.push(format!("{who}: {what} '{n}' is not an E.164 number (+ and 8–15 digits)"));
+                    problems.push(format!(
+                        "{who}: {what} '{n}' is not an E.164 number (+ and 8–15 digits)"
+                    ));
                 }
             }
             if let Some(e) = p.email.as_deref().filter(|e| !e.contains('@')) {
@@ -411,7 +415,10 @@ impl crate::catalog::Catalog {
                 problems.push(format!("{at}: handoff '{}' is not HH:MM", r.handoff));
             }
             if !(1..=MAX_SHIFT_HOURS).contains(&r.shift_hours) {
-                problems.push(format!("{at}: shift_hours {} is not 1–{MAX_SHIFT_HOURS}", r.shift_hours));
+                problems.push(format!(
+                    "{at}: shift_hours {} is not 1–{MAX_SHIFT_HOURS}",
+                    r.shift_hours
+                ));
             }
             if let Some(h) = &r.hours {
                 if parse_hhmm(&h.from).is_none() || parse_hhmm(&h.to).is_none() {
@@ -440,7 +447,9 @@ impl crate::catalog::Catalog {
             }
         }
         for layer in layers.iter().filter(|l| self.person(l).is_some() || **l == TEAM) {
-            problems.push(format!("{team}: layer '{layer}' is also a person's name or `team`: rename it"));
+            problems.push(format!(
+                "{team}: layer '{layer}' is also a person's name or `team`: rename it"
+            ));
         }
         for (i, stage) in t.escalation.iter().enumerate() {
             let at = format!("{team}: escalation stage {}", i + 1);
@@ -498,7 +507,12 @@ pub fn decide_override(
     let layer = match request.layer.as_deref() {
         None => match layers.first() {
             Some(l) => l.to_string(),
-            None => return Err(Refusal::Refused(format!("team {} has no rotations to override", team.name))),
+            None => {
+                return Err(Refusal::Refused(format!(
+                    "team {} has no rotations to override",
+                    team.name
+                )))
+            }
         },
         Some(l) if layers.contains(&l) => l.to_string(),
         Some(l) => {
@@ -511,10 +525,15 @@ pub fn decide_override(
         }
     };
     if catalog.person(&request.user).is_none() {
-        return Err(Refusal::NotFound(format!("no person '{}' in the catalog's people", line(&request.user, 64))));
+        return Err(Refusal::NotFound(format!(
+            "no person '{}' in the catalog's people",
+            line(&request.user, 64)
+        )));
     }
     if request.from >= request.to {
-        return Err(Refusal::Invalid("an override ends after it starts (--from before --to)".into()));
+        return Err(Refusal::Invalid(
+            "an override ends after it starts (--from before --to)".into(),
+        ));
     }
     if request.to <= now {
         return Err(Refusal::Invalid("that override would be over already".into()));
@@ -620,7 +639,9 @@ mod tests {
         assert_eq!(who(&s, "2026-04-06T08:00:00Z").as_deref(), Some("ana"));
         // Before the start the turns run backwards.
         assert_eq!(who(&s, "2026-03-20T12:00:00Z").as_deref(), Some("bilal"));
-        let (when, next) = s.next_change("primary", at("2026-03-24T00:00:00Z"), TimeDelta::days(14)).unwrap();
+        let (when, next) = s
+            .next_change("primary", at("2026-03-24T00:00:00Z"), TimeDelta::days(14))
+            .unwrap();
         assert_eq!(when, at("2026-03-30T08:00:00Z"));
         assert_eq!(next.unwrap().person, "bilal");
     }
@@ -673,12 +694,24 @@ mod tests {
             overrides: vec![&inside, &across],
         };
         assert_eq!(who(&s, "2026-12-02T17:59:00Z").as_deref(), Some("ana"));
-        assert_eq!(s.on_call("primary", at("2026-12-02T18:00:00Z")).unwrap().via, "override");
+        assert_eq!(
+            s.on_call("primary", at("2026-12-02T18:00:00Z")).unwrap().via,
+            "override"
+        );
         assert_eq!(who(&s, "2026-12-03T06:00:00Z").as_deref(), Some("ana"));
-        assert_eq!(who(&s, "2026-12-07T09:00:00Z").as_deref(), Some("dara"), "the override outlasts the hand-off");
+        assert_eq!(
+            who(&s, "2026-12-07T09:00:00Z").as_deref(),
+            Some("dara"),
+            "the override outlasts the hand-off"
+        );
         assert_eq!(who(&s, "2026-12-07T12:00:00Z").as_deref(), Some("bilal"));
-        let (when, next) = s.next_change("primary", at("2026-12-02T12:00:00Z"), TimeDelta::days(7)).unwrap();
-        assert_eq!((when, next.unwrap().person.as_str()), (at("2026-12-02T18:00:00Z"), "chen"));
+        let (when, next) = s
+            .next_change("primary", at("2026-12-02T12:00:00Z"), TimeDelta::days(7))
+            .unwrap();
+        assert_eq!(
+            (when, next.unwrap().person.as_str()),
+            (at("2026-12-02T18:00:00Z"), "chen")
+        );
     }
 
     fn follow_the_sun(amer_to: &str) -> Vec<Rotation> {
@@ -713,7 +746,10 @@ mod tests {
         let on = |t: &str| s.on_call("primary", at(t)).map(|o| o.via);
         assert_eq!(on("2026-01-06T10:00:00Z").as_deref(), Some("emea"));
         assert_eq!(on("2026-01-06T22:00:00Z").as_deref(), Some("amer"));
-        assert_eq!(s.first_gap("primary", at("2026-01-06T00:00:00Z")), Some(at("2026-03-09T07:00:00Z")));
+        assert_eq!(
+            s.first_gap("primary", at("2026-01-06T00:00:00Z")),
+            Some(at("2026-03-09T07:00:00Z"))
+        );
         // AMER until 01:00 closes it.
         let rotations = follow_the_sun("01:00");
         let s = TeamSchedule {
@@ -782,25 +818,42 @@ mod catalog_tests {
     #[test]
     fn validation_refuses_unknown_people_gaps_and_stages_that_name_nobody_each_with_its_line() {
         let text = EXAMPLE
-            .replace("members: [ana, bilal], shift_hours: 168", "members: [ana, zoe], shift_hours: 168")
-            .replace(r#"hours: { from: "10:00", to: "00:00" }"#, r#"hours: { from: "10:00", to: "22:00" }"#)
-            .replace("page: [secondary], wait_minutes: 10", "page: [tertiary], wait_minutes: 10")
+            .replace(
+                "members: [ana, bilal], shift_hours: 168",
+                "members: [ana, zoe], shift_hours: 168",
+            )
+            .replace(
+                r#"hours: { from: "10:00", to: "00:00" }"#,
+                r#"hours: { from: "10:00", to: "22:00" }"#,
+            )
+            .replace(
+                "page: [secondary], wait_minutes: 10",
+                "page: [tertiary], wait_minutes: 10",
+            )
             .replace("user: chen, from: 2026-12-24", "user: nobody, from: 2026-12-24");
         let c: Catalog = serde_yaml::from_str(&text).unwrap();
         let problems = c.validate().unwrap_err().located(&text);
         let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
         let expect = |fragment: &str, line: usize| {
             assert!(
-                problems.iter().any(|p| p.contains(fragment) && p.starts_with(&format!("line {line}: "))),
+                problems
+                    .iter()
+                    .any(|p| p.contains(fragment) && p.starts_with(&format!("line {line}: "))),
                 "{fragment} at line {line}: {problems:#?}"
             )
         };
-        expect("rotation 'primary': 'zoe' is not in people", line_of("members: [ana, zoe]"));
+        expect(
+            "rotation 'primary': 'zoe' is not in people",
+            line_of("members: [ana, zoe]"),
+        );
         expect(
             "layer 'primary' has nobody on call at 2026-11-30 06:00 UTC",
             line_of("name: emea, layer: primary"),
         );
-        expect("escalation stage 2: 'tertiary' is not a layer", line_of("page: [tertiary]"));
+        expect(
+            "escalation stage 2: 'tertiary' is not a layer",
+            line_of("page: [tertiary]"),
+        );
         expect("'nobody' is not in people", line_of("user: nobody"));
     }
 

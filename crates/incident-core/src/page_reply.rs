@@ -112,7 +112,9 @@ mod tests {
         let reply = SmsReply::parse(message).unwrap();
         assert_eq!(reply.origination_number, "+15555550101");
         assert_eq!(reply.code().as_deref(), Some("123456"));
-        assert!(SmsReply::parse("ACK 123456").unwrap_err().starts_with("not an inbound SMS"));
+        assert!(SmsReply::parse("ACK 123456")
+            .unwrap_err()
+            .starts_with("not an inbound SMS"));
     }
 
     #[test]
@@ -129,7 +131,11 @@ mod tests {
         let ana = c.person("ana").unwrap().sms.clone().unwrap();
         let caller = sender(&from(&ana), &issued, &c).unwrap();
         assert_eq!(caller.name, "ana");
-        assert!(!caller.arn.contains(&ana), "the number is not written out: {}", caller.arn);
+        assert!(
+            !caller.arn.contains(&ana),
+            "the number is not written out: {}",
+            caller.arn
+        );
         let refused = sender(&from("+15555550999"), &issued, &c).unwrap_err().to_string();
         assert_eq!(
             refused,

@@ -54,7 +54,11 @@ fn check_offline(command: &Command) -> Result<Option<Catalog>> {
                 serde_yaml::from_str(&text).with_context(|| format!("{} is not a valid catalog", file.display()))?;
             if let Err(e) = catalog.validate() {
                 let lines = e.located(&text);
-                anyhow::bail!("{} is not a valid catalog:\n  - {}", file.display(), lines.join("\n  - "));
+                anyhow::bail!(
+                    "{} is not a valid catalog:\n  - {}",
+                    file.display(),
+                    lines.join("\n  - ")
+                );
             }
             Some(catalog)
         }

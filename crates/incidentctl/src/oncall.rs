@@ -29,7 +29,13 @@ fn who(o: &Option<OnCall>) -> String {
     }
 }
 
-pub async fn run(ctx: &Ctx, out: Output, command: Option<OncallCommand>, team: Option<String>, at: Option<String>) -> Result<()> {
+pub async fn run(
+    ctx: &Ctx,
+    out: Output,
+    command: Option<OncallCommand>,
+    team: Option<String>,
+    at: Option<String>,
+) -> Result<()> {
     if let Some(OncallCommand::Override {
         team,
         user,
@@ -64,7 +70,9 @@ pub async fn run(ctx: &Ctx, out: Output, command: Option<OncallCommand>, team: O
                     r.team.clone(),
                     r.layer.clone(),
                     who(&r.now),
-                    r.next_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "-".into()),
+                    r.next_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_else(|| "-".into()),
                     who(&r.next),
                 ]
             })
@@ -83,8 +91,14 @@ mod tests {
 
     #[test]
     fn times_are_read_as_rfc_3339_or_utc_minutes() {
-        assert_eq!(instant("2026-12-24T18:00:00+01:00").unwrap(), instant("2026-12-24 17:00").unwrap());
-        assert_eq!(instant("2026-12-24T17:00").unwrap().to_rfc3339(), "2026-12-24T17:00:00+00:00");
+        assert_eq!(
+            instant("2026-12-24T18:00:00+01:00").unwrap(),
+            instant("2026-12-24 17:00").unwrap()
+        );
+        assert_eq!(
+            instant("2026-12-24T17:00").unwrap().to_rfc3339(),
+            "2026-12-24T17:00:00+00:00"
+        );
         assert!(instant("tomorrow").unwrap_err().to_string().contains("is not a time"));
     }
 }

@@ -58,7 +58,10 @@ where
         let caller = match page_reply::sender(&reply, &issued, &catalog) {
             Ok(caller) => caller,
             Err(refusal) => {
-                let key = format!("sms-refused-{}", &page_reply::code_hash(&format!("{hash}{}", reply.origination_number))[..12]);
+                let key = format!(
+                    "sms-refused-{}",
+                    &page_reply::code_hash(&format!("{hash}{}", reply.origination_number))[..12]
+                );
                 let entry = Entry::system("commands", EntryKind::Note, key, refusal.to_string());
                 run_step(&self.store, &issued.incident, |_| Ok(vec![entry.clone()])).await?;
                 tracing::warn!(incident = %issued.incident, person = %issued.person, "SMS acknowledgement from another number refused");
@@ -72,9 +75,15 @@ where
             "commands",
             EntryKind::Note,
             "sms-acknowledgement",
-            format!("{} acknowledged by replying to the page by SMS ({})", issued.person, page_reply::masked(&reply.origination_number)),
+            format!(
+                "{} acknowledged by replying to the page by SMS ({})",
+                issued.person,
+                page_reply::masked(&reply.origination_number)
+            ),
         );
-        let answer = self.handle(Request::Incident(issued.incident.clone(), Command::Ack), &caller, now).await?;
+        let answer = self
+            .handle(Request::Incident(issued.incident.clone(), Command::Ack), &caller, now)
+            .await?;
         run_step(&self.store, &issued.incident, |_| Ok(vec![reply_entry.clone()])).await?;
         Ok(answer)
     }

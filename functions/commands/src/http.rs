@@ -326,13 +326,18 @@ mod tests {
             .to_string()
         };
         // Another number with the right code: refused, on the timeline, and the code still stands.
-        let refused = d.sms_reply(&inbound("+15555550999", "ACK 482913"), Utc::now()).await.unwrap_err();
+        let refused = d
+            .sms_reply(&inbound("+15555550999", "ACK 482913"), Utc::now())
+            .await
+            .unwrap_err();
         assert_eq!(
             refused.to_string(),
             "acknowledgement by SMS refused: the reply came from …0999, not ana's number"
         );
         let timeline = d.store.timeline(&id);
-        assert!(timeline.iter().any(|e| e.text.contains("refused: the reply came from …0999")));
+        assert!(timeline
+            .iter()
+            .any(|e| e.text.contains("refused: the reply came from …0999")));
         assert!(d.store.get(&id).unwrap().acknowledged_at.is_none());
         assert!(d.store.find(&hash).await.unwrap().is_some());
         // Ana's number: acknowledged as ana, the wait's token completed, the code used up.

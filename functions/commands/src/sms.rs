@@ -3,8 +3,8 @@
 
 use crate::handler::Deps;
 use incident_core::ports::{
-    CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps, LiveIncidents, Notifier, PageCodes, ReportIntake,
-    TaskCallbacks, Tokens,
+    CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps, LiveIncidents, Notifier, PageCodes,
+    ReportIntake, TaskCallbacks, Tokens,
 };
 use serde_json::Value;
 

@@ -312,7 +312,12 @@ mod tests {
         .unwrap();
         assert_eq!(d.bus.paged(), [PAYMENTS, SUPPORT]);
         // The person on payments' primary layer now, by SMS, with the command that acknowledges.
-        let primary = d.catalog.schedule("payments").unwrap().on_call("primary", Utc::now()).unwrap();
+        let primary = d
+            .catalog
+            .schedule("payments")
+            .unwrap()
+            .on_call("primary", Utc::now())
+            .unwrap();
         let number = d.catalog.person(&primary.person).unwrap().sms.clone().unwrap();
         let texts = d.bus.texts.lock().unwrap().clone();
         assert_eq!(texts.len(), 1, "{texts:?}");
@@ -332,9 +337,17 @@ mod tests {
                 ("customer-support", SUPPORT, engagement::Channel::Topic),
             ]
         );
-        let engaged_line = d.store.timeline(&id).into_iter().find(|e| e.key == "engaged-payments").unwrap();
+        let engaged_line = d
+            .store
+            .timeline(&id)
+            .into_iter()
+            .find(|e| e.key == "engaged-payments")
+            .unwrap();
         assert!(
-            engaged_line.text.contains(&format!("paged {} (primary on call, rotation primary) by SMS", primary.person)),
+            engaged_line.text.contains(&format!(
+                "paged {} (primary on call, rotation primary) by SMS",
+                primary.person
+            )),
             "{}",
             engaged_line.text
         );
@@ -384,7 +397,15 @@ mod tests {
         let first = escalate().await.unwrap();
         assert_eq!(first.escalations, Some(1));
         assert_eq!(first.wait_seconds, Some(600), "stage 3 has no wait: SEV2's 10 minutes");
-        let texts = |d: &TestDeps| d.bus.texts.lock().unwrap().iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        let texts = |d: &TestDeps| {
+            d.bus
+                .texts
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(texts(&d), [sms(&on_call("payments", "secondary"))]);
         assert!(d.bus.paged().is_empty(), "stage 2 pages nobody's topic");
         // Stage 3: the lead by SMS and the team's topic.
@@ -398,7 +419,8 @@ mod tests {
         assert!(texts(&d).contains(&sms(&on_call("incident-response", "primary"))));
         let sent = d.bus.texts.lock().unwrap().clone();
         assert!(
-            sent.iter().all(|(_, m)| m.contains(id.as_str()) && m.contains("incidentctl ack")),
+            sent.iter()
+                .all(|(_, m)| m.contains(id.as_str()) && m.contains("incidentctl ack")),
             "{sent:?}"
         );
         assert_eq!(d.bus.events_of("Incident Escalated").len(), 3);
@@ -410,7 +432,10 @@ mod tests {
             .map(|e| e.text)
             .collect();
         assert_eq!(escalated.len(), 3);
-        assert!(escalated[0].contains("escalation 1 to the next stage of payments"), "{escalated:?}");
+        assert!(
+            escalated[0].contains("escalation 1 to the next stage of payments"),
+            "{escalated:?}"
+        );
         assert!(escalated[2].contains("every team's plan is spent"), "{escalated:?}");
         let stored = d.store.get(&id).unwrap();
         assert_eq!(stored.pages.iter().filter(|p| p.round == 1).count(), 1);
