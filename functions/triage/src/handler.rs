@@ -111,7 +111,8 @@ mod tests {
         let out = triage(&deps, &id).await;
 
         assert_eq!((out.severity.as_str(), out.owner.as_str()), ("SEV2", "payments"));
-        assert_eq!(out.ack_timeout_seconds, 600);
+        // payments' first stage waits 5 minutes, less than SEV2's 10.
+        assert_eq!(out.ack_timeout_seconds, 300);
         let stored = deps.store.get(&id).unwrap();
         assert_eq!(stored.status, Status::Triaged);
         assert_eq!(stored.commander, out.commander);
