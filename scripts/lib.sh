@@ -229,6 +229,14 @@ create_team_topics() {
   for team in $(python3 -c "import yaml,sys; print(' '.join(t['name'] for t in yaml.safe_load(open(sys.argv[1]))['teams']))" "$1"); do
     aws --endpoint-url "$ENDPOINT" sns create-topic --name "incident-loop-$team" >/dev/null
   done
+  # The chat channels' topics (the teams' and the incident channel).
+  for topic in $(python3 -c "
+import yaml, sys
+c = yaml.safe_load(open(sys.argv[1]))
+chats = [t['chat'] for t in c['teams'] if t.get('chat')] + [c['settings'].get('incident_channel') or {}]
+print(' '.join(ch['topic'].rsplit(':', 1)[1] for ch in chats if ch.get('topic')))" "$1"); do
+    aws --endpoint-url "$ENDPOINT" sns create-topic --name "$topic" >/dev/null
+  done
 }
 
 incidentctl() {

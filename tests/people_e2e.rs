@@ -276,6 +276,9 @@ async fn the_primary_is_texted_the_secondary_next_and_only_a_reply_from_the_page
     let stack = setup().await?;
     let file = format!("{}/../catalog.example.yaml", env!("CARGO_MANIFEST_DIR"));
     let catalog: Catalog = serde_yaml::from_str(&std::fs::read_to_string(file)?)?;
+    let chat = stack
+        .capture_pages("incident-loop-payments-chat", "oncall-chat")
+        .await?;
     let incident = open_checkout_rehearsal(&stack, "oncall-a1", era(170)).await?;
     let id = incident.id.to_string();
     let at = incident.engaged_at.expect("engaged");
@@ -296,6 +299,34 @@ async fn the_primary_is_texted_the_secondary_next_and_only_a_reply_from_the_page
         .unwrap_or_else(|| panic!("no code in the text: {text}"))
         .to_string();
     assert!(code.bytes().all(|b| b.is_ascii_digit()), "{text}");
+
+    // The team's chat channel got the page as a custom notification of Amazon Q Developer.
+    let card = eventually("the chat notification", WAIT, || async {
+        let cards: Vec<serde_json::Value> = stack
+            .drain(&chat)
+            .await?
+            .iter()
+            .filter_map(|m| serde_json::from_str(m["Message"].as_str()?).ok())
+            .collect();
+        Ok(cards.into_iter().find(|c| c["metadata"]["threadId"] == id.as_str()))
+    })
+    .await?;
+    assert_eq!(
+        (card["version"].as_str(), card["source"].as_str()),
+        (Some("1.0"), Some("custom"))
+    );
+    assert_eq!(card["content"]["textType"], "client-markdown");
+    assert!(
+        card["content"]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&primary),
+        "{card}"
+    );
+    assert_eq!(
+        card["content"]["nextSteps"][0],
+        format!("Acknowledge: `incidentctl ack {id}`")
+    );
 
     // Nobody acknowledges: the plan's second stage texts the secondary after its wait.
     eventually("the secondary's text", WAIT, || async {

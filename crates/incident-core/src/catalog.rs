@@ -63,6 +63,10 @@ pub struct Settings {
     /// Minutes to wait for an acknowledgement before escalating, by severity (`SEV1` …).
     #[serde(default = "default_ack_minutes")]
     pub ack_minutes: BTreeMap<String, u32>,
+    /// Where SEV1–2 and multi-service events are worked in chat: every page of one goes there too
+    /// and names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_channel: Option<crate::chat::ChatChannel>,
 }
 
 fn default_service_tag() -> String {
@@ -85,6 +89,7 @@ impl Default for Settings {
             usual_suspects: Vec::new(),
             service_tag: default_service_tag(),
             ack_minutes: default_ack_minutes(),
+            incident_channel: None,
         }
     }
 }
@@ -106,6 +111,9 @@ pub struct Team {
     /// team's topic when it has no rotations). After the last stage: the incident-response team.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalation: Vec<Stage>,
+    /// The team's chat channel (Amazon Q Developer in chat applications): its pages as cards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<crate::chat::ChatChannel>,
 }
 
 impl Team {

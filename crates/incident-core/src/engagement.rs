@@ -14,8 +14,10 @@ use sha2::{Digest, Sha256};
 pub enum Channel {
     /// A text to the person's `sms` number (SNS).
     Sms,
-    /// A team's SNS topic (its subscribers: e-mail lists, chat, a pager bridge).
+    /// A team's SNS topic (its subscribers: e-mail lists, a pager bridge).
     Topic,
+    /// A chat channel's topic (Amazon Q Developer in chat applications): a custom notification.
+    Chat,
 }
 
 /// One page to send.
@@ -34,9 +36,10 @@ pub struct Recipient {
 impl Recipient {
     /// Who it reaches and how, in a line: `ana (primary on call, rotation primary) by SMS`.
     pub fn describe(&self) -> String {
-        match &self.person {
-            Some(p) => format!("{p} ({}) by SMS", self.why),
-            None => format!("via {}", self.address),
+        match (&self.person, self.channel) {
+            (Some(p), _) => format!("{p} ({}) by SMS", self.why),
+            (None, Channel::Chat) => format!("in chat {}", self.why),
+            (None, _) => format!("via {}", self.address),
         }
     }
 }
@@ -62,6 +65,7 @@ impl PageRecord {
         let how = match self.channel {
             Channel::Sms => format!("{} by SMS", self.to),
             Channel::Topic => format!("via {}", self.to),
+            Channel::Chat => format!("chat via {}", self.to),
         };
         let when = match self.round {
             0 => "engagement".to_string(),
@@ -142,6 +146,37 @@ pub fn stage(catalog: &Catalog, team: &str, index: usize, at: DateTime<Utc>) -> 
     Some(out)
 }
 
+/// The chat channels a page of `teams` reaches: each team's, and for SEV1–2 and multi-service
+/// events the incident channel.
+pub fn chat_recipients(catalog: &Catalog, incident: &Incident, teams: &[String]) -> Vec<Recipient> {
+    let mut out: Vec<Recipient> = Vec::new();
+    let mut add = |team: &str, c: &crate::chat::ChatChannel| {
+        if !out.iter().any(|r| r.address == c.topic) {
+            out.push(Recipient {
+                team: team.to_string(),
+                person: None,
+                why: crate::text::line(&c.channel, 80),
+                channel: Channel::Chat,
+                address: c.topic.clone(),
+            });
+        }
+    };
+    for team in teams {
+        if let Some(c) = catalog.team(team).and_then(|t| t.chat.as_ref()) {
+            add(team, c);
+        }
+    }
+    if let Some(c) = catalog
+        .settings
+        .incident_channel
+        .as_ref()
+        .filter(|_| crate::chat::is_major(incident))
+    {
+        add(teams.first().map(String::as_str).unwrap_or_default(), c);
+    }
+    out
+}
+
 /// The text message of a page: the subject line, and how to acknowledge (by replying with the
 /// code, when it has one, or from a terminal).
 pub fn text_message(page: &Page, incident: &Incident, code: Option<&str>) -> String {
@@ -175,10 +210,18 @@ pub struct Plan {
 
 impl Plan {
     /// The first stage of every engaged team's plan, with each team's own topic (the service's,
-    /// when it names one), once per address.
-    pub fn first_pages(&self, catalog: &Catalog, at: DateTime<Utc>) -> Vec<(EngagedTeam, StagePages)> {
+    /// when it names one) and chat channel (and the incident channel, for SEV1–2 and multi-service
+    /// events), once per address.
+    pub fn first_pages(
+        &self,
+        catalog: &Catalog,
+        incident: &Incident,
+        at: DateTime<Utc>,
+    ) -> Vec<(EngagedTeam, StagePages)> {
         let mut sent: Vec<String> = Vec::new();
         let mut out = Vec::new();
+        let names: Vec<String> = self.teams.iter().map(|t| t.team.clone()).collect();
+        let chats = chat_recipients(catalog, incident, &names);
         for team in &self.teams {
             let mut pages = stage(catalog, &team.team, 0, at).unwrap_or(StagePages {
                 recipients: Vec::new(),
@@ -198,6 +241,9 @@ impl Plan {
                     },
                 );
             }
+            pages
+                .recipients
+                .extend(chats.iter().filter(|c| c.team == team.team).cloned());
             pages.recipients.retain(|r| {
                 let fresh = !sent.contains(&r.address);
                 sent.push(r.address.clone());
@@ -276,6 +322,11 @@ pub fn escalation(catalog: &Catalog, incident: &Incident, round: u32, at: DateTi
                 }),
                 _ => {}
             }
+        }
+    }
+    for chat in chat_recipients(catalog, incident, &out.to) {
+        if !out.recipients.iter().any(|r| r.address == chat.address) {
+            out.recipients.push(chat);
         }
     }
     out.wait_minutes = waits

@@ -10,6 +10,7 @@ pub mod app_event;
 pub mod approval;
 pub mod catalog;
 pub mod change;
+pub mod chat;
 pub mod coe;
 pub mod command;
 pub mod correlation;

@@ -367,6 +367,12 @@ impl crate::catalog::Catalog {
         }
         for t in &self.teams {
             problems.extend(self.team_problems(t));
+            if let Some(c) = &t.chat {
+                problems.extend(c.problems(&format!("team '{}'", t.name)));
+            }
+        }
+        if let Some(c) = &self.settings.incident_channel {
+            problems.extend(c.problems("settings.incident_channel"));
         }
         for o in &self.overrides {
             let what = format!("override of team '{}' by '{}'", o.team, o.user);
@@ -595,6 +601,100 @@ pub fn roster(catalog: &crate::catalog::Catalog, team: Option<&str>, at: DateTim
         }
     }
     rows
+}
+
+/// What being on call cost one person over a window, from the pages incidents recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Load {
+    pub person: String,
+    /// Texts to them (every round counts).
+    pub pages: usize,
+    /// Pages outside 08:00–18:00 Monday to Friday, in their time zone.
+    pub off_hours: usize,
+    /// Pages between 22:00 and 07:00, in their time zone.
+    pub sleep_hours: usize,
+    /// The incidents they were paged for, and those they acknowledged.
+    pub incidents: usize,
+    pub acknowledged: usize,
+    /// From their first page of an incident to their acknowledgement of it: median and longest.
+    pub ack_median_secs: Option<i64>,
+    pub ack_max_secs: Option<i64>,
+}
+
+/// Whether `person` is who acknowledged: their name or the IAM identity the catalog gives them.
+fn acknowledged_by(catalog: &crate::catalog::Catalog, person: &str, by: &str) -> bool {
+    by == person || catalog.person(person).and_then(|p| p.iam.as_deref()) == Some(by)
+}
+
+/// Everyone's on-call load from `incidents`' pages sent at or after `since`, most paged first.
+pub fn load(
+    catalog: &crate::catalog::Catalog,
+    incidents: &[crate::incident::Incident],
+    since: DateTime<Utc>,
+) -> Vec<Load> {
+    use chrono::{Datelike, Timelike, Weekday};
+    use std::collections::BTreeMap;
+    let mut by_person: BTreeMap<String, (Load, Vec<i64>)> = BTreeMap::new();
+    for incident in incidents {
+        let mut first_page: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
+        let texts = incident
+            .pages
+            .iter()
+            .filter(|p| p.channel == crate::engagement::Channel::Sms && p.at >= since && p.failed.is_none());
+        for page in texts {
+            let tz = catalog
+                .person(&page.to)
+                .and_then(|p| parse_time_zone(&p.time_zone))
+                .unwrap_or(chrono_tz::UTC);
+            let local = page.at.with_timezone(&tz);
+            let (hour, weekend) = (local.hour(), matches!(local.weekday(), Weekday::Sat | Weekday::Sun));
+            let (load, _) = by_person.entry(page.to.clone()).or_insert_with(|| {
+                (
+                    Load {
+                        person: page.to.clone(),
+                        pages: 0,
+                        off_hours: 0,
+                        sleep_hours: 0,
+                        incidents: 0,
+                        acknowledged: 0,
+                        ack_median_secs: None,
+                        ack_max_secs: None,
+                    },
+                    Vec::new(),
+                )
+            });
+            load.pages += 1;
+            load.off_hours += usize::from(weekend || !(8..18).contains(&hour));
+            load.sleep_hours += usize::from(!(7..22).contains(&hour));
+            let first = first_page.entry(page.to.as_str()).or_insert(page.at);
+            *first = (*first).min(page.at);
+        }
+        for (person, first) in first_page {
+            let Some((load, acks)) = by_person.get_mut(person) else {
+                continue;
+            };
+            load.incidents += 1;
+            let by = incident
+                .acknowledged_by
+                .as_deref()
+                .filter(|by| acknowledged_by(catalog, person, by));
+            if let (Some(_), Some(at)) = (by, incident.acknowledged_at) {
+                load.acknowledged += 1;
+                acks.push((at - first).num_seconds().max(0));
+            }
+        }
+    }
+    let mut out: Vec<Load> = by_person
+        .into_values()
+        .map(|(mut load, mut acks)| {
+            acks.sort_unstable();
+            load.ack_median_secs = acks.get(acks.len() / 2).copied();
+            load.ack_max_secs = acks.last().copied();
+            load
+        })
+        .collect();
+    out.sort_by(|a, b| b.pages.cmp(&a.pages).then_with(|| a.person.cmp(&b.person)));
+    out
 }
 
 #[cfg(test)]
@@ -855,6 +955,53 @@ mod catalog_tests {
             line_of("page: [tertiary]"),
         );
         expect("'nobody' is not in people", line_of("user: nobody"));
+    }
+
+    #[test]
+    fn load_counts_each_persons_texts_off_hours_and_sleep_in_their_time_zone_and_their_acknowledgements() {
+        use crate::engagement::{Channel, PageRecord};
+        use crate::incident::{Incident, Scope};
+        let c = example();
+        let page = |to: &str, at: &str, round: u32| PageRecord {
+            at: at.parse().unwrap(),
+            round,
+            team: "payments".into(),
+            to: to.into(),
+            channel: Channel::Sms,
+            failed: None,
+        };
+        let open = |key: &str| {
+            let id = crate::IncidentId::for_service("checkout", &crate::SignalKey::new("t", key));
+            Incident::open(id, Scope::SingleService, vec!["checkout".into()], Utc::now())
+        };
+        // Ana (Lisbon, UTC+0 in December): paged at 03:00 on a Wednesday (sleep, off hours) and
+        // acknowledged 4 minutes later; at 10:00 the next day (working hours), not acknowledged.
+        let mut night = open("a");
+        night.pages = vec![
+            page("ana", "2026-12-02T03:00:00Z", 0),
+            page("bilal", "2026-12-02T03:05:00Z", 1),
+        ];
+        night.acknowledged_by = Some("ana".into());
+        night.acknowledged_at = Some("2026-12-02T03:04:00Z".parse().unwrap());
+        let mut day = open("b");
+        day.pages = vec![page("ana", "2026-12-03T10:00:00Z", 0)];
+        // Chen (Los Angeles): 20:00 UTC on Saturday is 12:00 there: a weekend, not sleep.
+        let mut weekend = open("c");
+        weekend.pages = vec![page("chen", "2026-12-05T20:00:00Z", 0)];
+        let mut old = open("d");
+        old.pages = vec![page("ana", "2026-10-01T03:00:00Z", 0)];
+        let rows = load(&c, &[night, day, weekend, old], "2026-11-01T00:00:00Z".parse().unwrap());
+        let ana = rows.iter().find(|r| r.person == "ana").unwrap();
+        assert_eq!((ana.pages, ana.off_hours, ana.sleep_hours), (2, 1, 1), "{rows:#?}");
+        assert_eq!(
+            (ana.incidents, ana.acknowledged, ana.ack_median_secs),
+            (2, 1, Some(240))
+        );
+        let chen = rows.iter().find(|r| r.person == "chen").unwrap();
+        assert_eq!((chen.off_hours, chen.sleep_hours), (1, 0));
+        let bilal = rows.iter().find(|r| r.person == "bilal").unwrap();
+        assert_eq!((bilal.pages, bilal.acknowledged, bilal.ack_median_secs), (1, 0, None));
+        assert_eq!(rows[0].person, "ana", "most paged first");
     }
 
     #[test]

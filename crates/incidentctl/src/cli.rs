@@ -244,6 +244,13 @@ pub enum OncallCommand {
         #[arg(long)]
         layer: Option<String>,
     },
+    /// What being on call cost each person: texts, off-hours and sleep-hours pages in their time
+    /// zone, time to acknowledge.
+    Load {
+        /// How far back: 7d, 30d, 90d.
+        #[arg(long, default_value = "30d", value_name = "DURATION")]
+        since: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -53,6 +53,9 @@ pub async fn run(
         };
         return said(out, &ctx.api.add_override(&request).await?);
     }
+    if let Some(OncallCommand::Load { since }) = command {
+        return load(ctx, out, &since).await;
+    }
     let at = at.as_deref().map(instant).transpose()?.unwrap_or_else(Utc::now);
     let catalog = ctx.catalog.load().await?;
     if let Some(t) = team.as_deref().filter(|t| catalog.team(t).is_none()) {
@@ -81,6 +84,44 @@ pub async fn run(
             "on call at {}\n{}",
             at.format("%Y-%m-%d %H:%M UTC"),
             table(&["TEAM", "LAYER", "ON CALL", "UNTIL", "NEXT"], &cells)
+        )
+    })
+}
+
+async fn load(ctx: &Ctx, out: Output, since: &str) -> Result<()> {
+    let minutes = crate::noise::minutes(since)?;
+    let from = Utc::now() - chrono::TimeDelta::minutes(minutes);
+    let today = Utc::now().date_naive();
+    // Incidents are listed by the day they were detected: those of the window, and a day before.
+    let days: Vec<String> = (0..=minutes / (24 * 60) + 1)
+        .map(|d| (today - chrono::TimeDelta::days(d)).format("%Y-%m-%d").to_string())
+        .collect();
+    let incidents = ctx.store.list(&days, false).await?;
+    let catalog = ctx.catalog.load().await?;
+    let rows = oncall::load(&catalog, &incidents, from);
+    emit(out, &rows, |rows| {
+        if rows.is_empty() {
+            return format!("nobody was texted since {}\n", from.format("%Y-%m-%d %H:%M UTC"));
+        }
+        let secs = |s: Option<i64>| s.map(crate::render::duration).unwrap_or_else(|| "-".into());
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.person.clone(),
+                    r.pages.to_string(),
+                    r.off_hours.to_string(),
+                    r.sleep_hours.to_string(),
+                    format!("{}/{}", r.acknowledged, r.incidents),
+                    secs(r.ack_median_secs),
+                    secs(r.ack_max_secs),
+                ]
+            })
+            .collect();
+        format!(
+            "on-call load since {} (off hours: outside 08–18 on weekdays; sleep: 22–07; in each person's time zone)\n{}",
+            from.format("%Y-%m-%d %H:%M UTC"),
+            table(&["PERSON", "TEXTS", "OFF HOURS", "SLEEP", "ACKED", "ACK MEDIAN", "ACK MAX"], &cells)
         )
     })
 }

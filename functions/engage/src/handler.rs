@@ -4,6 +4,7 @@ use chrono::Utc;
 use incident_aws::lambda::HandlerError;
 use incident_aws::metrics;
 use incident_core::app_event::{AppEvent, Summary};
+use incident_core::chat;
 use incident_core::effects::Waiting;
 use incident_core::engagement;
 use incident_core::incident::Incident;
@@ -96,8 +97,17 @@ where
         let page = engagement::page(&incident, plan.commander.as_deref());
         let mut entries = Vec::new();
         let mut records = Vec::new();
-        for (team, pages) in plan.first_pages(&catalog, Utc::now()) {
-            let (mut lines, sent) = self.send(&incident, &pages.recipients, 0, &page).await;
+        let first = plan.first_pages(&catalog, &incident, Utc::now());
+        let everyone: Vec<engagement::Recipient> = first.iter().flat_map(|(_, p)| p.recipients.clone()).collect();
+        let chat = chat::notification(
+            &incident,
+            "Incident Engaged",
+            "paged",
+            &everyone,
+            catalog.settings.incident_channel.as_ref(),
+        );
+        for (team, pages) in first {
+            let (mut lines, sent) = self.send(&incident, &pages.recipients, 0, &page, &chat).await;
             records.extend(sent);
             lines.extend(pages.unreachable.iter().map(|u| format!("not paged: {u}")));
             if lines.is_empty() {
@@ -148,7 +158,9 @@ where
         recipients: &[engagement::Recipient],
         round: u32,
         page: &engagement::Page,
+        chat: &chat::Notification,
     ) -> (Vec<String>, Vec<engagement::PageRecord>) {
+        let card = serde_json::to_string(chat).unwrap_or_default();
         let mut lines = Vec::new();
         let mut records = Vec::new();
         for r in recipients {
@@ -158,6 +170,7 @@ where
                     let text = engagement::text_message(page, incident, code.as_deref());
                     self.bus.text(&r.address, &text).await
                 }
+                (engagement::Channel::Chat, _) => self.bus.page(&r.address, &page.subject, &card).await,
                 _ => self.bus.page(&r.address, &page.subject, &page.message).await,
             };
             let failed = sent.err().map(|e| {
@@ -242,7 +255,14 @@ where
         let waited = engagement::wait_before(&catalog, &incident, round, now);
         let why = engagement::escalation_line(&escalation, round, waited);
         let page = engagement::escalation_page(&incident, round, &why);
-        let (mut lines, records) = self.send(&incident, &escalation.recipients, round, &page).await;
+        let chat = chat::notification(
+            &incident,
+            "Incident Escalated",
+            &format!("ESCALATION {round}"),
+            &escalation.recipients,
+            catalog.settings.incident_channel.as_ref(),
+        );
+        let (mut lines, records) = self.send(&incident, &escalation.recipients, round, &page, &chat).await;
         lines.extend(escalation.unreachable.iter().map(|u| format!("not paged: {u}")));
         let text = match lines.is_empty() {
             true => format!("{why}; nobody to page"),
@@ -283,6 +303,13 @@ mod tests {
     const PAYMENTS: &str = "arn:aws:sns:us-east-1:000000000000:incident-loop-payments";
     const SUPPORT: &str = "arn:aws:sns:us-east-1:000000000000:incident-loop-customer-support";
     const RESPONSE: &str = "arn:aws:sns:us-east-1:000000000000:incident-loop-incident-response";
+    const PAYMENTS_CHAT: &str = "arn:aws:sns:us-east-1:000000000000:incident-loop-payments-chat";
+    const INCIDENTS_CHAT: &str = "arn:aws:sns:us-east-1:000000000000:incident-loop-incidents-chat";
+
+    /// The topics paged, chat channels aside.
+    fn topics(d: &TestDeps) -> Vec<String> {
+        d.bus.paged().into_iter().filter(|t| !t.ends_with("-chat")).collect()
+    }
 
     type TestDeps = Deps<MemoryStore, Catalog, MemoryNotifier, MemoryLoop>;
 
@@ -310,7 +337,17 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!(d.bus.paged(), [PAYMENTS, SUPPORT]);
+        assert_eq!(d.bus.paged(), [PAYMENTS, PAYMENTS_CHAT, INCIDENTS_CHAT, SUPPORT]);
+        // The chat channels get a custom notification of Amazon Q Developer (SEV2: the incident
+        // channel too), the topics the page itself.
+        let pages = d.bus.pages.lock().unwrap().clone();
+        let card: serde_json::Value = serde_json::from_str(&pages[1].2).unwrap();
+        assert_eq!(
+            (card["version"].as_str(), card["source"].as_str()),
+            (Some("1.0"), Some("custom"))
+        );
+        assert_eq!(card["metadata"]["threadId"], id.as_str());
+        assert!(pages[0].2.starts_with("[SEV2]"), "{}", pages[0].2);
         // The person on payments' primary layer now, by SMS, with the command that acknowledges.
         let primary = d
             .catalog
@@ -334,6 +371,8 @@ mod tests {
             [
                 ("payments", PAYMENTS, engagement::Channel::Topic),
                 ("payments", primary.person.as_str(), engagement::Channel::Sms),
+                ("payments", PAYMENTS_CHAT, engagement::Channel::Chat),
+                ("payments", INCIDENTS_CHAT, engagement::Channel::Chat),
                 ("customer-support", SUPPORT, engagement::Channel::Topic),
             ]
         );
@@ -371,7 +410,7 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!(d.bus.paged(), [SUPPORT]);
+        assert_eq!(topics(&d), [SUPPORT]);
         let timeline = d.store.timeline(&id);
         assert!(
             timeline.iter().any(|e| e.text.contains("PAGING FAILED")),
@@ -407,15 +446,20 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(texts(&d), [sms(&on_call("payments", "secondary"))]);
-        assert!(d.bus.paged().is_empty(), "stage 2 pages nobody's topic");
+        assert!(topics(&d).is_empty(), "stage 2 pages nobody's topic");
+        assert_eq!(
+            d.bus.paged(),
+            [PAYMENTS_CHAT, INCIDENTS_CHAT],
+            "each round reaches the chat channels"
+        );
         // Stage 3: the lead by SMS and the team's topic.
         escalate().await.unwrap();
         assert_eq!(texts(&d)[1..], [sms("bilal")]);
-        assert_eq!(d.bus.paged(), [PAYMENTS]);
+        assert_eq!(topics(&d), [PAYMENTS]);
         // The plan is spent: incident response, its on-call person and the commander.
         let third = escalate().await.unwrap();
         assert_eq!(third.escalations, Some(3));
-        assert_eq!(d.bus.paged(), [PAYMENTS, RESPONSE]);
+        assert_eq!(topics(&d), [PAYMENTS, RESPONSE]);
         assert!(texts(&d).contains(&sms(&on_call("incident-response", "primary"))));
         let sent = d.bus.texts.lock().unwrap().clone();
         assert!(
@@ -438,8 +482,15 @@ mod tests {
         );
         assert!(escalated[2].contains("every team's plan is spent"), "{escalated:?}");
         let stored = d.store.get(&id).unwrap();
-        assert_eq!(stored.pages.iter().filter(|p| p.round == 1).count(), 1);
-        assert_eq!(stored.pages.iter().filter(|p| p.round == 2).count(), 2);
+        let people_and_topics = |round| {
+            let chat = engagement::Channel::Chat;
+            stored
+                .pages
+                .iter()
+                .filter(|p| p.round == round && p.channel != chat)
+                .count()
+        };
+        assert_eq!((people_and_topics(1), people_and_topics(2)), (1, 2));
 
         // An acknowledgement that lands as the wait runs out stops the next round.
         d.store.alter(&id, |i| {
@@ -448,7 +499,7 @@ mod tests {
         });
         let after_ack = escalate().await.unwrap();
         assert_eq!(after_ack.escalations, Some(3));
-        assert_eq!(d.bus.paged().len(), 2, "nobody paged after the acknowledgement");
+        assert_eq!(topics(&d).len(), 2, "nobody paged after the acknowledgement");
 
         // A continued run's wait times out again after the last round: nobody is paged.
         d.store.alter(&id, |i| {
@@ -458,7 +509,7 @@ mod tests {
         });
         let spent = escalate().await.unwrap();
         assert_eq!(spent.escalations, Some(engagement::MAX_ESCALATIONS));
-        assert_eq!(d.bus.paged().len(), 2, "the rounds are spent");
+        assert_eq!(topics(&d).len(), 2, "the rounds are spent");
     }
 
     #[tokio::test]
