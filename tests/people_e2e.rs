@@ -337,6 +337,21 @@ async fn the_primary_is_texted_the_secondary_next_and_only_a_reply_from_the_page
     })
     .await?;
 
+    // Nobody but the SMS service may put a reply there, not even a principal who may publish to
+    // any topic (as the engage function's role may, to text people).
+    let mallory = stack.person_also_allowed(
+        "mallory",
+        "ResponderPolicyArn",
+        serde_json::json!({ "Effect": "Allow", "Action": "sns:Publish", "Resource": "*" }),
+    )?;
+    let forged = aws_sdk_sns::Client::new(&mallory.sdk().await)
+        .publish()
+        .topic_arn(&stack.outputs["SmsRepliesTopicArn"])
+        .message(inbound_sms(&number(&primary), &format!("ACK {code}")))
+        .send()
+        .await;
+    denied("a reply forged by a principal who may publish anywhere", forged);
+
     // The primary's code from another number: refused, and the refusal is on the timeline.
     reply_by_sms(&stack, "+15555550999", &format!("ACK {code}")).await?;
     eventually("the refusal on the timeline", WAIT, || async {

@@ -363,16 +363,14 @@ pub fn texts_to(number: &str) -> Result<Vec<String>> {
 }
 
 /// A reply to a page by SMS, as AWS End User Messaging SMS publishes it to the replies topic.
+/// Published with the emulator's root credentials, which it lets past resource policies (on AWS
+/// only End User Messaging SMS may publish there: the topic policy denies everyone else).
 pub async fn reply_by_sms(stack: &Stack, from: &str, body: &str) -> Result<()> {
-    let message = json!({
-        "originationNumber": from, "destinationNumber": "+15555550199", "messageKeyword": "ACK",
-        "messageBody": body, "inboundMessageId": "e2e-reply",
-    });
     stack
         .sns
         .publish()
         .topic_arn(&stack.outputs["SmsRepliesTopicArn"])
-        .message(message.to_string())
+        .message(inbound_sms(from, body))
         .send()
         .await?;
     Ok(())
@@ -552,6 +550,34 @@ impl Stack {
                 .to_string(),
         })
     }
+}
+
+impl Stack {
+    /// A person holding, besides the policy of `policy_output`, an inline policy of one statement.
+    pub fn person_also_allowed(&self, name: &str, policy_output: &str, statement: Value) -> Result<Person> {
+        let person = self.person(name, policy_output)?;
+        let document = json!({ "Version": "2012-10-17", "Statement": [statement] }).to_string();
+        aws_cli(&[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            name,
+            "--policy-name",
+            "also-allowed",
+            "--policy-document",
+            &document,
+        ])?;
+        Ok(person)
+    }
+}
+
+/// An inbound SMS notification as AWS End User Messaging SMS publishes it.
+pub fn inbound_sms(from: &str, body: &str) -> String {
+    json!({
+        "originationNumber": from, "destinationNumber": "+15555550199", "messageKeyword": "ACK",
+        "messageBody": body, "inboundMessageId": "e2e-reply",
+    })
+    .to_string()
 }
 
 impl Person {

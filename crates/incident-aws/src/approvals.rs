@@ -187,26 +187,26 @@ struct CodeItem {
     #[serde(flatten)]
     issued: IssuedCode,
     ttl: i64,
+    /// The same instant as `ttl` (a reserved word in condition expressions).
+    #[serde(default)]
+    expires: i64,
 }
 
 impl PageCodes for Store {
-    async fn issue(&self, hash: &str, issued: &IssuedCode) -> PortResult<()> {
-        let decisions = self.decisions()?;
+    async fn issue(&self, hash: &str, issued: &IssuedCode) -> PortResult<bool> {
         let item = to_item(&CodeItem {
             pk: format!("{CODE_PREFIX}{hash}"),
             sk: CODE_SK.into(),
             issued: issued.clone(),
             ttl: ttl_after(1),
+            expires: ttl_after(1),
         })?;
-        decisions
-            .client()
-            .put_item()
-            .table_name(decisions.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("PutItem", e))?;
-        Ok(())
+        // Never over a live code of someone else's: the caller draws another.
+        let now = AttributeValue::N(chrono::Utc::now().timestamp().to_string());
+        Ok(self
+            .decisions()?
+            .put_if(item, "attribute_not_exists(pk) OR expires < :now", &[(":now", now)])
+            .await?)
     }
 
     async fn find(&self, hash: &str) -> PortResult<Option<IssuedCode>> {

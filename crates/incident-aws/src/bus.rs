@@ -15,6 +15,9 @@ pub struct Bus {
     events: aws_sdk_eventbridge::Client,
     sns: aws_sdk_sns::Client,
     bus_name: String,
+    /// The number texts are sent from (`SMS_ORIGINATION_NUMBER`): the one whose two-way channel
+    /// delivers replies to the replies topic. Unset, SNS picks one, and replies may go nowhere.
+    sms_origination: Option<String>,
 }
 
 impl Bus {
@@ -22,6 +25,9 @@ impl Bus {
         Self {
             events: aws_sdk_eventbridge::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
+            sms_origination: std::env::var("SMS_ORIGINATION_NUMBER")
+                .ok()
+                .filter(|n| !n.trim().is_empty()),
             bus_name: bus_name.into(),
         }
     }
@@ -86,15 +92,22 @@ impl Bus {
             .data_type("String")
             .string_value("Transactional")
             .build()
-            .map_err(|e| AwsError::Config(format!("SMS attribute: {e}")))?;
-        self.sns
+            .map_err(|e| AwsError::Rejected(format!("SMS attribute: {e}")))?;
+        let mut publish = self
+            .sns
             .publish()
             .phone_number(number)
             .message(message)
-            .message_attributes("AWS.SNS.SMS.SMSType", transactional)
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("Publish", e))?;
+            .message_attributes("AWS.SNS.SMS.SMSType", transactional);
+        if let Some(origination) = &self.sms_origination {
+            let from = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(origination)
+                .build()
+                .map_err(|e| AwsError::Rejected(format!("SMS attribute: {e}")))?;
+            publish = publish.message_attributes("AWS.MM.SMS.OriginationNumber", from);
+        }
+        publish.send().await.map_err(|e| AwsError::sdk("Publish", e))?;
         Ok(())
     }
 }

@@ -176,7 +176,13 @@ impl CatalogStore {
         for o in catalog.overrides.iter().filter(|o| o.id.is_none()) {
             puts.push(to_item(&Entry {
                 pk: CATALOG_PK.into(),
-                sk: format!("{FILE_OVERRIDE_PREFIX}{}#{}#{}", o.team, o.from.to_rfc3339(), o.user),
+                sk: format!(
+                    "{FILE_OVERRIDE_PREFIX}{}#{}#{}#{}",
+                    o.team,
+                    o.layer.as_deref().unwrap_or_default(),
+                    o.from.to_rfc3339(),
+                    o.user
+                ),
                 value: o,
             })?);
         }

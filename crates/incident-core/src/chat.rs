@@ -5,8 +5,7 @@
 //! as inline code, so that an alarm name cannot mention the channel, format or hide a link.
 
 use crate::engagement::Recipient;
-use crate::incident::{Incident, Scope};
-use crate::severity::Severity;
+use crate::incident::Incident;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -22,14 +21,28 @@ pub struct ChatChannel {
 impl ChatChannel {
     pub fn problems(&self, at: &str) -> Vec<String> {
         let mut out = Vec::new();
-        if !self.topic.starts_with("arn:aws:sns:") && !self.topic.starts_with("arn:aws-") {
-            out.push(format!("{at}: chat topic '{}' is not an SNS topic ARN", self.topic));
+        if !is_topic_arn(&self.topic) {
+            out.push(format!(
+                "{at}: chat topic '{}' is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+                self.topic
+            ));
         }
         if self.channel.trim().is_empty() {
             out.push(format!("{at}: the chat channel has no name"));
         }
         out
     }
+}
+
+/// `arn:<partition>:sns:<region>:<12-digit account>:<name>`.
+fn is_topic_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "sns", region, account, name]
+        if partition.starts_with("aws")
+            && !region.is_empty()
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && crate::text::is_identifier(name, 256))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,20 +74,19 @@ pub struct Metadata {
     pub additional_context: BTreeMap<String, String>,
 }
 
-/// Incident text as the chat shows it: one line, as inline code, with what chat markdown would
-/// still read inside it (`&`, `<`, `>`, backticks) made harmless.
-pub fn literal(text: &str, max: usize) -> String {
-    let line = crate::text::line(text, max)
-        .replace('`', "'")
+/// Text for fields shown without markdown (the summary, keywords): one line, with what chat
+/// would still read as a mention or a link (`&`, `<`, `>`) escaped.
+pub fn plain(text: &str, max: usize) -> String {
+    crate::text::line(text, max)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    format!("`{line}`")
+        .replace('>', "&gt;")
 }
 
-/// Whether an incident names the incident channel too: SEV1–2 and multi-service events.
-pub fn is_major(incident: &Incident) -> bool {
-    incident.scope == Scope::MultiService || incident.severity.is_some_and(|s| s <= Severity::Sev2)
+/// Incident text as the chat shows it in markdown: one plain line as inline code (backticks in it
+/// made quotes), so that nothing in it formats, mentions or links.
+pub fn literal(text: &str, max: usize) -> String {
+    format!("`{}`", plain(text, max).replace('`', "'"))
 }
 
 /// The notification of a page (`Incident Engaged`) or an escalation round (`Incident Escalated`):
@@ -121,11 +133,11 @@ pub fn notification(
     for e in &incident.aws_events {
         lines.push(format!("*AWS-side* {}", literal(e, 200)));
     }
-    if let Some(c) = incident_channel.filter(|_| is_major(incident)) {
+    if let Some(c) = incident_channel.filter(|_| incident.is_major()) {
         lines.push(format!("*Incident channel* {}", literal(&c.channel, 80)));
     }
     let mut keywords = vec![severity.clone()];
-    keywords.extend(incident.services.iter().map(|s| crate::text::line(s, 40)));
+    keywords.extend(incident.services.iter().map(|s| plain(s, 40)));
     if incident.exercise {
         keywords.push("game day".into());
     }
@@ -146,7 +158,7 @@ pub fn notification(
         },
         metadata: Metadata {
             thread_id: id.to_string(),
-            summary: crate::text::line(&format!("{severity}{exercise} {headline}: {}", incident.title), 200),
+            summary: plain(&format!("{severity}{exercise} {headline}: {}", incident.title), 200),
             event_type: event_type.to_string(),
             related_resources: vec![id.to_string()],
             additional_context: BTreeMap::from([

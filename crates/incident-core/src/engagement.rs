@@ -170,7 +170,7 @@ pub fn chat_recipients(catalog: &Catalog, incident: &Incident, teams: &[String])
         .settings
         .incident_channel
         .as_ref()
-        .filter(|_| crate::chat::is_major(incident))
+        .filter(|_| incident.is_major())
     {
         add(teams.first().map(String::as_str).unwrap_or_default(), c);
     }
@@ -324,11 +324,14 @@ pub fn escalation(catalog: &Catalog, incident: &Incident, round: u32, at: DateTi
             }
         }
     }
-    for chat in chat_recipients(catalog, incident, &out.to) {
-        if !out.recipients.iter().any(|r| r.address == chat.address) {
-            out.recipients.push(chat);
-        }
-    }
+    out.recipients.extend(chat_recipients(catalog, incident, &out.to));
+    // One page per address a round, however many teams' stages name it.
+    let mut seen: Vec<String> = Vec::new();
+    out.recipients.retain(|r| {
+        let fresh = !seen.contains(&r.address);
+        seen.push(r.address.clone());
+        fresh
+    });
     out.wait_minutes = waits
         .into_iter()
         .min()
@@ -487,9 +490,7 @@ pub fn plan(catalog: &Catalog, incident: &Incident) -> Plan {
             }
         }
     }
-    let severity = incident.severity.unwrap_or(Severity::Sev3);
-    let needs_commander = severity <= Severity::Sev2 || incident.scope == Scope::MultiService;
-    let commander = needs_commander.then(|| pick_commander(catalog, incident)).flatten();
+    let commander = incident.is_major().then(|| pick_commander(catalog, incident)).flatten();
     let severity_wait = severity_ack_minutes(catalog, incident);
     let first_waits = teams
         .iter()
@@ -541,6 +542,15 @@ pub const MAX_ESCALATIONS: u32 = 12;
 /// (an acknowledgement can land just as the wait times out) and the rounds are not spent.
 pub fn needs_escalation(incident: &Incident) -> bool {
     incident.acknowledged_at.is_none() && !incident.status.is_closed() && incident.escalations < MAX_ESCALATIONS
+}
+
+/// The round an escalation step is to send, from the rounds its lifecycle run has seen (`after`,
+/// which a retried step repeats): `None` when the incident records that round already, so that a
+/// retry neither pages again nor skips the next stage's wait. A run that does not say (or a fresh
+/// run of an incident escalated before) continues from the incident's own count.
+pub fn round_to_send(incident: &Incident, after: Option<u32>) -> Option<u32> {
+    let round = after.unwrap_or(incident.escalations) + 1;
+    (round > incident.escalations).then_some(round)
 }
 
 /// Escalation round `round` went out (a retried round counts once).

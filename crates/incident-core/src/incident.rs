@@ -255,6 +255,11 @@ impl Incident {
         self.mitigated_at.map(|t| (t - self.detected_at).num_seconds())
     }
 
+    /// SEV1–2 and multi-service events: they get a commander and the incident channel.
+    pub fn is_major(&self) -> bool {
+        self.scope == Scope::MultiService || self.severity.is_some_and(|s| s <= Severity::Sev2)
+    }
+
     pub fn time_to_detect_secs(&self) -> i64 {
         (self.detected_at - self.impact_started_at).num_seconds()
     }

@@ -555,9 +555,13 @@ impl Approvals for MemoryStore {
 }
 
 impl crate::ports::PageCodes for MemoryStore {
-    async fn issue(&self, hash: &str, issued: &crate::page_reply::IssuedCode) -> PortResult<()> {
-        self.state.lock().unwrap().codes.insert(hash.into(), issued.clone());
-        Ok(())
+    async fn issue(&self, hash: &str, issued: &crate::page_reply::IssuedCode) -> PortResult<bool> {
+        let mut st = self.state.lock().unwrap();
+        if st.codes.contains_key(hash) {
+            return Ok(false);
+        }
+        st.codes.insert(hash.into(), issued.clone());
+        Ok(true)
     }
 
     async fn find(&self, hash: &str) -> PortResult<Option<crate::page_reply::IssuedCode>> {

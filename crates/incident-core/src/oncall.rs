@@ -98,9 +98,14 @@ pub struct Override {
     /// Set by the command API: `ovr-` and 12 hex digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    /// Who added it through the command API (the verified caller).
+    /// Who added it through the command API (the verified caller), and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_at: Option<DateTime<Utc>>,
+    /// Who ended it early through the command API (its `to` is then when).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifted_by: Option<String>,
 }
 
 /// Who holds a layer at an instant, and why.
@@ -242,14 +247,15 @@ impl<'a> TeamSchedule<'a> {
         o.layer.as_deref().or(self.default_layer())
     }
 
-    /// Who holds `layer` at `at`: the latest-listed override that covers it, else the first of
-    /// the layer's rotations whose hours cover it.
+    /// Who holds `layer` at `at`: an override that covers it (of several, the one added through
+    /// the command API last, then the file's that starts last: never an accident of order), else
+    /// the first of the layer's rotations whose hours cover it.
     pub fn on_call(&self, layer: &str, at: DateTime<Utc>) -> Option<OnCall> {
         let held = self
             .overrides
             .iter()
-            .rev()
-            .find(|o| self.override_layer(o) == Some(layer) && o.from <= at && at < o.to);
+            .filter(|o| self.override_layer(o) == Some(layer) && o.from <= at && at < o.to)
+            .max_by_key(|o| (o.added_at, o.from));
         if let Some(o) = held {
             return Some(OnCall {
                 person: o.user.clone(),
@@ -376,8 +382,13 @@ impl crate::catalog::Catalog {
         }
         for o in &self.overrides {
             let what = format!("override of team '{}' by '{}'", o.team, o.user);
-            if self.person(&o.user).is_none() {
-                problems.push(format!("{what}: '{}' is not in people", o.user));
+            match self.person(&o.user) {
+                None => problems.push(format!("{what}: '{}' is not in people", o.user)),
+                Some(p) if p.sms.is_none() => problems.push(format!("{what}: '{}' has no sms number", o.user)),
+                Some(_) => {}
+            }
+            if o.id.is_none() && (o.by.is_some() || o.added_at.is_some() || o.lifted_by.is_some()) {
+                problems.push(format!("{what}: by, added_at and lifted_by are set by the command API"));
             }
             if o.from >= o.to {
                 problems.push(format!("{what}: it ends before it starts"));
@@ -411,8 +422,14 @@ impl crate::catalog::Catalog {
             if r.members.is_empty() {
                 problems.push(format!("{at} has no members"));
             }
-            for m in r.members.iter().filter(|m| self.person(m).is_none()) {
-                problems.push(format!("{at}: '{m}' is not in people"));
+            for m in &r.members {
+                match self.person(m) {
+                    None => problems.push(format!("{at}: '{m}' is not in people")),
+                    Some(p) if p.sms.is_none() => problems.push(format!(
+                        "{at}: '{m}' has no sms number: on call, they could not be paged"
+                    )),
+                    Some(_) => {}
+                }
             }
             if parse_time_zone(&r.time_zone).is_none() {
                 problems.push(format!("{at}: time zone '{}' is not an IANA name", r.time_zone));
@@ -466,10 +483,16 @@ impl crate::catalog::Catalog {
                 problems.push(format!("{at}: wait_minutes must be at least 1"));
             }
             for p in &stage.page {
-                if p != TEAM && !layers.contains(&p.as_str()) && self.person(p).is_none() {
-                    problems.push(format!(
-                        "{at}: '{p}' is not a layer of its rotations, a person or `team`"
-                    ));
+                if p != TEAM && !layers.contains(&p.as_str()) {
+                    match self.person(p) {
+                        None => problems.push(format!(
+                            "{at}: '{p}' is not a layer of its rotations, a person or `team`"
+                        )),
+                        Some(person) if person.sms.is_none() => {
+                            problems.push(format!("{at}: '{p}' has no sms number: the stage could not page them"))
+                        }
+                        Some(_) => {}
+                    }
                 }
             }
         }
@@ -479,6 +502,14 @@ impl crate::catalog::Catalog {
 
 /// The longest override one request may add.
 pub const MAX_OVERRIDE: TimeDelta = TimeDelta::days(31);
+
+/// `POST /oncall/overrides`: add one, or lift one added before.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum OverrideCommand {
+    Add(OverrideRequest),
+    Lift { id: String },
+}
 
 /// `incidentctl oncall override`: someone takes a team's layer for a while.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -530,11 +561,20 @@ pub fn decide_override(
             )))
         }
     };
-    if catalog.person(&request.user).is_none() {
-        return Err(Refusal::NotFound(format!(
-            "no person '{}' in the catalog's people",
-            line(&request.user, 64)
-        )));
+    match catalog.person(&request.user) {
+        None => {
+            return Err(Refusal::NotFound(format!(
+                "no person '{}' in the catalog's people",
+                line(&request.user, 64)
+            )))
+        }
+        Some(p) if p.sms.is_none() => {
+            return Err(Refusal::Refused(format!(
+                "{} has no sms number in the catalog: on call, they could not be paged",
+                p.name
+            )))
+        }
+        Some(_) => {}
     }
     if request.from >= request.to {
         return Err(Refusal::Invalid(
@@ -568,6 +608,33 @@ pub fn decide_override(
         to: request.to,
         id: Some(format!("ovr-{hex}")),
         by: Some(caller.name.clone()),
+        added_at: Some(now),
+        lifted_by: None,
+    })
+}
+
+/// Decides ending an override added through the command API now (one not begun yet never
+/// begins): the override to store back, as the caller's.
+pub fn decide_lift(
+    id: &str,
+    catalog: &crate::catalog::Catalog,
+    caller: &crate::record::Caller,
+    now: DateTime<Utc>,
+) -> Result<Override, crate::command::Refusal> {
+    use crate::command::Refusal;
+    let Some(o) = catalog.overrides.iter().find(|o| o.id.as_deref() == Some(id)) else {
+        return Err(Refusal::NotFound(format!(
+            "no override {} added through the command API (those of the catalog file change with it)",
+            crate::text::line(id, 64)
+        )));
+    };
+    if o.to <= now {
+        return Err(Refusal::Refused(format!("{id} is over already")));
+    }
+    Ok(Override {
+        to: now.max(o.from),
+        lifted_by: Some(caller.name.clone()),
+        ..o.clone()
     })
 }
 
@@ -623,7 +690,9 @@ pub struct Load {
 
 /// Whether `person` is who acknowledged: their name or the IAM identity the catalog gives them.
 fn acknowledged_by(catalog: &crate::catalog::Catalog, person: &str, by: &str) -> bool {
-    by == person || catalog.person(person).and_then(|p| p.iam.as_deref()) == Some(by)
+    let iam = catalog.person(person).and_then(|p| p.iam.as_deref());
+    by == person
+        || iam.is_some_and(|i| i == by || (i.starts_with("arn:") && crate::record::Caller::from_arn(i).name == by))
 }
 
 /// Everyone's on-call load from `incidents`' pages sent at or after `since`, most paged first.
@@ -781,6 +850,8 @@ mod tests {
             to: at("2026-12-03T06:00:00Z"),
             id: None,
             by: None,
+            added_at: None,
+            lifted_by: None,
         };
         let across = Override {
             from: at("2026-12-06T20:00:00Z"),
@@ -1002,6 +1073,72 @@ mod catalog_tests {
         let bilal = rows.iter().find(|r| r.person == "bilal").unwrap();
         assert_eq!((bilal.pages, bilal.acknowledged, bilal.ack_median_secs), (1, 0, None));
         assert_eq!(rows[0].person, "ana", "most paged first");
+    }
+
+    #[test]
+    fn an_override_added_through_the_api_beats_the_files_whatever_the_order_until_it_is_lifted() {
+        let mut c = example();
+        let kai = Caller::from_arn("arn:aws:iam::000000000000:user/kai");
+        let christmas: DateTime<Utc> = "2026-12-25T12:00:00Z".parse().unwrap();
+        let now: DateTime<Utc> = "2026-12-20T12:00:00Z".parse().unwrap();
+        let request = OverrideRequest {
+            team: "payments".into(),
+            layer: None,
+            user: "kai".into(),
+            from: christmas - TimeDelta::hours(2),
+            to: christmas + TimeDelta::hours(2),
+        };
+        let added = decide_override(&request, &c, &kai, now).unwrap();
+        // Stored first or last, the command API's override holds the layer over the file's.
+        for at_front in [true, false] {
+            let mut catalog = c.clone();
+            match at_front {
+                true => catalog.overrides.insert(0, added.clone()),
+                false => catalog.overrides.push(added.clone()),
+            }
+            let s = catalog.schedule("payments").unwrap();
+            assert_eq!(s.on_call("primary", christmas).unwrap().person, "kai");
+        }
+        c.overrides.push(added.clone());
+        let lifted = decide_lift(added.id.as_deref().unwrap(), &c, &kai, christmas).unwrap();
+        assert_eq!((lifted.to, lifted.lifted_by.as_deref()), (christmas, Some("kai")));
+        c.overrides.retain(|o| o.id != added.id);
+        c.overrides.push(lifted.clone());
+        assert_eq!(
+            c.schedule("payments")
+                .unwrap()
+                .on_call("primary", christmas)
+                .unwrap()
+                .person,
+            "chen"
+        );
+        let again = decide_lift(added.id.as_deref().unwrap(), &c, &kai, christmas).unwrap_err();
+        assert!(again.to_string().contains("over already"), "{again}");
+        assert!(decide_lift("ovr-000000000000", &c, &kai, now).is_err());
+    }
+
+    #[test]
+    fn nobody_goes_on_call_without_a_number_to_text() {
+        let text = EXAMPLE.replace(r#"{ name: kai, sms: "+15555550111", "#, "{ name: kai, ");
+        assert!(text != EXAMPLE, "the example names kai's number");
+        let mut c: Catalog = serde_yaml::from_str(&text).unwrap();
+        c.validate().unwrap();
+        c.teams[0].rotations[0].members.push("kai".into());
+        let problems = c.validate().unwrap_err().0;
+        assert!(
+            problems.iter().any(|p| p.contains("'kai' has no sms number")),
+            "{problems:#?}"
+        );
+        let now: DateTime<Utc> = "2026-12-02T12:00:00Z".parse().unwrap();
+        let request = OverrideRequest {
+            team: "payments".into(),
+            layer: None,
+            user: "kai".into(),
+            from: now,
+            to: now + TimeDelta::hours(1),
+        };
+        let refused = decide_override(&request, &c, &Caller::from_arn("arn:aws:iam::0:user/ana"), now);
+        assert!(refused.unwrap_err().to_string().contains("kai has no sms number"));
     }
 
     #[test]

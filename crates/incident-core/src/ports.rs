@@ -308,7 +308,12 @@ pub trait Approvals: Sync {
 /// a function completes the task.
 /// The codes texts carry to acknowledge with, kept by their hash (`page_reply`) for a day.
 pub trait PageCodes: Sync {
-    fn issue(&self, hash: &str, issued: &crate::page_reply::IssuedCode) -> impl Future<Output = PortResult<()>> + Send;
+    /// Keeps a new code; `false` when that code is live already (someone else's): draw another.
+    fn issue(
+        &self,
+        hash: &str,
+        issued: &crate::page_reply::IssuedCode,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
     fn find(&self, hash: &str) -> impl Future<Output = PortResult<Option<crate::page_reply::IssuedCode>>> + Send;
     /// Uses a code up: `false` when another reply used it first.
     fn redeem(&self, hash: &str) -> impl Future<Output = PortResult<bool>> + Send;

@@ -49,7 +49,13 @@ fn notifications_keep_hostile_text_inert_and_are_written_for_the_schema_check() 
         }
         for (event, headline) in [("Incident Engaged", "paged"), ("Incident Escalated", "ESCALATION 2")] {
             let note = chat::notification(&i, event, headline, &paged, Some(&channel));
-            let text = format!("{} {}", note.content.title, note.content.description);
+            let text = format!(
+                "{} {} {} {}",
+                note.content.title,
+                note.content.description,
+                note.metadata.summary,
+                note.content.keywords.join(" ")
+            );
             assert!(
                 !text.contains("<!") && !text.contains("<script") && !text.contains("<https"),
                 "{text}"

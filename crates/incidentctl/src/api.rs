@@ -70,7 +70,7 @@ impl Api {
         self.send("POST", "/silences", request).await
     }
 
-    pub async fn add_override(&self, request: &incident_core::oncall::OverrideRequest) -> Result<Reply> {
+    pub async fn override_oncall(&self, request: &incident_core::oncall::OverrideCommand) -> Result<Reply> {
         self.send("POST", "/oncall/overrides", request).await
     }
 

@@ -244,6 +244,8 @@ pub enum OncallCommand {
         #[arg(long)]
         layer: Option<String>,
     },
+    /// End an override added with `oncall override` now (the layer follows its rotations again).
+    Lift { id: String },
     /// What being on call cost each person: texts, off-hours and sleep-hours pages in their time
     /// zone, time to acknowledge.
     Load {

@@ -5,7 +5,7 @@ use crate::context::Ctx;
 use crate::render::{emit, said, table};
 use anyhow::{bail, Result};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use incident_core::oncall::{self, OnCall, OverrideRequest};
+use incident_core::oncall::{self, OnCall, OverrideCommand, OverrideRequest};
 
 /// RFC 3339, or `YYYY-MM-DD HH:MM` (a `T` also does) in UTC.
 pub fn instant(text: &str) -> Result<DateTime<Utc>> {
@@ -51,7 +51,10 @@ pub async fn run(
             from: instant(&from)?,
             to: instant(&to)?,
         };
-        return said(out, &ctx.api.add_override(&request).await?);
+        return said(out, &ctx.api.override_oncall(&OverrideCommand::Add(request)).await?);
+    }
+    if let Some(OncallCommand::Lift { id }) = command {
+        return said(out, &ctx.api.override_oncall(&OverrideCommand::Lift { id }).await?);
     }
     if let Some(OncallCommand::Load { since }) = command {
         return load(ctx, out, &since).await;

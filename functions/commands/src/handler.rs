@@ -31,7 +31,7 @@ pub enum Request {
     Report(ReportRequest),
     Catalog(Catalog),
     Silence(SilenceRequest),
-    Override(incident_core::oncall::OverrideRequest),
+    Override(incident_core::oncall::OverrideCommand),
 }
 
 impl<S, C, N, K, F> Deps<S, C, N, K, F>
@@ -68,9 +68,6 @@ where
                 return Err(refusal.into());
             }
         };
-        if !self.store.redeem(&hash).await? {
-            return Err(Refusal::Refused("that acknowledgement code was used already".into()).into());
-        }
         let reply_entry = Entry::system(
             "commands",
             EntryKind::Note,
@@ -81,9 +78,16 @@ where
                 page_reply::masked(&reply.origination_number)
             ),
         );
+        // Acknowledged first, the code used up after: a failure in between leaves the code for
+        // Lambda's retry (or the dead-letter queue), never an acknowledgement lost with its code.
         let answer = self
             .handle(Request::Incident(issued.incident.clone(), Command::Ack), &caller, now)
-            .await?;
+            .await;
+        if matches!(answer, Err(CommandError::Port(_))) {
+            return answer;
+        }
+        self.store.redeem(&hash).await?;
+        let answer = answer?;
         run_step(&self.store, &issued.incident, |_| Ok(vec![reply_entry.clone()])).await?;
         Ok(answer)
     }
@@ -129,11 +133,26 @@ where
                     data: json!(silence),
                 })
             }
-            Request::Override(request) => {
+            Request::Override(command) => {
+                use incident_core::oncall::{self, OverrideCommand};
                 let catalog = self.catalog.load().await?;
-                let o = incident_core::oncall::decide_override(&request, &catalog, caller, now)?;
+                let o = match &command {
+                    OverrideCommand::Add(request) => oncall::decide_override(request, &catalog, caller, now)?,
+                    OverrideCommand::Lift { id } => oncall::decide_lift(id, &catalog, caller, now)?,
+                };
                 self.catalog.put_override(&o).await?;
                 tracing::info!(caller = %caller.arn, team = %o.team, "on-call override stored");
+                if let Some(by) = &o.lifted_by {
+                    return Ok(Reply {
+                        message: format!(
+                            "{} lifted by {by}: {}'s {} follows its rotations again",
+                            o.id.as_deref().unwrap_or_default(),
+                            o.team,
+                            o.layer.as_deref().unwrap_or_default()
+                        ),
+                        data: json!(o),
+                    });
+                }
                 Ok(Reply {
                     message: format!(
                         "{} holds {}'s {} from {} to {} ({})",

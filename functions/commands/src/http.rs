@@ -319,7 +319,11 @@ mod tests {
             incident: id.clone(),
             person: "ana".into(),
         };
-        d.store.issue(&hash, &issued).await.unwrap();
+        assert!(d.store.issue(&hash, &issued).await.unwrap());
+        assert!(
+            !d.store.issue(&hash, &issued).await.unwrap(),
+            "a live code is not issued twice"
+        );
         let inbound = |from: &str, body: &str| {
             json!({ "originationNumber": from, "destinationNumber": "+15555550199", "messageKeyword": "ACK",
                     "messageBody": body, "inboundMessageId": "m-1" })

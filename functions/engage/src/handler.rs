@@ -32,8 +32,13 @@ pub enum Input {
     /// The acknowledgement wait: keep its task token until `incidentctl ack` (or a resolution)
     /// completes it; the lifecycle escalates when the severity's acknowledgement time runs out.
     AwaitAck { incident_id: IncidentId, token: String },
-    /// Nobody acknowledged in time: page the escalation team and the commander.
-    Escalate { incident_id: IncidentId },
+    /// Nobody acknowledged in time: page the next stage of the plans (or incident response).
+    /// `after`: the rounds this lifecycle run has escalated already (repeated by a retry).
+    Escalate {
+        incident_id: IncidentId,
+        #[serde(default)]
+        after: Option<u32>,
+    },
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -77,7 +82,7 @@ where
                 .await?;
                 Ok(Output::of(incident_id))
             }
-            Input::Escalate { incident_id } => self.escalate(incident_id).await,
+            Input::Escalate { incident_id, after } => self.escalate(incident_id, after).await,
         }
     }
 
@@ -196,23 +201,28 @@ where
     /// A fresh code for `person` to acknowledge `incident` with by replying to the text; `None`
     /// (the text then says only `incidentctl ack`) when it cannot be kept: a page never waits on it.
     async fn issue_code(&self, incident: &Incident, person: &str) -> Option<String> {
-        let mut random = [0u8; 4];
-        if let Err(e) = getrandom::getrandom(&mut random) {
-            tracing::warn!(incident = %incident.id, error = %e, "no random source: the text carries no code");
-            return None;
-        }
-        let code = page_reply::code_from(random);
         let issued = IssuedCode {
             incident: incident.id.clone(),
             person: person.to_string(),
         };
-        match self.store.issue(&page_reply::code_hash(&code), &issued).await {
-            Ok(()) => Some(code),
-            Err(e) => {
-                tracing::warn!(incident = %incident.id, error = %e, "the code was not kept: the text carries none");
-                None
+        // A code someone else holds is drawn again (one in a million per live code).
+        for _ in 0..3 {
+            let mut random = [0u8; 4];
+            if let Err(e) = getrandom::getrandom(&mut random) {
+                tracing::warn!(incident = %incident.id, error = %e, "no random source: the text carries no code");
+                return None;
+            }
+            let code = page_reply::code_from(random);
+            match self.store.issue(&page_reply::code_hash(&code), &issued).await {
+                Ok(true) => return Some(code),
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(incident = %incident.id, error = %e, "the code was not kept: the text carries none");
+                    return None;
+                }
             }
         }
+        None
     }
 
     /// Publishes `Incident Engaged`, then records that it went out.
@@ -237,15 +247,17 @@ where
         Ok(())
     }
 
-    async fn escalate(&self, id: IncidentId) -> Result<Output, HandlerError> {
+    async fn escalate(&self, id: IncidentId, after: Option<u32>) -> Result<Output, HandlerError> {
         let catalog = self.catalog.load().await?;
         let incident = self.store.incident(&id).await?;
         let now = Utc::now();
-        let round = incident.escalations + 1;
+        let sent = engagement::round_to_send(&incident, after);
+        let round = sent.unwrap_or(incident.escalations);
         let escalation = engagement::escalation(&catalog, &incident, round, now);
         let wait_seconds = Some(escalation.wait_minutes.saturating_mul(60));
-        if !engagement::needs_escalation(&incident) {
-            // Acknowledged (or closed) just as the wait ran out: nobody is paged.
+        if sent.is_none() || !engagement::needs_escalation(&incident) {
+            // A retry of a round that went out, or acknowledged (or closed) just as the wait ran
+            // out: nobody is paged.
             return Ok(Output {
                 escalations: Some(incident.escalations),
                 wait_seconds,
@@ -430,6 +442,7 @@ mod tests {
         let escalate = || {
             d.handle(Input::Escalate {
                 incident_id: id.clone(),
+                after: None,
             })
         };
         // Stage 2 of payments' plan: the secondary, by SMS, then stage 3's wait (the severity's).
@@ -510,6 +523,26 @@ mod tests {
         let spent = escalate().await.unwrap();
         assert_eq!(spent.escalations, Some(engagement::MAX_ESCALATIONS));
         assert_eq!(topics(&d).len(), 2, "the rounds are spent");
+    }
+
+    #[tokio::test]
+    async fn a_retried_escalation_round_pages_nobody_again_and_skips_no_stage() {
+        let (d, id) = deps(MemoryNotifier::default());
+        let round = |after| {
+            d.handle(Input::Escalate {
+                incident_id: id.clone(),
+                after: Some(after),
+            })
+        };
+        let first = round(0).await.unwrap();
+        let texts = d.bus.texts.lock().unwrap().len();
+        let retried = round(0).await.unwrap();
+        assert_eq!((first.escalations, retried.escalations), (Some(1), Some(1)));
+        assert_eq!(retried.wait_seconds, first.wait_seconds, "the same next wait");
+        assert_eq!(d.bus.texts.lock().unwrap().len(), texts, "nobody texted twice");
+        assert_eq!(d.bus.events_of("Incident Escalated").len(), 1);
+        // The run's next round is the plan's next stage.
+        assert_eq!(round(1).await.unwrap().escalations, Some(2));
     }
 
     #[tokio::test]
