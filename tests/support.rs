@@ -363,16 +363,20 @@ pub fn texts_to(number: &str) -> Result<Vec<String>> {
 }
 
 /// A reply to a page by SMS, as AWS End User Messaging SMS publishes it to the replies topic.
-/// Published with the emulator's root credentials, which it lets past resource policies (on AWS
-/// only End User Messaging SMS may publish there: the topic policy denies everyone else).
+/// A reply delivered as SNS delivers it from the replies topic to the commands function. Only End
+/// User Messaging SMS may publish to that topic (its policy denies everyone else, the emulator's
+/// root included), and the emulator has no SMS service: so the test hands the function the event
+/// SNS would, as the runbook tests hand mitigate SSM's.
 pub async fn reply_by_sms(stack: &Stack, from: &str, body: &str) -> Result<()> {
-    stack
-        .sns
-        .publish()
-        .topic_arn(&stack.outputs["SmsRepliesTopicArn"])
-        .message(inbound_sms(from, body))
-        .send()
-        .await?;
+    let event = json!({ "Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": format!("{}:e2e", stack.outputs["SmsRepliesTopicArn"]),
+        "Sns": {
+            "Type": "Notification", "MessageId": "e2e", "TopicArn": stack.outputs["SmsRepliesTopicArn"],
+            "Message": inbound_sms(from, body), "Timestamp": Utc::now().to_rfc3339(),
+        },
+    }]});
+    stack.invoke("CommandsFunctionName", &event).await?;
     Ok(())
 }
 

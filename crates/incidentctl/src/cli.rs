@@ -205,6 +205,11 @@ pub enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// A way in from another tool: writes its setup as catalog YAML (review it, then `catalog import`).
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
     /// Rehearse: inject a scenario or an event file through the game-day source.
     Gameday {
         /// A built-in scenario.
@@ -225,6 +230,20 @@ pub enum ChecklistCommand {
     Answer { n: usize, text: String },
     /// Confirm customers have recovered, saying how you know (support cases, canaries, error rates).
     CustomersRecovered { how: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportSource {
+    /// AWS Incident Manager: response plans, contacts and their channels, on-call schedules and
+    /// rotations, escalation plans (ssm-incidents and ssm-contacts, with your AWS credentials).
+    IncidentManager {
+        /// Print what would change in the file (a diff) and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The catalog file to merge into (created if missing).
+        #[arg(long, default_value = "catalog.yaml")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

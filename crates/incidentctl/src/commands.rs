@@ -69,6 +69,14 @@ fn check_offline(command: &Command) -> Result<Option<Catalog>> {
 pub async fn run(cli: Cli) -> Result<()> {
     let out = cli.output;
     let catalog_file = check_offline(&cli.command)?;
+    // An import reads another tool and writes a file: it needs no stack.
+    if let Command::Import {
+        source: crate::cli::ImportSource::IncidentManager { dry_run, file },
+    } = &cli.command
+    {
+        let config = incident_aws::sdk_config().await;
+        return crate::incident_manager::import(out, &config, file, *dry_run).await;
+    }
     let ctx = connect(&cli.stack).await?;
     match cli.command {
         Command::List { all, days } => list(&ctx, out, all, days).await,
@@ -176,6 +184,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             emit(out, &catalog, |c| serde_yaml::to_string(c).unwrap_or_default())
         }
+        Command::Import { .. } => unreachable!("an import is answered before connecting to the stack"),
         Command::Gameday {
             scenario,
             file,

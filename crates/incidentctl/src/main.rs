@@ -14,6 +14,7 @@ mod commands;
 mod context;
 mod evidence;
 mod gameday;
+mod incident_manager;
 mod noise;
 mod oncall;
 mod postmortem;
