@@ -546,8 +546,9 @@ pub fn needs_escalation(incident: &Incident) -> bool {
 
 /// The round an escalation step is to send, from the rounds its lifecycle run has seen (`after`,
 /// which a retried step repeats): `None` when the incident records that round already, so that a
-/// retry neither pages again nor skips the next stage's wait. A run that does not say (or a fresh
-/// run of an incident escalated before) continues from the incident's own count.
+/// retry neither pages again nor skips the next stage's wait. A run starts from the rounds the
+/// incident had when it was triaged, so a restarted run goes on from them; a caller that does not
+/// say continues from the incident's own count.
 pub fn round_to_send(incident: &Incident, after: Option<u32>) -> Option<u32> {
     let round = after.unwrap_or(incident.escalations) + 1;
     (round > incident.escalations).then_some(round)

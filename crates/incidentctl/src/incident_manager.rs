@@ -212,6 +212,8 @@ fn hours(r: &RecurrenceSettings, notes: &mut Vec<String>) -> Option<Hours> {
             Some((hhmm(c.start()?), hhmm(c.end()?)))
         })
         .collect();
+    let mut windows = windows;
+    windows.sort();
     let first = windows.first()?.clone();
     if coverages.len() < 7 || windows.iter().any(|w| *w != first) {
         notes.push("coverage differs by day: the first day's hours are kept for every day".into());
@@ -234,23 +236,25 @@ pub fn to_catalog(snapshot: &Snapshot, base: &Catalog) -> (Catalog, Vec<String>)
 
     for c in snapshot.contacts.iter().filter(|c| c.kind == ContactType::Personal) {
         let channel = |kind: ChannelType| c.channels.iter().find(|(k, _)| *k == kind).map(|(_, a)| a.clone());
+        let previous = catalog.person(&c.alias).cloned();
+        let kept = |f: fn(&Person) -> Option<String>| previous.as_ref().and_then(f);
         let zone = snapshot
             .rotations
             .iter()
             .find(|r| r.contact_arns.contains(&c.arn))
-            .map(|r| r.time_zone.clone());
+            .map(|r| r.time_zone.clone())
+            .or(previous.as_ref().map(|p| p.time_zone.clone()));
         if zone.is_none() {
             notes.push(format!("{}: in no rotation, so no time zone: UTC written", c.alias));
         }
-        let previous = catalog.person(&c.alias).cloned();
         let person = Person {
             name: c.alias.clone(),
-            email: channel(ChannelType::Email),
-            sms: channel(ChannelType::Sms),
-            voice: channel(ChannelType::Voice),
-            chat: previous.as_ref().and_then(|p| p.chat.clone()),
+            email: channel(ChannelType::Email).or(kept(|p| p.email.clone())),
+            sms: channel(ChannelType::Sms).or(kept(|p| p.sms.clone())),
+            voice: channel(ChannelType::Voice).or(kept(|p| p.voice.clone())),
+            chat: kept(|p| p.chat.clone()),
             time_zone: zone.unwrap_or_else(|| "UTC".into()),
-            iam: previous.as_ref().and_then(|p| p.iam.clone()),
+            iam: kept(|p| p.iam.clone()),
         };
         if person.sms.is_none() {
             notes.push(format!("{}: no SMS channel, so they cannot be texted", c.alias));
@@ -277,15 +281,20 @@ pub fn to_catalog(snapshot: &Snapshot, base: &Catalog) -> (Catalog, Vec<String>)
                 ),
             };
             let hours = r.recurrence.as_ref().and_then(|rec| hours(rec, &mut said));
+            // The first contact holds the rotation from its start: member 0's shift is the one
+            // the start falls in, which began at the latest hand-off at or before it.
             let zone: chrono_tz::Tz = r.time_zone.parse().unwrap_or(chrono_tz::UTC);
-            let mut start: NaiveDate = r
-                .start
-                .map(|s| s.with_timezone(&zone).date_naive())
-                .unwrap_or_else(|| Utc::now().date_naive());
+            let local = r.start.unwrap_or_else(Utc::now).with_timezone(&zone).naive_local();
+            let handoff =
+                chrono::NaiveTime::from_hms_opt(h.clamp(0, 23) as u32, m.clamp(0, 59) as u32, 0).unwrap_or_default();
+            let mut start: NaiveDate = local.date();
             if let Some(day) = weekday {
                 while start.weekday() != day {
-                    start += TimeDelta::days(1);
+                    start -= TimeDelta::days(1);
                 }
+            }
+            if start.and_time(handoff) > local {
+                start -= TimeDelta::days(if weekday.is_some() { 7 } else { 1 });
             }
             notes.extend(said.into_iter().map(|n| format!("rotation {}: {n}", r.name)));
             out.push(Rotation {
@@ -305,42 +314,75 @@ pub fn to_catalog(snapshot: &Snapshot, base: &Catalog) -> (Catalog, Vec<String>)
     for plan in &snapshot.plans {
         let mut rotations = Vec::new();
         let mut escalation = Vec::new();
-        // Contacts and schedules a plan engages directly are paged together, first.
-        let mut direct: Vec<String> = Vec::new();
         let entry = |arn: &str, rotations: &mut Vec<Rotation>, notes: &mut Vec<String>| -> Option<String> {
             let c = alias.get(arn)?;
-            if c.kind == ContactType::OncallSchedule && !rotations.iter().any(|r: &Rotation| r.layer() == c.alias) {
-                rotations.extend(layer_rotations(c, notes));
+            match c.kind {
+                ContactType::Escalation => {
+                    notes.push(format!(
+                        "response plan {}: escalation plan {} is a stage of another: engage its contacts instead",
+                        plan.name, c.alias
+                    ));
+                    return None;
+                }
+                ContactType::OncallSchedule if !rotations.iter().any(|r: &Rotation| r.layer() == c.alias) => {
+                    rotations.extend(layer_rotations(c, notes));
+                }
+                _ => {}
             }
             Some(c.alias.clone())
         };
+        // Incident Manager engages a plan's engagements at once: the contacts and schedules it
+        // names directly, and stage 1 of each escalation plan, then each plan's next stages side by
+        // side. A stage of 0 minutes engages the next at once: it joins the next.
         for arn in &plan.engagements {
             match alias.get(arn.as_str()) {
                 Some(c) if c.kind == ContactType::Escalation => {
-                    for (wait, targets) in &c.stages {
-                        let page: Vec<String> = targets
-                            .iter()
-                            .filter_map(|t| entry(t, &mut rotations, &mut notes))
-                            .collect();
-                        escalation.push(Stage {
-                            page,
-                            wait_minutes: Some((*wait).max(1) as u32),
-                        });
+                    let mut index = 0;
+                    for (n, (wait, targets)) in c.stages.iter().enumerate() {
+                        if escalation.len() <= index {
+                            escalation.push(Stage {
+                                page: Vec::new(),
+                                wait_minutes: None,
+                            });
+                        }
+                        let stage = &mut escalation[index];
+                        for t in targets {
+                            match entry(t, &mut rotations, &mut notes) {
+                                Some(name) if !stage.page.contains(&name) => stage.page.push(name),
+                                Some(_) => {}
+                                None if !alias.contains_key(t.as_str()) => notes.push(format!(
+                                    "escalation plan {}: stage {}: target {t} is not a contact (a contact channel?): not carried over",
+                                    c.alias,
+                                    n + 1
+                                )),
+                                None => {}
+                            }
+                        }
+                        let last = n + 1 == c.stages.len();
+                        if *wait > 0 && !last {
+                            let wait = *wait as u32;
+                            stage.wait_minutes = Some(stage.wait_minutes.map_or(wait, |w| w.min(wait)));
+                            index += 1;
+                        }
                     }
                 }
-                Some(_) => direct.extend(entry(arn, &mut rotations, &mut notes)),
+                Some(_) => {
+                    if let Some(name) = entry(arn, &mut rotations, &mut notes) {
+                        if escalation.is_empty() {
+                            escalation.push(Stage {
+                                page: Vec::new(),
+                                wait_minutes: None,
+                            });
+                        }
+                        if !escalation[0].page.contains(&name) {
+                            escalation[0].page.push(name);
+                        }
+                    }
+                }
                 None => notes.push(format!("response plan {}: engagement {arn} not found", plan.name)),
             }
         }
-        if !direct.is_empty() {
-            escalation.insert(
-                0,
-                Stage {
-                    page: direct,
-                    wait_minutes: None,
-                },
-            );
-        }
+        escalation.retain(|s| !s.page.is_empty());
         if plan.chat_topics.len() > 1 {
             notes.push(format!(
                 "response plan {}: several chat topics, the first is kept",
@@ -368,7 +410,16 @@ pub fn to_catalog(snapshot: &Snapshot, base: &Catalog) -> (Catalog, Vec<String>)
 
 /// A line diff of two texts (`-` removed, `+` added, two lines of context around each change).
 pub fn diff(old: &str, new: &str) -> String {
-    let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+    let (old, new): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+    // What both share at the start and the end is not compared line by line.
+    let head = old.iter().zip(&new).take_while(|(x, y)| x == y).count();
+    let tail = old[head..]
+        .iter()
+        .rev()
+        .zip(new[head..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (a, b) = (&old[head..old.len() - tail], &new[head..new.len() - tail]);
     // Longest common subsequence, table from the end.
     let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
@@ -380,7 +431,7 @@ pub fn diff(old: &str, new: &str) -> String {
             };
         }
     }
-    let mut lines: Vec<(char, &str)> = Vec::new();
+    let mut lines: Vec<(char, &str)> = old[head.saturating_sub(2)..head].iter().map(|l| (' ', *l)).collect();
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         if i < a.len() && j < b.len() && a[i] == b[j] {
@@ -394,6 +445,7 @@ pub fn diff(old: &str, new: &str) -> String {
             i += 1;
         }
     }
+    lines.extend(old[old.len() - tail..].iter().take(2).map(|l| (' ', *l)));
     let near = |k: usize| {
         lines[k.saturating_sub(2)..(k + 3).min(lines.len())]
             .iter()
@@ -749,7 +801,7 @@ mod tests {
             stages,
             [
                 (vec!["payments-oncall".to_string()], Some(5)),
-                (vec!["bilal".into()], Some(10))
+                (vec!["bilal".into()], None)
             ]
         );
         let chat = team.chat.as_ref().unwrap();
@@ -775,6 +827,123 @@ mod tests {
             "unchanged services are not in the diff: {d}"
         );
         assert_eq!(diff(&before, &before), "");
+    }
+
+    #[test]
+    fn a_plans_engagements_start_together_and_their_stages_run_side_by_side() {
+        let person = |alias: &str| Contact {
+            arn: arn(alias),
+            alias: alias.into(),
+            kind: c::ContactType::Personal,
+            stages: Vec::new(),
+            rotation_ids: Vec::new(),
+            channels: vec![(c::ChannelType::Sms, "+15555550100".into())],
+        };
+        let plan = |alias: &str, stages: Vec<(i32, Vec<String>)>| Contact {
+            kind: c::ContactType::Escalation,
+            stages,
+            channels: Vec::new(),
+            ..person(alias)
+        };
+        let snapshot = Snapshot {
+            contacts: vec![
+                person("ana"),
+                person("bilal"),
+                person("chen"),
+                person("dara"),
+                // A 0-minute stage engages the next at once: ana and bilal together.
+                plan(
+                    "first",
+                    vec![(0, vec![arn("ana")]), (10, vec![arn("bilal")]), (5, vec![arn("chen")])],
+                ),
+                plan("second", vec![(15, vec![arn("dara")]), (5, vec![arn("first")])]),
+            ],
+            rotations: Vec::new(),
+            plans: vec![ResponsePlan {
+                name: "payments".into(),
+                display_name: None,
+                engagements: vec![arn("first"), arn("second"), arn("kai-is-gone"), arn("chen")],
+                chat_topics: Vec::new(),
+            }],
+        };
+        let base: Catalog = serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap();
+        let (catalog, notes) = to_catalog(&snapshot, &base);
+        let stages: Vec<(Vec<String>, Option<u32>)> = catalog
+            .team("payments")
+            .unwrap()
+            .escalation
+            .iter()
+            .map(|s| (s.page.clone(), s.wait_minutes))
+            .collect();
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            stages,
+            [
+                (names(&["ana", "bilal", "dara", "chen"]), Some(10)),
+                (names(&["chen"]), None)
+            ],
+            "stage 1 of both plans and the direct contact at once, the shorter wait first"
+        );
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("escalation plan first is a stage of another")),
+            "{notes:?}"
+        );
+        assert!(notes.iter().any(|n| n.contains("kai-is-gone not found")), "{notes:?}");
+        // What Incident Manager does not say is kept from the file.
+        let ana = catalog.person("ana").unwrap();
+        assert_eq!(
+            (ana.time_zone.as_str(), ana.email.as_deref()),
+            ("Europe/Lisbon", Some("ana@example.com"))
+        );
+    }
+
+    #[test]
+    fn the_first_contacts_shift_is_the_one_the_rotation_starts_in() {
+        // Weekly hand-offs on Monday 09:00; the rotation starts on Wednesday: the first contact
+        // holds the shift that began the Monday before.
+        let weekly = c::RecurrenceSettings::builder()
+            .weekly_settings(
+                c::WeeklySetting::builder()
+                    .day_of_week(c::DayOfWeek::Mon)
+                    .hand_off_time(hand_off(9, 0))
+                    .build()
+                    .unwrap(),
+            )
+            .number_of_on_calls(1)
+            .recurrence_multiplier(1)
+            .build()
+            .unwrap();
+        let schedule = Contact {
+            arn: arn("oncall"),
+            alias: "oncall".into(),
+            kind: c::ContactType::OncallSchedule,
+            stages: Vec::new(),
+            rotation_ids: vec!["r".into()],
+            channels: Vec::new(),
+        };
+        let snapshot = Snapshot {
+            contacts: vec![schedule],
+            rotations: vec![ImRotation {
+                arn: "r".into(),
+                name: "r".into(),
+                contact_arns: Vec::new(),
+                start: Some("2026-12-02T12:00:00Z".parse().unwrap()),
+                time_zone: "UTC".into(),
+                recurrence: Some(weekly),
+            }],
+            plans: vec![ResponsePlan {
+                name: "t".into(),
+                display_name: None,
+                engagements: vec![arn("oncall")],
+                chat_topics: Vec::new(),
+            }],
+        };
+        let base: Catalog = serde_yaml::from_str("{}").unwrap();
+        let (catalog, _) = to_catalog(&snapshot, &base);
+        let r = &catalog.team("t").unwrap().rotations[0];
+        assert_eq!(r.start, "2026-11-30".parse::<NaiveDate>().unwrap());
     }
 
     #[test]

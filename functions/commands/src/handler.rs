@@ -86,10 +86,11 @@ where
         if matches!(answer, Err(CommandError::Port(_))) {
             return answer;
         }
+        if answer.is_ok() {
+            run_step(&self.store, &issued.incident, |_| Ok(vec![reply_entry.clone()])).await?;
+        }
         self.store.redeem(&hash).await?;
-        let answer = answer?;
-        run_step(&self.store, &issued.incident, |_| Ok(vec![reply_entry.clone()])).await?;
-        Ok(answer)
+        answer
     }
 
     pub async fn handle(&self, request: Request, caller: &Caller, now: DateTime<Utc>) -> Result<Reply, CommandError> {

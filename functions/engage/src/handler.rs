@@ -225,6 +225,21 @@ where
         None
     }
 
+    async fn announce_escalation(
+        &self,
+        incident: &Incident,
+        round: u32,
+        escalation: &engagement::Escalation,
+    ) -> Result<(), HandlerError> {
+        let event = AppEvent::IncidentEscalated {
+            summary: Summary::of(incident),
+            escalation: round,
+            escalated_to: escalation.to.join(", "),
+            reason: "no acknowledgement".into(),
+        };
+        Ok(self.bus.emit(&event).await?)
+    }
+
     /// Publishes `Incident Engaged`, then records that it went out.
     async fn announce(
         &self,
@@ -257,7 +272,12 @@ where
         let wait_seconds = Some(escalation.wait_minutes.saturating_mul(60));
         if sent.is_none() || !engagement::needs_escalation(&incident) {
             // A retry of a round that went out, or acknowledged (or closed) just as the wait ran
-            // out: nobody is paged.
+            // out: nobody is paged. A retry announces its round again, in case that is what
+            // failed (the event carries the round: a consumer sees it twice at most).
+            if sent.is_none() && after.is_some() && incident.escalations > 0 {
+                self.announce_escalation(&incident, incident.escalations, &escalation)
+                    .await?;
+            }
             return Ok(Output {
                 escalations: Some(incident.escalations),
                 wait_seconds,
@@ -287,13 +307,7 @@ where
             Ok(vec![entry.clone()])
         })
         .await?;
-        let event = AppEvent::IncidentEscalated {
-            summary: Summary::of(&updated),
-            escalation: round,
-            escalated_to: escalation.to.join(", "),
-            reason: "no acknowledgement".into(),
-        };
-        self.bus.emit(&event).await?;
+        self.announce_escalation(&updated, round, &escalation).await?;
         Ok(Output {
             escalations: Some(updated.escalations),
             wait_seconds,
@@ -540,7 +554,9 @@ mod tests {
         assert_eq!((first.escalations, retried.escalations), (Some(1), Some(1)));
         assert_eq!(retried.wait_seconds, first.wait_seconds, "the same next wait");
         assert_eq!(d.bus.texts.lock().unwrap().len(), texts, "nobody texted twice");
-        assert_eq!(d.bus.events_of("Incident Escalated").len(), 1);
+        let announced = d.bus.events_of("Incident Escalated");
+        assert_eq!(announced.len(), 2, "a retry announces its round again");
+        assert!(announced.iter().all(|e| e["escalation"] == 1));
         // The run's next round is the plan's next stage.
         assert_eq!(round(1).await.unwrap().escalations, Some(2));
     }

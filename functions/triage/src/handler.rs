@@ -25,6 +25,8 @@ pub struct Output {
     pub owner: String,
     pub commander: Option<String>,
     pub ack_timeout_seconds: u32,
+    /// The rounds escalated before this run: a restarted run's escalation goes on from them.
+    pub escalations: u32,
 }
 
 pub async fn handle<S: IncidentStore, C: CatalogSource>(
@@ -61,6 +63,7 @@ pub async fn handle<S: IncidentStore, C: CatalogSource>(
         owner: decision.owner,
         commander: decision.commander,
         ack_timeout_seconds: decision.ack_timeout_seconds,
+        escalations: incident.escalations,
     })
 }
 
