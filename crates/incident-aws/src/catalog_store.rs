@@ -48,15 +48,7 @@ impl CatalogStore {
 
     /// Loads the catalog; an empty table yields an empty catalog with default settings.
     pub async fn load(&self) -> Result<Catalog, AwsError> {
-        let mut catalog = Catalog {
-            settings: Settings::default(),
-            teams: Vec::new(),
-            services: Vec::new(),
-            accounts: Vec::new(),
-            people: Vec::new(),
-            overrides: Vec::new(),
-            silences: Vec::new(),
-        };
+        let mut catalog = Catalog::default();
         for item in self.items().await? {
             let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             if sk == "SETTINGS" {

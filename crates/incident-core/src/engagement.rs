@@ -146,6 +146,15 @@ pub fn stage(catalog: &Catalog, team: &str, index: usize, at: DateTime<Utc>) -> 
     Some(out)
 }
 
+/// Keeps the first recipient of each address not in `sent`, and adds the kept ones to it.
+fn once_per_address(recipients: &mut Vec<Recipient>, sent: &mut Vec<String>) {
+    recipients.retain(|r| {
+        let fresh = !sent.contains(&r.address);
+        sent.push(r.address.clone());
+        fresh
+    });
+}
+
 /// The chat channels a page of `teams` reaches: each team's, and for SEV1–2 and multi-service
 /// events the incident channel.
 pub fn chat_recipients(catalog: &Catalog, incident: &Incident, teams: &[String]) -> Vec<Recipient> {
@@ -244,11 +253,7 @@ impl Plan {
             pages
                 .recipients
                 .extend(chats.iter().filter(|c| c.team == team.team).cloned());
-            pages.recipients.retain(|r| {
-                let fresh = !sent.contains(&r.address);
-                sent.push(r.address.clone());
-                fresh
-            });
+            once_per_address(&mut pages.recipients, &mut sent);
             out.push((team.clone(), pages));
         }
         out
@@ -326,12 +331,7 @@ pub fn escalation(catalog: &Catalog, incident: &Incident, round: u32, at: DateTi
     }
     out.recipients.extend(chat_recipients(catalog, incident, &out.to));
     // One page per address a round, however many teams' stages name it.
-    let mut seen: Vec<String> = Vec::new();
-    out.recipients.retain(|r| {
-        let fresh = !seen.contains(&r.address);
-        seen.push(r.address.clone());
-        fresh
-    });
+    once_per_address(&mut out.recipients, &mut Vec::new());
     out.wait_minutes = waits
         .into_iter()
         .min()

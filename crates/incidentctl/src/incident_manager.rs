@@ -468,15 +468,7 @@ pub async fn import(out: Output, config: &aws_config::SdkConfig, file: &Path, dr
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
     };
     let base: Catalog = if before.trim().is_empty() {
-        Catalog {
-            settings: Default::default(),
-            teams: Vec::new(),
-            services: Vec::new(),
-            accounts: Vec::new(),
-            people: Vec::new(),
-            overrides: Vec::new(),
-            silences: Vec::new(),
-        }
+        Catalog::default()
     } else {
         serde_yaml::from_str(&before).with_context(|| format!("{} is not a valid catalog", file.display()))?
     };
