@@ -4,7 +4,6 @@
 //! steps, keywords) and `metadata` (a thread per incident). Every piece of incident text is shown
 //! as inline code, so that an alarm name cannot mention the channel, format or hide a link.
 
-use crate::engagement::Recipient;
 use crate::incident::Incident;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -90,12 +89,13 @@ pub fn literal(text: &str, max: usize) -> String {
 }
 
 /// The notification of a page (`Incident Engaged`) or an escalation round (`Incident Escalated`):
-/// what happened, who was paged, where the call is, and the commands to run.
+/// what happened, who was paged (`people`: `ana (primary on call, rotation primary)`), where the
+/// call is, and the commands to run.
 pub fn notification(
     incident: &Incident,
     event_type: &str,
     headline: &str,
-    paged: &[Recipient],
+    people: &[String],
     incident_channel: Option<&ChatChannel>,
 ) -> Notification {
     let id = incident.id.as_str();
@@ -120,10 +120,6 @@ pub fn notification(
     if let Some(c) = &incident.commander {
         lines.push(format!("*Commander* {}", literal(c, 64)));
     }
-    let people: Vec<String> = paged
-        .iter()
-        .filter_map(|r| r.person.as_ref().map(|p| format!("{} ({})", p, r.why)))
-        .collect();
     if !people.is_empty() {
         lines.push(format!("*Paged* {}", literal(&people.join("; "), 300)));
     }

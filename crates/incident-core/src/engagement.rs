@@ -146,6 +146,14 @@ pub fn stage(catalog: &Catalog, team: &str, index: usize, at: DateTime<Utc>) -> 
     Some(out)
 }
 
+/// The people among `recipients`, with why they were paged: `ana (primary on call, rotation primary)`.
+pub fn people_paged(recipients: &[Recipient]) -> Vec<String> {
+    recipients
+        .iter()
+        .filter_map(|r| r.person.as_ref().map(|p| format!("{p} ({})", r.why)))
+        .collect()
+}
+
 /// Keeps the first recipient of each address not in `sent`, and adds the kept ones to it.
 fn once_per_address(recipients: &mut Vec<Recipient>, sent: &mut Vec<String>) {
     recipients.retain(|r| {

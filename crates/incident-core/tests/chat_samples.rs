@@ -3,7 +3,7 @@
 //! schema (tests/schemas/chat-custom-notification.schema.json).
 
 use incident_core::chat::{self, ChatChannel};
-use incident_core::engagement::{Channel, Recipient};
+use incident_core::engagement::{self, Channel, Recipient};
 use incident_core::incident::{Incident, Scope};
 use incident_core::severity::Severity;
 use incident_core::{IncidentId, SignalKey};
@@ -30,13 +30,13 @@ fn notifications_keep_hostile_text_inert_and_are_written_for_the_schema_check() 
         topic: "arn:aws:sns:us-east-1:000000000000:incident-loop-incidents-chat".into(),
         channel: "#incidents".into(),
     };
-    let paged = [Recipient {
+    let paged = engagement::people_paged(&[Recipient {
         team: "payments".into(),
         person: Some("ana".into()),
         why: "primary on call, rotation primary".into(),
         channel: Channel::Sms,
         address: "+15555550101".into(),
-    }];
+    }]);
     let mut samples = Vec::new();
     for (n, hostile) in HOSTILE.iter().enumerate() {
         let mut i = checkout(Severity::Sev1);

@@ -108,7 +108,7 @@ where
             &incident,
             "Incident Engaged",
             "paged",
-            &everyone,
+            &engagement::people_paged(&everyone),
             catalog.settings.incident_channel.as_ref(),
         );
         for (team, pages) in first {
@@ -291,7 +291,7 @@ where
             &incident,
             "Incident Escalated",
             &format!("ESCALATION {round}"),
-            &escalation.recipients,
+            &engagement::people_paged(&escalation.recipients),
             catalog.settings.incident_channel.as_ref(),
         );
         let (mut lines, records) = self.send(&incident, &escalation.recipients, round, &page, &chat).await;
