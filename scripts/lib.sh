@@ -19,6 +19,8 @@ local_aws_env() {
 # template is deployed there, and evidence capture assumes its role with this external id.
 LOCAL_MEMBER_ACCOUNT=111111111111
 LOCAL_MEMBER_EXTERNAL_ID=local-member-external-id
+# The local stack pages by e-mail too, from this address (a verified SES identity there).
+LOCAL_PAGE_FROM=oncall-pages@example.com
 
 SAM_VERSION=1.170.0
 SAM_VENV="${SAM_VENV:-$HOME/.cache/incident-loop/sam-$SAM_VERSION}"
@@ -144,8 +146,9 @@ deploy_stack() {
     "MultiServiceThreshold=${MULTI_SERVICE_THRESHOLD:-3}" \
     "RecoveryStabilisationSeconds=${RECOVERY_STABILISATION_SECONDS:-300}" \
     "MaxSignalAgeDays=${MAX_SIGNAL_AGE_DAYS:-7}" \
-    "MemberExternalId=$LOCAL_MEMBER_EXTERNAL_ID" >/dev/null
+    "MemberExternalId=$LOCAL_MEMBER_EXTERNAL_ID" "PageFromAddress=$LOCAL_PAGE_FROM" >/dev/null
   apply_bucket_settings_locally
+  allow_email_pages_locally
   aws --endpoint-url "$ENDPOINT" cloudformation describe-stacks --stack-name "$STACK_NAME" \
     --query 'Stacks[0].Outputs' --output table
 }
@@ -173,6 +176,19 @@ apply_bucket_settings_locally() {
   aws --endpoint-url "$ENDPOINT" s3api put-bucket-encryption --bucket "$bucket" \
     --server-side-encryption-configuration '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
   drop_tls_only_statements_locally
+}
+
+# E-mail pages need a verified sender: the local SES marks an identity verified when it is
+# created. The emulator names no resource for SendEmail and does not supply the `ses:FromAddress`
+# condition key, so the template's statement (identity/*, from the page sender only) can never
+# match there: locally, and only there, the engage role gets ses:SendEmail on "*" beside it.
+allow_email_pages_locally() {
+  aws --endpoint-url "$ENDPOINT" sesv2 create-email-identity --email-identity "$LOCAL_PAGE_FROM" >/dev/null 2>&1 || true
+  local role
+  role=$(aws --endpoint-url "$ENDPOINT" cloudformation describe-stack-resources --stack-name "$STACK_NAME" \
+    --logical-resource-id EngageFunctionRole --query 'StackResources[0].PhysicalResourceId' --output text)
+  aws --endpoint-url "$ENDPOINT" iam put-role-policy --role-name "$role" --policy-name local-email-pages \
+    --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendEmail","Resource":"*"}]}'
 }
 
 # The local stack speaks plain HTTP, and under AUTH=true it evaluates resource policies: the

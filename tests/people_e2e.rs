@@ -300,6 +300,19 @@ async fn the_primary_is_texted_the_secondary_next_and_only_a_reply_from_the_page
         .to_string();
     assert!(code.bytes().all(|b| b.is_ascii_digit()), "{text}");
 
+    // And by e-mail, from the page sender (SES), in plain text with the command that acknowledges.
+    let address = catalog
+        .person(&primary)
+        .and_then(|p| p.email.clone())
+        .expect("an e-mail address");
+    let (from, subject, body) = eventually("the primary's e-mail", WAIT, || async {
+        Ok(emails_to(&address)?.into_iter().find(|(_, _, body)| body.contains(&id)))
+    })
+    .await?;
+    assert_eq!(from, stack.outputs["PageFromAddress"]);
+    assert!(subject.contains("GAME DAY") && !subject.contains('\n'), "{subject}");
+    assert!(body.contains(&format!("incidentctl ack {id}")), "{body}");
+
     // The team's chat channel got the page as a custom notification of Amazon Q Developer.
     let card = eventually("the chat notification", WAIT, || async {
         let cards: Vec<serde_json::Value> = stack

@@ -362,6 +362,20 @@ pub fn texts_to(number: &str) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The e-mails the emulator's SES sent to `address`: (from, subject, text body).
+pub fn emails_to(address: &str) -> Result<Vec<(String, String, String)>> {
+    let url = std::env::var("AWS_ENDPOINT_URL").context("AWS_ENDPOINT_URL is not set: run scripts/test")?;
+    let answer: Value = serde_json::from_str(&local_http(&url, "GET", "/_ministack/ses/messages", "")?)?;
+    let text = |m: &Value, k: &str| m[k].as_str().unwrap_or_default().to_string();
+    Ok(answer["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["To"].as_array().is_some_and(|to| to.iter().any(|t| t == address)))
+        .map(|m| (text(m, "Source"), text(m, "Subject"), text(m, "BodyText")))
+        .collect())
+}
+
 /// A reply to a page by SMS, as AWS End User Messaging SMS publishes it to the replies topic.
 /// A reply delivered as SNS delivers it from the replies topic to the commands function. Only End
 /// User Messaging SMS may publish to that topic (its policy denies everyone else, the emulator's

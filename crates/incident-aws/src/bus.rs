@@ -1,4 +1,5 @@
-//! Telling the world: the app's own EventBridge bus and the teams' SNS topics.
+//! Telling the world: the app's own EventBridge bus, the teams' SNS topics, texts (SNS) and
+//! e-mails (SES) to people.
 
 use crate::AwsError;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
@@ -18,6 +19,10 @@ pub struct Bus {
     /// The number texts are sent from (`SMS_ORIGINATION_NUMBER`): the one whose two-way channel
     /// delivers replies to the replies topic. Unset, SNS picks one, and replies may go nowhere.
     sms_origination: Option<String>,
+    ses: aws_sdk_sesv2::Client,
+    /// The verified address e-mail pages are sent from (`PAGE_FROM_ADDRESS`). Unset, nobody is
+    /// paged by e-mail.
+    pub(crate) page_from: Option<String>,
 }
 
 impl Bus {
@@ -25,9 +30,9 @@ impl Bus {
         Self {
             events: aws_sdk_eventbridge::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
-            sms_origination: std::env::var("SMS_ORIGINATION_NUMBER")
-                .ok()
-                .filter(|n| !n.trim().is_empty()),
+            sms_origination: non_empty_env("SMS_ORIGINATION_NUMBER"),
+            ses: aws_sdk_sesv2::Client::new(config),
+            page_from: non_empty_env("PAGE_FROM_ADDRESS"),
             bus_name: bus_name.into(),
         }
     }
@@ -110,6 +115,40 @@ impl Bus {
         publish.send().await.map_err(|e| AwsError::sdk("Publish", e))?;
         Ok(())
     }
+
+    /// E-mails a person through SES from the page sender, in plain text only (nothing in it is
+    /// rendered, nothing is a link to follow).
+    pub async fn email(&self, address: &str, subject: &str, body: &str) -> Result<(), AwsError> {
+        use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+        let from = self
+            .page_from
+            .as_deref()
+            .ok_or_else(|| AwsError::Rejected("no sender for e-mail pages (PageFromAddress)".into()))?;
+        let text = |data: &str| {
+            Content::builder()
+                .data(data)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| AwsError::Rejected(format!("e-mail content: {e}")))
+        };
+        let message = Message::builder()
+            .subject(text(subject)?)
+            .body(Body::builder().text(text(body)?).build())
+            .build();
+        self.ses
+            .send_email()
+            .from_email_address(from)
+            .destination(Destination::builder().to_addresses(address).build())
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("SendEmail", e))?;
+        Ok(())
+    }
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// Customer reports go on the loop's own bus, where only the loop may put them and ingest's second

@@ -105,6 +105,16 @@ impl Notifier for Bus {
         Ok(Bus::text(self, number, message).await?)
     }
 
+    async fn email(&self, address: &str, subject: &str, body: &str) -> PortResult<()> {
+        Ok(Bus::email(self, address, subject, body).await?)
+    }
+
+    fn reach(&self) -> incident_core::engagement::Reach {
+        incident_core::engagement::Reach {
+            email: self.page_from.is_some(),
+        }
+    }
+
     async fn emit(&self, event: &AppEvent) -> PortResult<()> {
         Ok(Bus::emit(self, event).await?)
     }

@@ -14,10 +14,19 @@ use sha2::{Digest, Sha256};
 pub enum Channel {
     /// A text to the person's `sms` number (SNS).
     Sms,
+    /// An e-mail to the person's `email` address (SES), when the deployment has a sender.
+    Email,
     /// A team's SNS topic (its subscribers: e-mail lists, a pager bridge).
     Topic,
     /// A chat channel's topic (Amazon Q Developer in chat applications): a custom notification.
     Chat,
+}
+
+/// The channels a deployment can page people by beyond SMS, topics and chat: e-mail needs a
+/// verified sender (the template's `PageFromAddress`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reach {
+    pub email: bool,
 }
 
 /// One page to send.
@@ -29,7 +38,7 @@ pub struct Recipient {
     /// Why them, for the timeline: `primary on call (rotation primary)`.
     pub why: String,
     pub channel: Channel,
-    /// The phone number or the topic ARN.
+    /// The phone number, the e-mail address or the topic ARN.
     pub address: String,
 }
 
@@ -37,6 +46,7 @@ impl Recipient {
     /// Who it reaches and how, in a line: `ana (primary on call, rotation primary) by SMS`.
     pub fn describe(&self) -> String {
         match (&self.person, self.channel) {
+            (Some(p), Channel::Email) => format!("{p} ({}) by e-mail", self.why),
             (Some(p), _) => format!("{p} ({}) by SMS", self.why),
             (None, Channel::Chat) => format!("in chat {}", self.why),
             (None, _) => format!("via {}", self.address),
@@ -64,6 +74,7 @@ impl PageRecord {
     pub fn describe(&self) -> String {
         let how = match self.channel {
             Channel::Sms => format!("{} by SMS", self.to),
+            Channel::Email => format!("{} by e-mail", self.to),
             Channel::Topic => format!("via {}", self.to),
             Channel::Chat => format!("chat via {}", self.to),
         };
@@ -93,10 +104,43 @@ pub struct StagePages {
     pub wait_minutes: Option<u32>,
 }
 
+/// How `person` is paged for `team`: by SMS to their number, and by e-mail to their address when
+/// the deployment can send e-mail; why they cannot be, when neither.
+fn person_pages(
+    catalog: &Catalog,
+    reach: Reach,
+    team: &str,
+    person: &str,
+    why: &str,
+) -> Result<Vec<Recipient>, String> {
+    let contact = catalog.person(person);
+    let sms = contact.and_then(|p| p.sms.clone());
+    let email = contact.and_then(|p| p.email.clone());
+    let to = |channel, address| Recipient {
+        team: team.into(),
+        person: Some(person.into()),
+        why: why.into(),
+        channel,
+        address,
+    };
+    let mut out: Vec<Recipient> = sms.map(|n| to(Channel::Sms, n)).into_iter().collect();
+    match email {
+        Some(address) if reach.email => out.push(to(Channel::Email, address)),
+        Some(_) if out.is_empty() => {
+            return Err(format!(
+                "{person} ({why}) has no SMS number, and e-mail pages are off (no PageFromAddress)"
+            ))
+        }
+        None if out.is_empty() => return Err(format!("{person} ({why}) has no SMS number or e-mail address")),
+        _ => {}
+    }
+    Ok(out)
+}
+
 /// Stage `index` (0 first) of `team`'s escalation plan, resolved at `at`: layers to whoever holds
-/// them, people to their SMS number, `team` to its topic. `None` past the plan's last stage, or
-/// for a team the catalog does not know.
-pub fn stage(catalog: &Catalog, team: &str, index: usize, at: DateTime<Utc>) -> Option<StagePages> {
+/// them, people to their SMS number and e-mail address, `team` to its topic. `None` past the
+/// plan's last stage, or for a team the catalog does not know.
+pub fn stage(catalog: &Catalog, reach: Reach, team: &str, index: usize, at: DateTime<Utc>) -> Option<StagePages> {
     let t = catalog.team(team)?;
     let plan = t.plan();
     let stage = plan.get(index)?;
@@ -132,26 +176,27 @@ pub fn stage(catalog: &Catalog, team: &str, index: usize, at: DateTime<Utc>) -> 
                 }
             }
         };
-        match catalog.person(&person).and_then(|p| p.sms.clone()) {
-            Some(number) => out.recipients.push(Recipient {
-                team: team.into(),
-                person: Some(person),
-                why,
-                channel: Channel::Sms,
-                address: number,
-            }),
-            None => out.unreachable.push(format!("{person} ({why}) has no SMS number")),
+        match person_pages(catalog, reach, team, &person, &why) {
+            Ok(pages) => out.recipients.extend(pages),
+            Err(why_not) => out.unreachable.push(why_not),
         }
     }
     Some(out)
 }
 
-/// The people among `recipients`, with why they were paged: `ana (primary on call, rotation primary)`.
+/// The people among `recipients`, once each however many channels reach them, with why they were
+/// paged: `ana (primary on call, rotation primary)`.
 pub fn people_paged(recipients: &[Recipient]) -> Vec<String> {
-    recipients
+    let mut out: Vec<String> = Vec::new();
+    for line in recipients
         .iter()
         .filter_map(|r| r.person.as_ref().map(|p| format!("{p} ({})", r.why)))
-        .collect()
+    {
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
 }
 
 /// Keeps the first recipient of each address not in `sent`, and adds the kept ones to it.
@@ -194,6 +239,16 @@ pub fn chat_recipients(catalog: &Catalog, incident: &Incident, teams: &[String])
     out
 }
 
+/// The e-mail of a page: its subject, and the page with how to acknowledge. Plain text, and no
+/// link: a mail scanner that follows links acknowledges nothing.
+pub fn email_message(page: &Page, by_sms_too: bool) -> (String, String) {
+    let also = match by_sms_too {
+        true => "\nOr reply to the SMS page with its code.",
+        false => "",
+    };
+    (page.subject.clone(), format!("{}{also}\n", page.message))
+}
+
 /// The text message of a page: the subject line, and how to acknowledge (by replying with the
 /// code, when it has one, or from a terminal).
 pub fn text_message(page: &Page, incident: &Incident, code: Option<&str>) -> String {
@@ -232,6 +287,7 @@ impl Plan {
     pub fn first_pages(
         &self,
         catalog: &Catalog,
+        reach: Reach,
         incident: &Incident,
         at: DateTime<Utc>,
     ) -> Vec<(EngagedTeam, StagePages)> {
@@ -240,7 +296,7 @@ impl Plan {
         let names: Vec<String> = self.teams.iter().map(|t| t.team.clone()).collect();
         let chats = chat_recipients(catalog, incident, &names);
         for team in &self.teams {
-            let mut pages = stage(catalog, &team.team, 0, at).unwrap_or(StagePages {
+            let mut pages = stage(catalog, reach, &team.team, 0, at).unwrap_or(StagePages {
                 recipients: Vec::new(),
                 unreachable: Vec::new(),
                 wait_minutes: None,
@@ -282,7 +338,7 @@ pub struct Escalation {
     pub wait_minutes: u32,
 }
 
-pub fn escalation(catalog: &Catalog, incident: &Incident, round: u32, at: DateTime<Utc>) -> Escalation {
+pub fn escalation(catalog: &Catalog, reach: Reach, incident: &Incident, round: u32, at: DateTime<Utc>) -> Escalation {
     let plan = plan(catalog, incident);
     let severity_wait = severity_ack_minutes(catalog, incident);
     let mut out = Escalation {
@@ -294,7 +350,7 @@ pub fn escalation(catalog: &Catalog, incident: &Incident, round: u32, at: DateTi
     };
     let mut waits = Vec::new();
     for team in &plan.teams {
-        if let Some(pages) = stage(catalog, &team.team, round as usize, at) {
+        if let Some(pages) = stage(catalog, reach, &team.team, round as usize, at) {
             out.to.push(team.team.clone());
             out.recipients.extend(pages.recipients);
             out.unreachable.extend(pages.unreachable);
@@ -304,7 +360,7 @@ pub fn escalation(catalog: &Catalog, incident: &Incident, round: u32, at: DateTi
     if out.to.is_empty() {
         out.incident_response = true;
         out.to.push(plan.escalation_team.clone());
-        if let Some(pages) = stage(catalog, &plan.escalation_team, 0, at) {
+        if let Some(pages) = stage(catalog, reach, &plan.escalation_team, 0, at) {
             out.recipients.extend(pages.recipients);
             out.unreachable.extend(pages.unreachable);
         }
@@ -324,16 +380,9 @@ pub fn escalation(catalog: &Catalog, incident: &Incident, round: u32, at: DateTi
         }
         let commander = incident.commander.as_deref().or(plan.commander.as_deref());
         if let Some(c) = commander {
-            let number = catalog.person(c).and_then(|p| p.sms.clone());
-            match number {
-                Some(n) if !out.recipients.iter().any(|r| r.address == n) => out.recipients.push(Recipient {
-                    team: plan.escalation_team.clone(),
-                    person: Some(c.to_string()),
-                    why: "the commander".into(),
-                    channel: Channel::Sms,
-                    address: n,
-                }),
-                _ => {}
+            match person_pages(catalog, reach, &plan.escalation_team, c, "the commander") {
+                Ok(pages) => out.recipients.extend(pages),
+                Err(why_not) => out.unreachable.push(why_not),
             }
         }
     }
@@ -353,7 +402,7 @@ pub fn escalation(catalog: &Catalog, incident: &Incident, round: u32, at: DateTi
 pub fn wait_before(catalog: &Catalog, incident: &Incident, round: u32, at: DateTime<Utc>) -> u32 {
     match round {
         0 | 1 => plan(catalog, incident).ack_minutes,
-        r => escalation(catalog, incident, r - 1, at).wait_minutes,
+        r => escalation(catalog, Reach::default(), incident, r - 1, at).wait_minutes,
     }
 }
 
@@ -640,6 +689,83 @@ mod tests {
         assert!(a.commander.is_some());
         assert_eq!(a.commander, b.commander);
         assert_eq!(a.ack_minutes, 5);
+    }
+
+    #[test]
+    fn a_person_is_paged_by_each_channel_they_list_that_the_deployment_can_send() {
+        let mut catalog = catalog();
+        let at = chrono::Utc::now();
+        let on_call = catalog
+            .schedule("payments")
+            .unwrap()
+            .on_call("primary", at)
+            .unwrap()
+            .person;
+        let channels = |catalog: &Catalog, reach| {
+            let pages = stage(catalog, reach, "payments", 0, at).unwrap();
+            let mine: Vec<(Channel, String)> = pages
+                .recipients
+                .iter()
+                .filter(|r| r.person.as_deref() == Some(on_call.as_str()))
+                .map(|r| (r.channel, r.describe()))
+                .collect();
+            (mine, pages.unreachable)
+        };
+        let (sms_only, _) = channels(&catalog, Reach::default());
+        assert_eq!(sms_only.iter().map(|c| c.0).collect::<Vec<_>>(), [Channel::Sms]);
+        let (both, _) = channels(&catalog, Reach { email: true });
+        assert_eq!(
+            both.iter().map(|c| c.0).collect::<Vec<_>>(),
+            [Channel::Sms, Channel::Email]
+        );
+        assert!(both[1].1.ends_with("by e-mail"), "{}", both[1].1);
+        // Without a number, e-mail alone reaches them; without a sender, the stage says why not.
+        let person = catalog.people.iter_mut().find(|p| p.name == on_call).unwrap();
+        person.sms = None;
+        let (email_only, _) = channels(&catalog, Reach { email: true });
+        assert_eq!(email_only.iter().map(|c| c.0).collect::<Vec<_>>(), [Channel::Email]);
+        let (none, unreachable) = channels(&catalog, Reach::default());
+        assert!(none.is_empty());
+        assert_eq!(
+            unreachable,
+            [format!(
+                "{on_call} (primary on call, rotation primary) has no SMS number, and e-mail pages are off (no PageFromAddress)"
+            )]
+        );
+        let person = catalog.people.iter_mut().find(|p| p.name == on_call).unwrap();
+        person.email = None;
+        let (_, unreachable) = channels(&catalog, Reach { email: true });
+        assert!(
+            unreachable[0].ends_with("has no SMS number or e-mail address"),
+            "{unreachable:?}"
+        );
+    }
+
+    #[test]
+    fn the_commander_is_e_mailed_too_once_the_plans_are_spent_and_people_are_named_once() {
+        let catalog = catalog();
+        let mut i = incident(Scope::SingleService, "checkout", Severity::Sev1, true);
+        i.commander = Some("hana".into());
+        let at = chrono::Utc::now();
+        let spent = (1..10)
+            .map(|r| escalation(&catalog, Reach { email: true }, &i, r, at))
+            .find(|e| e.incident_response)
+            .unwrap();
+        let hana: Vec<Channel> = spent
+            .recipients
+            .iter()
+            .filter(|r| r.person.as_deref() == Some("hana"))
+            .map(|r| r.channel)
+            .collect();
+        assert!(
+            hana.contains(&Channel::Email) && hana.contains(&Channel::Sms),
+            "{hana:?}"
+        );
+        let named = people_paged(&spent.recipients);
+        assert_eq!(named.iter().filter(|n| n.starts_with("hana ")).count(), 1, "{named:?}");
+        let (subject, body) = email_message(&page(&i, Some("hana")), false);
+        assert!(!subject.contains('\n') && body.contains(&format!("incidentctl ack {}", i.id)));
+        assert!(!body.contains("reply to the SMS"), "{body}");
     }
 
     #[test]

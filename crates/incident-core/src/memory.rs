@@ -395,6 +395,10 @@ pub struct MemoryNotifier {
     pub pages: Mutex<Vec<(String, String, String)>>,
     /// Texts by number.
     pub texts: Mutex<Vec<(String, String)>>,
+    /// E-mails: address, subject, body.
+    pub emails: Mutex<Vec<(String, String, String)>>,
+    /// Whether it sends e-mail (a deployment with a sender address).
+    pub sends_email: bool,
     pub events: Mutex<Vec<(String, Value)>>,
     pub reports: Mutex<Vec<crate::event::CustomerReport>>,
 }
@@ -440,6 +444,23 @@ impl Notifier for MemoryNotifier {
         }
         self.texts.lock().unwrap().push((number.into(), message.into()));
         Ok(())
+    }
+
+    async fn email(&self, address: &str, subject: &str, body: &str) -> PortResult<()> {
+        if self.failing.contains(address) {
+            return Err(PortError::Transient(format!("e-mail to {address} refused")));
+        }
+        self.emails
+            .lock()
+            .unwrap()
+            .push((address.into(), subject.into(), body.into()));
+        Ok(())
+    }
+
+    fn reach(&self) -> crate::engagement::Reach {
+        crate::engagement::Reach {
+            email: self.sends_email,
+        }
     }
 
     async fn emit(&self, event: &AppEvent) -> PortResult<()> {

@@ -198,6 +198,10 @@ pub trait Notifier: Sync {
     fn page(&self, target: &str, subject: &str, message: &str) -> impl Future<Output = PortResult<()>> + Send;
     /// Texts a person's phone (E.164).
     fn text(&self, number: &str, message: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// E-mails a person, in plain text.
+    fn email(&self, address: &str, subject: &str, body: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// The channels beyond SMS and topics this notifier can page people by.
+    fn reach(&self) -> crate::engagement::Reach;
     /// Publishes an app event on the loop's bus.
     fn emit(&self, event: &AppEvent) -> impl Future<Output = PortResult<()>> + Send;
 }

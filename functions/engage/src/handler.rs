@@ -102,7 +102,7 @@ where
         let page = engagement::page(&incident, plan.commander.as_deref());
         let mut entries = Vec::new();
         let mut records = Vec::new();
-        let first = plan.first_pages(&catalog, &incident, Utc::now());
+        let first = plan.first_pages(&catalog, self.bus.reach(), &incident, Utc::now());
         let everyone: Vec<engagement::Recipient> = first.iter().flat_map(|(_, p)| p.recipients.clone()).collect();
         let chat = chat::notification(
             &incident,
@@ -174,6 +174,13 @@ where
                     let code = self.issue_code(incident, person).await;
                     let text = engagement::text_message(page, incident, code.as_deref());
                     self.bus.text(&r.address, &text).await
+                }
+                (engagement::Channel::Email, Some(person)) => {
+                    let by_sms = recipients
+                        .iter()
+                        .any(|o| o.channel == engagement::Channel::Sms && o.person.as_ref() == Some(person));
+                    let (subject, body) = engagement::email_message(page, by_sms);
+                    self.bus.email(&r.address, &subject, &body).await
                 }
                 (engagement::Channel::Chat, _) => self.bus.page(&r.address, &page.subject, &card).await,
                 _ => self.bus.page(&r.address, &page.subject, &page.message).await,
@@ -268,7 +275,7 @@ where
         let now = Utc::now();
         let sent = engagement::round_to_send(&incident, after);
         let round = sent.unwrap_or(incident.escalations);
-        let escalation = engagement::escalation(&catalog, &incident, round, now);
+        let escalation = engagement::escalation(&catalog, self.bus.reach(), &incident, round, now);
         let wait_seconds = Some(escalation.wait_minutes.saturating_mul(60));
         if sent.is_none() || !engagement::needs_escalation(&incident) {
             // A retry of a round that went out, or acknowledged (or closed) just as the wait ran
@@ -422,6 +429,67 @@ mod tests {
         let engaged = d.bus.events_of("Incident Engaged");
         assert_eq!(engaged.len(), 1);
         assert_eq!(engaged[0]["teams"][0]["team"], "payments");
+    }
+
+    #[tokio::test]
+    async fn with_a_sender_the_on_call_person_is_e_mailed_too_and_one_failing_channel_spares_the_other() {
+        let catalog: Catalog = serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap();
+        let primary = catalog
+            .schedule("payments")
+            .unwrap()
+            .on_call("primary", Utc::now())
+            .unwrap();
+        let contact = catalog.person(&primary.person).unwrap().clone();
+        let (address, number) = (contact.email.unwrap(), contact.sms.unwrap());
+        let notifier = MemoryNotifier {
+            sends_email: true,
+            failing: [number.clone()].into(),
+            ..MemoryNotifier::default()
+        };
+        let (d, id) = deps(notifier);
+        d.handle(Input::Engage {
+            incident_id: id.clone(),
+        })
+        .await
+        .unwrap();
+        let emails = d.bus.emails.lock().unwrap().clone();
+        assert_eq!(emails.len(), 1, "{emails:?}");
+        let (to, subject, body) = &emails[0];
+        assert_eq!(to, &address);
+        assert!(subject.starts_with("[SEV2]") && !subject.contains('\n'), "{subject}");
+        assert!(body.contains(&format!("incidentctl ack {id}")), "{body}");
+        assert!(body.contains("reply to the SMS page with its code"), "{body}");
+        assert!(!body.contains("http"), "an e-mail page carries no link: {body}");
+        let stored = d.store.get(&id).unwrap();
+        let person_pages: Vec<(engagement::Channel, bool)> = stored
+            .pages
+            .iter()
+            .filter(|p| p.to == primary.person)
+            .map(|p| (p.channel, p.failed.is_some()))
+            .collect();
+        assert_eq!(
+            person_pages,
+            [(engagement::Channel::Sms, true), (engagement::Channel::Email, false)]
+        );
+        let line = d
+            .store
+            .timeline(&id)
+            .into_iter()
+            .find(|e| e.key == "engaged-payments")
+            .unwrap()
+            .text;
+        assert!(
+            line.contains(&format!(
+                "paged {} (primary on call, rotation primary) by e-mail",
+                primary.person
+            )) && line.contains("PAGING FAILED"),
+            "{line}"
+        );
+        // Chat names the person once, however many channels reached them.
+        let pages = d.bus.pages.lock().unwrap().clone();
+        let card: serde_json::Value = serde_json::from_str(&pages[1].2).unwrap();
+        let description = card["content"]["description"].as_str().unwrap_or_default();
+        assert_eq!(description.matches(primary.person.as_str()).count(), 1, "{card}");
     }
 
     #[tokio::test]
