@@ -362,12 +362,16 @@ pub fn texts_to(number: &str) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The local stack's account (the emulator maps the access key `test` to it).
+const LOCAL_ACCOUNT: &str = "000000000000";
+
 /// The e-mails the emulator's SES sent to `address`: (from, subject, text body).
 pub fn emails_to(address: &str) -> Result<Vec<(String, String, String)>> {
     let url = std::env::var("AWS_ENDPOINT_URL").context("AWS_ENDPOINT_URL is not set: run scripts/test")?;
-    let answer: Value = serde_json::from_str(&local_http(&url, "GET", "/_ministack/ses/messages", "")?)?;
+    let path = format!("/_ministack/ses/messages?account={LOCAL_ACCOUNT}");
+    let answer: Value = serde_json::from_str(&local_http(&url, "GET", &path, "")?)?;
     let text = |m: &Value, k: &str| m[k].as_str().unwrap_or_default().to_string();
-    Ok(answer["messages"]
+    Ok(answer["messages"][LOCAL_ACCOUNT]
         .as_array()
         .into_iter()
         .flatten()
