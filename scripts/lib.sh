@@ -43,6 +43,17 @@ install_tools() {
   command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
 }
 
+# Debian's Chromium, for the browser checks of what people look at (the weekly review's page).
+install_browser() {
+  command -v chromium >/dev/null && return
+  log "installing Debian's chromium (headless browser checks)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  fi
+}
+
 lint_templates() {
   log "sam validate --lint (samconfig.toml, template.yaml and the SAM transform)"
   (cd "$ROOT" && SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" validate --lint --region us-east-1)

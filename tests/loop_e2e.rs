@@ -991,6 +991,77 @@ async fn close_carefully_then_learn(stack: &Stack, events: &str, id: &str) -> Re
 
 #[tokio::test]
 #[ignore = "needs the local stack: run scripts/test"]
+async fn the_weekly_review_is_scheduled_written_to_the_bucket_and_announced() -> Result<()> {
+    let stack = setup().await?;
+    let events = stack.capture_app_events("e2e-review-events").await?;
+    // An incident detected this week (a game day), for the review to count as an exercise.
+    let incident = open_checkout_game_day(&stack, "review-a1", era(95)).await?;
+
+    // The weekly schedule is wired to the review function; `{}` reviews the last whole week.
+    let rules = stack.events.list_rules().send().await?;
+    let weekly = rules
+        .rules()
+        .iter()
+        .find(|r| r.schedule_expression() == Some("cron(0 6 ? * MON *)"))
+        .expect("a weekly rule");
+    let targets = stack
+        .events
+        .list_targets_by_rule()
+        .rule(weekly.name().unwrap_or_default())
+        .send()
+        .await?;
+    let target = &targets.targets()[0];
+    assert!(
+        target.arn().contains(&stack.outputs["ReviewFunctionName"]),
+        "{target:?}"
+    );
+    assert_eq!(target.input(), Some("{}"));
+
+    // As the schedule would, for this week (the one the incident is in).
+    let week = incident_core::review::Week::of(Utc::now()).to_string();
+    let out = stack.invoke("ReviewFunctionName", &json!({ "week": week })).await?;
+    let documents: Vec<&str> = out["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let bucket = &stack.outputs["PostmortemBucketName"];
+    assert_eq!(
+        documents,
+        ["md", "html", "json"].map(|e| format!("s3://{bucket}/reviews/{week}/review.{e}"))
+    );
+    let s3 = aws_sdk_s3::Client::new(&stack.config);
+    let html = s3
+        .get_object()
+        .bucket(bucket)
+        .key(format!("reviews/{week}/review.html"))
+        .send()
+        .await?
+        .body
+        .collect()
+        .await?
+        .into_bytes();
+    let html = String::from_utf8(html.to_vec())?;
+    assert!(
+        html.starts_with("<!doctype html>") && html.contains(incident.id.as_str()),
+        "{html}"
+    );
+
+    let ready = eventually("Review Ready", WAIT, || async {
+        let drained = stack.drain(&events).await?;
+        Ok(drained
+            .into_iter()
+            .find(|e| e["detail-type"] == "Review Ready" && e["detail"]["week"] == week.as_str()))
+    })
+    .await?;
+    assert_eq!(ready["detail"]["html"], documents[1]);
+    assert!(ready["detail"]["exercises"].as_u64().unwrap_or(0) >= 1, "{ready}");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
 async fn overdue_action_items_are_announced_once_a_day_by_the_scheduled_scan() -> Result<()> {
     use incident_core::actions::{action_id, ActionItem, Term};
     use incident_core::effects::Effects;

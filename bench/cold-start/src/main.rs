@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-const FUNCTIONS: [&str; 10] = [
+const FUNCTIONS: [&str; 11] = [
     "ingest",
     "triage",
     "engage",
@@ -40,6 +40,7 @@ const FUNCTIONS: [&str; 10] = [
     "updates",
     "close",
     "reconcile",
+    "review",
 ];
 const ECHO: &str = "echo-function";
 const INCIDENT: &str = "inc-0123456789abcdef0123";
@@ -57,6 +58,7 @@ fn first_event(function: &str) -> Result<Value> {
         "updates" => json!({ "action": "customer_update_due", "incident_id": INCIDENT }),
         "close" => json!({ "action": "close", "incident_id": INCIDENT }),
         "reconcile" => json!({ "action": "scan" }),
+        "review" => json!({}),
         "commands" => json!({
             "version": "2.0",
             "routeKey": "GET /incidents",

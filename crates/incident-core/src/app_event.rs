@@ -172,6 +172,19 @@ pub enum AppEvent {
     },
     PostmortemCreated(PostmortemSummary),
     PostmortemCompleted(PostmortemSummary),
+    /// The weekly operational review was written: where, and its headline figures.
+    ReviewReady {
+        week: String,
+        markdown: String,
+        html: String,
+        json: String,
+        incidents: usize,
+        exercises: usize,
+        repeats: usize,
+        recurring_factors: usize,
+        late_coes: usize,
+        overdue_action_items: usize,
+    },
     ActionItemOverdue {
         incident_id: IncidentId,
         action_item: String,
@@ -220,6 +233,7 @@ impl AppEvent {
             AppEvent::CustomerUpdateDue { .. } => "Customer Update Due",
             AppEvent::PostmortemCreated(_) => "Postmortem Created",
             AppEvent::PostmortemCompleted(_) => "Postmortem Completed",
+            AppEvent::ReviewReady { .. } => "Review Ready",
             AppEvent::ActionItemOverdue { .. } => "Action Item Overdue",
             AppEvent::LifecycleRestarted { .. } => "Lifecycle Restarted",
             AppEvent::LifecycleStalled { .. } => "Lifecycle Stalled",
@@ -232,9 +246,9 @@ impl AppEvent {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    /// The incident an event is about.
-    pub fn incident(&self) -> &IncidentId {
-        match self {
+    /// The incident an event is about; `None` for the weekly review.
+    pub fn incident(&self) -> Option<&IncidentId> {
+        Some(match self {
             AppEvent::IncidentOpened { incident_id, .. }
             | AppEvent::IncidentAcknowledged { incident_id, .. }
             | AppEvent::ApprovalRequested { incident_id, .. }
@@ -251,7 +265,8 @@ impl AppEvent {
             | AppEvent::LifecycleRestarted { summary, .. }
             | AppEvent::IncidentResolved(summary) => &summary.incident_id,
             AppEvent::PostmortemCreated(p) | AppEvent::PostmortemCompleted(p) => &p.incident_id,
-        }
+            AppEvent::ReviewReady { .. } => return None,
+        })
     }
 
     /// `Customer Update` for an update just published.
@@ -284,7 +299,7 @@ mod tests {
         assert_eq!(detail["incident_id"], incident.id.as_str());
         assert_eq!(detail["severity"], "SEV2");
         assert_eq!(detail["status"], "open");
-        assert_eq!(event.incident(), &incident.id);
+        assert_eq!(event.incident(), Some(&incident.id));
     }
 
     #[test]

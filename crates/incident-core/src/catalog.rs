@@ -67,6 +67,9 @@ pub struct Settings {
     /// and names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident_channel: Option<crate::chat::ChatChannel>,
+    /// How the weekly review finds recurring contributing factors.
+    #[serde(default)]
+    pub review: crate::review::ReviewSettings,
 }
 
 fn default_service_tag() -> String {
@@ -90,6 +93,7 @@ impl Default for Settings {
             service_tag: default_service_tag(),
             ack_minutes: default_ack_minutes(),
             incident_channel: None,
+            review: crate::review::ReviewSettings::default(),
         }
     }
 }

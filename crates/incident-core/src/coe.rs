@@ -112,7 +112,7 @@ impl Record {
 
 /// For a customer-detected incident: when customers told us, and when our own monitoring (an
 /// alarm or a canary) first saw it, if it ever did.
-fn detection_lead(r: &Record) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+pub(crate) fn detection_lead(r: &Record) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
     let reported = r
         .signals
         .iter()

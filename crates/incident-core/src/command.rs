@@ -84,6 +84,9 @@ pub enum Command {
         #[serde(default)]
         parent: Option<String>,
         text: String,
+        /// A category of [`crate::category::Category`], by name; without one, the reply suggests one.
+        #[serde(default)]
+        category: Option<String>,
     },
     WhyAccept {
         node: String,
@@ -127,9 +130,10 @@ pub enum Command {
 
 impl Command {
     /// True when deciding needs the incident's whole record (timeline and signals), not just its
-    /// state: only completing a COE, which checks every section.
+    /// state: completing a COE, which checks every section, and adding a why without a category,
+    /// whose category is suggested from the signals too.
     pub fn needs_record(&self) -> bool {
-        matches!(self, Command::CoeComplete)
+        matches!(self, Command::CoeComplete | Command::WhyAdd { category: None, .. })
     }
 }
 
@@ -315,11 +319,23 @@ pub fn decide(
             reply(said, Value::Null)
         }
         Command::Resolve { summary, force_reason } => d.resolve(state, summary.as_deref(), force_reason.as_deref())?,
-        Command::WhyAdd { parent, text } => {
+        Command::WhyAdd { parent, text, category } => {
+            let category = category
+                .as_deref()
+                .map(crate::category::Category::parse)
+                .transpose()
+                .map_err(refused)?;
             let mut whys = state.whys.clone();
-            let node = whys.add(parent.as_deref(), text).map_err(|e| refused(e.to_string()))?;
+            let node = whys
+                .add_categorised(parent.as_deref(), text, category)
+                .map_err(|e| refused(e.to_string()))?;
             d.effects.whys = Some(whys);
-            reply(format!("added {node}"), json!({ "node": node }))
+            let said = match (category, crate::category::Category::suggest(text, &state.signals)) {
+                (Some(c), _) => format!("added {node} ({c})"),
+                (None, Some(s)) => format!("added {node}; its category may be {s} (set it with --category {s})"),
+                (None, None) => format!("added {node}"),
+            };
+            reply(said, json!({ "node": node, "category": category }))
         }
         Command::WhyAccept { node, reason } => {
             let reason = required(reason, "accepting a risk")?;

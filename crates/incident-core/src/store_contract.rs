@@ -217,6 +217,7 @@ where
         Command::WhyAdd {
             parent: None,
             text: "because checkout returned 5xx".into(),
+            category: None,
         },
         "ana",
     )

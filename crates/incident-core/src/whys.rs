@@ -13,6 +13,9 @@ pub struct Node {
     /// Set when the team decides not to act on this factor, with why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_risk: Option<String>,
+    /// What kind of factor it is, as its author classed it: what the weekly review finds recurring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<crate::category::Category>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +38,16 @@ impl Tree {
 
     /// Adds a factor under `parent` (or as a new top-level why) and returns its id.
     pub fn add(&mut self, parent: Option<&str>, text: &str) -> Result<String, TreeError> {
+        self.add_categorised(parent, text, None)
+    }
+
+    /// [`Self::add`], with the category its author chose.
+    pub fn add_categorised(
+        &mut self,
+        parent: Option<&str>,
+        text: &str,
+        category: Option<crate::category::Category>,
+    ) -> Result<String, TreeError> {
         if text.trim().is_empty() {
             return Err(TreeError::Empty);
         }
@@ -53,6 +66,7 @@ impl Tree {
             parent: parent.map(str::to_string),
             text: text.trim().into(),
             accepted_risk: None,
+            category,
         });
         Ok(id)
     }
@@ -96,8 +110,9 @@ impl Tree {
                 .as_ref()
                 .map(|r| format!(" _(accepted risk: {})_", crate::text::markdown(r)))
                 .unwrap_or_default();
+            let category = n.category.map(|c| format!(" _[{c}]_")).unwrap_or_default();
             out.push_str(&format!(
-                "{}- **{}** {}{risk}\n",
+                "{}- **{}** {}{category}{risk}\n",
                 "  ".repeat(depth),
                 n.id,
                 crate::text::markdown(&n.text)

@@ -172,6 +172,13 @@ pub enum Command {
         #[arg(long)]
         gameday: bool,
     },
+    /// The weekly operational review: incidents, time figures and their trend, detection, COEs,
+    /// action items, on-call load, repeats and recurring factors (`--output json`: its figures).
+    Review {
+        /// An ISO week (2026-W48); default the last whole week.
+        #[arg(long)]
+        week: Option<String>,
+    },
     /// Signals recorded that opened no incident, with why: muted, suppressed, silenced, no incident to
     /// recover, no data.
     Ignored {
@@ -329,6 +336,11 @@ pub enum WhyCommand {
     Add {
         #[arg(long)]
         parent: Option<String>,
+        /// What kind of factor (deployment-safety, configuration, capacity, dependency,
+        /// observability, runbook-tooling, process, code-defect, testing); without it, one is
+        /// suggested.
+        #[arg(long)]
+        category: Option<String>,
         text: String,
     },
     /// Show the tree.

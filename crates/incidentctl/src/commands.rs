@@ -136,6 +136,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             gameday,
         } => crate::changes::list(&ctx, out, &service, &since, gameday).await,
         Command::Ignored { days } => crate::noise::ignored(&ctx, out, days).await,
+        Command::Review { week } => crate::review::show(&ctx, out, week.as_deref()).await,
         Command::Evidence { command } => {
             let id = ctx.resolve(crate::evidence::incident_of(&command)).await?;
             crate::evidence::run(&ctx, out, &id, command).await

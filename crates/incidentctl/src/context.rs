@@ -19,6 +19,9 @@ pub struct Ctx {
     pub store: Store,
     pub catalog: CatalogStore,
     pub evidence: S3Evidence,
+    /// The postmortem bucket: COE drafts and the weekly reviews.
+    pub postmortems: S3Evidence,
+    pub postmortem_bucket: String,
     pub events: aws_sdk_eventbridge::Client,
     /// The loop's own bus, where game days are put.
     pub bus: String,
@@ -116,6 +119,8 @@ pub async fn connect(stack: &str) -> Result<Ctx> {
         store: Store::new(dynamo.clone(), output("TableName")?),
         catalog: CatalogStore::new(dynamo, output("CatalogTableName")?),
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), output("EvidenceBucketName")?),
+        postmortems: S3Evidence::documents(aws_sdk_s3::Client::new(&config), output("PostmortemBucketName")?),
+        postmortem_bucket: output("PostmortemBucketName")?,
         events: aws_sdk_eventbridge::Client::new(&config),
         bus: output("EventBusName")?,
         api: Api::new(&config, endpoint)?,

@@ -19,6 +19,7 @@ mod noise;
 mod oncall;
 mod postmortem;
 mod render;
+mod review;
 
 use clap::Parser;
 

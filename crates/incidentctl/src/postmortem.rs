@@ -28,7 +28,7 @@ pub fn typed_incident(command: &ActionCommand) -> Result<Option<&str>> {
 
 pub async fn why(ctx: &Ctx, out: Output, id: &IncidentId, command: WhyCommand) -> Result<()> {
     let command = match command {
-        WhyCommand::Add { parent, text } => Command::WhyAdd { parent, text },
+        WhyCommand::Add { parent, text, category } => Command::WhyAdd { parent, text, category },
         WhyCommand::Accept { node, reason } => Command::WhyAccept { node, reason },
         WhyCommand::Show => {
             ctx.store.incident(id).await?;

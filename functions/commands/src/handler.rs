@@ -29,7 +29,7 @@ pub struct Deps<S, C, N, K, F> {
 pub enum Request {
     Incident(IncidentId, Command),
     Report(ReportRequest),
-    Catalog(Catalog),
+    Catalog(Box<Catalog>),
     Silence(SilenceRequest),
     Override(incident_core::oncall::OverrideCommand),
 }

@@ -54,7 +54,7 @@ fn parse(request: &Request) -> Result<Asked, Refusal> {
             Ok(Asked::Incident(id, command))
         }
         CUSTOMER_REPORT => Ok(Asked::Report(body::<ReportRequest>(request)?)),
-        CATALOG_IMPORT => Ok(Asked::Catalog(body(request)?)),
+        CATALOG_IMPORT => Ok(Asked::Catalog(Box::new(body(request)?))),
         SILENCES => Ok(Asked::Silence(body(request)?)),
         OVERRIDES => Ok(Asked::Override(body(request)?)),
         other => Err(Refusal::NotFound(format!("no route {other}"))),
