@@ -17,6 +17,8 @@ SCREENSHOT = os.environ.get("REVIEW_SCREENSHOT", os.path.join(TARGET, "artifacts
 
 
 def chromium(*args):
+    if not os.path.isfile(PAGE):
+        raise AssertionError(f"no page at {PAGE}: cargo test writes it (with the same CARGO_TARGET_DIR)")
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         raise AssertionError("no chromium on PATH: scripts/test installs Debian's package (install_browser)")

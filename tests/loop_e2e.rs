@@ -1017,8 +1017,8 @@ async fn the_weekly_review_is_scheduled_written_to_the_bucket_and_announced() ->
     );
     assert_eq!(target.input(), Some("{}"));
 
-    // As the schedule would, for this week (the one the incident is in).
-    let week = incident_core::review::Week::of(Utc::now()).to_string();
+    // As the schedule would, for the week the incident was detected in.
+    let week = incident_core::review::Week::of(incident.detected_at).to_string();
     let out = stack.invoke("ReviewFunctionName", &json!({ "week": week })).await?;
     let documents: Vec<&str> = out["documents"]
         .as_array()

@@ -123,3 +123,43 @@ fn the_forwarder_forwards_exactly_what_the_home_stack_takes_and_the_core_parses(
         assert!(game_day.contains(t), "OwnSignals does not take {t}");
     }
 }
+
+#[test]
+fn the_operations_dashboard_charts_every_metric_the_functions_emit() {
+    let home = template("template.yaml");
+    let body = match &home["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"] {
+        Value::Tagged(sub) => sub.value.as_str().expect("a !Sub string").to_string(),
+        other => panic!("DashboardBody is not a !Sub: {other:?}"),
+    };
+    let body = body
+        .replace("${AWS::Region}", "us-east-1")
+        .replace("${PostmortemBucket}", "bucket");
+    assert!(!body.contains("${"), "an unresolved substitution: {body}");
+    let dashboard: serde_json::Value = serde_json::from_str(&body).expect("the dashboard body is JSON");
+    let widgets = dashboard["widgets"].as_array().expect("widgets");
+    let charted = serde_json::to_string(widgets).unwrap();
+    let sources: String = ["engage", "commands", "mitigate", "reconcile"]
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(format!(
+                "{}/../functions/{f}/src/handler.rs",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        })
+        .collect();
+    for metric in [
+        "TimeToDetect",
+        "TimeToEngage",
+        "TimeToAcknowledge",
+        "TimeToMitigate",
+        "LifecycleRestarts",
+    ] {
+        assert!(
+            sources.contains(&format!("\"{metric}\"")),
+            "no function emits {metric} any more"
+        );
+        assert!(charted.contains(metric), "the dashboard does not chart {metric}");
+    }
+    assert!(charted.contains(incident_aws::metrics::NAMESPACE));
+}

@@ -68,7 +68,7 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident_channel: Option<crate::chat::ChatChannel>,
     /// How the weekly review finds recurring contributing factors.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::review::ReviewSettings::is_default")]
     pub review: crate::review::ReviewSettings,
 }
 
@@ -367,6 +367,12 @@ impl Catalog {
                 problems.push(format!("settings.{what}: team '{team}' is not in teams"));
             }
         }
+        problems.extend(
+            st.review
+                .problems()
+                .into_iter()
+                .map(|p| format!("settings.review: {p}")),
+        );
         for suspect in &st.usual_suspects {
             if self.service(suspect).is_none() {
                 problems.push(format!(

@@ -73,7 +73,17 @@ impl Category {
     /// deployment's failure, an AWS Health event, a customer who saw it first); `None` when
     /// nothing does.
     pub fn suggest(text: &str, signals: &[Signal]) -> Option<Self> {
+        // Whole words, matched by their start: `throttl` finds "throttled", `scal` "scaling", never
+        // "escalation".
         let text = text.to_lowercase();
+        let words: Vec<&str> = text
+            .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let said = |w: &str| match w.contains(' ') {
+            true => text.contains(w),
+            false => words.iter().any(|word| word.starts_with(w)),
+        };
         let by_words: [(Category, &[&str]); 9] = [
             (
                 Category::DeploymentSafety,
@@ -124,7 +134,7 @@ impl Category {
         ];
         let words = by_words
             .iter()
-            .find(|(_, words)| words.iter().any(|w| text.contains(w)))
+            .find(|(_, words)| words.iter().any(|w| said(w)))
             .map(|(c, _)| *c);
         words.or_else(|| {
             let from = |source| signals.iter().any(|s| s.source == source);
@@ -187,5 +197,10 @@ mod tests {
             Some(Category::Observability)
         );
         assert_eq!(suggest("because nobody knew"), None);
+        assert_eq!(
+            suggest("because the escalation reached nobody"),
+            Some(Category::Process)
+        );
+        assert_eq!(suggest("because the catalog named the wrong owner"), None);
     }
 }

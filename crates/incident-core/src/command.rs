@@ -92,6 +92,11 @@ pub enum Command {
         node: String,
         reason: String,
     },
+    /// Classes a factor already in the tree (`none` unclasses it).
+    WhyCategorise {
+        node: String,
+        category: String,
+    },
     ActionAdd {
         term: String,
         owner: String,
@@ -332,8 +337,25 @@ pub fn decide(
             d.effects.whys = Some(whys);
             let said = match (category, crate::category::Category::suggest(text, &state.signals)) {
                 (Some(c), _) => format!("added {node} ({c})"),
-                (None, Some(s)) => format!("added {node}; its category may be {s} (set it with --category {s})"),
+                (None, Some(s)) => {
+                    format!("added {node}; its category may be {s} (incidentctl why ID categorise {node} {s})")
+                }
                 (None, None) => format!("added {node}"),
+            };
+            reply(said, json!({ "node": node, "category": category }))
+        }
+        Command::WhyCategorise { node, category } => {
+            let category = match category.trim() {
+                "none" => None,
+                name => Some(crate::category::Category::parse(name).map_err(refused)?),
+            };
+            let mut whys = state.whys.clone();
+            whys.categorise(node, category)
+                .map_err(|e| Refusal::NotFound(e.to_string()))?;
+            d.effects.whys = Some(whys);
+            let said = match category {
+                Some(c) => format!("{node} is a {c} factor"),
+                None => format!("{node} has no category"),
             };
             reply(said, json!({ "node": node, "category": category }))
         }

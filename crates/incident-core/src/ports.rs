@@ -154,16 +154,45 @@ where
     C: CatalogSource,
 {
     let incident = store.incident(id).await?;
-    let catalog = catalog.load().await?;
+    record_of(store, &catalog.load().await?, incident).await
+}
+
+async fn record_of<S>(store: &S, catalog: &Catalog, incident: Incident) -> PortResult<crate::coe::Record>
+where
+    S: IncidentStore + Postmortems,
+{
+    let id = &incident.id;
     Ok(crate::coe::Record {
         timeline: store.timeline(id).await?,
         whys: store.whys(id).await?,
         actions: store.actions(id).await?,
         authored: store.authored(id).await?,
-        dependencies: crate::coe::dependencies_of(&catalog, &incident),
+        dependencies: crate::coe::dependencies_of(catalog, &incident),
         signals: signals_with_members(store, &incident).await?,
         incident,
     })
+}
+
+/// The records of the incidents detected on `days` (`YYYY-MM-DD`), and a line for each that could
+/// not be read, with why: one unreadable record leaves the others to be read.
+pub async fn records_of_days<S>(
+    store: &S,
+    catalog: &Catalog,
+    days: &[String],
+) -> PortResult<(Vec<crate::coe::Record>, Vec<String>)>
+where
+    S: IncidentStore + Postmortems,
+{
+    let mut records = Vec::new();
+    let mut unreadable = Vec::new();
+    for incident in store.incidents_of_days(days).await? {
+        let id = incident.id.clone();
+        match record_of(store, catalog, incident).await {
+            Ok(r) => records.push(r),
+            Err(e) => unreadable.push(format!("{id}: {}", crate::text::line(&e.to_string(), 200))),
+        }
+    }
+    Ok((records, unreadable))
 }
 
 pub trait CatalogSource: Sync {

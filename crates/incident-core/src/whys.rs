@@ -71,6 +71,17 @@ impl Tree {
         Ok(id)
     }
 
+    /// Classes a factor (or, with `None`, unclasses it).
+    pub fn categorise(&mut self, id: &str, category: Option<crate::category::Category>) -> Result<(), TreeError> {
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|n| n.id == id)
+            .ok_or_else(|| TreeError::NoSuchNode(id.into()))?;
+        node.category = category;
+        Ok(())
+    }
+
     pub fn accept_risk(&mut self, id: &str, why: &str) -> Result<(), TreeError> {
         let node = self
             .nodes

@@ -242,3 +242,59 @@ async fn the_acknowledgement_wait_ends_with_an_acknowledgement_before_or_after_i
     assert_eq!(completed[0].0, "late-ack-token");
     assert_eq!(completed[0].1["acknowledged_by"], "ana");
 }
+
+#[test]
+fn a_why_is_classed_by_its_author_with_a_suggestion_and_an_unknown_category_is_refused() {
+    let mut s = state(Status::Resolved);
+    let decide_as = |command: &Command, s: &State| decide(command, s, &catalog(), &caller("ana"), Utc::now());
+    let added = decide_as(
+        &Command::WhyAdd {
+            parent: None,
+            text: "because the deploy skipped the canary".into(),
+            category: None,
+        },
+        &s,
+    )
+    .unwrap();
+    assert!(
+        added.reply.message.contains("its category may be deployment-safety"),
+        "{}",
+        added.reply.message
+    );
+    let tree = added.effects.whys.clone().unwrap();
+    assert_eq!(tree.nodes[0].category, None, "a suggestion is not a choice");
+    s.whys = tree;
+    let classed = decide_as(
+        &Command::WhyCategorise {
+            node: "w1".into(),
+            category: "deployment-safety".into(),
+        },
+        &s,
+    )
+    .unwrap();
+    assert_eq!(
+        classed.effects.whys.unwrap().nodes[0].category,
+        Some(incident_core::category::Category::DeploymentSafety)
+    );
+    let unknown = refused(
+        Command::WhyCategorise {
+            node: "w1".into(),
+            category: "bad luck".into(),
+        },
+        &s,
+    );
+    assert!(
+        unknown.to_string().contains("one of deployment-safety, configuration"),
+        "{unknown}"
+    );
+    let chosen = decide_as(
+        &Command::WhyAdd {
+            parent: Some("w1".into()),
+            text: "because nobody reviewed the pipeline".into(),
+            category: Some("process".into()),
+        },
+        &s,
+    )
+    .unwrap();
+    assert_eq!(chosen.reply.message, "added w1.1 (process)");
+}

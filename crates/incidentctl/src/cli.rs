@@ -179,6 +179,15 @@ pub enum Command {
         #[arg(long)]
         week: Option<String>,
     },
+    /// One row per incident detected in the window (times, severity, services, team, detection
+    /// source, customer-detected, exercise), for a spreadsheet or a notebook.
+    Metrics {
+        /// How far back: 24h, 30d.
+        #[arg(long, default_value = "30d", value_name = "DURATION")]
+        since: String,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: crate::metrics::Format,
+    },
     /// Signals recorded that opened no incident, with why: muted, suppressed, silenced, no incident to
     /// recover, no data.
     Ignored {
@@ -345,6 +354,8 @@ pub enum WhyCommand {
     },
     /// Show the tree.
     Show,
+    /// Class a factor already in the tree (`none` removes its category).
+    Categorise { node: String, category: String },
     /// Accept the risk of a factor instead of acting on it, with the reason.
     Accept {
         node: String,

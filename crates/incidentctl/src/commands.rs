@@ -137,6 +137,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => crate::changes::list(&ctx, out, &service, &since, gameday).await,
         Command::Ignored { days } => crate::noise::ignored(&ctx, out, days).await,
         Command::Review { week } => crate::review::show(&ctx, out, week.as_deref()).await,
+        Command::Metrics { since, format } => crate::metrics::export(&ctx, &since, format).await,
         Command::Evidence { command } => {
             let id = ctx.resolve(crate::evidence::incident_of(&command)).await?;
             crate::evidence::run(&ctx, out, &id, command).await

@@ -26,6 +26,18 @@ pub fn minutes(text: &str) -> Result<i64> {
         .ok_or_else(|| anyhow::anyhow!("'{text}' is too long a duration"))
 }
 
+/// The instant `since` (a duration) ago, and the days (`YYYY-MM-DD`) incidents detected since
+/// then are listed under: those of the window, and a day before.
+pub fn window(since: &str) -> Result<(chrono::DateTime<Utc>, Vec<String>)> {
+    let minutes = minutes(since)?;
+    let now = Utc::now();
+    let today = now.date_naive();
+    let days = (0..=minutes / (24 * 60) + 1)
+        .map(|d| (today - chrono::TimeDelta::days(d)).format("%Y-%m-%d").to_string())
+        .collect();
+    Ok((now - chrono::TimeDelta::minutes(minutes), days))
+}
+
 pub async fn silence(
     ctx: &Ctx,
     out: Output,

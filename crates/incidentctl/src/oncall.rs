@@ -92,13 +92,7 @@ pub async fn run(
 }
 
 async fn load(ctx: &Ctx, out: Output, since: &str) -> Result<()> {
-    let minutes = crate::noise::minutes(since)?;
-    let from = Utc::now() - chrono::TimeDelta::minutes(minutes);
-    let today = Utc::now().date_naive();
-    // Incidents are listed by the day they were detected: those of the window, and a day before.
-    let days: Vec<String> = (0..=minutes / (24 * 60) + 1)
-        .map(|d| (today - chrono::TimeDelta::days(d)).format("%Y-%m-%d").to_string())
-        .collect();
+    let (from, days) = crate::noise::window(since)?;
     let incidents = ctx.store.list(&days, false).await?;
     let catalog = ctx.catalog.load().await?;
     let rows = oncall::load(&catalog, &incidents, from);

@@ -30,6 +30,7 @@ pub async fn why(ctx: &Ctx, out: Output, id: &IncidentId, command: WhyCommand) -
     let command = match command {
         WhyCommand::Add { parent, text, category } => Command::WhyAdd { parent, text, category },
         WhyCommand::Accept { node, reason } => Command::WhyAccept { node, reason },
+        WhyCommand::Categorise { node, category } => Command::WhyCategorise { node, category },
         WhyCommand::Show => {
             ctx.store.incident(id).await?;
             let tree = ctx.store.whys(id).await?;

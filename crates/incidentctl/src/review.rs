@@ -7,7 +7,7 @@ use crate::context::Ctx;
 use crate::render::emit;
 use anyhow::Result;
 use chrono::Utc;
-use incident_core::ports::{coe_record, EvidenceStore, Postmortems};
+use incident_core::ports::{records_of_days, EvidenceStore};
 use incident_core::review::{self, Week};
 
 pub async fn show(ctx: &Ctx, out: Output, week: Option<&str>) -> Result<()> {
@@ -29,11 +29,9 @@ pub async fn show(ctx: &Ctx, out: Output, week: Option<&str>) -> Result<()> {
         return Ok(());
     }
     let catalog = ctx.catalog.load().await?;
-    let mut records = Vec::new();
-    for incident in ctx.store.incidents_of_days(&week.days_to_read()).await? {
-        records.push(coe_record(&ctx.store, &ctx.catalog, &incident.id).await?);
-    }
-    let report = review::compute(&records, &catalog, week, Utc::now());
+    let (records, unreadable) = records_of_days(&ctx.store, &catalog, &week.days_to_read()).await?;
+    let mut report = review::compute(&records, &catalog, week, Utc::now());
+    report.unreadable = unreadable;
     eprintln!("no review of {week} was written yet: computed now from the records");
     emit(out, &report, review::markdown::render)
 }

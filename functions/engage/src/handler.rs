@@ -168,18 +168,21 @@ where
         let card = serde_json::to_string(chat).unwrap_or_default();
         let mut lines = Vec::new();
         let mut records = Vec::new();
+        // Who got a text this round: their e-mail says to reply to it (texts go first).
+        let mut texted: Vec<&str> = Vec::new();
         for r in recipients {
             let sent = match (r.channel, &r.person) {
                 (engagement::Channel::Sms, Some(person)) => {
                     let code = self.issue_code(incident, person).await;
                     let text = engagement::text_message(page, incident, code.as_deref());
-                    self.bus.text(&r.address, &text).await
+                    let sent = self.bus.text(&r.address, &text).await;
+                    if sent.is_ok() && code.is_some() {
+                        texted.push(person);
+                    }
+                    sent
                 }
                 (engagement::Channel::Email, Some(person)) => {
-                    let by_sms = recipients
-                        .iter()
-                        .any(|o| o.channel == engagement::Channel::Sms && o.person.as_ref() == Some(person));
-                    let (subject, body) = engagement::email_message(page, by_sms);
+                    let (subject, body) = engagement::email_message(page, texted.contains(&person.as_str()));
                     self.bus.email(&r.address, &subject, &body).await
                 }
                 (engagement::Channel::Chat, _) => self.bus.page(&r.address, &page.subject, &card).await,
@@ -458,7 +461,7 @@ mod tests {
         assert_eq!(to, &address);
         assert!(subject.starts_with("[SEV2]") && !subject.contains('\n'), "{subject}");
         assert!(body.contains(&format!("incidentctl ack {id}")), "{body}");
-        assert!(body.contains("reply to the SMS page with its code"), "{body}");
+        assert!(!body.contains("reply to the SMS page"), "their text failed: {body}");
         assert!(!body.contains("http"), "an e-mail page carries no link: {body}");
         let stored = d.store.get(&id).unwrap();
         let person_pages: Vec<(engagement::Channel, bool)> = stored

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use incident_aws::lambda::HandlerError;
 use incident_core::app_event::AppEvent;
-use incident_core::ports::{coe_record, CatalogSource, EvidenceStore, IncidentStore, Notifier, Postmortems};
+use incident_core::ports::{records_of_days, CatalogSource, EvidenceStore, IncidentStore, Notifier, Postmortems};
 use incident_core::review::{self, CoeState, Week};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -40,11 +40,12 @@ where
             None => Week::last_before(now),
         };
         let catalog = self.catalog.load().await?;
-        let mut records = Vec::new();
-        for incident in self.store.incidents_of_days(&week.days_to_read()).await? {
-            records.push(coe_record(&self.store, &self.catalog, &incident.id).await?);
+        let (records, unreadable) = records_of_days(&self.store, &catalog, &week.days_to_read()).await?;
+        for u in &unreadable {
+            tracing::warn!(week = %week, unreadable = %u, "left out of the review");
         }
-        let report = review::compute(&records, &catalog, week, now);
+        let mut report = review::compute(&records, &catalog, week, now);
+        report.unreadable = unreadable;
         let json = serde_json::to_vec_pretty(&report).map_err(|e| HandlerError::InvalidInput(e.to_string()))?;
         let mut written = Vec::new();
         for (extension, body) in [

@@ -195,7 +195,7 @@ pub fn render(r: &Report) -> String {
         format!("{}: {lead}", e(&c.incident))
     }));
     if !d.no_alarm.is_empty() {
-        out.push_str("<p>No alarm or canary fired for these; proposed detection action items:</p>");
+        out.push_str("<p>Our monitoring (an alarm, a canary, a deployment or AWS Health) never saw these; proposed detection action items:</p>");
         out.push_str(&list(&d.no_alarm, "", |n| {
             format!(
                 "{} (owner {}): {}",
@@ -249,7 +249,10 @@ pub fn render(r: &Report) -> String {
     let rates: Vec<(String, usize)> = a
         .closure
         .iter()
-        .map(|c| (c.term.to_string(), (c.closed * 100).checked_div(c.due).unwrap_or(0)))
+        .map(|c| match c.due {
+            0 => (format!("{} (none due)", c.term), 0),
+            due => (c.term.to_string(), c.closed * 100 / due),
+        })
         .collect();
     out.push_str("<h3>Closure rate by term (items due by the end of the week, %)</h3>");
     out.push_str(&bar_chart("closure rate by term, %", &rates));
@@ -290,6 +293,12 @@ pub fn render(r: &Report) -> String {
             e(&rep.what)
         )
     }));
+    if !r.unreadable.is_empty() {
+        out.push_str(
+            "<h2>Left out</h2><p class=\"warn\">These incidents could not be read, so no figure counts them:</p>",
+        );
+        out.push_str(&list(&r.unreadable, "", |u| e(u)));
+    }
     out.push_str("<h2>Recurring contributing factors</h2>");
     out.push_str(&list(&r.recurring, "None.", |f| {
         format!(

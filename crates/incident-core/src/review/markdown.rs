@@ -89,7 +89,7 @@ pub fn render(r: &Report) -> String {
         out.push_str(&format!("- {}: {lead}\n", md(&c.incident)));
     }
     if !d.no_alarm.is_empty() {
-        out.push_str("\nNo alarm or canary fired for these; proposed detection action items:\n\n");
+        out.push_str("\nOur monitoring (an alarm, a canary, a deployment or AWS Health) never saw these; proposed detection action items:\n\n");
         for n in &d.no_alarm {
             out.push_str(&format!(
                 "- {} (owner {}): {}\n",
@@ -193,6 +193,13 @@ pub fn render(r: &Report) -> String {
             md(&rep.earlier),
             md(&rep.what)
         ));
+    }
+
+    if !r.unreadable.is_empty() {
+        out.push_str("\n## Left out\n\nThese incidents could not be read, so no figure counts them:\n\n");
+        for u in &r.unreadable {
+            out.push_str(&format!("- {}\n", md(u)));
+        }
     }
 
     out.push_str("\n## Recurring contributing factors\n\n");

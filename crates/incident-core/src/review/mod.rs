@@ -4,6 +4,7 @@
 
 pub mod html;
 pub mod markdown;
+pub mod metrics;
 
 use crate::actions::Term;
 use crate::catalog::Catalog;
@@ -112,6 +113,30 @@ fn default_recurrence_incidents() -> usize {
     3
 }
 
+impl ReviewSettings {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// What the catalog's validation refuses: a window the review does not read, a count of one.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !(1..=LOOKBACK_DAYS as u32).contains(&self.recurrence_days) {
+            out.push(format!(
+                "recurrence_days {} is not 1–{LOOKBACK_DAYS}",
+                self.recurrence_days
+            ));
+        }
+        if self.recurrence_incidents < 2 {
+            out.push(format!(
+                "recurrence_incidents {} is not 2 or more",
+                self.recurrence_incidents
+            ));
+        }
+        out
+    }
+}
+
 impl Default for ReviewSettings {
     fn default() -> Self {
         Self {
@@ -141,6 +166,8 @@ pub struct Report {
     pub oncall: Vec<crate::oncall::Load>,
     pub repeats: Vec<Repeat>,
     pub recurring: Vec<Recurring>,
+    /// Incidents whose records could not be read, with why: the figures leave them out.
+    pub unreadable: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -286,9 +313,16 @@ pub struct Recurring {
 }
 
 /// The figures of the week `week` from `records` (the incidents detected in the days
-/// [`Week::days_to_read`] names), as of `now`.
+/// [`Week::days_to_read`] names), as of `now`. An incident merged into another, or linked into a
+/// multi-service event, counts as part of that one: only its action items and its COE are its own.
 pub fn compute(records: &[Record], catalog: &Catalog, week: Week, now: DateTime<Utc>) -> Report {
-    let mut records: Vec<&Record> = records.iter().filter(|r| r.incident.status != Status::Merged).collect();
+    let mut all: Vec<&Record> = records.iter().filter(|r| !r.incident.exercise).collect();
+    all.sort_by(|a, b| (a.incident.detected_at, &a.incident.id).cmp(&(b.incident.detected_at, &b.incident.id)));
+    let all = dedup_by_id(all);
+    let mut records: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.incident.status != Status::Merged && r.incident.parent.is_none())
+        .collect();
     records.sort_by(|a, b| (a.incident.detected_at, &a.incident.id).cmp(&(b.incident.detected_at, &b.incident.id)));
     let records = dedup_by_id(records);
     let this_week: Vec<&Record> = records
@@ -310,7 +344,7 @@ pub fn compute(records: &[Record], catalog: &Catalog, week: Week, now: DateTime<
         }
         *by_team.entry(team_of(i)).or_insert(0) += 1;
     }
-    let week_incidents: Vec<Incident> = this_week.iter().map(|r| r.incident.clone()).collect();
+    let week_incidents: Vec<Incident> = real.iter().map(|r| r.incident.clone()).collect();
     Report {
         week: week.to_string(),
         from: week.start(),
@@ -323,11 +357,12 @@ pub fn compute(records: &[Record], catalog: &Catalog, week: Week, now: DateTime<
         exercises: this_week.len() - real.len(),
         times: times(&records, week),
         detection: detection(&real),
-        coes: coes(&records, week, now),
-        actions: actions(&records, week),
+        coes: coes(&all, week, now),
+        actions: actions(&all, week),
         oncall: crate::oncall::load(catalog, &week_incidents, week.start()),
         repeats: repeats(&records, &real),
         recurring: recurring(&records, catalog, week),
+        unreadable: Vec::new(),
     }
 }
 
@@ -417,12 +452,6 @@ fn times(records: &[&Record], week: Week) -> Vec<Figure> {
         .collect()
 }
 
-fn monitored(r: &Record) -> bool {
-    r.signals
-        .iter()
-        .any(|s| matches!(s.source, SignalSource::Alarm | SignalSource::Canary))
-}
-
 fn detection(real: &[&Record]) -> Detection {
     let customer_first = real
         .iter()
@@ -437,14 +466,18 @@ fn detection(real: &[&Record]) -> Detection {
         .collect();
     let no_alarm = real
         .iter()
-        .filter(|r| !monitored(r))
+        .filter(|r| crate::coe::detection_lead(r).1.is_none())
         .map(|r| {
             let i = &r.incident;
+            let what = match i.customer_detected {
+                true => "what customers saw",
+                false => "what opened it",
+            };
             NoAlarm {
                 incident: i.id.to_string(),
                 owner: i.owner.clone(),
                 proposed: format!(
-                    "Add an alarm on {} that fires for what customers saw: {}",
+                    "Add an alarm on {} that fires for {what}: {}",
                     i.services.join(", "),
                     crate::text::line(&i.first_signal, 120)
                 ),
@@ -461,7 +494,7 @@ fn detection(real: &[&Record]) -> Detection {
 fn coes(records: &[&Record], week: Week, now: DateTime<Utc>) -> Vec<CoeLine> {
     let mut out: Vec<CoeLine> = records
         .iter()
-        .filter(|r| !r.incident.exercise && r.incident.detected_at < week.end())
+        .filter(|r| r.incident.detected_at < week.end())
         .filter_map(|r| {
             let pm = r.incident.postmortem.as_ref()?;
             if pm.completed.is_some() {
@@ -580,7 +613,11 @@ fn repeats(records: &[&Record], real: &[&Record]) -> Vec<Repeat> {
                                 crate::text::line(&d.evidence, 80)
                             ),
                         ),
-                        _ => (RepeatKind::FixStillOpen, "is still open".to_string()),
+                        Some(d) => (
+                            RepeatKind::FixStillOpen,
+                            format!("was still open then (closed {})", d.at.format("%Y-%m-%d")),
+                        ),
+                        None => (RepeatKind::FixStillOpen, "is still open".to_string()),
                     };
                     out.push(Repeat {
                         kind,
@@ -656,12 +693,14 @@ fn recurring(records: &[&Record], catalog: &Catalog, week: Week) -> Vec<Recurrin
         for category in factors(r).into_keys() {
             let (incidents, teams) = by_category.entry(category).or_default();
             incidents.push(r.incident.id.to_string());
-            teams.insert(team_of(&r.incident));
+            if let Some(team) = &r.incident.owner {
+                teams.insert(team.clone());
+            }
         }
     }
     by_category
         .into_iter()
-        .filter(|(_, (incidents, teams))| incidents.len() >= settings.recurrence_incidents.max(2) || teams.len() >= 2)
+        .filter(|(_, (incidents, teams))| incidents.len() >= settings.recurrence_incidents || teams.len() >= 2)
         .map(|(category, (incidents, teams))| Recurring {
             category,
             incidents,
