@@ -456,3 +456,62 @@ async fn an_override_goes_through_the_command_api_as_the_caller_and_changes_who_
     assert!(again.stdout.contains("kai (override)"), "{}", again.stdout);
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs the local stack: run scripts/test"]
+async fn a_learning_climbs_its_ladder_through_the_command_api_and_every_service_sees_its_question() -> Result<()> {
+    let stack = setup().await?;
+    let ana = stack.person("ana", "ResponderPolicyArn")?;
+    let rita = stack.person("rita", "ReadOnlyPolicyArn")?;
+    let behind = incident_core::IncidentId::for_service("checkout", &incident_core::SignalKey::new("e2e", "learning"))
+        .to_string();
+    // Its own text each run: a learning is added once.
+    let text = format!(
+        "Rename a flag only with a migration ({})",
+        Utc::now().timestamp_millis()
+    );
+    let add = [
+        "learning",
+        "add",
+        "--category",
+        "configuration",
+        "--incident",
+        &behind,
+        "--shared",
+        "the weekly operational review",
+        &text,
+    ];
+    let refused = rita.incidentctl(&add)?;
+    assert_eq!(refused.code, Some(3), "read-only: {}", refused.stderr);
+    let added = ana.incidentctl(&[&add[..], &["--output", "json"]].concat())?;
+    assert_eq!(added.code, Some(0), "{}", added.stderr);
+    let learning: serde_json::Value = serde_json::from_str(&added.stdout)?;
+    let id = learning["id"].as_str().expect("an id").to_string();
+    assert_eq!(learning["steps"][0]["by"], "ana");
+
+    let question = "Does every flag rename ship with a migration?";
+    let asked = ana.incidentctl(&["learning", "escalate", &id, "--what", question])?;
+    assert!(asked.stdout.contains("is at distributed change"), "{}", asked.stdout);
+    let checklist = rita.incidentctl(&["orr", "orders"])?;
+    assert!(
+        checklist.stdout.contains(question) && checklist.stdout.contains("UNANSWERED"),
+        "{}",
+        checklist.stdout
+    );
+    let answered = ana.incidentctl(&["orr", "orders", "answer", &id, "Yes: the deploy pipeline checks it"])?;
+    assert_eq!(answered.code, Some(0), "{}", answered.stderr);
+    let checklist = rita.incidentctl(&["orr", "orders", "--output", "json"])?;
+    let lines: serde_json::Value = serde_json::from_str(&checklist.stdout)?;
+    let mine = lines
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["learning"] == id.as_str())
+        .expect("the question is on orders' checklist");
+    assert_eq!(mine["answer"]["by"], "ana");
+    // The file's next import leaves it: it came through the command API.
+    setup().await?;
+    let listed = rita.incidentctl(&["learning", "list"])?;
+    assert!(listed.stdout.contains(&id), "{}", listed.stdout);
+    Ok(())
+}

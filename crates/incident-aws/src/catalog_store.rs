@@ -7,12 +7,16 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRe
 use aws_sdk_dynamodb::Client;
 use incident_core::account::Account;
 use incident_core::catalog::{Catalog, Service, Settings, Team};
+use incident_core::learning::{Learning, OrrAnswer};
 use incident_core::oncall::{Override, Person};
 use incident_core::silence::Silence;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 const SILENCE_PREFIX: &str = "SILENCE#";
+/// Learnings and the services' readiness answers: kept for good, never touched by an import.
+const LEARNING_PREFIX: &str = "LEARNING#";
+const ORR_PREFIX: &str = "ORR#";
 /// Overrides from the catalog file (replaced by each import) and from the command API (kept).
 const FILE_OVERRIDE_PREFIX: &str = "OVERRIDE#FILE#";
 const API_OVERRIDE_PREFIX: &str = "OVERRIDE#API#";
@@ -77,6 +81,14 @@ impl CatalogStore {
                 catalog
                     .silences
                     .push(from_item::<Entry<Silence>>("silence", item)?.value);
+            } else if sk.starts_with(LEARNING_PREFIX) {
+                catalog
+                    .learnings
+                    .push(from_item::<Entry<Learning>>("learning", item)?.value);
+            } else if sk.starts_with(ORR_PREFIX) {
+                catalog
+                    .orr_answers
+                    .push(from_item::<Entry<OrrAnswer>>("readiness answer", item)?.value);
             }
         }
         Ok(catalog)
@@ -85,26 +97,39 @@ impl CatalogStore {
     /// Stores a silence (a new one, or one lifted early), kept until a day after it ends.
     pub async fn put_silence(&self, silence: &Silence) -> Result<(), AwsError> {
         let sk = format!("{SILENCE_PREFIX}{}", silence.id);
-        self.put_kept(sk, silence, silence.until).await
+        self.put_entry(sk, silence, Some(silence.until)).await
     }
 
     /// Stores an override added through the command API, kept until a day after it ends.
     pub async fn put_override(&self, o: &Override) -> Result<(), AwsError> {
         let sk = format!("{API_OVERRIDE_PREFIX}{}", o.id.as_deref().unwrap_or_default());
-        self.put_kept(sk, o, o.to).await
+        self.put_entry(sk, o, Some(o.to)).await
     }
 
-    async fn put_kept<T: Serialize>(
+    /// Stores a learning as it now stands, for good.
+    pub async fn put_learning(&self, l: &Learning) -> Result<(), AwsError> {
+        self.put_entry(format!("{LEARNING_PREFIX}{}", l.id), l, None).await
+    }
+
+    /// Stores a service's latest answer to a learning's question, for good.
+    pub async fn put_orr_answer(&self, a: &OrrAnswer) -> Result<(), AwsError> {
+        self.put_entry(format!("{ORR_PREFIX}{}#{}", a.service, a.learning), a, None)
+            .await
+    }
+
+    /// One item beside the catalog; with `until`, DynamoDB's TTL removes it a day after then.
+    async fn put_entry<T: Serialize>(
         &self,
         sk: String,
         value: &T,
-        until: chrono::DateTime<chrono::Utc>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<(), AwsError> {
         #[derive(Serialize)]
         struct Kept<'a, T> {
             #[serde(flatten)]
             entry: Entry<&'a T>,
-            ttl: i64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            ttl: Option<i64>,
         }
         let item = to_item(&Kept {
             entry: Entry {
@@ -112,7 +137,7 @@ impl CatalogStore {
                 sk,
                 value,
             },
-            ttl: (until + chrono::TimeDelta::days(1)).timestamp(),
+            ttl: until.map(|u| (u + chrono::TimeDelta::days(1)).timestamp()),
         })?;
         self.client
             .put_item()
@@ -196,7 +221,12 @@ impl CatalogStore {
             .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).cloned())
             // Silences and the command API's overrides are not part of the file: an import leaves
             // them as they are.
-            .filter(|sk| !keep.contains(sk) && !sk.starts_with(SILENCE_PREFIX) && !sk.starts_with(API_OVERRIDE_PREFIX))
+            .filter(|sk| {
+                !keep.contains(sk)
+                    && ![SILENCE_PREFIX, API_OVERRIDE_PREFIX, LEARNING_PREFIX, ORR_PREFIX]
+                        .iter()
+                        .any(|kept| sk.starts_with(kept))
+            })
             .collect();
         let mut requests: Vec<WriteRequest> = puts
             .into_iter()

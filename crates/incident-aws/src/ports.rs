@@ -94,6 +94,14 @@ impl CatalogSink for CatalogStore {
     async fn put_override(&self, o: &incident_core::oncall::Override) -> PortResult<()> {
         Ok(CatalogStore::put_override(self, o).await?)
     }
+
+    async fn put_learning(&self, l: &incident_core::learning::Learning) -> PortResult<()> {
+        Ok(CatalogStore::put_learning(self, l).await?)
+    }
+
+    async fn put_orr_answer(&self, a: &incident_core::learning::OrrAnswer) -> PortResult<()> {
+        Ok(CatalogStore::put_orr_answer(self, a).await?)
+    }
 }
 
 impl Notifier for Bus {

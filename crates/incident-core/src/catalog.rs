@@ -43,6 +43,12 @@ pub struct Catalog {
     /// loaded with it; never part of the catalog file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub silences: Vec<Silence>,
+    /// Learnings and their ladder (`incidentctl learning`), kept beside the catalog like silences.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learnings: Vec<crate::learning::Learning>,
+    /// Services' answers to the learnings' readiness-review questions (`incidentctl orr`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orr_answers: Vec<crate::learning::OrrAnswer>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -356,6 +362,9 @@ impl Catalog {
         problems.extend(self.oncall_problems());
         if !self.silences.is_empty() {
             problems.push("silences are set with `incidentctl silence`, not in the catalog file".into());
+        }
+        if !self.learnings.is_empty() || !self.orr_answers.is_empty() {
+            problems.push("learnings and readiness answers are kept with `incidentctl learning` and `orr`, not in the catalog file".into());
         }
         let st = &self.settings;
         for (what, team) in [

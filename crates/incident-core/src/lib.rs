@@ -20,6 +20,7 @@ pub mod engagement;
 pub mod event;
 pub mod evidence;
 pub mod incident;
+pub mod learning;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod mitigation;

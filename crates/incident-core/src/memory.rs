@@ -338,10 +338,14 @@ impl CatalogSink for MemoryCatalog {
     async fn import(&self, catalog: &Catalog) -> PortResult<crate::catalog::ImportSummary> {
         let mut stored = self.0.lock().unwrap();
         let silences = std::mem::take(&mut stored.silences);
+        let learnings = std::mem::take(&mut stored.learnings);
+        let orr_answers = std::mem::take(&mut stored.orr_answers);
         let mut overrides: Vec<_> = catalog.overrides.iter().filter(|o| o.id.is_none()).cloned().collect();
         overrides.extend(stored.overrides.iter().filter(|o| o.id.is_some()).cloned());
         *stored = Catalog {
             silences,
+            learnings,
+            orr_answers,
             overrides,
             ..catalog.clone()
         };
@@ -361,6 +365,22 @@ impl CatalogSink for MemoryCatalog {
 
     async fn put_override(&self, o: &crate::oncall::Override) -> PortResult<()> {
         self.0.lock().unwrap().overrides.push(o.clone());
+        Ok(())
+    }
+
+    async fn put_learning(&self, l: &crate::learning::Learning) -> PortResult<()> {
+        let mut stored = self.0.lock().unwrap();
+        stored.learnings.retain(|kept| kept.id != l.id);
+        stored.learnings.push(l.clone());
+        Ok(())
+    }
+
+    async fn put_orr_answer(&self, a: &crate::learning::OrrAnswer) -> PortResult<()> {
+        let mut stored = self.0.lock().unwrap();
+        stored
+            .orr_answers
+            .retain(|kept| (&kept.service, &kept.learning) != (&a.service, &a.learning));
+        stored.orr_answers.push(a.clone());
         Ok(())
     }
 }

@@ -207,6 +207,10 @@ pub trait CatalogSink: Sync {
     fn put_silence(&self, silence: &crate::silence::Silence) -> impl Future<Output = PortResult<()>> + Send;
     /// Stores an on-call override added through the command API (kept across imports).
     fn put_override(&self, o: &crate::oncall::Override) -> impl Future<Output = PortResult<()>> + Send;
+    /// Stores a learning as it now stands (added, escalated, its central change closed).
+    fn put_learning(&self, l: &crate::learning::Learning) -> impl Future<Output = PortResult<()>> + Send;
+    /// Stores a service's answer to a learning's readiness-review question (the latest one counts).
+    fn put_orr_answer(&self, a: &crate::learning::OrrAnswer) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// Work other functions of the loop do on a person's behalf.

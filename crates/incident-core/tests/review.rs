@@ -12,6 +12,7 @@ use incident_core::catalog::Catalog;
 use incident_core::category::Category;
 use incident_core::coe::{Authored, Record};
 use incident_core::incident::{Incident, Scope, Status};
+use incident_core::learning::{Learning, Level, Step};
 use incident_core::record::Postmortem;
 use incident_core::review::{self, CoeState, RepeatKind, Week};
 use incident_core::severity::Severity;
@@ -21,8 +22,27 @@ use incident_core::{IncidentId, SignalKey};
 
 const WEEK: &str = "2026-W48";
 
+/// The example catalog, with one learning: renaming a flag needs a migration, taught in W40 after
+/// config-orders; the factor recurs after that.
 fn catalog() -> Catalog {
-    serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap()
+    let mut c: Catalog = serde_yaml::from_str(include_str!("../../../catalog.example.yaml")).unwrap();
+    c.learnings.push(Learning {
+        id: "learn-0c0ffee0".into(),
+        category: Category::Configuration,
+        text: "Rename a flag only with a migration".into(),
+        incidents: vec![IncidentId::for_service(
+            "orders",
+            &SignalKey::new("review", "config-orders"),
+        )],
+        steps: vec![Step {
+            level: Level::Education,
+            what: "taught at the weekly operational review".into(),
+            by: "lena".into(),
+            at: at(8, 0),
+            action: None,
+        }],
+    });
+    c
 }
 
 fn week() -> Week {
@@ -348,6 +368,20 @@ fn the_review_finds_exactly_the_planted_repeats_and_recurring_factors() {
             id("checkout", "bad-deploy-again"),
             id("checkout", "errors-w46"),
             "alarm checkout-errors again (1 earlier incident in 30 days)".to_string()
+        )]
+    );
+    // The learning taught in W40 did not hold: the next step is proposed, with where it recurred.
+    let proposed: Vec<(&str, Level, Vec<String>)> = r
+        .proposals
+        .iter()
+        .map(|p| (p.learning.as_str(), p.next, p.recurred_in.clone()))
+        .collect();
+    assert_eq!(
+        proposed,
+        [(
+            "learn-0c0ffee0",
+            Level::DistributedChange,
+            vec![id("search", "config-search"), id("reporting", "config-reporting")]
         )]
     );
     assert_eq!(r.recurring.len(), 1, "{:#?}", r.recurring);

@@ -74,6 +74,10 @@ impl Api {
         self.send("POST", "/oncall/overrides", request).await
     }
 
+    pub async fn learning(&self, command: &incident_core::learning::LearningCommand) -> Result<Reply> {
+        self.send("POST", "/learnings", command).await
+    }
+
     pub async fn import_catalog(&self, catalog: &incident_core::catalog::Catalog) -> Result<Reply> {
         self.send("PUT", "/catalog", catalog).await
     }

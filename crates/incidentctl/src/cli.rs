@@ -172,6 +172,18 @@ pub enum Command {
         #[arg(long)]
         gameday: bool,
     },
+    /// Learnings and their ladder: education, then a readiness-review question for every service,
+    /// then a central change (a long-term action item with an owner).
+    Learning {
+        #[command(subcommand)]
+        action: LearningAction,
+    },
+    /// A service's operational readiness review: the learnings' questions and its answers.
+    Orr {
+        service: String,
+        #[command(subcommand)]
+        command: Option<OrrCommand>,
+    },
     /// The weekly operational review: incidents, time figures and their trend, detection, COEs,
     /// action items, on-call load, repeats and recurring factors (`--output json`: its figures).
     Review {
@@ -238,6 +250,50 @@ pub enum Command {
         #[arg(long)]
         run_runbooks: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LearningAction {
+    /// A new learning at the education level: the factor's category, the incidents behind it and
+    /// where it was taught.
+    Add {
+        #[arg(long)]
+        category: String,
+        /// An incident behind it (repeat for each).
+        #[arg(long = "incident", required = true)]
+        incidents: Vec<String>,
+        /// Where it was taught: a tenet, the weekly meeting, a shared practice.
+        #[arg(long)]
+        shared: String,
+        text: String,
+    },
+    List,
+    Show {
+        id: String,
+    },
+    /// Up one level: to a readiness-review question (--what is the question), or to a central
+    /// change (--what is the default changed for everyone, --owner the team, --due by default 90 days).
+    Escalate {
+        id: String,
+        #[arg(long)]
+        what: String,
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        due: Option<String>,
+    },
+    /// A central change is done, with the proof.
+    Done {
+        id: String,
+        #[arg(long)]
+        validation: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrrCommand {
+    /// Answer a learning's question for this service.
+    Answer { learning: String, text: String },
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,6 +1,6 @@
 //! What each command does.
 
-use crate::cli::{CatalogCommand, Cli, Command, Output};
+use crate::cli::{CatalogCommand, Cli, Command, OrrCommand, Output};
 use crate::context::{connect, Ctx};
 use crate::gameday;
 use crate::render::{duration, emit, said, table};
@@ -136,6 +136,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             gameday,
         } => crate::changes::list(&ctx, out, &service, &since, gameday).await,
         Command::Ignored { days } => crate::noise::ignored(&ctx, out, days).await,
+        Command::Learning { action } => crate::learning::run(&ctx, out, action).await,
+        Command::Orr { service, command } => {
+            let answer = command.map(|OrrCommand::Answer { learning, text }| (learning, text));
+            crate::learning::orr(&ctx, out, service, answer).await
+        }
         Command::Review { week } => crate::review::show(&ctx, out, week.as_deref()).await,
         Command::Metrics { since, format } => crate::metrics::export(&ctx, &since, format).await,
         Command::Evidence { command } => {

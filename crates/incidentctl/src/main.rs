@@ -15,6 +15,7 @@ mod context;
 mod evidence;
 mod gameday;
 mod incident_manager;
+mod learning;
 mod metrics;
 mod noise;
 mod oncall;

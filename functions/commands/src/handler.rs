@@ -32,6 +32,7 @@ pub enum Request {
     Catalog(Box<Catalog>),
     Silence(SilenceRequest),
     Override(incident_core::oncall::OverrideCommand),
+    Learning(incident_core::learning::LearningCommand),
 }
 
 impl<S, C, N, K, F> Deps<S, C, N, K, F>
@@ -133,6 +134,43 @@ where
                     message,
                     data: json!(silence),
                 })
+            }
+            Request::Learning(command) => {
+                use incident_core::learning::{self, Decided};
+                let catalog = self.catalog.load().await?;
+                match learning::decide(&command, &catalog, caller, now)? {
+                    Decided::Learning(l) => {
+                        self.catalog.put_learning(&l).await?;
+                        tracing::info!(caller = %caller.arn, learning = %l.id, level = %l.level(), "learning stored");
+                        let message = match (&command, l.action()) {
+                            (learning::LearningCommand::Done { .. }, Some(item)) => {
+                                format!(
+                                    "{}'s central change {} is done: validated by {}",
+                                    l.id, item.id, caller.name
+                                )
+                            }
+                            (_, Some(item)) => format!(
+                                "{} is a central change: {} owns {} (long-term, due {})",
+                                l.id,
+                                item.owner,
+                                item.id,
+                                item.due.format("%Y-%m-%d")
+                            ),
+                            (_, None) => format!("{} ({}) is at {}", l.id, l.category, l.level()),
+                        };
+                        Ok(Reply {
+                            message,
+                            data: json!(l),
+                        })
+                    }
+                    Decided::Answer(a) => {
+                        self.catalog.put_orr_answer(&a).await?;
+                        Ok(Reply {
+                            message: format!("{} answered {}'s readiness question", a.service, a.learning),
+                            data: json!(a),
+                        })
+                    }
+                }
             }
             Request::Override(command) => {
                 use incident_core::oncall::{self, OverrideCommand};

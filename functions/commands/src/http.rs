@@ -24,6 +24,7 @@ pub const CUSTOMER_REPORT: &str = "POST /reports";
 pub const CATALOG_IMPORT: &str = "PUT /catalog";
 pub const SILENCES: &str = "POST /silences";
 pub const OVERRIDES: &str = "POST /oncall/overrides";
+pub const LEARNINGS: &str = "POST /learnings";
 
 fn body<T: DeserializeOwned>(request: &Request) -> Result<T, Refusal> {
     if request.is_base64_encoded {
@@ -57,6 +58,7 @@ fn parse(request: &Request) -> Result<Asked, Refusal> {
         CATALOG_IMPORT => Ok(Asked::Catalog(Box::new(body(request)?))),
         SILENCES => Ok(Asked::Silence(body(request)?)),
         OVERRIDES => Ok(Asked::Override(body(request)?)),
+        LEARNINGS => Ok(Asked::Learning(body(request)?)),
         other => Err(Refusal::NotFound(format!("no route {other}"))),
     }
 }
@@ -359,6 +361,59 @@ mod tests {
         assert!(again.to_string().contains("no such acknowledgement code"), "{again}");
         let no_code = d.sms_reply(&inbound(ana, "on it"), Utc::now()).await.unwrap_err();
         assert!(no_code.to_string().contains("carries no acknowledgement code"));
+    }
+
+    #[tokio::test]
+    async fn a_learning_is_added_escalated_answered_and_closed_as_the_verified_caller() {
+        let (d, incident) = deps();
+        let add = json!({
+            "action": "add", "category": "configuration", "text": "Rename a flag only with a migration",
+            "incidents": [incident.to_string()], "shared": "the weekly operational review"
+        });
+        let (status, body) = call(&d, request(LEARNINGS, None, Some("lena"), add.clone())).await;
+        assert_eq!(status, 200, "{body}");
+        let id = body["data"]["id"].as_str().unwrap().to_string();
+        assert_eq!(body["data"]["steps"][0]["by"], "lena");
+        assert_eq!(
+            call(&d, request(LEARNINGS, None, Some("lena"), add)).await.0,
+            409,
+            "added once"
+        );
+        let answer =
+            json!({ "action": "answer", "service": "checkout", "learning": id, "text": "Yes, the pipeline checks it" });
+        assert_eq!(
+            call(&d, request(LEARNINGS, None, Some("ana"), answer.clone())).await.0,
+            409,
+            "no question yet"
+        );
+        let ask = json!({ "action": "escalate", "id": id, "what": "Does every flag rename ship with a migration?" });
+        assert_eq!(call(&d, request(LEARNINGS, None, Some("lena"), ask)).await.0, 200);
+        let (status, body) = call(&d, request(LEARNINGS, None, Some("ana"), answer)).await;
+        assert_eq!((status, body["data"]["by"].as_str()), (200, Some("ana")), "{body}");
+        let central =
+            json!({ "action": "escalate", "id": id, "what": "The platform renames flags", "owner": "platform-oncall" });
+        let (status, body) = call(&d, request(LEARNINGS, None, Some("lena"), central)).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("platform-oncall owns"),
+            "{body}"
+        );
+        let done =
+            json!({ "action": "done", "id": id, "validation": "the rename API refuses a rename without a migration" });
+        assert_eq!(call(&d, request(LEARNINGS, None, Some("lena"), done)).await.0, 200);
+        let stored = d.catalog.0.lock().unwrap().clone();
+        assert_eq!(stored.learnings.len(), 1);
+        assert!(stored.learnings[0].action().unwrap().done.is_some());
+        assert_eq!(
+            incident_core::learning::orr(&stored, "checkout")[0]
+                .answer
+                .as_ref()
+                .unwrap()
+                .by,
+            "ana"
+        );
+        let unknown = json!({ "action": "list" });
+        assert_eq!(call(&d, request(LEARNINGS, None, Some("ana"), unknown)).await.0, 400);
     }
 
     #[tokio::test]

@@ -293,6 +293,20 @@ pub fn render(r: &Report) -> String {
             e(&rep.what)
         )
     }));
+    out.push_str("<h2>Learnings to take a level further</h2>");
+    out.push_str(&list(&r.proposals, "None: no learning's factor recurred after its last step.", |p| {
+        format!(
+            "{} ({}, at {} since {}): “{}” — the factor recurred in {}; propose <b>{}</b> (<code>incidentctl learning escalate {}</code>)",
+            e(&p.learning),
+            p.category,
+            p.level,
+            p.since.format("%Y-%m-%d"),
+            e(&p.text),
+            e(&p.recurred_in.join(", ")),
+            p.next,
+            e(&p.learning)
+        )
+    }));
     if !r.unreadable.is_empty() {
         out.push_str(
             "<h2>Left out</h2><p class=\"warn\">These incidents could not be read, so no figure counts them:</p>",

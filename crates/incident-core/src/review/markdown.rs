@@ -195,6 +195,24 @@ pub fn render(r: &Report) -> String {
         ));
     }
 
+    out.push_str("\n## Learnings to take a level further\n\n");
+    if r.proposals.is_empty() {
+        out.push_str("None: no learning's factor recurred after its last step.\n");
+    }
+    for p in &r.proposals {
+        out.push_str(&format!(
+            "- {} ({}, at {} since {}): \"{}\" — the factor recurred in {}; propose **{}** (incidentctl learning escalate {})\n",
+            md(&p.learning),
+            p.category,
+            p.level,
+            p.since.format("%Y-%m-%d"),
+            md(&p.text),
+            md(&p.recurred_in.join(", ")),
+            p.next,
+            md(&p.learning)
+        ));
+    }
+
     if !r.unreadable.is_empty() {
         out.push_str("\n## Left out\n\nThese incidents could not be read, so no figure counts them:\n\n");
         for u in &r.unreadable {

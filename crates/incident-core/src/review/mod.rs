@@ -166,6 +166,8 @@ pub struct Report {
     pub oncall: Vec<crate::oncall::Load>,
     pub repeats: Vec<Repeat>,
     pub recurring: Vec<Recurring>,
+    /// Learnings whose factor recurred after their last step: the next step is proposed.
+    pub proposals: Vec<Proposal>,
     /// Incidents whose records could not be read, with why: the figures leave them out.
     pub unreadable: Vec<String>,
 }
@@ -304,6 +306,18 @@ pub struct Repeat {
     pub what: String,
 }
 
+/// A learning to take a level further: its factor recurred after its last step.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Proposal {
+    pub learning: String,
+    pub category: Category,
+    pub text: String,
+    pub level: crate::learning::Level,
+    pub next: crate::learning::Level,
+    pub since: DateTime<Utc>,
+    pub recurred_in: Vec<String>,
+}
+
 /// A factor category seen in several incidents, or across teams, within the recurrence window.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Recurring {
@@ -358,10 +372,11 @@ pub fn compute(records: &[Record], catalog: &Catalog, week: Week, now: DateTime<
         times: times(&records, week),
         detection: detection(&real),
         coes: coes(&all, week, now),
-        actions: actions(&all, week),
+        actions: actions(&all, catalog, week),
         oncall: crate::oncall::load(catalog, &week_incidents, week.start()),
         repeats: repeats(&records, &real),
         recurring: recurring(&records, catalog, week),
+        proposals: proposals(&records, catalog, week),
         unreadable: Vec::new(),
     }
 }
@@ -513,9 +528,15 @@ fn coes(records: &[&Record], week: Week, now: DateTime<Utc>) -> Vec<CoeLine> {
     out
 }
 
-fn actions(records: &[&Record], week: Week) -> ActionFigures {
+fn actions(records: &[&Record], catalog: &Catalog, week: Week) -> ActionFigures {
     let end = week.end();
-    let items = || records.iter().flat_map(|r| r.actions.iter());
+    // The incidents' items, and the central changes of learnings.
+    let items = || {
+        records
+            .iter()
+            .flat_map(|r| r.actions.iter())
+            .chain(catalog.learnings.iter().filter_map(|l| l.action()))
+    };
     let mut overdue: Vec<ActionLine> = items()
         .filter(|a| a.done.is_none() && a.due < end)
         .map(|a| ActionLine {
@@ -717,6 +738,38 @@ pub fn headline(r: &Report) -> String {
         count(r.incidents.len() - r.exercises, "incident"),
         count(r.exercises, "exercise")
     )
+}
+
+fn proposals(records: &[&Record], catalog: &Catalog, week: Week) -> Vec<Proposal> {
+    catalog
+        .learnings
+        .iter()
+        .filter_map(|l| {
+            let next = l.level().next()?;
+            let since = l.since()?;
+            let recurred_in: Vec<String> = records
+                .iter()
+                .filter(|r| {
+                    let i = &r.incident;
+                    !i.exercise
+                        && i.detected_at > since
+                        && i.detected_at < week.end()
+                        && !l.incidents.contains(&i.id)
+                        && factors(r).contains_key(&l.category)
+                })
+                .map(|r| r.incident.id.to_string())
+                .collect();
+            (!recurred_in.is_empty()).then(|| Proposal {
+                learning: l.id.clone(),
+                category: l.category,
+                text: l.text.clone(),
+                level: l.level(),
+                next,
+                since,
+                recurred_in,
+            })
+        })
+        .collect()
 }
 
 /// A duration for people: `45s`, `12m`, `3h 05m`, `2d 4h`.
