@@ -509,6 +509,24 @@ async fn a_learning_climbs_its_ladder_through_the_command_api_and_every_service_
         .find(|l| l["learning"] == id.as_str())
         .expect("the question is on orders' checklist");
     assert_eq!(mine["answer"]["by"], "ana");
+    // Decided from what it was then, a change lands only over that version: a second decision made
+    // from the same read (two people escalating at once) is refused by the table, as is a second add.
+    let catalog = incident_aws::catalog_store::CatalogStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.config),
+        stack.outputs["CatalogTableName"].clone(),
+    );
+    let stored = catalog.load().await?;
+    let now = stored.learnings.iter().find(|l| l.id == id).expect("stored").clone();
+    assert_eq!(now.version, 2);
+    assert!(!catalog.put_learning(&now).await?, "a change decided from a stale read");
+    let first = incident_core::learning::Learning {
+        version: 1,
+        ..now.clone()
+    };
+    assert!(
+        !catalog.put_learning(&first).await?,
+        "a second add of the same learning"
+    );
     // The file's next import leaves it: it came through the command API.
     setup().await?;
     let listed = rita.incidentctl(&["learning", "list"])?;

@@ -134,7 +134,12 @@ fn the_operations_dashboard_charts_every_metric_the_functions_emit() {
     let body = body
         .replace("${AWS::Region}", "us-east-1")
         .replace("${PostmortemBucket}", "bucket");
-    assert!(!body.contains("${"), "an unresolved substitution: {body}");
+    // `${!…}` is how a !Sub writes a literal `${…}` (the dashboard's own label variables).
+    assert!(
+        !body.replace("${!", "").contains("${"),
+        "an unresolved substitution: {body}"
+    );
+    let body = body.replace("${!", "${");
     let dashboard: serde_json::Value = serde_json::from_str(&body).expect("the dashboard body is JSON");
     let widgets = dashboard["widgets"].as_array().expect("widgets");
     let charted = serde_json::to_string(widgets).unwrap();

@@ -81,14 +81,17 @@ impl CatalogStore {
                 catalog
                     .silences
                     .push(from_item::<Entry<Silence>>("silence", item)?.value);
-            } else if sk.starts_with(LEARNING_PREFIX) {
-                catalog
-                    .learnings
-                    .push(from_item::<Entry<Learning>>("learning", item)?.value);
-            } else if sk.starts_with(ORR_PREFIX) {
-                catalog
-                    .orr_answers
-                    .push(from_item::<Entry<OrrAnswer>>("readiness answer", item)?.value);
+            } else if sk.starts_with(LEARNING_PREFIX) || sk.starts_with(ORR_PREFIX) {
+                // Kept for good, so possibly written by an older version: one that cannot be read
+                // is left out (and logged) rather than keeping the catalog, and paging, from loading.
+                let read = match sk.starts_with(LEARNING_PREFIX) {
+                    true => from_item::<Entry<Learning>>("learning", item).map(|e| catalog.learnings.push(e.value)),
+                    false => from_item::<Entry<OrrAnswer>>("readiness answer", item)
+                        .map(|e| catalog.orr_answers.push(e.value)),
+                };
+                if let Err(e) = read {
+                    tracing::warn!(sk = %sk, error = %e, "left out of the catalog: unreadable");
+                }
             }
         }
         Ok(catalog)
@@ -97,33 +100,43 @@ impl CatalogStore {
     /// Stores a silence (a new one, or one lifted early), kept until a day after it ends.
     pub async fn put_silence(&self, silence: &Silence) -> Result<(), AwsError> {
         let sk = format!("{SILENCE_PREFIX}{}", silence.id);
-        self.put_entry(sk, silence, Some(silence.until)).await
+        self.put_entry(sk, silence, Some(silence.until), None).await.map(|_| ())
     }
 
     /// Stores an override added through the command API, kept until a day after it ends.
     pub async fn put_override(&self, o: &Override) -> Result<(), AwsError> {
         let sk = format!("{API_OVERRIDE_PREFIX}{}", o.id.as_deref().unwrap_or_default());
-        self.put_entry(sk, o, Some(o.to)).await
+        self.put_entry(sk, o, Some(o.to), None).await.map(|_| ())
     }
 
-    /// Stores a learning as it now stands, for good.
-    pub async fn put_learning(&self, l: &Learning) -> Result<(), AwsError> {
-        self.put_entry(format!("{LEARNING_PREFIX}{}", l.id), l, None).await
+    /// Stores a learning as it now stands, for good, only over the version it was decided from
+    /// (none, for a new one): `false` when someone changed it meanwhile.
+    pub async fn put_learning(&self, l: &Learning) -> Result<bool, AwsError> {
+        let before = l.version.saturating_sub(1);
+        let condition = match before {
+            0 => ("attribute_not_exists(sk)", None),
+            n => ("version = :v", Some(AttributeValue::N(n.to_string()))),
+        };
+        self.put_entry(format!("{LEARNING_PREFIX}{}", l.id), l, None, Some(condition))
+            .await
     }
 
     /// Stores a service's latest answer to a learning's question, for good.
     pub async fn put_orr_answer(&self, a: &OrrAnswer) -> Result<(), AwsError> {
-        self.put_entry(format!("{ORR_PREFIX}{}#{}", a.service, a.learning), a, None)
+        self.put_entry(format!("{ORR_PREFIX}{}#{}", a.service, a.learning), a, None, None)
             .await
+            .map(|_| ())
     }
 
-    /// One item beside the catalog; with `until`, DynamoDB's TTL removes it a day after then.
+    /// One item beside the catalog; with `until`, DynamoDB's TTL removes it a day after then; with
+    /// a condition (and its `:v`), only if it holds (`Ok(false)` when it does not).
     async fn put_entry<T: Serialize>(
         &self,
         sk: String,
         value: &T,
         until: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<(), AwsError> {
+        condition: Option<(&str, Option<AttributeValue>)>,
+    ) -> Result<bool, AwsError> {
         #[derive(Serialize)]
         struct Kept<'a, T> {
             #[serde(flatten)]
@@ -139,14 +152,14 @@ impl CatalogStore {
             },
             ttl: until.map(|u| (u + chrono::TimeDelta::days(1)).timestamp()),
         })?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("PutItem", e))?;
-        Ok(())
+        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        if let Some((expression, value)) = condition {
+            put = put.condition_expression(expression);
+            if let Some(v) = value {
+                put = put.expression_attribute_values(":v", v);
+            }
+        }
+        crate::store::conditional("PutItem", put.send().await)
     }
 
     async fn items(&self) -> Result<Vec<Item>, AwsError> {

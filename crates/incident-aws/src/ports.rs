@@ -95,7 +95,7 @@ impl CatalogSink for CatalogStore {
         Ok(CatalogStore::put_override(self, o).await?)
     }
 
-    async fn put_learning(&self, l: &incident_core::learning::Learning) -> PortResult<()> {
+    async fn put_learning(&self, l: &incident_core::learning::Learning) -> PortResult<bool> {
         Ok(CatalogStore::put_learning(self, l).await?)
     }
 

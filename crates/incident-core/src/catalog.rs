@@ -321,6 +321,17 @@ pub struct ServiceMatch {
 
 impl Catalog {
     /// Checks what YAML cannot: references between entries, tiers, duplicate names.
+    /// The catalog as a file that imports again: without what the command API keeps beside it
+    /// (silences, learnings, readiness answers; overrides it added stay, marked with their id).
+    pub fn as_file(&self) -> Catalog {
+        Catalog {
+            silences: Vec::new(),
+            learnings: Vec::new(),
+            orr_answers: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     pub fn validate(&self) -> Result<(), CatalogError> {
         let mut problems = Vec::new();
         let mut seen = std::collections::BTreeSet::new();

@@ -54,6 +54,9 @@ pub struct Step {
     /// change: the default changed for everyone.
     pub what: String,
     pub by: String,
+    /// The verified identity behind `by`.
+    #[serde(default)]
+    pub by_arn: String,
     pub at: DateTime<Utc>,
     /// A central change's long-term action item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,6 +72,9 @@ pub struct Learning {
     pub incidents: Vec<IncidentId>,
     /// Oldest first; the last is the level it stands at.
     pub steps: Vec<Step>,
+    /// Counts its changes: one is stored only over the version it was decided from.
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl Learning {
@@ -102,6 +108,8 @@ pub struct OrrAnswer {
     pub learning: String,
     pub text: String,
     pub by: String,
+    #[serde(default)]
+    pub by_arn: String,
     pub at: DateTime<Utc>,
 }
 
@@ -180,6 +188,7 @@ pub fn decide(
         level,
         what,
         by: caller.name.clone(),
+        by_arn: caller.arn.clone(),
         at: now,
         action,
     };
@@ -213,6 +222,7 @@ pub fn decide(
                 text,
                 incidents,
                 steps: vec![step(Level::Education, shared, None)],
+                version: 1,
             }))
         }
         LearningCommand::Escalate { id, what, owner, due } => {
@@ -231,9 +241,15 @@ pub fn decide(
                         .map_err(|e| Refusal::Invalid(e.to_string()))?;
                     Some(item)
                 }
+                _ if owner.is_some() || due.is_some() => {
+                    return Err(Refusal::Invalid(format!(
+                        "--owner and --due belong to a central change; {id} goes to {next} next"
+                    )))
+                }
                 _ => None,
             };
             l.steps.push(step(next, what, action));
+            l.version += 1;
             Ok(Decided::Learning(l))
         }
         LearningCommand::Done { id, validation } => {
@@ -245,6 +261,7 @@ pub fn decide(
                 .ok_or_else(|| Refusal::Refused(format!("{id} has no central change to close")))?;
             item.close(validation, &caller.name, now)
                 .map_err(|e| Refusal::Refused(e.to_string()))?;
+            l.version += 1;
             Ok(Decided::Learning(l))
         }
         LearningCommand::Answer {
@@ -270,6 +287,7 @@ pub fn decide(
                 learning: id.clone(),
                 text: required(text, "an answer")?,
                 by: caller.name.clone(),
+                by_arn: caller.arn.clone(),
                 at: now,
             }))
         }
@@ -407,6 +425,39 @@ mod tests {
     }
 
     #[test]
+    fn the_catalog_as_a_file_leaves_out_what_the_command_api_keeps_and_imports_again() {
+        let mut c = catalog();
+        c.learnings.push(add(&c));
+        assert!(c.validate().is_err(), "a file may not carry learnings");
+        let file = serde_yaml::to_string(&c.as_file()).unwrap();
+        let again: Catalog = serde_yaml::from_str(&file).unwrap();
+        assert_eq!(again.validate(), Ok(()));
+        assert!(again.learnings.is_empty());
+    }
+
+    #[test]
+    fn an_owner_or_a_due_date_belongs_to_a_central_change_only() {
+        let mut c = catalog();
+        let l = add(&c);
+        c.learnings.push(l.clone());
+        let early = decide(
+            &LearningCommand::Escalate {
+                id: l.id.clone(),
+                what: "Does every flag rename ship with a migration?".into(),
+                owner: Some("payments".into()),
+                due: None,
+            },
+            &c,
+            &caller(),
+            Utc::now(),
+        );
+        assert!(
+            matches!(early, Err(Refusal::Invalid(ref why)) if why.contains("goes to distributed change next")),
+            "{early:?}"
+        );
+    }
+
+    #[test]
     fn every_service_answers_the_questions_and_its_checklist_shows_what_is_unanswered() {
         let mut c = catalog();
         let mut l = add(&c);
@@ -431,6 +482,7 @@ mod tests {
             level: Level::DistributedChange,
             what: "Does every flag rename ship with a migration?".into(),
             by: "lena".into(),
+            by_arn: String::new(),
             at: Utc::now(),
             action: None,
         });

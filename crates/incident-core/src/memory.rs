@@ -368,11 +368,19 @@ impl CatalogSink for MemoryCatalog {
         Ok(())
     }
 
-    async fn put_learning(&self, l: &crate::learning::Learning) -> PortResult<()> {
+    async fn put_learning(&self, l: &crate::learning::Learning) -> PortResult<bool> {
         let mut stored = self.0.lock().unwrap();
+        let before = stored
+            .learnings
+            .iter()
+            .find(|kept| kept.id == l.id)
+            .map(|kept| kept.version);
+        if before.unwrap_or(0) + 1 != l.version {
+            return Ok(false);
+        }
         stored.learnings.retain(|kept| kept.id != l.id);
         stored.learnings.push(l.clone());
-        Ok(())
+        Ok(true)
     }
 
     async fn put_orr_answer(&self, a: &crate::learning::OrrAnswer) -> PortResult<()> {

@@ -173,8 +173,9 @@ where
     })
 }
 
-/// The records of the incidents detected on `days` (`YYYY-MM-DD`), and a line for each that could
-/// not be read, with why: one unreadable record leaves the others to be read.
+/// The records of the incidents detected on `days` (`YYYY-MM-DD`), and a line for each whose
+/// stored data could not be read, with why: one unreadable record leaves the others to be read. A
+/// failure worth retrying (throttling, the network) fails the whole read, to be retried.
 pub async fn records_of_days<S>(
     store: &S,
     catalog: &Catalog,
@@ -189,6 +190,7 @@ where
         let id = incident.id.clone();
         match record_of(store, catalog, incident).await {
             Ok(r) => records.push(r),
+            Err(e @ PortError::Transient(_)) => return Err(e),
             Err(e) => unreadable.push(format!("{id}: {}", crate::text::line(&e.to_string(), 200))),
         }
     }
@@ -207,8 +209,9 @@ pub trait CatalogSink: Sync {
     fn put_silence(&self, silence: &crate::silence::Silence) -> impl Future<Output = PortResult<()>> + Send;
     /// Stores an on-call override added through the command API (kept across imports).
     fn put_override(&self, o: &crate::oncall::Override) -> impl Future<Output = PortResult<()>> + Send;
-    /// Stores a learning as it now stands (added, escalated, its central change closed).
-    fn put_learning(&self, l: &crate::learning::Learning) -> impl Future<Output = PortResult<()>> + Send;
+    /// Stores a learning as it now stands (added, escalated, its central change closed), only over
+    /// the version before it (none, for a new one); `false` when someone changed it meanwhile.
+    fn put_learning(&self, l: &crate::learning::Learning) -> impl Future<Output = PortResult<bool>> + Send;
     /// Stores a service's answer to a learning's readiness-review question (the latest one counts).
     fn put_orr_answer(&self, a: &crate::learning::OrrAnswer) -> impl Future<Output = PortResult<()>> + Send;
 }

@@ -38,9 +38,11 @@ fn catalog() -> Catalog {
             level: Level::Education,
             what: "taught at the weekly operational review".into(),
             by: "lena".into(),
+            by_arn: "arn:aws:iam::000000000000:user/lena".into(),
             at: at(8, 0),
             action: None,
         }],
+        version: 1,
     });
     c
 }

@@ -197,8 +197,9 @@ pub enum Command {
         /// How far back: 24h, 30d.
         #[arg(long, default_value = "30d", value_name = "DURATION")]
         since: String,
-        #[arg(long, value_enum, default_value = "csv")]
-        format: crate::metrics::Format,
+        /// csv (the default) or json (also what `--output json` gives).
+        #[arg(long, value_enum)]
+        format: Option<crate::metrics::Format>,
     },
     /// Signals recorded that opened no incident, with why: muted, suppressed, silenced, no incident to
     /// recover, no data.

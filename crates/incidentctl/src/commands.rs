@@ -142,7 +142,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             crate::learning::orr(&ctx, out, service, answer).await
         }
         Command::Review { week } => crate::review::show(&ctx, out, week.as_deref()).await,
-        Command::Metrics { since, format } => crate::metrics::export(&ctx, &since, format).await,
+        Command::Metrics { since, format } => {
+            let format = format.unwrap_or(match out {
+                Output::Json => crate::metrics::Format::Json,
+                Output::Table => crate::metrics::Format::Csv,
+            });
+            crate::metrics::export(&ctx, &since, format).await
+        }
         Command::Evidence { command } => {
             let id = ctx.resolve(crate::evidence::incident_of(&command)).await?;
             crate::evidence::run(&ctx, out, &id, command).await
@@ -184,11 +190,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Catalog {
             command: CatalogCommand::Show,
         } => {
-            // The catalog file as it can be imported again: silences are listed by `silence list`.
-            let catalog = Catalog {
-                silences: Vec::new(),
-                ..ctx.catalog.load().await?
-            };
+            // The catalog file as it can be imported again: silences are listed by `silence list`,
+            // learnings by `learning list`.
+            let catalog = ctx.catalog.load().await?.as_file();
             emit(out, &catalog, |c| serde_yaml::to_string(c).unwrap_or_default())
         }
         Command::Import { .. } => unreachable!("an import is answered before connecting to the stack"),

@@ -140,7 +140,13 @@ where
                 let catalog = self.catalog.load().await?;
                 match learning::decide(&command, &catalog, caller, now)? {
                     Decided::Learning(l) => {
-                        self.catalog.put_learning(&l).await?;
+                        if !self.catalog.put_learning(&l).await? {
+                            return Err(Refusal::Refused(format!(
+                                "{} changed while this was decided: look again (incidentctl learning show {})",
+                                l.id, l.id
+                            ))
+                            .into());
+                        }
                         tracing::info!(caller = %caller.arn, learning = %l.id, level = %l.level(), "learning stored");
                         let message = match (&command, l.action()) {
                             (learning::LearningCommand::Done { .. }, Some(item)) => {

@@ -1,6 +1,10 @@
 //! review: writes the weekly operational review (Markdown, HTML with its charts, and the figures as
 //! JSON) to the postmortem bucket and publishes `Review Ready`, on a weekly schedule.
 
+// The handler's future (every record of half a year read in turn) nests deeper than the default
+// limit lets the compiler lay out.
+#![recursion_limit = "256"]
+
 mod handler;
 
 use incident_aws::env_var;

@@ -3,7 +3,7 @@
 
 use super::FIGURES;
 use crate::incident::{Incident, Status};
-use crate::signal::Signal;
+use crate::signal::{Health, Signal};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -19,7 +19,8 @@ pub struct Row {
     pub exercise: bool,
     pub customer_facing: bool,
     pub customer_detected: bool,
-    /// The source of the earliest signal: alarm, canary, customer_report, aws_health, deployment.
+    /// The source of the earliest impairing signal (the COE's rule): alarm, canary,
+    /// customer_report, aws_health, deployment.
     pub detection_source: Option<String>,
     pub impact_started_at: DateTime<Utc>,
     pub detected_at: DateTime<Utc>,
@@ -36,12 +37,12 @@ pub struct Row {
     pub pages: usize,
 }
 
-/// The rows of `incidents` (each with its signals), oldest first; merged incidents are part of
-/// the one they merged into and have none.
+/// The rows of `incidents` (each with its signals), oldest first. A merged incident, or one linked
+/// into a multi-service event, is part of that one (as in the review) and has no row.
 pub fn rows(incidents: &[(Incident, Vec<Signal>)]) -> Vec<Row> {
     let mut out: Vec<Row> = incidents
         .iter()
-        .filter(|(i, _)| i.status != Status::Merged)
+        .filter(|(i, _)| i.status != Status::Merged && i.parent.is_none())
         .map(|(i, signals)| {
             let time = |name: &str| {
                 FIGURES
@@ -50,12 +51,16 @@ pub fn rows(incidents: &[(Incident, Vec<Signal>)]) -> Vec<Row> {
                     .and_then(|f| (f.2)(i))
                     .map(|s| s.max(0))
             };
-            let source = signals.iter().min_by_key(|s| s.at).map(|s| {
-                serde_json::to_value(s.source)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            });
+            let source = signals
+                .iter()
+                .filter(|s| s.health == Health::Impaired)
+                .min_by_key(|s| s.at)
+                .map(|s| {
+                    serde_json::to_value(s.source)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                });
             Row {
                 incident: i.id.to_string(),
                 title: i.title.clone(),
@@ -173,7 +178,7 @@ pub fn csv(rows: &[Row]) -> String {
 mod tests {
     use super::*;
     use crate::incident::Scope;
-    use crate::signal::{Health, SignalSource};
+    use crate::signal::SignalSource;
     use crate::{IncidentId, SignalKey};
 
     fn incident(title: &str) -> Incident {

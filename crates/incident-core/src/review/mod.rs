@@ -328,7 +328,8 @@ pub struct Recurring {
 
 /// The figures of the week `week` from `records` (the incidents detected in the days
 /// [`Week::days_to_read`] names), as of `now`. An incident merged into another, or linked into a
-/// multi-service event, counts as part of that one: only its action items and its COE are its own.
+/// multi-service event, counts as part of that one; a linked incident's own COE, action items,
+/// factors and pages still count.
 pub fn compute(records: &[Record], catalog: &Catalog, week: Week, now: DateTime<Utc>) -> Report {
     let mut all: Vec<&Record> = records.iter().filter(|r| !r.incident.exercise).collect();
     all.sort_by(|a, b| (a.incident.detected_at, &a.incident.id).cmp(&(b.incident.detected_at, &b.incident.id)));
@@ -358,7 +359,17 @@ pub fn compute(records: &[Record], catalog: &Catalog, week: Week, now: DateTime<
         }
         *by_team.entry(team_of(i)).or_insert(0) += 1;
     }
-    let week_incidents: Vec<Incident> = real.iter().map(|r| r.incident.clone()).collect();
+    // Real incidents, those linked into a multi-service event included (not merged ones).
+    let linked: Vec<&Record> = all
+        .iter()
+        .copied()
+        .filter(|r| r.incident.status != Status::Merged)
+        .collect();
+    let week_incidents: Vec<Incident> = linked
+        .iter()
+        .filter(|r| week.contains(r.incident.detected_at))
+        .map(|r| r.incident.clone())
+        .collect();
     Report {
         week: week.to_string(),
         from: week.start(),
@@ -375,8 +386,8 @@ pub fn compute(records: &[Record], catalog: &Catalog, week: Week, now: DateTime<
         actions: actions(&all, catalog, week),
         oncall: crate::oncall::load(catalog, &week_incidents, week.start()),
         repeats: repeats(&records, &real),
-        recurring: recurring(&records, catalog, week),
-        proposals: proposals(&records, catalog, week),
+        recurring: recurring(&linked, catalog, week),
+        proposals: proposals(&linked, catalog, week),
         unreadable: Vec::new(),
     }
 }
