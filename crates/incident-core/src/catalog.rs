@@ -74,8 +74,67 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident_channel: Option<crate::chat::ChatChannel>,
     /// How the weekly review finds recurring contributing factors.
-    #[serde(default, skip_serializing_if = "crate::review::ReviewSettings::is_default")]
-    pub review: crate::review::ReviewSettings,
+    #[serde(default, skip_serializing_if = "ReviewSettings::is_default")]
+    pub review: ReviewSettings,
+}
+
+/// How the review finds recurring factors (`settings.review` in the catalog).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSettings {
+    /// The window, ending with the reviewed week, in which factors of a category are counted.
+    #[serde(default = "default_recurrence_days")]
+    pub recurrence_days: u32,
+    /// Incidents with factors of one category that make it recurring (factors across two teams or
+    /// more always do).
+    #[serde(default = "default_recurrence_incidents")]
+    pub recurrence_incidents: usize,
+}
+
+fn default_recurrence_days() -> u32 {
+    90
+}
+
+fn default_recurrence_incidents() -> usize {
+    3
+}
+
+impl ReviewSettings {
+    /// How far before its week the review reads incidents: the trend, repeats, and earlier COEs
+    /// whose factors may recur (the recurrence window fits in it).
+    pub const LOOKBACK_DAYS: i64 = 182;
+
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// What the catalog's validation refuses: a window the review does not read, a count of one.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !(1..=Self::LOOKBACK_DAYS as u32).contains(&self.recurrence_days) {
+            out.push(format!(
+                "recurrence_days {} is not 1–{}",
+                self.recurrence_days,
+                Self::LOOKBACK_DAYS
+            ));
+        }
+        if self.recurrence_incidents < 2 {
+            out.push(format!(
+                "recurrence_incidents {} is not 2 or more",
+                self.recurrence_incidents
+            ));
+        }
+        out
+    }
+}
+
+impl Default for ReviewSettings {
+    fn default() -> Self {
+        Self {
+            recurrence_days: default_recurrence_days(),
+            recurrence_incidents: default_recurrence_incidents(),
+        }
+    }
 }
 
 fn default_service_tag() -> String {
@@ -99,7 +158,7 @@ impl Default for Settings {
             service_tag: default_service_tag(),
             ack_minutes: default_ack_minutes(),
             incident_channel: None,
-            review: crate::review::ReviewSettings::default(),
+            review: ReviewSettings::default(),
         }
     }
 }

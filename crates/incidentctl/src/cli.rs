@@ -199,7 +199,7 @@ pub enum Command {
         since: String,
         /// csv (the default) or json (also what `--output json` gives).
         #[arg(long, value_enum)]
-        format: Option<crate::metrics::Format>,
+        format: Option<MetricsFormat>,
     },
     /// Signals recorded that opened no incident, with why: muted, suppressed, silenced, no incident to
     /// recover, no data.
@@ -251,6 +251,13 @@ pub enum Command {
         #[arg(long)]
         run_runbooks: bool,
     },
+}
+
+/// How `incidentctl metrics` writes its rows.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum MetricsFormat {
+    Csv,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]

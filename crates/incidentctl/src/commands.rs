@@ -1,6 +1,6 @@
 //! What each command does.
 
-use crate::cli::{CatalogCommand, Cli, Command, OrrCommand, Output};
+use crate::cli::{CatalogCommand, Cli, Command, MetricsFormat, OrrCommand, Output};
 use crate::context::{connect, Ctx};
 use crate::gameday;
 use crate::render::{duration, emit, said, table};
@@ -144,8 +144,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Review { week } => crate::review::show(&ctx, out, week.as_deref()).await,
         Command::Metrics { since, format } => {
             let format = format.unwrap_or(match out {
-                Output::Json => crate::metrics::Format::Json,
-                Output::Table => crate::metrics::Format::Csv,
+                Output::Json => MetricsFormat::Json,
+                Output::Table => MetricsFormat::Csv,
             });
             crate::metrics::export(&ctx, &since, format).await
         }

@@ -1,16 +1,11 @@
 //! `incidentctl metrics`: one row per incident detected in a window, as CSV or JSON, computed by
 //! the core from the incidents and their signals.
 
+use crate::cli::MetricsFormat as Format;
 use crate::context::Ctx;
 use anyhow::Result;
 use incident_core::ports::{signals_with_members, Postmortems};
 use incident_core::review::metrics;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum Format {
-    Csv,
-    Json,
-}
 
 pub async fn export(ctx: &Ctx, since: &str, format: Format) -> Result<()> {
     let (from, days) = crate::noise::window(since)?;

@@ -23,7 +23,7 @@ pub const TREND_WEEKS: i64 = 12;
 pub const REPEAT_DAYS: i64 = 30;
 /// How far before its week the review reads incidents: the trend, repeats, and earlier COEs whose
 /// factors may recur.
-pub const LOOKBACK_DAYS: i64 = 182;
+pub const LOOKBACK_DAYS: i64 = crate::catalog::ReviewSettings::LOOKBACK_DAYS;
 
 /// An ISO week, `2026-W48`: Monday 00:00 UTC to the next Monday.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -90,60 +90,6 @@ impl fmt::Display for Week {
 /// Where a review's documents are kept in the postmortem bucket.
 pub fn report_key(week: Week, extension: &str) -> String {
     format!("reviews/{week}/review.{extension}")
-}
-
-/// How the review finds recurring factors (`settings.review` in the catalog).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReviewSettings {
-    /// The window, ending with the reviewed week, in which factors of a category are counted.
-    #[serde(default = "default_recurrence_days")]
-    pub recurrence_days: u32,
-    /// Incidents with factors of one category that make it recurring (factors across two teams or
-    /// more always do).
-    #[serde(default = "default_recurrence_incidents")]
-    pub recurrence_incidents: usize,
-}
-
-fn default_recurrence_days() -> u32 {
-    90
-}
-
-fn default_recurrence_incidents() -> usize {
-    3
-}
-
-impl ReviewSettings {
-    pub fn is_default(&self) -> bool {
-        *self == Self::default()
-    }
-
-    /// What the catalog's validation refuses: a window the review does not read, a count of one.
-    pub fn problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if !(1..=LOOKBACK_DAYS as u32).contains(&self.recurrence_days) {
-            out.push(format!(
-                "recurrence_days {} is not 1–{LOOKBACK_DAYS}",
-                self.recurrence_days
-            ));
-        }
-        if self.recurrence_incidents < 2 {
-            out.push(format!(
-                "recurrence_incidents {} is not 2 or more",
-                self.recurrence_incidents
-            ));
-        }
-        out
-    }
-}
-
-impl Default for ReviewSettings {
-    fn default() -> Self {
-        Self {
-            recurrence_days: default_recurrence_days(),
-            recurrence_incidents: default_recurrence_incidents(),
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
