@@ -173,10 +173,27 @@ where
     })
 }
 
-/// The records of the incidents detected on `days` (`YYYY-MM-DD`), and a line for each whose
-/// stored data could not be read, with why: one unreadable record leaves the others to be read. A
-/// failure worth retrying (throttling, the network) fails the whole read, to be retried.
-pub async fn records_of_days<S>(
+/// The weekly review of `week` as of `now`, from the records of the days it reads. A record whose
+/// stored data cannot be read is left out and named in the report (`unreadable`), so one bad record
+/// leaves the others; a failure worth retrying (throttling, the network) fails the whole review.
+pub async fn review_of<S, C>(
+    store: &S,
+    catalog: &C,
+    week: crate::review::Week,
+    now: chrono::DateTime<chrono::Utc>,
+) -> PortResult<crate::review::Report>
+where
+    S: IncidentStore + Postmortems,
+    C: CatalogSource,
+{
+    let catalog = catalog.load().await?;
+    let (records, unreadable) = records_of_days(store, &catalog, &week.days_to_read()).await?;
+    let mut report = crate::review::compute(&records, &catalog, week, now);
+    report.unreadable = unreadable;
+    Ok(report)
+}
+
+async fn records_of_days<S>(
     store: &S,
     catalog: &Catalog,
     days: &[String],

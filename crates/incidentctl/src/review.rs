@@ -7,7 +7,7 @@ use crate::context::Ctx;
 use crate::render::emit;
 use anyhow::Result;
 use chrono::Utc;
-use incident_core::ports::{records_of_days, EvidenceStore};
+use incident_core::ports::{review_of, EvidenceStore};
 use incident_core::review::{self, Week};
 
 pub async fn show(ctx: &Ctx, out: Output, week: Option<&str>) -> Result<()> {
@@ -28,10 +28,7 @@ pub async fn show(ctx: &Ctx, out: Output, week: Option<&str>) -> Result<()> {
         }
         return Ok(());
     }
-    let catalog = ctx.catalog.load().await?;
-    let (records, unreadable) = records_of_days(&ctx.store, &catalog, &week.days_to_read()).await?;
-    let mut report = review::compute(&records, &catalog, week, Utc::now());
-    report.unreadable = unreadable;
+    let report = review_of(&ctx.store, &ctx.catalog, week, Utc::now()).await?;
     eprintln!("no review of {week} was written yet: computed now from the records");
     emit(out, &report, review::markdown::render)
 }

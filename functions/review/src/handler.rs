@@ -4,7 +4,7 @@
 use chrono::Utc;
 use incident_aws::lambda::HandlerError;
 use incident_core::app_event::AppEvent;
-use incident_core::ports::{records_of_days, CatalogSource, EvidenceStore, IncidentStore, Notifier, Postmortems};
+use incident_core::ports::{review_of, CatalogSource, EvidenceStore, IncidentStore, Notifier, Postmortems};
 use incident_core::review::{self, CoeState, Week};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -39,13 +39,10 @@ where
             Some(w) => Week::parse(w).map_err(HandlerError::InvalidInput)?,
             None => Week::last_before(now),
         };
-        let catalog = self.catalog.load().await?;
-        let (records, unreadable) = records_of_days(&self.store, &catalog, &week.days_to_read()).await?;
-        for u in &unreadable {
+        let report = review_of(&self.store, &self.catalog, week, now).await?;
+        for u in &report.unreadable {
             tracing::warn!(week = %week, unreadable = %u, "left out of the review");
         }
-        let mut report = review::compute(&records, &catalog, week, now);
-        report.unreadable = unreadable;
         let json = serde_json::to_vec_pretty(&report).map_err(|e| HandlerError::InvalidInput(e.to_string()))?;
         let mut written = Vec::new();
         for (extension, body) in [
@@ -70,7 +67,7 @@ where
             overdue_action_items: report.actions.overdue.len(),
         };
         self.bus.emit(&event).await?;
-        tracing::info!(week = %week, incidents = records.len(), "review written");
+        tracing::info!(week = %week, incidents = report.incidents.len(), "review written");
         Ok(json!({ "week": week.to_string(), "documents": written }))
     }
 }

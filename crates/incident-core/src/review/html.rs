@@ -189,8 +189,8 @@ pub fn render(r: &Report) -> String {
     ));
     out.push_str(&list(&d.customer_first, "None.", |c| {
         let lead = match c.lead_secs {
-            Some(s) => format!("customers were {} ahead of our monitoring", duration(s)),
-            None => "<span class=\"warn\">our monitoring never saw it</span>".into(),
+            Some(_) => c.lead(),
+            None => format!("<span class=\"warn\">{}</span>", c.lead()),
         };
         format!("{}: {lead}", e(&c.incident))
     }));
@@ -209,8 +209,8 @@ pub fn render(r: &Report) -> String {
     out.push_str("<h2>COEs due, late and incomplete</h2>");
     out.push_str(&list(&r.coes, "Every COE is complete.", |c| {
         let state = match c.state {
-            CoeState::Late => "<span class=\"late\">LATE</span>",
-            CoeState::Due => "due",
+            CoeState::Late => format!("<span class=\"late\">{}</span>", c.state.label()),
+            CoeState::Due => c.state.label().to_string(),
         };
         format!(
             "{} — {}: {state} {}; missing: {}",
@@ -281,10 +281,9 @@ pub fn render(r: &Report) -> String {
     out.push_str("<h2>Repeats</h2>");
     out.push_str(&list(&r.repeats, "None.", |rep| {
         let kind = match rep.kind {
-            super::RepeatKind::FixDidNotPrevent => "<span class=\"late\">the fix did not prevent it</span>",
-            super::RepeatKind::FixStillOpen => "<span class=\"warn\">its fix is still open</span>",
-            super::RepeatKind::SameAlarm => "same alarm within 30 days",
-            super::RepeatKind::SameService => "same service within 30 days",
+            super::RepeatKind::FixDidNotPrevent => format!("<span class=\"late\">{}</span>", rep.kind.describe()),
+            super::RepeatKind::FixStillOpen => format!("<span class=\"warn\">{}</span>", rep.kind.describe()),
+            _ => rep.kind.describe(),
         };
         format!(
             "{} after {}: {kind} — {}",

@@ -1,7 +1,7 @@
 //! The weekly review as Markdown: every figure of the [`Report`], each piece of incident text
 //! escaped.
 
-use super::{duration, CoeState, RepeatKind, Report};
+use super::{duration, Report};
 use crate::text::markdown as md;
 
 fn secs(s: Option<i64>) -> String {
@@ -82,11 +82,7 @@ pub fn render(r: &Report) -> String {
         d.incidents
     ));
     for c in &d.customer_first {
-        let lead = match c.lead_secs {
-            Some(s) => format!("customers were {} ahead of our monitoring", duration(s)),
-            None => "our monitoring never saw it".into(),
-        };
-        out.push_str(&format!("- {}: {lead}\n", md(&c.incident)));
+        out.push_str(&format!("- {}: {}\n", md(&c.incident), c.lead()));
     }
     if !d.no_alarm.is_empty() {
         out.push_str("\nOur monitoring (an alarm, a canary, a deployment or AWS Health) never saw these; proposed detection action items:\n\n");
@@ -105,10 +101,7 @@ pub fn render(r: &Report) -> String {
         out.push_str("Every COE is complete.\n");
     }
     for c in &r.coes {
-        let state = match c.state {
-            CoeState::Late => "LATE",
-            CoeState::Due => "due",
-        };
+        let state = c.state.label();
         out.push_str(&format!(
             "- {} — {}: {state} {}; missing: {}\n",
             md(&c.owner),
@@ -181,11 +174,9 @@ pub fn render(r: &Report) -> String {
         out.push_str("None.\n");
     }
     for rep in &r.repeats {
-        let kind = match rep.kind {
-            RepeatKind::FixDidNotPrevent => "**the fix did not prevent it**",
-            RepeatKind::FixStillOpen => "**its fix is still open**",
-            RepeatKind::SameAlarm => "same alarm within 30 days",
-            RepeatKind::SameService => "same service within 30 days",
+        let kind = match rep.kind.is_fix() {
+            true => format!("**{}**", rep.kind.describe()),
+            false => rep.kind.describe(),
         };
         out.push_str(&format!(
             "- {} after {}: {kind} — {}\n",

@@ -166,6 +166,16 @@ pub struct CustomerFirst {
     pub lead_secs: Option<i64>,
 }
 
+impl CustomerFirst {
+    /// `customers were 12m ahead of our monitoring`, or `our monitoring never saw it`.
+    pub fn lead(&self) -> String {
+        match self.lead_secs {
+            Some(s) => format!("customers were {} ahead of our monitoring", duration(s)),
+            None => "our monitoring never saw it".into(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NoAlarm {
     pub incident: String,
@@ -180,6 +190,15 @@ pub enum CoeState {
     Due,
     /// Past its due date and not complete.
     Late,
+}
+
+impl CoeState {
+    pub fn label(self) -> &'static str {
+        match self {
+            CoeState::Late => "LATE",
+            CoeState::Due => "due",
+        }
+    }
 }
 
 /// A COE not complete yet, with what `coe check` finds missing.
@@ -241,6 +260,23 @@ pub enum RepeatKind {
     SameAlarm,
     /// The same service had an incident within [`REPEAT_DAYS`].
     SameService,
+}
+
+impl RepeatKind {
+    /// How the review says it: `the fix did not prevent it`, `same alarm within 30 days`.
+    pub fn describe(self) -> String {
+        match self {
+            RepeatKind::FixDidNotPrevent => "the fix did not prevent it".into(),
+            RepeatKind::FixStillOpen => "its fix is still open".into(),
+            RepeatKind::SameAlarm => format!("same alarm within {REPEAT_DAYS} days"),
+            RepeatKind::SameService => format!("same service within {REPEAT_DAYS} days"),
+        }
+    }
+
+    /// A repeat that an earlier COE's action item was meant to prevent: said loudest.
+    pub fn is_fix(self) -> bool {
+        matches!(self, RepeatKind::FixDidNotPrevent | RepeatKind::FixStillOpen)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -573,8 +609,9 @@ fn repeats(records: &[&Record], real: &[&Record]) -> Vec<Repeat> {
         let shares_service = |e: &Record| i.services.iter().any(|s| e.incident.services.contains(s));
         let mine = factors(r);
         for e in earlier.iter().filter(|e| shares_service(e)) {
+            let earlier_factors = factors(e);
             for (category, nodes) in &mine {
-                let Some(theirs) = factors(e).remove(category) else {
+                let Some(theirs) = earlier_factors.get(category) else {
                     continue;
                 };
                 let fixes = e
