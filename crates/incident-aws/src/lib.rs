@@ -17,6 +17,7 @@ pub mod lambda;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+pub mod places;
 pub mod ports;
 pub mod postmortem_store;
 pub mod rejects;

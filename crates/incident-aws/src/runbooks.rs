@@ -1,30 +1,67 @@
-//! Mitigation runbooks on SSM Automation: start with an idempotent client token, then poll.
+//! Mitigation runbooks on SSM Automation: start with an idempotent client token, then poll — in
+//! this account and region, or in a member account through its runbook role ([`crate::places`]),
+//! where the runbooks stack deployed there runs them as its own role.
 
+use crate::places::{member_automation_role, MemberRole, Places, Purpose};
 use crate::AwsError;
+use aws_config::SdkConfig;
 use aws_sdk_ssm::types::AutomationExecutionStatus as Status;
+use incident_core::account::Location;
 use incident_core::mitigation::RunbookStatus;
 use incident_core::ports::{PortResult, RunbookRunner};
 use std::collections::{BTreeMap, HashMap};
 
-#[derive(Clone, Debug)]
 pub struct SsmRunbooks {
-    client: aws_sdk_ssm::Client,
-    /// Passed to every runbook as AutomationAssumeRole (the runbooks stack's role).
+    places: Places<aws_sdk_ssm::Client>,
+    /// Passed to every runbook here as AutomationAssumeRole (the runbooks stack's role).
     assume_role: String,
 }
 
 impl SsmRunbooks {
+    /// Runbooks in this account and region only.
     pub fn new(client: aws_sdk_ssm::Client, assume_role: impl Into<String>) -> Self {
+        Self::reaching(client, &SdkConfig::builder().build(), None, None, assume_role)
+    }
+
+    /// Runbooks here with `client`, and in the member accounts `member` reaches (`home_account`
+    /// and the configuration's region are the stack's own).
+    pub fn reaching(
+        client: aws_sdk_ssm::Client,
+        config: &SdkConfig,
+        home_account: Option<String>,
+        member: Option<MemberRole>,
+        assume_role: impl Into<String>,
+    ) -> Self {
         Self {
-            client,
+            places: Places::new(
+                config,
+                client,
+                home_account,
+                member,
+                Purpose::Runbooks,
+                aws_sdk_ssm::Client::new,
+            ),
             assume_role: assume_role.into(),
+        }
+    }
+
+    /// The role a runbook runs as where it starts.
+    fn automation_role(&self, at: Option<&Location>) -> String {
+        match (at.filter(|l| !self.places.home().holds(Some(l))), self.places.member()) {
+            (Some(at), Some(member)) => member_automation_role(member, at),
+            _ => self.assume_role.clone(),
         }
     }
 }
 
 impl RunbookRunner for SsmRunbooks {
+    fn reaches_members(&self) -> bool {
+        self.places.member().is_some()
+    }
+
     async fn start(
         &self,
+        at: Option<&Location>,
         document: &str,
         parameters: &BTreeMap<String, String>,
         client_token: &str,
@@ -34,9 +71,11 @@ impl RunbookRunner for SsmRunbooks {
         }
         let mut params: HashMap<String, Vec<String>> =
             parameters.iter().map(|(k, v)| (k.clone(), vec![v.clone()])).collect();
-        params.insert("AutomationAssumeRole".into(), vec![self.assume_role.clone()]);
+        params.insert("AutomationAssumeRole".into(), vec![self.automation_role(at)]);
         let out = self
-            .client
+            .places
+            .at(at)
+            .await?
             .start_automation_execution()
             .document_name(document)
             .set_parameters(Some(params))
@@ -47,9 +86,11 @@ impl RunbookRunner for SsmRunbooks {
         Ok(out.automation_execution_id.unwrap_or_default())
     }
 
-    async fn status(&self, execution_id: &str) -> PortResult<RunbookStatus> {
+    async fn status(&self, at: Option<&Location>, execution_id: &str) -> PortResult<RunbookStatus> {
         let out = self
-            .client
+            .places
+            .at(at)
+            .await?
             .get_automation_execution()
             .automation_execution_id(execution_id)
             .send()

@@ -42,7 +42,7 @@ async fn start_passes_the_assume_role_the_parameters_and_the_client_token() {
         });
     let runner = SsmRunbooks::new(mock_client!(aws_sdk_ssm, [&start]), ROLE);
     let id = runner
-        .start("IncidentLoop-RollbackLambdaAlias", &params(), "tok")
+        .start(None, "IncidentLoop-RollbackLambdaAlias", &params(), "tok")
         .await
         .unwrap();
     assert_eq!((id.as_str(), start.num_calls()), ("exec-1", 1));
@@ -59,7 +59,7 @@ async fn a_parameter_left_as_a_placeholder_is_refused_before_anything_runs() {
     let mut p = params();
     p.insert("ToVersion".into(), "<previous version>".into());
     let err = runner
-        .start("IncidentLoop-RollbackLambdaAlias", &p, "tok")
+        .start(None, "IncidentLoop-RollbackLambdaAlias", &p, "tok")
         .await
         .unwrap_err();
     assert!(
@@ -92,7 +92,7 @@ async fn every_ssm_status_maps_to_a_defined_path() {
                 .build()
         });
         let runner = SsmRunbooks::new(mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&get]), ROLE);
-        let got = runner.status("exec-1").await.unwrap();
+        let got = runner.status(None, "exec-1").await.unwrap();
         assert_eq!(serde_json::to_value(&got).unwrap()["status"], expected, "{status:?}");
     }
 }
@@ -139,19 +139,19 @@ async fn against_the_ssm_test_double_a_run_is_started_once_and_polled_to_its_out
     let runner = SsmRunbooks::new(client(&d.1).await, ROLE);
     let token = client_token("apr-1", 0);
     let first = runner
-        .start("IncidentLoop-RollbackLambdaAlias", &params(), &token)
+        .start(None, "IncidentLoop-RollbackLambdaAlias", &params(), &token)
         .await
         .unwrap();
     let again = runner
-        .start("IncidentLoop-RollbackLambdaAlias", &params(), &token)
+        .start(None, "IncidentLoop-RollbackLambdaAlias", &params(), &token)
         .await
         .unwrap();
     assert_eq!(first, again, "the same client token never starts a second run");
     assert!(matches!(
-        runner.status(&first).await.unwrap(),
+        runner.status(None, &first).await.unwrap(),
         RunbookStatus::Running { .. }
     ));
-    let RunbookStatus::Success { outputs } = runner.status(&first).await.unwrap() else {
+    let RunbookStatus::Success { outputs } = runner.status(None, &first).await.unwrap() else {
         panic!("success")
     };
     assert!(outputs.contains_key("IncidentLoop-RollbackLambdaAlias.Result"));
@@ -180,15 +180,15 @@ async fn against_the_ssm_test_double_a_failed_run_reports_why() {
         ("DesiredCount".into(), "8".into()),
     ]);
     let id = runner
-        .start("IncidentLoop-ScaleUpEcsService", &p, &client_token("apr-2", 1))
+        .start(None, "IncidentLoop-ScaleUpEcsService", &p, &client_token("apr-2", 1))
         .await
         .unwrap();
-    runner.status(&id).await.unwrap();
-    let RunbookStatus::Failed { reason } = runner.status(&id).await.unwrap() else {
+    runner.status(None, &id).await.unwrap();
+    let RunbookStatus::Failed { reason } = runner.status(None, &id).await.unwrap() else {
         panic!("failed")
     };
     assert!(reason.contains("scripted Failed"), "{reason}");
-    let err = runner.status("no-such-execution").await.unwrap_err();
+    let err = runner.status(None, "no-such-execution").await.unwrap_err();
     assert!(
         matches!(err, PortError::Invalid(_) | PortError::Transient(_)),
         "{err:?}"

@@ -123,6 +123,11 @@ pub struct Account {
     pub regions: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// The loop may start its approved runbooks here, through the role the forwarder template
+    /// creates with `Runbooks=true` (and the runbooks stack deployed in the account and region).
+    /// Off by default: an account is opened to runbooks on purpose.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub runbooks: bool,
 }
 
 impl Account {
@@ -200,6 +205,7 @@ mod tests {
             environment: Some("production".into()),
             regions: vec!["eu-west-1".into()],
             service: Some("checkout".into()),
+            runbooks: false,
         };
         let here = Location::of(Some("111111111111"), Some("eu-west-1")).unwrap().unwrap();
         let elsewhere = Location::of(Some("111111111111"), Some("us-east-1")).unwrap().unwrap();

@@ -667,7 +667,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::signal::{AlarmDetails, AlarmKind, Health, SignalSource};
     use crate::SignalKey;
@@ -734,6 +734,7 @@ mod tests {
             environment: None,
             regions: vec![],
             service: Some("no-such-service".into()),
+            runbooks: false,
         });
         let problems = c.validate().unwrap_err().to_string();
         assert!(problems.contains("account 000000000000 is listed twice"), "{problems}");

@@ -203,11 +203,16 @@ fn same_change(event: &Change, trail: &Change) -> bool {
 }
 
 /// The changes the planner reads: those recorded as they happened first, then what CloudTrail has
-/// that no event told (the fallback). Newest first. Only the changes of the stack's own account and
-/// region count — where its runbooks act (an incident elsewhere is planned nothing): another
-/// account's deployment of a same-named service is not this one's.
-pub fn merged(recorded: Vec<Change>, captured: Vec<Change>, home: &crate::account::Home) -> Vec<Change> {
-    let here = |c: &Change| home.holds(c.location.as_ref());
+/// that no event told (the fallback; captured where the incident happened). Newest first. Only the
+/// recorded changes of the place the runbooks act in count: another account's deployment of a
+/// same-named service is not this one's.
+pub fn merged(
+    recorded: Vec<Change>,
+    captured: Vec<Change>,
+    place: &crate::mitigation::RunbookPlace,
+    home: &crate::account::Home,
+) -> Vec<Change> {
+    let here = |c: &Change| place.holds(home, c.location.as_ref());
     let mut out = collapse(recorded.into_iter().filter(here).collect());
     let missed: Vec<Change> = captured
         .into_iter()
@@ -292,7 +297,12 @@ mod tests {
                 "PutParameter (ssm.amazonaws.com)",
             ),
         ];
-        let got = merged(recorded, captured, &crate::account::Home::default());
+        let got = merged(
+            recorded,
+            captured,
+            &crate::mitigation::RunbookPlace::Home,
+            &crate::account::Home::default(),
+        );
         let origins: Vec<(Origin, ChangeKind)> = got.iter().map(|c| (c.origin, c.kind)).collect();
         assert_eq!(
             origins,
@@ -315,10 +325,15 @@ mod tests {
             "PutParameter (ssm.amazonaws.com)",
         );
         let other = change(ChangeKind::ApiCall, t, "bucket", "PutBucketPolicy (s3.amazonaws.com)");
-        let kinds: Vec<ChangeKind> = merged(vec![], vec![old, other], &crate::account::Home::default())
-            .iter()
-            .map(|c| c.kind)
-            .collect();
+        let kinds: Vec<ChangeKind> = merged(
+            vec![],
+            vec![old, other],
+            &crate::mitigation::RunbookPlace::Home,
+            &crate::account::Home::default(),
+        )
+        .iter()
+        .map(|c| c.kind)
+        .collect();
         assert_eq!(kinds, [ChangeKind::ConfigChange, ChangeKind::ApiCall]);
     }
 
@@ -337,12 +352,20 @@ mod tests {
         home.location = at("000000000000");
         home.id = Some("ecs-svc/1".into());
         let stack = crate::account::Home::new(Some("000000000000".into()), Some("us-east-1".into()));
-        let got = merged(vec![staging.clone(), home.clone()], vec![], &stack);
+        let here = crate::mitigation::RunbookPlace::Home;
+        let got = merged(vec![staging.clone(), home.clone()], vec![], &here, &stack);
         assert_eq!(got, [home.clone()]);
+        let member = crate::mitigation::RunbookPlace::Member(staging.location.clone().unwrap());
+        let got = merged(vec![staging.clone(), home.clone()], vec![], &member, &stack);
+        assert_eq!(
+            got,
+            [staging.clone()],
+            "a member account's incident: that account's changes"
+        );
         let mut unplaced = staging;
         unplaced.location = None;
         assert_eq!(
-            merged(vec![unplaced], vec![], &stack).len(),
+            merged(vec![unplaced], vec![], &here, &stack).len(),
             1,
             "told without a place: this one's"
         );

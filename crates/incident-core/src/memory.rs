@@ -707,38 +707,56 @@ impl EvidenceStore for MemoryEvidence {
     }
 }
 
-/// A recorded runbook start: document, parameters, client token.
-pub type StartedRun = (String, BTreeMap<String, String>, String);
+/// A recorded runbook start: document, parameters, client token, and where (none: here).
+pub type StartedRun = (
+    String,
+    BTreeMap<String, String>,
+    String,
+    Option<crate::account::Location>,
+);
 
 /// Runbook runs in memory: every start is recorded; a run succeeds unless its document is in
-/// `failing`. The same client token returns the same run.
+/// `failing`. The same client token returns the same run, which is found only where it started.
 #[derive(Default)]
 pub struct MemoryRunbooks {
     pub failing: HashSet<String>,
     pub started: Mutex<Vec<StartedRun>>,
     /// Executions still in progress, by execution id.
     pub in_progress: Mutex<HashSet<String>>,
+    /// Whether member accounts can be reached.
+    pub members: bool,
 }
 
 impl RunbookRunner for MemoryRunbooks {
+    fn reaches_members(&self) -> bool {
+        self.members
+    }
+
     async fn start(
         &self,
+        at: Option<&crate::account::Location>,
         document: &str,
         parameters: &BTreeMap<String, String>,
         client_token: &str,
     ) -> PortResult<String> {
         let mut started = self.started.lock().unwrap();
-        if !started.iter().any(|(_, _, t)| t == client_token) {
-            started.push((document.into(), parameters.clone(), client_token.into()));
+        if !started.iter().any(|(_, _, t, _)| t == client_token) {
+            started.push((document.into(), parameters.clone(), client_token.into(), at.cloned()));
         }
         Ok(format!("exec-{client_token}"))
     }
 
-    async fn status(&self, execution_id: &str) -> PortResult<crate::mitigation::RunbookStatus> {
+    async fn status(
+        &self,
+        at: Option<&crate::account::Location>,
+        execution_id: &str,
+    ) -> PortResult<crate::mitigation::RunbookStatus> {
         use crate::mitigation::RunbookStatus;
         let started = self.started.lock().unwrap();
-        let run = started.iter().find(|(_, _, t)| format!("exec-{t}") == execution_id);
-        let (document, _, _) = run.ok_or_else(|| PortError::Invalid(format!("no execution {execution_id}")))?;
+        let run = started
+            .iter()
+            .find(|(_, _, t, place)| format!("exec-{t}") == execution_id && place.as_ref() == at);
+        let (document, ..) = run.ok_or_else(|| PortError::Invalid(format!("no execution {execution_id}")))?;
         Ok(if self.in_progress.lock().unwrap().contains(execution_id) {
             RunbookStatus::Running {
                 detail: "InProgress".into(),

@@ -6,7 +6,8 @@
 //! configuration change and rolling forward come last, and rolling forward only with an explicit
 //! confirmation.
 
-use crate::catalog::Service;
+use crate::account::{Home, Location};
+use crate::catalog::{Catalog, Service};
 use crate::change::{Change, ChangeKind};
 use crate::incident::Incident;
 use crate::signal::Signal;
@@ -192,28 +193,109 @@ pub fn nothing_to_plan(incident: &crate::incident::Incident) -> Option<Plan> {
     })
 }
 
-/// An incident in another account or region than the stack's — where it opened, or where any of
-/// its signals happened: its runbooks would act on the stack's own account and region (a
-/// same-named resource, or nothing), so none is offered and the engineers mitigate by hand.
-pub fn out_of_reach(
-    incident: &crate::incident::Incident,
+/// Where an incident's approved runbooks run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunbookPlace {
+    /// The stack's own account and region, with the function's own credentials.
+    Home,
+    /// A member account (and region) the catalog opens to runbooks, through the role the forwarder
+    /// template creates there.
+    Member(Location),
+}
+
+impl RunbookPlace {
+    /// Whether a change happened where the runbooks would act (a change told without a place is
+    /// the stack's own).
+    pub fn holds(&self, home: &Home, at: Option<&Location>) -> bool {
+        match self {
+            RunbookPlace::Home => home.holds(at),
+            RunbookPlace::Member(place) => at.is_some_and(|l| l.same_place(place)),
+        }
+    }
+}
+
+/// Where an incident's runbooks would act — where it opened and where every one of its signals
+/// happened — or the plan that offers none and says why. Runbooks act in one place only: the
+/// stack's own account and region, or one member account and region the catalog opens to them
+/// (`accounts: … runbooks: true`) when the stack can reach members (`members`: a member role and
+/// external id are configured). Anything else would act on a same-named resource of the wrong
+/// account, or on nothing, so the engineers mitigate by hand.
+pub fn runbook_place(
+    incident: &Incident,
     signals: &[Signal],
-    home: &crate::account::Home,
-) -> Option<Plan> {
-    let at = std::iter::once(incident.location.as_ref())
+    home: &Home,
+    catalog: &Catalog,
+    members: bool,
+) -> Result<RunbookPlace, Plan> {
+    let mut places: Vec<&Location> = Vec::new();
+    for at in std::iter::once(incident.location.as_ref())
         .chain(signals.iter().map(|s| s.location.as_ref()))
         .flatten()
-        .find(|l| !home.holds(Some(l)))?;
-    Some(Plan {
+    {
+        if !places.iter().any(|p| p.same_place(at)) {
+            places.push(at);
+        }
+    }
+    let away: Vec<&&Location> = places.iter().filter(|l| !home.holds(Some(l))).collect();
+    let Some(at) = away.first() else {
+        return Ok(RunbookPlace::Home);
+    };
+    let why = if places.len() > 1 {
+        let all: Vec<String> = places.iter().map(|l| l.describe()).collect();
+        format!(
+            "runbooks act in one account and region, and this incident's signals come from {}",
+            all.join(" and ")
+        )
+    } else if home.is_home_account(&at.account) {
+        format!(
+            "runbooks run in this account only in the loop's own region, and this incident happened in {}",
+            at.describe()
+        )
+    } else if !catalog.account(at).is_some_and(|a| a.runbooks) {
+        format!(
+            "this incident happened in {}, which the catalog does not open to runbooks (accounts: runbooks: true)",
+            at.describe()
+        )
+    } else if !members {
+        format!(
+            "this incident happened in {}, and the stack has no member role to reach it (MemberExternalId)",
+            at.describe()
+        )
+    } else {
+        return Ok(RunbookPlace::Member((**at).clone()));
+    };
+    Err(Plan {
         candidates: Vec::new(),
         correlated_change: None,
         correlated: false,
-        summary: format!(
-            "nothing to plan: runbooks run only in the loop's own account and region, and this incident \
-             happened in {}; mitigate by hand and record it (incidentctl mitigate)",
-            at.describe()
-        ),
+        summary: format!("nothing to plan: {why}; mitigate by hand and record it (incidentctl mitigate)"),
     })
+}
+
+impl RunbookPlace {
+    /// The member account and region, or none for the stack's own.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            RunbookPlace::Home => None,
+            RunbookPlace::Member(at) => Some(at),
+        }
+    }
+}
+
+impl Plan {
+    /// The plan, saying where its runbooks would act when that is a member account.
+    pub fn placed(mut self, place: &RunbookPlace) -> Self {
+        if let (RunbookPlace::Member(at), false) = (place, self.candidates.is_empty()) {
+            self.summary = format!("{} (runbooks run in {})", self.summary, at.describe());
+        }
+        self
+    }
+}
+
+/// Where an incident's started runbook runs, for asking how it stands: its member account when it
+/// opened in one (a runbook starts only where the incident and all its signals are), else here.
+pub fn runbook_account<'a>(incident: &'a Incident, home: &Home) -> Option<&'a Location> {
+    incident.location.as_ref().filter(|l| !home.holds(Some(l)))
 }
 
 /// Plans mitigations for an incident of `service` whose impact started at `impact_start`.
@@ -562,32 +644,65 @@ mod tests {
     }
 
     #[test]
-    fn an_incident_in_another_account_or_region_is_offered_no_runbook() {
-        use crate::account::{Home, Location};
+    fn runbooks_act_here_or_in_one_member_account_the_catalog_opens_to_them() {
         let home = Home::new(Some("000000000000".into()), Some("us-east-1".into()));
+        let at = |a: &str, r: &str| Location::of(Some(a), Some(r)).unwrap();
+        let mut catalog = crate::catalog::tests::example();
+        catalog.accounts.iter_mut().for_each(|a| a.runbooks = false);
+        let member = at("111111111111", "us-east-1");
         let mut incident = crate::incident::checkout(crate::severity::Severity::Sev2, true);
-        assert_eq!(out_of_reach(&incident, &[], &home), None, "no location: this account's");
-        incident.location = Location::of(Some("000000000000"), Some("us-east-1")).unwrap();
-        assert_eq!(out_of_reach(&incident, &[], &home), None);
-        // A signal of another account joined it: its runbooks would act on the wrong one.
+        let place = |i: &Incident, s: &[Signal], c: &Catalog, members: bool| runbook_place(i, s, &home, c, members);
+        let why = |r: Result<RunbookPlace, Plan>| {
+            let plan = r.expect_err("no runbook");
+            assert!(plan.candidates.is_empty());
+            plan.summary
+        };
+        assert_eq!(
+            place(&incident, &[], &catalog, true),
+            Ok(RunbookPlace::Home),
+            "no location: here"
+        );
+        incident.location = at("000000000000", "us-east-1");
+        assert_eq!(place(&incident, &[], &catalog, true), Ok(RunbookPlace::Home));
+
+        // A member account the catalog has not opened to runbooks, then one it has.
+        incident.location = member.clone();
+        assert_eq!(
+            why(place(&incident, &[], &catalog, true)),
+            "nothing to plan: this incident happened in 111111111111 in us-east-1, which the catalog does not \
+             open to runbooks (accounts: runbooks: true); mitigate by hand and record it (incidentctl mitigate)"
+        );
+        catalog.accounts.iter_mut().for_each(|a| a.runbooks = true);
+        assert_eq!(
+            place(&incident, &[], &catalog, true),
+            Ok(RunbookPlace::Member(member.clone().unwrap()))
+        );
+        assert!(why(place(&incident, &[], &catalog, false)).contains("no member role to reach it (MemberExternalId)"));
+        assert_eq!(runbook_account(&incident, &home), member.as_ref());
+
+        // A signal of another place joined it: a runbook would act on one of the two only.
         let mut joined = alarm("checkout-api-5xx", "HTTPCode_Target_5XX_Count", &[]);
-        joined.location = Location::of(Some("222222222222"), Some("us-east-1")).unwrap();
-        let mixed = out_of_reach(&incident, &[joined], &home).expect("a foreign signal");
-        assert!(mixed.summary.contains("222222222222"), "{}", mixed.summary);
-        incident.location = Location::of(Some("111111111111"), Some("us-east-1")).unwrap();
-        let plan = out_of_reach(&incident, &[], &home).expect("out of reach");
-        assert!(plan.candidates.is_empty());
+        joined.location = at("000000000000", "us-east-1");
+        let mixed = why(place(&incident, &[joined.clone()], &catalog, true));
         assert!(
-            plan.summary
-                .contains("this incident happened in 111111111111 in us-east-1; mitigate by hand"),
-            "{}",
-            plan.summary
+            mixed.contains("signals come from 111111111111 in us-east-1 and 000000000000 in us-east-1"),
+            "{mixed}"
         );
-        incident.location = Location::of(Some("000000000000"), Some("eu-west-1")).unwrap();
+        joined.location = member.clone();
         assert!(
-            out_of_reach(&incident, &[], &home).is_some(),
-            "another region of this account"
+            place(&incident, &[joined], &catalog, true).is_ok(),
+            "the same place twice"
         );
+
+        // Another region of the stack's own account: its runbooks live in the stack's region only.
+        incident.location = at("000000000000", "eu-west-1");
+        assert!(why(place(&incident, &[], &catalog, true)).contains("only in the loop's own region"));
+        assert_eq!(runbook_account(&incident, &home), incident.location.as_ref());
+
+        // Changes count where the runbooks act.
+        let there = RunbookPlace::Member(member.clone().unwrap());
+        assert!(there.holds(&home, member.as_ref()) && !there.holds(&home, None));
+        assert!(RunbookPlace::Home.holds(&home, None) && !RunbookPlace::Home.holds(&home, member.as_ref()));
     }
 
     #[test]

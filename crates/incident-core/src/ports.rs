@@ -336,15 +336,26 @@ pub trait EvidenceAccounts: Sync {
 
 /// Runs mitigation runbooks (SSM Automation on AWS).
 pub trait RunbookRunner: Sync {
-    /// Starts `document` with `parameters`; the same `client_token` never starts a second run.
+    /// Whether it can start runbooks in member accounts (a member role and external id are
+    /// configured); the core opens only those the catalog names.
+    fn reaches_members(&self) -> bool;
+
+    /// Starts `document` with `parameters` at `at` (none: the stack's own account and region); the
+    /// same `client_token` never starts a second run.
     fn start(
         &self,
+        at: Option<&crate::account::Location>,
         document: &str,
         parameters: &BTreeMap<String, String>,
         client_token: &str,
     ) -> impl Future<Output = PortResult<String>> + Send;
 
-    fn status(&self, execution_id: &str) -> impl Future<Output = PortResult<RunbookStatus>> + Send;
+    /// How the execution started at `at` stands.
+    fn status(
+        &self,
+        at: Option<&crate::account::Location>,
+        execution_id: &str,
+    ) -> impl Future<Output = PortResult<RunbookStatus>> + Send;
 }
 
 /// Mitigation approvals, kept where no person's policy can write them: decisions reach them only

@@ -221,7 +221,11 @@ where
                 let completed = self.end_runbook_wait(&incident_id, &execution_id).await?;
                 Ok(Output::Kept { completed })
             }
-            Input::PollRunbook { execution_id } => Ok(Output::Polled(self.runbook_status(&execution_id).await?)),
+            Input::PollRunbook { execution_id } => {
+                // The wait kept the execution's incident before any poll.
+                let id = self.store.runbook_incident(&execution_id).await?;
+                Ok(Output::Polled(self.runbook_status(id.as_ref(), &execution_id).await?))
+            }
             Input::RunbookFinished {
                 incident_id,
                 execution_id,
@@ -326,16 +330,19 @@ where
         }
         let catalog = self.catalog.load().await?;
         let signals = signals_with_members(&self.store, &incident).await?;
-        if let Some(plan) = mitigation::out_of_reach(&incident, &signals, &self.home) {
-            return self.planned(&id, plan).await;
-        }
+        let members = self.runbooks.reaches_members();
+        let place = match mitigation::runbook_place(&incident, &signals, &self.home, &catalog, members) {
+            Ok(place) => place,
+            Err(plan) => return self.planned(&id, plan).await,
+        };
         let changes = change::merged(
             self.recorded_changes(&incident).await?,
             self.latest_changes(&id).await?,
+            &place,
             &self.home,
         );
         let service = incident.services.first().and_then(|s| catalog.service(s));
-        let plan = mitigation::plan(service, incident.impact_started_at, &signals, &changes);
+        let plan = mitigation::plan(service, incident.impact_started_at, &signals, &changes).placed(&place);
         self.planned(&id, plan).await
     }
 
@@ -519,12 +526,13 @@ where
             .candidates
             .get(candidate)
             .ok_or_else(|| HandlerError::InvalidInput(format!("no candidate {candidate}")))?;
-        // A signal from another account or region may have joined since the plan was made: its
-        // runbook would act on the wrong one.
+        // A signal from another account or region may have joined since the plan was made (its
+        // runbook would act on one of the two), or the catalog closed the account to runbooks.
         let signals = signals_with_members(&self.store, &incident).await?;
-        if let Some(refusal) = mitigation::out_of_reach(&incident, &signals, &self.home) {
-            return Err(HandlerError::InvalidInput(refusal.summary));
-        }
+        let catalog = self.catalog.load().await?;
+        let members = self.runbooks.reaches_members();
+        let place = mitigation::runbook_place(&incident, &signals, &self.home, &catalog, members)
+            .map_err(|refusal| HandlerError::InvalidInput(refusal.summary))?;
         let mut parameters = chosen.parameters.clone();
         parameters.extend(decision.parameters.clone());
         let token = client_token(approval_id, candidate);
@@ -533,10 +541,18 @@ where
                 .rehearse(&id, &chosen.runbook, &parameters, &token, &decision.by)
                 .await;
         }
-        let execution_id = self.runbooks.start(&chosen.runbook, &parameters, &token).await?;
+        let execution_id = self
+            .runbooks
+            .start(place.location(), &chosen.runbook, &parameters, &token)
+            .await?;
         let text = format!(
-            "runbook {} started ({execution_id}), approved by {}",
-            chosen.runbook, decision.by
+            "runbook {} started ({execution_id}){}, approved by {}",
+            chosen.runbook,
+            place
+                .location()
+                .map(|l| format!(" in {}", l.describe()))
+                .unwrap_or_default(),
+            decision.by
         );
         let entry = Entry::system(
             "mitigate",
@@ -592,17 +608,25 @@ where
         })
     }
 
-    /// Where an execution stands (a rehearsal has ended at once).
-    async fn runbook_status(&self, execution_id: &str) -> Result<RunbookStatus, HandlerError> {
-        match mitigation::rehearsal_status(execution_id) {
-            Some(rehearsed) => Ok(rehearsed),
-            None => Ok(self.runbooks.status(execution_id).await?),
+    /// Where an execution of incident `id` stands (a rehearsal has ended at once): asked in the
+    /// account it started in.
+    async fn runbook_status(&self, id: Option<&IncidentId>, execution_id: &str) -> Result<RunbookStatus, HandlerError> {
+        if let Some(rehearsed) = mitigation::rehearsal_status(execution_id) {
+            return Ok(rehearsed);
         }
+        let incident = match id {
+            Some(id) => Some(self.store.incident(id).await?),
+            None => None,
+        };
+        let at = incident
+            .as_ref()
+            .and_then(|i| mitigation::runbook_account(i, &self.home));
+        Ok(self.runbooks.status(at, execution_id).await?)
     }
 
     /// Completes the runbook wait if the execution ended; `true` when it did.
     async fn end_runbook_wait(&self, id: &IncidentId, execution_id: &str) -> Result<bool, HandlerError> {
-        let status = self.runbook_status(execution_id).await?;
+        let status = self.runbook_status(Some(id), execution_id).await?;
         if !status.is_finished() {
             return Ok(false);
         }
@@ -762,10 +786,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_incident_in_a_member_account_is_offered_no_runbook_and_the_timeline_says_why() {
+    async fn an_incident_in_an_account_not_opened_to_runbooks_is_offered_none_and_the_timeline_says_why() {
         let (d, id) = deps();
         d.store.alter(&id, |i| {
-            i.location = incident_core::account::Location::of(Some("111111111111"), Some("us-east-1")).unwrap();
+            i.location = incident_core::account::Location::of(Some("222222222222"), Some("us-east-1")).unwrap();
         });
         assert!(planned(&d, &id).await.is_empty(), "nothing a runbook here could act on");
         let plan = d
@@ -774,13 +798,68 @@ mod tests {
             .into_iter()
             .find(|e| e.key == "plan")
             .expect("the plan");
-        assert!(
-            plan.text
-                .starts_with("mitigation plan: nothing to plan: runbooks run only in the loop's own account"),
-            "{}",
-            plan.text
+        assert_eq!(
+            plan.text,
+            "mitigation plan: nothing to plan: this incident happened in 222222222222 in us-east-1, which the \
+             catalog does not open to runbooks (accounts: runbooks: true); mitigate by hand and record it \
+             (incidentctl mitigate)"
         );
-        assert!(!plan.text.contains('\n'));
+    }
+
+    #[tokio::test]
+    async fn a_member_accounts_runbook_starts_there_and_its_status_is_asked_there() {
+        let (mut d, id) = deps();
+        let member = incident_core::account::Location::of(Some("111111111111"), Some("us-east-1")).unwrap();
+        d.store.alter(&id, |i| i.location = member.clone());
+        // The example catalog opens reporting-prod (111111111111) to runbooks; without a member
+        // role the stack cannot reach it.
+        assert!(planned(&d, &id).await.is_empty(), "no member role configured");
+        d.runbooks.members = true;
+        let Output::Planned { plan, .. } = d
+            .handle(Input::Plan {
+                incident_id: id.clone(),
+            })
+            .await
+            .unwrap()
+        else {
+            panic!("planned")
+        };
+        assert!(
+            plan.summary.ends_with("(runbooks run in 111111111111 in us-east-1)"),
+            "{}",
+            plan.summary
+        );
+        let approval = requested(&d, &id).await;
+        assert!(!approval.candidates.is_empty());
+        approve(&d, &id).await;
+        let Output::Started { execution_id, .. } = start_approved(&d, &id, &approval).await.unwrap() else {
+            panic!("not started");
+        };
+        let started = d.runbooks.started.lock().unwrap().clone();
+        assert_eq!(started[0].3, member, "started in the member account");
+        let entry = d
+            .store
+            .timeline(&id)
+            .into_iter()
+            .find(|e| e.key == format!("runbook-{execution_id}"))
+            .unwrap();
+        assert!(
+            entry.text.contains("in 111111111111 in us-east-1, approved by ana"),
+            "{}",
+            entry.text
+        );
+        // The memory runner finds an execution only where it started.
+        let wait = Input::AwaitRunbook {
+            incident_id: id.clone(),
+            execution_id: execution_id.clone(),
+            token: "rb".into(),
+        };
+        assert_eq!(d.handle(wait).await.unwrap(), Output::Kept { completed: true });
+        let polled = d.handle(Input::PollRunbook { execution_id }).await.unwrap();
+        assert!(
+            matches!(polled, Output::Polled(RunbookStatus::Success { .. })),
+            "{polled:?}"
+        );
     }
 
     #[tokio::test]
@@ -1047,7 +1126,7 @@ mod tests {
         let (d, id) = deps();
         let execution = d
             .runbooks
-            .start("IncidentLoop-ScaleUpEcsService", &BTreeMap::new(), "tok")
+            .start(None, "IncidentLoop-ScaleUpEcsService", &BTreeMap::new(), "tok")
             .await
             .unwrap();
         d.runbooks.in_progress.lock().unwrap().insert(execution.clone());

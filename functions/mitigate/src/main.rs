@@ -2,7 +2,7 @@
 
 mod handler;
 
-use incident_aws::evidence::S3Evidence;
+use incident_aws::evidence::{MemberRole, S3Evidence};
 use incident_aws::lambda::Wiring;
 use incident_aws::runbooks::SsmRunbooks;
 use incident_aws::{env_var, lambda};
@@ -18,15 +18,22 @@ async fn main() -> Result<(), Error> {
         bus,
         callbacks,
     } = Wiring::from_env().await?;
+    let home_account = env_var("HOME_ACCOUNT_ID")?;
     let deps = handler::Deps {
         store,
         catalog,
         bus,
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), env_var("EVIDENCE_BUCKET")?),
-        runbooks: SsmRunbooks::new(aws_sdk_ssm::Client::new(&config), env_var("RUNBOOK_ROLE_ARN")?),
+        runbooks: SsmRunbooks::reaching(
+            aws_sdk_ssm::Client::new(&config),
+            &config,
+            Some(home_account.clone()),
+            MemberRole::from_env(),
+            env_var("RUNBOOK_ROLE_ARN")?,
+        ),
         callbacks,
         stabilisation: chrono::TimeDelta::seconds(lambda::env_number("RECOVERY_STABILISATION_SECONDS", 300)?),
-        home: incident_core::account::Home::new(Some(env_var("HOME_ACCOUNT_ID")?), std::env::var("AWS_REGION").ok()),
+        home: incident_core::account::Home::new(Some(home_account), std::env::var("AWS_REGION").ok()),
     };
     run(service_fn(|event: LambdaEvent<handler::Invocation>| {
         deps.invoked(event.payload)

@@ -6,7 +6,8 @@ mod cloudwatch;
 mod logs;
 mod s3;
 
-pub use accounts::{AwsAccounts, MemberRole};
+pub use crate::places::MemberRole;
+pub use accounts::AwsAccounts;
 pub use s3::S3Evidence;
 
 use incident_core::evidence::{AlarmRef, Collected, Window};
