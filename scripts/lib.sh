@@ -80,7 +80,7 @@ start_emulator() {
   fi
   local ssm_port=$((MINISTACK_PORT + 1))
   log "starting the SSM Automation test double on 127.0.0.1:$ssm_port (tests/ssm_double.py)"
-  python3 "$ROOT/tests/ssm_double.py" --port "$ssm_port" >"$LOCAL/ssm-double-$MINISTACK_PORT.log" 2>&1 &
+  python3 "$ROOT/tests/ssm_double.py" --port "$ssm_port" --sts "$ENDPOINT" >"$LOCAL/ssm-double-$MINISTACK_PORT.log" 2>&1 &
   echo $! >"$LOCAL/ssm-double-$MINISTACK_PORT.pid"
   export SSM_DOUBLE_URL="http://127.0.0.1:$ssm_port"
   log "starting ministack on $ENDPOINT (log: .local/ministack-$MINISTACK_PORT.log)"
@@ -248,7 +248,7 @@ deploy_member_account() {
     --template-file "$ROOT/forwarder/template.yaml" --stack-name "$STACK_NAME-member" \
     --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
     --parameter-overrides HomeAccountId=000000000000 HomeRegion=us-east-1 "HomeStackName=$STACK_NAME" \
-    "ExternalId=$LOCAL_MEMBER_EXTERNAL_ID" EmulatedHome=true >"$LOCAL/member.log" 2>&1 || { cat "$LOCAL/member.log" >&2; exit 1; }
+    "ExternalId=$LOCAL_MEMBER_EXTERNAL_ID" EmulatedHome=true Runbooks=true >"$LOCAL/member.log" 2>&1 || { cat "$LOCAL/member.log" >&2; exit 1; }
 }
 
 create_team_topics() {

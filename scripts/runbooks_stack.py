@@ -4,7 +4,9 @@ Automation assumes to run them, as the CloudFormation template runbooks/stack.js
 
 template.yaml deploys runbooks/stack.json as a nested stack (resource `Runbooks`, parameter
 DeployRunbooks), so one `sam deploy` ships the runbooks with the loop. It stays a stack of its own
-because the local emulator rejects AWS::SSM::Document: the local stack leaves it out.
+because the local emulator rejects AWS::SSM::Document: the local stack leaves it out. Member
+accounts whose incidents the loop may mitigate deploy the same template (a StackSet beside the
+forwarder's) with RoleName=<MemberRoleName>-ssm, so the loop can name the role it passes to SSM.
 
 usage: runbooks_stack.py           rewrite runbooks/stack.json from runbooks/*.yaml
        runbooks_stack.py --check   fail if runbooks/stack.json is not what runbooks/*.yaml make
@@ -53,6 +55,12 @@ def main() -> str:
                         "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
                     }],
                 },
+                # Named in a member account, where the loop passes it by name; generated at home.
+                "RoleName": {"Fn::If": [
+                    "Named",
+                    {"Fn::Sub": "${RoleName}-${AWS::Region}"},
+                    {"Ref": "AWS::NoValue"},
+                ]},
                 "Policies": [{
                     "PolicyName": "incident-loop-runbooks",
                     "PolicyDocument": {
@@ -84,6 +92,18 @@ def main() -> str:
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "incident-loop mitigation runbooks (SSM Automation) and the role they run as.",
+        "Parameters": {
+            "RoleName": {
+                "Type": "String",
+                "Default": "",
+                "MaxLength": 44,
+                "AllowedPattern": "^[A-Za-z0-9+=,.@_-]*$",
+                "Description": "In a member account, <MemberRoleName>-ssm: the role is then named "
+                "<RoleName>-<region>, which the loop passes to SSM there. Empty (the home stack's "
+                "nested stack): a generated name.",
+            },
+        },
+        "Conditions": {"Named": {"Fn::Not": [{"Fn::Equals": [{"Ref": "RoleName"}, ""]}]}},
         "Resources": resources,
         "Outputs": outputs,
     }

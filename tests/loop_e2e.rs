@@ -553,8 +553,10 @@ async fn evidence_is_captured_beside_engagement_verifiable_and_locked() -> Resul
 /// approvers.
 fn import_catalog_with_root_approver() -> Result<()> {
     let example = std::fs::read_to_string(format!("{}/../catalog.example.yaml", env!("CARGO_MANIFEST_DIR")))?;
-    let with_root = example.replace("approvers: [ana, bilal]", "approvers: [ana, bilal, root]");
-    assert_ne!(example, with_root);
+    let with_root = example
+        .replace("approvers: [ana, bilal]", "approvers: [ana, bilal, root]")
+        .replace("approvers: [emeka]", "approvers: [emeka, root]");
+    assert_eq!(with_root.matches(", root]").count(), 2);
     let path = std::env::temp_dir().join(format!("catalog-root-{}.yaml", std::process::id()));
     std::fs::write(&path, with_root)?;
     incidentctl(&["catalog", "import", path.to_str().unwrap()])?;
@@ -1450,17 +1452,55 @@ async fn an_alarm_in_a_member_account_is_placed_there_and_its_evidence_is_read_t
     );
     incidentctl(&["resolve", &refused_id, "--force", "--reason", "e2e: a refused account"])?;
 
-    // No runbook is offered: they would act on this account, not the member's.
+    // The catalog opens reporting-prod to runbooks: the plan says where they would run, and the
+    // approved one starts there — signed by the member's runbook role (assumed with the external
+    // id), passing the role its runbooks stack names for the region.
     let plan = eventually("the plan on the timeline", WAIT, || async {
         let t = stack.store.timeline(&incident.id).await?;
         Ok(t.into_iter().find(|e| e.key == "plan"))
     })
     .await?;
     assert!(
-        plan.text.contains("runbooks run only in the loop's own account"),
+        plan.text
+            .contains("(runbooks run in 111111111111 (reporting-prod, production) in us-east-1)"),
         "{}",
         plan.text
     );
+    let approval = pending_offer(&stack, &incident.id, 0).await?;
+    assert_eq!(approval.candidates[0].runbook, "IncidentLoop-ScaleUpEcsService");
+    import_catalog_with_root_approver()?;
+    let approved = incidentctl(&[
+        "approve",
+        &id,
+        "--param",
+        "Cluster=reporting",
+        "--param",
+        "Service=reporting-api",
+        "--param",
+        "DesiredCount=3",
+    ])?;
+    assert!(approved.contains("approved candidate 0"), "{approved}");
+    let start = eventually("the runbook started in the member account", WAIT, || async {
+        Ok(ssm_calls()?.into_iter().find(|c| {
+            c["operation"] == "StartAutomationExecution" && c["input"]["Parameters"]["Service"][0] == "reporting-api"
+        }))
+    })
+    .await?;
+    assert_eq!(
+        start["account"], MEMBER_ACCOUNT,
+        "signed with the member account's credentials: {start:#}"
+    );
+    assert_eq!(
+        start["input"]["Parameters"]["AutomationAssumeRole"][0],
+        "arn:aws:iam::111111111111:role/incident-loop-member-ssm-us-east-1"
+    );
+    // SSM's event (forwarded from the member account): the wait ends once the execution, asked
+    // for in the member account where it started, has ended.
+    deliver_runbook_ended(&stack, &incident.id, "Success").await?;
+    let polled_there = ssm_calls()?
+        .iter()
+        .any(|c| c["operation"] == "GetAutomationExecution" && c["account"] == MEMBER_ACCOUNT);
+    assert!(polled_there, "the execution's status is asked in the member account");
 
     incidentctl(&[
         "resolve",

@@ -4,7 +4,10 @@
 No emulator here executes SSM Automation, so the end-to-end tests route SSM
 (AWS_ENDPOINT_URL_SSM) to this small server instead. It speaks SSM's JSON protocol
 (awsJson1_1, `X-Amz-Target: AmazonSSM.<Operation>`) for the operations incident-loop calls, records
-every call, and moves executions from InProgress to Success or Failed:
+every call, and moves executions from InProgress to Success or Failed. Like SSM, it keeps each
+account's executions apart: with --sts it asks the emulator's STS (GetAccessKeyInfo) which account
+the access key that signed a call belongs to — a member account's, when the loop assumed a role
+there — records it with the call, and finds an execution only in the account that started it:
 
   StartAutomationExecution  idempotent per ClientToken (same token, other input: the same
                             IdempotentParameterMismatch error SSM returns)
@@ -22,11 +25,12 @@ Control endpoints (not SSM):
   POST /_script  {"Doc-Name": "Failed" | "TimedOut" | "Cancelled" | "Success"}
   POST /_reset   forget executions, calls and scripts
 
-usage: ssm_double.py [--port N] [--polls N]    (port 0 picks a free port; the port is printed)
+usage: ssm_double.py [--port N] [--polls N] [--sts URL]   (port 0 picks a free port; the port is printed)
 """
 import argparse
 import hashlib
 import json
+import re
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,13 +38,31 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 STATE = {"calls": [], "executions": {}, "tokens": {}, "script": {}, "opsitems": {}}
 POLLS = 1
+STS = None
+ACCOUNTS = {}
+
+
+def account_of(headers):
+    """The account of the access key that signed the request (None without --sts or a signature)."""
+    found = re.search(r"Credential=([A-Z0-9]+)/", headers.get("Authorization", ""))
+    if STS is None or not found:
+        return None
+    key = found.group(1)
+    if key not in ACCOUNTS:
+        import botocore.session  # awscli's, installed with the emulator
+
+        sts = botocore.session.get_session().create_client(
+            "sts", region_name="us-east-1", endpoint_url=STS,
+            aws_access_key_id="test", aws_secret_access_key="test")
+        ACCOUNTS[key] = sts.get_access_key_info(AccessKeyId=key)["Account"]
+    return ACCOUNTS[key]
 
 
 def error(kind, message, status=400):
     return status, {"__type": kind, "message": message}
 
 
-def start(body):
+def start(body, account=None):
     document = body.get("DocumentName")
     if not document:
         return error("ValidationException", "DocumentName is required")
@@ -58,15 +80,16 @@ def start(body):
         "DocumentName": document,
         "Parameters": params,
         "polls": 0,
+        "account": account,
     }
     if token:
         STATE["tokens"][token] = execution_id
     return 200, {"AutomationExecutionId": execution_id}
 
 
-def get(body):
+def get(body, account=None):
     execution = STATE["executions"].get(body.get("AutomationExecutionId"))
-    if execution is None:
+    if execution is None or execution["account"] != account:
         return error("AutomationExecutionNotFoundException", "no such execution")
     execution["polls"] += 1
     outcome = STATE["script"].get(execution["DocumentName"], "Success")
@@ -92,7 +115,7 @@ def dedup_of(item):
         return None
 
 
-def create_ops_item(body):
+def create_ops_item(body, account=None):
     for field in ("Title", "Source", "Description"):
         if not body.get(field):
             return error("ValidationException", f"{field} is required")
@@ -111,7 +134,7 @@ def create_ops_item(body):
     return 200, {"OpsItemId": ops_item_id, "OpsItemArn": f"arn:aws:ssm:us-east-1:000000000000:opsitem/{ops_item_id}"}
 
 
-def update_ops_item(body):
+def update_ops_item(body, account=None):
     item = STATE["opsitems"].get(body.get("OpsItemId"))
     if item is None:
         return error("OpsItemNotFoundException", "no such OpsItem")
@@ -122,7 +145,7 @@ def update_ops_item(body):
     return 200, {}
 
 
-def get_ops_item(body):
+def get_ops_item(body, account=None):
     item = STATE["opsitems"].get(body.get("OpsItemId"))
     if item is None:
         return error("OpsItemNotFoundException", "no such OpsItem")
@@ -160,6 +183,10 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", 0))
         raw = self.rfile.read(length) if length else b"{}"
         body = json.loads(raw or b"{}")
+        try:
+            account = account_of(self.headers)  # outside the lock: it asks the emulator
+        except Exception as e:  # an unknown key: refused as SSM would
+            return self._send(*error("UnrecognizedClientException", f"unknown access key: {e}", 403))
         with LOCK:
             if self.path == "/_script":
                 STATE["script"].update(body)
@@ -170,23 +197,25 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, {})
             target = self.headers.get("X-Amz-Target", "")
             operation = target.split(".", 1)[-1]
-            STATE["calls"].append({"operation": operation, "input": body})
+            STATE["calls"].append({"operation": operation, "input": body, "account": account})
             handler = OPERATIONS.get(operation)
             if handler is None:
                 return self._send(*error("InvalidAction", f"the SSM test double does not implement {operation}"))
-            return self._send(*handler(body))
+            return self._send(*handler(body, account))
 
     def log_message(self, *args):  # quiet: the calls are recorded instead
         pass
 
 
 def main():
-    global POLLS
+    global POLLS, STS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=4590)
     parser.add_argument("--polls", type=int, default=1)
+    parser.add_argument("--sts", help="the emulator's endpoint, to tell each caller's account")
     args = parser.parse_args()
     POLLS = args.polls
+    STS = args.sts
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     print(server.server_address[1], flush=True)
     try:

@@ -125,6 +125,59 @@ fn the_forwarder_forwards_exactly_what_the_home_stack_takes_and_the_core_parses(
 }
 
 #[test]
+fn a_member_accounts_runbook_status_reaches_the_mitigate_function_as_this_accounts_does() {
+    let home = template("template.yaml");
+    let forwarder = template("forwarder/template.yaml");
+    let events = &home["Resources"]["MitigateFunction"]["Properties"]["Events"];
+    let here = &events["RunbookStatusChanged"]["Properties"];
+    let members = &events["MemberRunbookStatusChanged"]["Properties"];
+    let forwarded = &forwarder["Resources"]["ForwardRunbookStatus"]["Properties"];
+    assert!(here["Pattern"].is_mapping(), "RunbookStatusChanged is missing");
+    assert_eq!(
+        members["Pattern"], here["Pattern"],
+        "the member rule takes what the home rule takes"
+    );
+    assert_eq!(
+        forwarded["EventPattern"], here["Pattern"],
+        "the forwarder forwards exactly that"
+    );
+    assert_eq!(members["InputPath"], here["InputPath"]);
+    assert!(
+        here.get("EventBusName").is_none(),
+        "SSM's own events arrive on the default bus"
+    );
+    assert!(
+        matches!(members["EventBusName"], Value::Tagged(_)),
+        "member accounts' arrive on the loop's bus"
+    );
+    // The forwarder's runbook role is assumable only by the mitigate function, naming the external
+    // id, and passes SSM only the runbooks stack's role named for it there.
+    let role = serde_yaml::to_string(&forwarder["Resources"]["RunbookRole"]).unwrap();
+    for needed in [
+        "sts:ExternalId",
+        "-MitigateFunction*",
+        "-runbooks-${AWS::Region}",
+        "-ssm-${AWS::Region}",
+        "iam:PassedToService: ssm.amazonaws.com",
+        "automation-definition/IncidentLoop-*",
+    ] {
+        assert!(
+            role.contains(needed),
+            "the forwarder's RunbookRole lacks {needed}: {role}"
+        );
+    }
+    let runbooks: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}/../runbooks/stack.json", env!("CARGO_MANIFEST_DIR"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        runbooks["Resources"]["IncidentLoopRunbookRole"]["Properties"]["RoleName"]["Fn::If"][1]["Fn::Sub"],
+        "${RoleName}-${AWS::Region}",
+        "the runbooks stack names its role for the region where the forwarder passes it"
+    );
+}
+
+#[test]
 fn the_operations_dashboard_charts_every_metric_the_functions_emit() {
     let home = template("template.yaml");
     let body = match &home["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"] {

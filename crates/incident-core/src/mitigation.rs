@@ -226,7 +226,7 @@ pub fn runbook_place(
     home: &Home,
     catalog: &Catalog,
     members: bool,
-) -> Result<RunbookPlace, Plan> {
+) -> Result<RunbookPlace, Box<Plan>> {
     let mut places: Vec<&Location> = Vec::new();
     for at in std::iter::once(incident.location.as_ref())
         .chain(signals.iter().map(|s| s.location.as_ref()))
@@ -264,12 +264,12 @@ pub fn runbook_place(
     } else {
         return Ok(RunbookPlace::Member((**at).clone()));
     };
-    Err(Plan {
+    Err(Box::new(Plan {
         candidates: Vec::new(),
         correlated_change: None,
         correlated: false,
         summary: format!("nothing to plan: {why}; mitigate by hand and record it (incidentctl mitigate)"),
-    })
+    }))
 }
 
 impl RunbookPlace {
@@ -652,7 +652,7 @@ mod tests {
         let member = at("111111111111", "us-east-1");
         let mut incident = crate::incident::checkout(crate::severity::Severity::Sev2, true);
         let place = |i: &Incident, s: &[Signal], c: &Catalog, members: bool| runbook_place(i, s, &home, c, members);
-        let why = |r: Result<RunbookPlace, Plan>| {
+        let why = |r: Result<RunbookPlace, Box<Plan>>| {
             let plan = r.expect_err("no runbook");
             assert!(plan.candidates.is_empty());
             plan.summary

@@ -333,7 +333,7 @@ where
         let members = self.runbooks.reaches_members();
         let place = match mitigation::runbook_place(&incident, &signals, &self.home, &catalog, members) {
             Ok(place) => place,
-            Err(plan) => return self.planned(&id, plan).await,
+            Err(plan) => return self.planned(&id, *plan).await,
         };
         let changes = change::merged(
             self.recorded_changes(&incident).await?,
