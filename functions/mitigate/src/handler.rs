@@ -29,7 +29,8 @@ pub struct Deps<S, C, N, E, R, K> {
     pub runbooks: R,
     pub callbacks: K,
     pub stabilisation: chrono::TimeDelta,
-    /// The stack's account and region: runbooks act there only.
+    /// The stack's account and region: runbooks act there, or in one member account the catalog
+    /// opens to them (`mitigation::runbook_place`).
     pub home: incident_core::account::Home,
 }
 
