@@ -4,6 +4,10 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL="$ROOT/.local"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/incident-loop/target}"
+# Every cargo command here compiles the workspace's own crates with clippy's driver (lints as
+# errors): the one build is also the lint pass. The same wrapper everywhere keeps cargo from
+# rebuilding them between the build, the tests and the local deploy.
+export RUSTC_WORKSPACE_WRAPPER="$ROOT/scripts/clippy-rustc"
 export STACK_NAME="${STACK_NAME:-incident-loop}"
 export MINISTACK_PORT="${MINISTACK_PORT:-4566}"
 ENDPOINT="http://127.0.0.1:$MINISTACK_PORT"
@@ -124,13 +128,14 @@ stop_emulator() {
   fi
 }
 
-# One compilation serves the deploy and the tests: building the test targets with the functions
-# resolves the SDK crates' features as `cargo test --workspace` does (the adapters' tests add
-# `test-util`), so the tests that follow rebuild nothing; without them every SDK crate would be
-# compiled a second time.
+# One compilation serves clippy, the deploy and the tests: every target of the workspace (clippy's
+# --all-targets) is built through clippy's driver (RUSTC_WORKSPACE_WRAPPER above), and building the
+# test targets with the functions resolves the SDK crates' features as `cargo test --workspace`
+# does (the adapters' tests add `test-util`), so the tests that follow rebuild nothing; without
+# them every SDK crate would be compiled a second time.
 build_functions() {
-  log "building the workspace and its tests (debug, x86_64; target dir $CARGO_TARGET_DIR)"
-  (cd "$ROOT" && cargo build --workspace --bins --tests --locked)
+  log "building and linting (clippy, -D warnings) every target of the workspace (debug, x86_64; target dir $CARGO_TARGET_DIR)"
+  (cd "$ROOT" && cargo build --workspace --all-targets --locked)
 }
 
 # Deploys the real template.yaml: what `sam build` does for rust-cargolambda (one bootstrap per
