@@ -1494,8 +1494,10 @@ async fn an_alarm_in_a_member_account_is_placed_there_and_its_evidence_is_read_t
         start["input"]["Parameters"]["AutomationAssumeRole"][0],
         "arn:aws:iam::111111111111:role/incident-loop-member-ssm-us-east-1"
     );
-    // SSM's event (forwarded from the member account): the wait ends once the execution, asked
-    // for in the member account where it started, has ended.
+    // SSM's event, handed to the mitigate function as its member rule would (the emulator
+    // delivers nothing across accounts, nor takes an aws.* event from put-events): the wait ends
+    // only once the execution, asked for where it started, has ended — the double finds it in the
+    // member account only, so a status asked at home would never end it.
     deliver_runbook_ended(&stack, &incident.id, "Success").await?;
     let polled_there = ssm_calls()?
         .iter()

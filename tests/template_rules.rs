@@ -146,16 +146,30 @@ fn a_member_accounts_runbook_status_reaches_the_mitigate_function_as_this_accoun
         here.get("EventBusName").is_none(),
         "SSM's own events arrive on the default bus"
     );
+    let is_ref_to = |v: &Value, name: &str| matches!(v, Value::Tagged(t) if t.tag == "!Ref" && t.value == name);
     assert!(
-        matches!(members["EventBusName"], Value::Tagged(_)),
-        "member accounts' arrive on the loop's bus"
+        is_ref_to(&members["EventBusName"], "IncidentBus"),
+        "member accounts' arrive on the loop's bus: {:?}",
+        members["EventBusName"]
+    );
+    let rule = &forwarder["Resources"]["ForwardRunbookStatus"];
+    assert_eq!(rule["Condition"], "CreatesRunbookRole");
+    let target = serde_yaml::to_string(&forwarded["Targets"]).unwrap();
+    assert!(
+        target.contains("event-bus/${HomeStackName}-events") && target.contains("ForwardRole"),
+        "{target}"
+    );
+    let trust = &forwarder["Resources"]["RunbookRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    let principal = serde_yaml::to_string(&trust["Condition"]["ArnLike"]["aws:PrincipalArn"]).unwrap();
+    assert!(principal.contains("-MitigateFunction*"), "{principal}");
+    assert!(
+        is_ref_to(&trust["Condition"]["StringEquals"]["sts:ExternalId"], "ExternalId"),
+        "{trust:?}"
     );
     // The forwarder's runbook role is assumable only by the mitigate function, naming the external
     // id, and passes SSM only the runbooks stack's role named for it there.
     let role = serde_yaml::to_string(&forwarder["Resources"]["RunbookRole"]).unwrap();
     for needed in [
-        "sts:ExternalId",
-        "-MitigateFunction*",
         "-runbooks-${AWS::Region}",
         "-ssm-${AWS::Region}",
         "iam:PassedToService: ssm.amazonaws.com",

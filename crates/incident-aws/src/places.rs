@@ -2,7 +2,8 @@
 //! or a member account's through a role the forwarder template creates there (assumed with the
 //! stack's external id). Each account and region is reached once per function instance, and a
 //! member account again when its session nears its end. Evidence capture and the runbooks each
-//! assume a role of their own, so neither can do the other's work.
+//! assume a role of their own, which only that function may assume (the member's trust policies;
+//! the capture function's own policy also denies it the runbook roles).
 
 use crate::AwsError;
 use aws_config::{Region, SdkConfig};
@@ -100,19 +101,19 @@ pub struct Places<T> {
 }
 
 impl<T: Clone> Places<T> {
-    /// `here` are this account's clients; `home_account` is this stack's (`HOME_ACCOUNT_ID`) and
-    /// the configuration's region its region; `build` makes the clients of another place.
+    /// `here` are this account's clients; `home` is this stack's account and region (the same
+    /// `Home` the core placed the work with); `build` makes the clients of another place.
     pub fn new(
         config: &SdkConfig,
         here: T,
-        home_account: Option<String>,
+        home: Home,
         member: Option<MemberRole>,
         purpose: Purpose,
         build: fn(&SdkConfig) -> T,
     ) -> Self {
         Self {
             config: config.clone(),
-            home: Home::new(home_account, config.region().map(|r| r.to_string())),
+            home,
             member,
             purpose,
             build,
@@ -228,7 +229,7 @@ mod tests {
         let places = Places::new(
             &config(),
             region(&config()),
-            Some("000000000000".into()),
+            Home::new(Some("000000000000".into()), Some("us-east-1".into())),
             None,
             Purpose::Evidence,
             region,

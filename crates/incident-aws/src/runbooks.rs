@@ -6,7 +6,7 @@ use crate::places::{member_automation_role, MemberRole, Places, Purpose};
 use crate::AwsError;
 use aws_config::SdkConfig;
 use aws_sdk_ssm::types::AutomationExecutionStatus as Status;
-use incident_core::account::Location;
+use incident_core::account::{Home, Location};
 use incident_core::mitigation::RunbookStatus;
 use incident_core::ports::{PortResult, RunbookRunner};
 use std::collections::{BTreeMap, HashMap};
@@ -20,15 +20,21 @@ pub struct SsmRunbooks {
 impl SsmRunbooks {
     /// Runbooks in this account and region only.
     pub fn new(client: aws_sdk_ssm::Client, assume_role: impl Into<String>) -> Self {
-        Self::reaching(client, &SdkConfig::builder().build(), None, None, assume_role)
+        Self::reaching(
+            client,
+            &SdkConfig::builder().build(),
+            Home::default(),
+            None,
+            assume_role,
+        )
     }
 
-    /// Runbooks here with `client`, and in the member accounts `member` reaches (`home_account`
-    /// and the configuration's region are the stack's own).
+    /// Runbooks here with `client`, and in the member accounts `member` reaches; `home` is the
+    /// stack's account and region, the same the core placed the runbook with.
     pub fn reaching(
         client: aws_sdk_ssm::Client,
         config: &SdkConfig,
-        home_account: Option<String>,
+        home: Home,
         member: Option<MemberRole>,
         assume_role: impl Into<String>,
     ) -> Self {
@@ -36,7 +42,7 @@ impl SsmRunbooks {
             places: Places::new(
                 config,
                 client,
-                home_account,
+                home,
                 member,
                 Purpose::Runbooks,
                 aws_sdk_ssm::Client::new,

@@ -753,9 +753,14 @@ impl RunbookRunner for MemoryRunbooks {
     ) -> PortResult<crate::mitigation::RunbookStatus> {
         use crate::mitigation::RunbookStatus;
         let started = self.started.lock().unwrap();
+        // Found only where it started (the account and region, whatever the catalog calls them).
+        let same = |place: &Option<crate::account::Location>| match (place, at) {
+            (Some(p), Some(a)) => p.same_place(a),
+            (p, a) => p.is_none() && a.is_none(),
+        };
         let run = started
             .iter()
-            .find(|(_, _, t, place)| format!("exec-{t}") == execution_id && place.as_ref() == at);
+            .find(|(_, _, t, place)| format!("exec-{t}") == execution_id && same(place));
         let (document, ..) = run.ok_or_else(|| PortError::Invalid(format!("no execution {execution_id}")))?;
         Ok(if self.in_progress.lock().unwrap().contains(execution_id) {
             RunbookStatus::Running {

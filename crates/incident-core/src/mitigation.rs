@@ -240,8 +240,13 @@ pub fn runbook_place(
     let Some(at) = away.first() else {
         return Ok(RunbookPlace::Home);
     };
-    let why = if places.len() > 1 {
-        let all: Vec<String> = places.iter().map(|l| l.describe()).collect();
+    // An incident that names no place is the stack's own (its runbook would be asked after here).
+    let unplaced = incident.location.is_none();
+    let why = if places.len() > 1 || unplaced {
+        let mut all: Vec<String> = places.iter().map(|l| l.describe()).collect();
+        if unplaced {
+            all.push("the loop's own account and region".into());
+        }
         format!(
             "runbooks act in one account and region, and this incident's signals come from {}",
             all.join(" and ")
@@ -690,8 +695,16 @@ mod tests {
         );
         joined.location = member.clone();
         assert!(
-            place(&incident, &[joined], &catalog, true).is_ok(),
+            place(&incident, &[joined.clone()], &catalog, true).is_ok(),
             "the same place twice"
+        );
+        // An incident that names no place is this stack's: a member's signal on it is a second place.
+        let mut unplaced = incident.clone();
+        unplaced.location = None;
+        let two = why(place(&unplaced, &[joined], &catalog, true));
+        assert!(
+            two.contains("come from 111111111111 in us-east-1 and the loop's own account and region"),
+            "{two}"
         );
 
         // Another region of the stack's own account: its runbooks live in the stack's region only.

@@ -67,8 +67,14 @@ pub enum Input {
         execution_id: String,
         token: String,
     },
-    /// The runbook wait's fallback, should an event be lost: where the execution stands.
-    PollRunbook { execution_id: String },
+    /// The runbook wait's fallback, should an event be lost: where the execution stands (asked
+    /// where the incident's runbook started).
+    PollRunbook {
+        /// The lifecycle's incident (older lifecycles did not pass it: then the wait's record).
+        #[serde(default)]
+        incident_id: Option<IncidentId>,
+        execution_id: String,
+    },
     /// Record how the runbook ended.
     RunbookFinished {
         incident_id: IncidentId,
@@ -222,9 +228,14 @@ where
                 let completed = self.end_runbook_wait(&incident_id, &execution_id).await?;
                 Ok(Output::Kept { completed })
             }
-            Input::PollRunbook { execution_id } => {
-                // The wait kept the execution's incident before any poll.
-                let id = self.store.runbook_incident(&execution_id).await?;
+            Input::PollRunbook {
+                incident_id,
+                execution_id,
+            } => {
+                let id = match incident_id {
+                    Some(id) => Some(id),
+                    None => self.store.runbook_incident(&execution_id).await?,
+                };
                 Ok(Output::Polled(self.runbook_status(id.as_ref(), &execution_id).await?))
             }
             Input::RunbookFinished {
@@ -856,7 +867,13 @@ mod tests {
             token: "rb".into(),
         };
         assert_eq!(d.handle(wait).await.unwrap(), Output::Kept { completed: true });
-        let polled = d.handle(Input::PollRunbook { execution_id }).await.unwrap();
+        let polled = d
+            .handle(Input::PollRunbook {
+                incident_id: Some(id.clone()),
+                execution_id,
+            })
+            .await
+            .unwrap();
         assert!(
             matches!(polled, Output::Polled(RunbookStatus::Success { .. })),
             "{polled:?}"
@@ -1010,7 +1027,9 @@ mod tests {
         d.store.add_signal(&id, foreign);
         let refused = start_approved(&d, &id, &approval).await.unwrap_err();
         assert!(
-            refused.to_string().contains("happened in 222222222222 in us-east-1"),
+            refused
+                .to_string()
+                .contains("signals come from 222222222222 in us-east-1 and the loop's own account and region"),
             "{refused}"
         );
         assert!(d.runbooks.started.lock().unwrap().is_empty(), "nothing started");

@@ -18,7 +18,8 @@ async fn main() -> Result<(), Error> {
         bus,
         callbacks,
     } = Wiring::from_env().await?;
-    let home_account = env_var("HOME_ACCOUNT_ID")?;
+    // One home for the core's placing and the runner's reaching.
+    let home = incident_core::account::Home::new(Some(env_var("HOME_ACCOUNT_ID")?), std::env::var("AWS_REGION").ok());
     let deps = handler::Deps {
         store,
         catalog,
@@ -27,13 +28,13 @@ async fn main() -> Result<(), Error> {
         runbooks: SsmRunbooks::reaching(
             aws_sdk_ssm::Client::new(&config),
             &config,
-            Some(home_account.clone()),
+            home.clone(),
             MemberRole::from_env(),
             env_var("RUNBOOK_ROLE_ARN")?,
         ),
         callbacks,
         stabilisation: chrono::TimeDelta::seconds(lambda::env_number("RECOVERY_STABILISATION_SECONDS", 300)?),
-        home: incident_core::account::Home::new(Some(home_account), std::env::var("AWS_REGION").ok()),
+        home,
     };
     run(service_fn(|event: LambdaEvent<handler::Invocation>| {
         deps.invoked(event.payload)

@@ -5,7 +5,7 @@
 use super::AwsSources;
 use crate::places::{MemberRole, Places, Purpose};
 use aws_config::SdkConfig;
-use incident_core::account::Location;
+use incident_core::account::{Home, Location};
 use incident_core::ports::{EvidenceAccounts, PortResult};
 
 pub struct AwsAccounts(Places<AwsSources>);
@@ -15,7 +15,7 @@ impl AwsAccounts {
         Self(Places::new(
             config,
             AwsSources::new(config),
-            home_account,
+            Home::new(home_account, config.region().map(|r| r.to_string())),
             member,
             Purpose::Evidence,
             AwsSources::new,
