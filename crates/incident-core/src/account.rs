@@ -109,6 +109,34 @@ impl Home {
     }
 }
 
+/// Where an incident's approved runbooks run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunbookPlace {
+    /// The stack's own account and region, with the function's own credentials.
+    Home,
+    /// A member account (and region) the catalog opens to runbooks, through the role the forwarder
+    /// template creates there.
+    Member(Location),
+}
+
+impl RunbookPlace {
+    /// Whether a change happened where the runbooks would act (a change told without a place is
+    /// the stack's own).
+    pub fn holds(&self, home: &Home, at: Option<&Location>) -> bool {
+        match self {
+            RunbookPlace::Home => home.holds(at),
+            RunbookPlace::Member(place) => at.is_some_and(|l| l.same_place(place)),
+        }
+    }
+    /// The member account and region, or none for the stack's own.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            RunbookPlace::Home => None,
+            RunbookPlace::Member(at) => Some(at),
+        }
+    }
+}
+
 /// An account in the catalog: what it is called, its environment, and the service whose account
 /// it is (signals from it that name no service belong to that one).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

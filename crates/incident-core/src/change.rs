@@ -209,7 +209,7 @@ fn same_change(event: &Change, trail: &Change) -> bool {
 pub fn merged(
     recorded: Vec<Change>,
     captured: Vec<Change>,
-    place: &crate::mitigation::RunbookPlace,
+    place: &crate::account::RunbookPlace,
     home: &crate::account::Home,
 ) -> Vec<Change> {
     let here = |c: &Change| place.holds(home, c.location.as_ref());
@@ -300,7 +300,7 @@ mod tests {
         let got = merged(
             recorded,
             captured,
-            &crate::mitigation::RunbookPlace::Home,
+            &crate::account::RunbookPlace::Home,
             &crate::account::Home::default(),
         );
         let origins: Vec<(Origin, ChangeKind)> = got.iter().map(|c| (c.origin, c.kind)).collect();
@@ -328,7 +328,7 @@ mod tests {
         let kinds: Vec<ChangeKind> = merged(
             vec![],
             vec![old, other],
-            &crate::mitigation::RunbookPlace::Home,
+            &crate::account::RunbookPlace::Home,
             &crate::account::Home::default(),
         )
         .iter()
@@ -352,10 +352,10 @@ mod tests {
         home.location = at("000000000000");
         home.id = Some("ecs-svc/1".into());
         let stack = crate::account::Home::new(Some("000000000000".into()), Some("us-east-1".into()));
-        let here = crate::mitigation::RunbookPlace::Home;
+        let here = crate::account::RunbookPlace::Home;
         let got = merged(vec![staging.clone(), home.clone()], vec![], &here, &stack);
         assert_eq!(got, [home.clone()]);
-        let member = crate::mitigation::RunbookPlace::Member(staging.location.clone().unwrap());
+        let member = crate::account::RunbookPlace::Member(staging.location.clone().unwrap());
         let got = merged(vec![staging.clone(), home.clone()], vec![], &member, &stack);
         assert_eq!(
             got,

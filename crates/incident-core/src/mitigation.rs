@@ -6,7 +6,7 @@
 //! configuration change and rolling forward come last, and rolling forward only with an explicit
 //! confirmation.
 
-use crate::account::{Home, Location};
+use crate::account::{Home, Location, RunbookPlace};
 use crate::catalog::{Catalog, Service};
 use crate::change::{Change, ChangeKind};
 use crate::incident::Incident;
@@ -193,27 +193,6 @@ pub fn nothing_to_plan(incident: &crate::incident::Incident) -> Option<Plan> {
     })
 }
 
-/// Where an incident's approved runbooks run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RunbookPlace {
-    /// The stack's own account and region, with the function's own credentials.
-    Home,
-    /// A member account (and region) the catalog opens to runbooks, through the role the forwarder
-    /// template creates there.
-    Member(Location),
-}
-
-impl RunbookPlace {
-    /// Whether a change happened where the runbooks would act (a change told without a place is
-    /// the stack's own).
-    pub fn holds(&self, home: &Home, at: Option<&Location>) -> bool {
-        match self {
-            RunbookPlace::Home => home.holds(at),
-            RunbookPlace::Member(place) => at.is_some_and(|l| l.same_place(place)),
-        }
-    }
-}
-
 /// Where an incident's runbooks would act — where it opened and where every one of its signals
 /// happened — or the plan that offers none and says why. Runbooks act in one place only: the
 /// stack's own account and region, or one member account and region the catalog opens to them
@@ -275,16 +254,6 @@ pub fn runbook_place(
         correlated: false,
         summary: format!("nothing to plan: {why}; mitigate by hand and record it (incidentctl mitigate)"),
     }))
-}
-
-impl RunbookPlace {
-    /// The member account and region, or none for the stack's own.
-    pub fn location(&self) -> Option<&Location> {
-        match self {
-            RunbookPlace::Home => None,
-            RunbookPlace::Member(at) => Some(at),
-        }
-    }
 }
 
 impl Plan {
