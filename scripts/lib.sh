@@ -38,6 +38,7 @@ install_tools() {
     "ministack==1.5.33" "awscli==1.46.3" "aws-sam-translator==1.110.0" \
     "cfn-lint==1.58.0" "cfn-lint-serverless==0.3.6" "cbor2==6.3.0" >/dev/null
   (cd "$ROOT/tools" && npm install --no-audit --no-fund --silent >/dev/null)
+  (cd "$ROOT/console" && npm ci --no-audit --no-fund --silent >/dev/null)
   # SAM CLI pins its own botocore and cfn-lint: it lives in a virtual environment of its own.
   if [ "$("$SAM_VENV/bin/sam" --version 2>/dev/null)" != "SAM CLI, version $SAM_VERSION" ]; then
     log "installing SAM CLI $SAM_VERSION into $SAM_VENV"
@@ -157,7 +158,7 @@ deploy_stack() {
   aws --endpoint-url "$ENDPOINT" cloudformation deploy --template-file "$LOCAL/build/packaged.json" \
     --stack-name "$STACK_NAME" --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
     --s3-bucket "$STACK_NAME-artifacts" --no-fail-on-empty-changeset \
-    --parameter-overrides Architecture=x86_64 DeployRunbooks=false \
+    --parameter-overrides Architecture=x86_64 DeployRunbooks=false ConsoleViewerProtocol=allow-all \
     "RunbookRoleArn=arn:aws:iam::000000000000:role/$STACK_NAME-local-runbooks" "CorrelationWindowMinutes=${CORRELATION_WINDOW_MINUTES:-15}" \
     "MultiServiceThreshold=${MULTI_SERVICE_THRESHOLD:-3}" \
     "RecoveryStabilisationSeconds=${RECOVERY_STABILISATION_SECONDS:-300}" \
@@ -165,8 +166,91 @@ deploy_stack() {
     "MemberExternalId=$LOCAL_MEMBER_EXTERNAL_ID" "PageFromAddress=$LOCAL_PAGE_FROM" >/dev/null
   apply_bucket_settings_locally
   allow_email_pages_locally
+  console_cors_locally
   aws --endpoint-url "$ENDPOINT" cloudformation describe-stacks --stack-name "$STACK_NAME" \
     --query 'Stacks[0].Outputs' --output table
+}
+
+# The web console (console/): built with Vite, then published to the stack's bucket with its
+# config.json and the page's Content-Security-Policy naming exactly the origins it calls.
+build_console() {
+  log "building the web console (console/, vite)"
+  (cd "$ROOT/console" && npx vite build --logLevel warn)
+}
+
+# console_url [local]: CloudFront's address on AWS; the emulator's `<label>.cloudfront.localhost`.
+console_url() {
+  local domain
+  domain=$(stack_output ConsoleUrl)
+  if [ "${1:-}" = local ]; then
+    domain=${domain#https://}
+    echo "http://${domain%%.*}.cloudfront.localhost:${ENDPOINT##*:}"
+  else
+    echo "$domain"
+  fi
+}
+
+# publish_console [local]: `local` points the console at the emulator's API and Cognito.
+publish_console() {
+  local bucket region api cognito connect config
+  bucket=$(stack_output ConsoleBucketName)
+  region=${AWS_REGION:-$(aws configure get region 2>/dev/null || echo us-east-1)}
+  if [ "${1:-}" = local ]; then
+    api="$ENDPOINT/_aws/execute-api/$(stack_output CommandApiId)"
+    cognito="$ENDPOINT/"
+    connect="$ENDPOINT"
+  else
+    api=$(stack_output CommandApiUrl)
+    cognito=""
+    connect="$api https://cognito-idp.$region.amazonaws.com https://cognito-identity.$region.amazonaws.com"
+  fi
+  config=$(python3 -c 'import json,sys; a=sys.argv; print(json.dumps({"region": a[1], "apiUrl": a[2],
+    "userPoolId": a[3], "userPoolClientId": a[4], "identityPoolId": a[5], "cognitoEndpoint": a[6] or None,
+    "identityEndpoint": a[6] or None}))' "$region" "$api" "$(stack_output ConsoleUserPoolId)" \
+    "$(stack_output ConsoleUserPoolClientId)" "$(stack_output ConsoleIdentityPoolId)" "$cognito")
+  rm -rf "$LOCAL/console" && mkdir -p "$LOCAL/console" && cp -r "$ROOT/console/dist/." "$LOCAL/console/"
+  python3 - "$LOCAL/console/index.html" "$connect" <<'PY'
+import sys
+path, connect = sys.argv[1], sys.argv[2]
+page = open(path).read()
+assert "__CONNECT_SRC__" in page, "the built page has no connect-src placeholder"
+open(path, "w").write(page.replace("__CONNECT_SRC__", connect))
+PY
+  printf '%s\n' "$config" >"$LOCAL/console/config.json"
+  log "publishing the web console to s3://$bucket"
+  aws ${ENDPOINT:+--endpoint-url "$ENDPOINT"} s3 sync --delete --only-show-errors \
+    --cache-control "no-cache" "$LOCAL/console/" "s3://$bucket/"
+}
+
+# The emulator keeps CloudFormation's CorsConfiguration where its request path never reads it: set
+# the same configuration through the API, with the console's local origin.
+console_cors_locally() {
+  local cors
+  cors=$(python3 -c 'import json,sys; print(json.dumps({"AllowOrigins": [sys.argv[1]], "AllowMethods": ["GET", "POST"],
+    "AllowHeaders": ["authorization", "content-type", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"],
+    "MaxAge": 600}))' "$(console_url local)")
+  aws --endpoint-url "$ENDPOINT" apigatewayv2 update-api --api-id "$(stack_output CommandApiId)" \
+    --cors-configuration "$cors" >/dev/null
+}
+
+# A console user (user pool) in `group` with a permanent password: signs in without a challenge.
+console_user() {
+  local name=$1 group=$2 password=$3 pool
+  pool=$(stack_output ConsoleUserPoolId)
+  aws --endpoint-url "$ENDPOINT" cognito-idp admin-create-user --user-pool-id "$pool" --username "$name" \
+    --message-action SUPPRESS >/dev/null 2>&1 || true
+  aws --endpoint-url "$ENDPOINT" cognito-idp admin-set-user-password --user-pool-id "$pool" --username "$name" \
+    --password "$password" --permanent
+  aws --endpoint-url "$ENDPOINT" cognito-idp admin-add-user-to-group --user-pool-id "$pool" --username "$name" \
+    --group-name "$group"
+}
+
+# The local console's people: ana (checkout's approver), chen (a responder, not an approver), mira
+# (read-only), all with PASSWORD.
+console_users() {
+  console_user ana responders "$1"
+  console_user chen responders "$1"
+  console_user mira readers "$1"
 }
 
 stack_output() {

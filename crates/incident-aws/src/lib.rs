@@ -22,6 +22,7 @@ pub mod ports;
 pub mod postmortem_store;
 pub mod rejects;
 pub mod runbooks;
+pub mod sign_ins;
 pub mod store;
 pub mod tickets;
 

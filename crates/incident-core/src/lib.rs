@@ -14,6 +14,7 @@ pub mod change;
 pub mod chat;
 pub mod coe;
 pub mod command;
+pub mod console;
 pub mod correlation;
 pub mod effects;
 pub mod engagement;

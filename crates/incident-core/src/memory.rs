@@ -563,6 +563,22 @@ impl DeadLetters for MemoryLoop {
     }
 }
 
+/// The console's user pool in memory: users by subject.
+pub struct MemorySignIns {
+    pub provider: String,
+    pub users: Vec<(String, crate::console::SignedIn)>,
+}
+
+impl SignIns for MemorySignIns {
+    fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    async fn signed_in(&self, sub: &str) -> PortResult<Option<crate::console::SignedIn>> {
+        Ok(self.users.iter().find(|(s, _)| s == sub).map(|(_, u)| u.clone()))
+    }
+}
+
 impl LiveIncidents for MemoryStore {
     async fn live(&self) -> PortResult<Vec<Incident>> {
         Ok(self.all().into_iter().filter(Incident::is_live).collect())

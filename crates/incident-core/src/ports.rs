@@ -269,6 +269,14 @@ pub trait Lifecycles: Sync {
     fn state(&self, id: &IncidentId, run: u32) -> impl Future<Output = PortResult<RunState>> + Send;
 }
 
+/// The console's user pool: who a sign-in the API Gateway verified is.
+pub trait SignIns: Sync {
+    /// `cognito-idp.<region>.amazonaws.com/<pool>`, the only provider whose sign-ins count.
+    fn provider(&self) -> &str;
+    /// The user with this subject (`sub`), and their groups; `None` when the pool has no such user.
+    fn signed_in(&self, sub: &str) -> impl Future<Output = PortResult<Option<crate::console::SignedIn>>> + Send;
+}
+
 /// The incidents whose lifecycle must be running ([`Incident::is_live`]), whatever their age.
 pub trait LiveIncidents: Sync {
     fn live(&self) -> impl Future<Output = PortResult<Vec<Incident>>> + Send;

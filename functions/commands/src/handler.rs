@@ -5,24 +5,41 @@ use incident_core::app_event::{AppEvent, PostmortemSummary};
 use incident_core::approval::Caller;
 use incident_core::catalog::Catalog;
 use incident_core::command::{self, Command, Decided, Refusal, Reply, ReportRequest};
+use incident_core::console;
 use incident_core::effects::{Effects, FollowUp};
 use incident_core::noise::{self, SilenceRequest};
 use incident_core::page_reply::{self, SmsReply};
 use incident_core::ports::{
-    run_command, run_step, CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps, LiveIncidents, Notifier,
-    PageCodes, PortError, ReportIntake, TaskCallbacks, Tokens,
+    coe_record, run_command, run_step, Approvals, CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps,
+    LiveIncidents, Notifier, PageCodes, PortError, Postmortems, ReportIntake, TaskCallbacks, Tokens,
 };
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
 use serde_json::json;
 
-pub struct Deps<S, C, N, K, F> {
+pub struct Deps<S, C, N, K, F, G> {
     pub store: S,
     pub catalog: C,
     pub bus: N,
     pub callbacks: K,
     pub functions: F,
+    /// The console's user pool, for requests signed with its identity pool's credentials.
+    pub sign_ins: G,
 }
+
+/// Everything the command API reads and writes in the incidents table.
+pub trait Store: CommandStore + Tokens + LiveIncidents + PageCodes + Postmortems + Approvals {}
+impl<T: CommandStore + Tokens + LiveIncidents + PageCodes + Postmortems + Approvals> Store for T {}
+
+/// What a person looks at: the console's board and one incident's page.
+#[derive(Debug)]
+pub enum Read {
+    Board,
+    Page(IncidentId),
+}
+
+/// How far back the board reaches for incidents that are no longer live.
+const BOARD_DAYS: i64 = 14;
 
 /// What a person asked.
 #[derive(Debug)]
@@ -35,14 +52,41 @@ pub enum Request {
     Learning(incident_core::learning::LearningCommand),
 }
 
-impl<S, C, N, K, F> Deps<S, C, N, K, F>
+impl<S, C, N, K, F, G> Deps<S, C, N, K, F, G>
 where
-    S: CommandStore + Tokens + LiveIncidents + PageCodes,
+    S: Store,
     C: CatalogSource + CatalogSink,
     N: Notifier + ReportIntake,
     K: TaskCallbacks,
     F: FollowUps,
 {
+    /// The board (every live incident and those of the last [`BOARD_DAYS`] days) or one page.
+    pub async fn read(&self, read: Read, now: DateTime<Utc>) -> Result<Reply, CommandError> {
+        match read {
+            Read::Board => {
+                let days: Vec<String> = (0..BOARD_DAYS)
+                    .map(|d| (now - chrono::Duration::days(d)).format("%Y-%m-%d").to_string())
+                    .collect();
+                let mut incidents = self.store.live().await?;
+                incidents.extend(self.store.incidents_of_days(&days).await?);
+                let board = console::board(incidents);
+                Ok(Reply {
+                    message: format!("{} incidents", board.len()),
+                    data: json!(board),
+                })
+            }
+            Read::Page(id) => {
+                let record = coe_record(&self.store, &self.catalog, &id).await?;
+                let approval = self.store.latest(&id).await?;
+                let page = console::page(record, approval, &self.catalog.load().await?, now);
+                Ok(Reply {
+                    message: format!("{id}: {}", page.incident.title),
+                    data: json!(page),
+                })
+            }
+        }
+    }
+
     /// A reply to a paging text (End User Messaging SMS's inbound notification): with a code
     /// issued to the person whose number sent it, it acknowledges as them, once. From any other
     /// number it is refused and the refusal goes on the incident's timeline.

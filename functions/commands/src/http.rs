@@ -2,15 +2,15 @@
 //! a client can act on (400 malformed, 403 no verified caller, 404 not found, 409 refused by a
 //! rule, 5xx failed).
 
-use crate::handler::{Deps, Request as Asked};
+use crate::handler::{Deps, Read, Request as Asked, Store};
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use incident_core::approval::Caller;
-use incident_core::command::{Command, Refusal, ReportRequest};
+use incident_core::command::{Refusal, ReportRequest};
+use incident_core::console::{self, Denied};
 use incident_core::ports::{
-    CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps, Notifier, PortError, ReportIntake,
-    TaskCallbacks, Tokens,
+    CatalogSink, CatalogSource, CommandError, FollowUps, Notifier, PortError, ReportIntake, SignIns, TaskCallbacks,
 };
 use incident_core::IncidentId;
 use serde::de::DeserializeOwned;
@@ -25,6 +25,14 @@ pub const CATALOG_IMPORT: &str = "PUT /catalog";
 pub const SILENCES: &str = "POST /silences";
 pub const OVERRIDES: &str = "POST /oncall/overrides";
 pub const LEARNINGS: &str = "POST /learnings";
+pub const BOARD: &str = "GET /incidents";
+pub const PAGE: &str = "GET /incidents/{id}";
+
+/// What a request asks: a change, or a look.
+enum Asking {
+    Change(Asked),
+    Look(Read),
+}
 
 fn body<T: DeserializeOwned>(request: &Request) -> Result<T, Refusal> {
     if request.is_base64_encoded {
@@ -36,37 +44,75 @@ fn body<T: DeserializeOwned>(request: &Request) -> Result<T, Refusal> {
     serde_json::from_str(text).map_err(|e| Refusal::Invalid(format!("the request is not a valid command: {e}")))
 }
 
+fn incident_id(request: &Request) -> Result<IncidentId, Refusal> {
+    let id = request
+        .path_parameters
+        .get("id")
+        .map(String::as_str)
+        .unwrap_or_default();
+    IncidentId::parse(id).map_err(|e| Refusal::Invalid(e.to_string()))
+}
+
 /// What the request asks, or why it cannot be understood.
-fn parse(request: &Request) -> Result<Asked, Refusal> {
+fn parse(request: &Request) -> Result<Asking, Refusal> {
     let route = request
         .route_key
         .as_deref()
         .or(request.request_context.route_key.as_deref())
         .unwrap_or_default();
-    match route {
-        INCIDENT_COMMAND => {
-            let id = request
-                .path_parameters
-                .get("id")
-                .map(String::as_str)
-                .unwrap_or_default();
-            let id = IncidentId::parse(id).map_err(|e| Refusal::Invalid(e.to_string()))?;
-            let command: Command = body(request)?;
-            Ok(Asked::Incident(id, command))
-        }
-        CUSTOMER_REPORT => Ok(Asked::Report(body::<ReportRequest>(request)?)),
-        CATALOG_IMPORT => Ok(Asked::Catalog(Box::new(body(request)?))),
-        SILENCES => Ok(Asked::Silence(body(request)?)),
-        OVERRIDES => Ok(Asked::Override(body(request)?)),
-        LEARNINGS => Ok(Asked::Learning(body(request)?)),
-        other => Err(Refusal::NotFound(format!("no route {other}"))),
-    }
+    let change = match route {
+        BOARD => return Ok(Asking::Look(Read::Board)),
+        PAGE => return Ok(Asking::Look(Read::Page(incident_id(request)?))),
+        INCIDENT_COMMAND => Asked::Incident(incident_id(request)?, body(request)?),
+        CUSTOMER_REPORT => Asked::Report(body::<ReportRequest>(request)?),
+        CATALOG_IMPORT => Asked::Catalog(Box::new(body(request)?)),
+        SILENCES => Asked::Silence(body(request)?),
+        OVERRIDES => Asked::Override(body(request)?),
+        LEARNINGS => Asked::Learning(body(request)?),
+        other => return Err(Refusal::NotFound(format!("no route {other}"))),
+    };
+    Ok(Asking::Change(change))
 }
 
-/// The caller the IAM authoriser verified; never anything the request body says.
-fn caller(request: &Request) -> Option<Caller> {
-    let iam = request.request_context.authorizer.as_ref()?.iam.as_ref()?;
-    iam.user_arn.as_deref().filter(|a| !a.is_empty()).map(Caller::from_arn)
+/// Who is asking, as the IAM authoriser verified: an IAM user or role, or (for credentials from
+/// the console's identity pool, which all name the pool's one role) the person whose user-pool
+/// sign-in API Gateway verified, admitted by the core's console rules. Never anything the body says.
+async fn caller<S, C, N, K, F, G>(
+    deps: &Deps<S, C, N, K, F, G>,
+    request: &Request,
+    changes: bool,
+) -> Result<Caller, (i64, String)>
+where
+    C: CatalogSource,
+    G: SignIns,
+{
+    let no_caller = || {
+        (
+            403,
+            "no verified caller: the command API accepts only IAM-signed requests".to_string(),
+        )
+    };
+    let denied = |d: Denied| (403, d.to_string());
+    let iam = request
+        .request_context
+        .authorizer
+        .as_ref()
+        .and_then(|a| a.iam.as_ref())
+        .ok_or_else(no_caller)?;
+    let arn = iam
+        .user_arn
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(no_caller)?;
+    let Some(identity) = &iam.cognito_identity else {
+        return Ok(Caller::from_arn(arn));
+    };
+    let sub = console::subject(&identity.amr, deps.sign_ins.provider()).map_err(denied)?;
+    let unavailable = |e: PortError| (503, format!("cannot check the console sign-in now: {e}"));
+    let user = deps.sign_ins.signed_in(sub).await.map_err(unavailable)?;
+    let user = user.ok_or_else(|| denied(Denied::UnknownUser))?;
+    let catalog = deps.catalog.load().await.map_err(unavailable)?;
+    console::caller(&user, &catalog, arn, changes).map_err(denied)
 }
 
 fn respond(status: i64, body: Value) -> ApiGatewayV2httpResponse {
@@ -109,29 +155,36 @@ pub fn failure(f: &CommandError) -> ApiGatewayV2httpResponse {
     }
 }
 
-pub async fn serve<S, C, N, K, F>(
-    deps: &Deps<S, C, N, K, F>,
+pub async fn serve<S, C, N, K, F, G>(
+    deps: &Deps<S, C, N, K, F, G>,
     request: Request,
 ) -> Result<ApiGatewayV2httpResponse, std::convert::Infallible>
 where
-    S: CommandStore + Tokens + incident_core::ports::LiveIncidents + incident_core::ports::PageCodes,
+    S: Store,
     C: CatalogSource + CatalogSink,
     N: Notifier + ReportIntake,
     K: TaskCallbacks,
     F: FollowUps,
+    G: SignIns,
 {
-    let Some(caller) = caller(&request) else {
-        let refusal = Refusal::Refused("no verified caller: the command API accepts only IAM-signed requests".into());
-        return Ok(respond(
-            403,
-            json!({ "error": refusal, "message": refusal.to_string() }),
-        ));
+    let asking = parse(&request);
+    let changes = !matches!(asking, Ok(Asking::Look(_)));
+    let caller = match caller(deps, &request, changes).await {
+        Ok(caller) => caller,
+        Err((status, reason)) => {
+            let refusal = Refusal::Refused(reason);
+            return Ok(respond(
+                status,
+                json!({ "error": refusal, "message": refusal.to_string() }),
+            ));
+        }
     };
-    let asked = match parse(&request) {
-        Ok(asked) => asked,
-        Err(refusal) => return Ok(failure(&CommandError::Refused(refusal))),
+    let answer = match asking {
+        Ok(Asking::Change(asked)) => deps.handle(asked, &caller, chrono::Utc::now()).await,
+        Ok(Asking::Look(read)) => deps.read(read, chrono::Utc::now()).await,
+        Err(refusal) => Err(CommandError::Refused(refusal)),
     };
-    Ok(match deps.handle(asked, &caller, chrono::Utc::now()).await {
+    Ok(match answer {
         Ok(reply) => respond(200, json!(reply)),
         Err(f) => {
             tracing::info!(caller = %caller.arn, outcome = %f, "command not carried out");
@@ -146,13 +199,18 @@ mod tests {
     use crate::handler::Deps;
     use chrono::Utc;
     use incident_core::catalog::Catalog;
+    use incident_core::console::SignedIn;
     use incident_core::incident::{Incident, Scope, Status};
-    use incident_core::memory::{MemoryCatalog, MemoryFunctions, MemoryLoop, MemoryNotifier, MemoryStore};
-    use incident_core::ports::Tokens;
+    use incident_core::memory::{
+        MemoryCatalog, MemoryFunctions, MemoryLoop, MemoryNotifier, MemorySignIns, MemoryStore,
+    };
+    use incident_core::ports::{IncidentStore, Tokens};
     use incident_core::SignalKey;
     use std::sync::Mutex;
 
-    type TestDeps = Deps<MemoryStore, MemoryCatalog, MemoryNotifier, MemoryLoop, MemoryFunctions>;
+    type TestDeps = Deps<MemoryStore, MemoryCatalog, MemoryNotifier, MemoryLoop, MemoryFunctions, MemorySignIns>;
+
+    const POOL: &str = "cognito-idp.us-east-1.amazonaws.com/us-east-1_Console";
 
     fn deps() -> (TestDeps, IncidentId) {
         let id = IncidentId::for_service("checkout", &SignalKey::new("t", "1"));
@@ -165,6 +223,25 @@ mod tests {
             bus: MemoryNotifier::default(),
             callbacks: MemoryLoop::default(),
             functions: MemoryFunctions::default(),
+            sign_ins: MemorySignIns {
+                provider: POOL.into(),
+                users: vec![
+                    (
+                        "sub-ana".into(),
+                        SignedIn {
+                            username: "ana".into(),
+                            groups: vec!["responders".into()],
+                        },
+                    ),
+                    (
+                        "sub-dara".into(),
+                        SignedIn {
+                            username: "dara".into(),
+                            groups: vec!["readers".into()],
+                        },
+                    ),
+                ],
+            },
         };
         (deps, id)
     }
@@ -187,6 +264,17 @@ mod tests {
         serde_json::from_value(event).expect("the shape API Gateway sends")
     }
 
+    /// A request signed with the console identity pool's credentials after `sub` signed in to `pool`.
+    fn console(route: &str, id: Option<&IncidentId>, pool: &str, sub: &str, body: Value) -> Request {
+        let mut request = serde_json::to_value(request(route, id, None, body)).unwrap();
+        request["requestContext"]["authorizer"] = json!({ "iam": {
+            "userArn": "arn:aws:sts::000000000000:assumed-role/Console-Role/CognitoIdentityCredentials",
+            "accountId": "000000000000",
+            "cognitoIdentity": { "amr": ["authenticated", pool, format!("{pool}:CognitoSignIn:{sub}")],
+                "identityId": "us-east-1:identity", "identityPoolId": "us-east-1:pool" } } });
+        serde_json::from_value(request).unwrap()
+    }
+
     async fn call(deps: &TestDeps, request: Request) -> (i64, Value) {
         let response = serve(deps, request).await.unwrap();
         let body = match response.body {
@@ -194,6 +282,79 @@ mod tests {
             other => panic!("{other:?}"),
         };
         (response.status_code, body)
+    }
+
+    #[tokio::test]
+    async fn a_console_user_acts_as_their_catalog_person_and_a_reader_may_only_look() {
+        let (deps, id) = deps();
+        let (status, body) = call(
+            &deps,
+            console(INCIDENT_COMMAND, Some(&id), POOL, "sub-ana", json!({"command": "ack"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let incident = deps.store.incident(&id).await.unwrap();
+        assert_eq!(incident.acknowledged_by.as_deref(), Some("ana"));
+
+        let (status, body) = call(
+            &deps,
+            console(
+                INCIDENT_COMMAND,
+                Some(&id),
+                POOL,
+                "sub-dara",
+                json!({"command": "note", "text": "x"}),
+            ),
+        )
+        .await;
+        assert_eq!(status, 403);
+        assert_eq!(
+            body["message"],
+            "dara may look but not act: only the user pool's responders group changes incidents"
+        );
+        let (status, body) = call(&deps, console(PAGE, Some(&id), POOL, "sub-dara", json!(null))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["incident"]["id"], json!(id));
+
+        let other = "cognito-idp.us-east-1.amazonaws.com/us-east-1_Other";
+        for (pool, sub, reason) in [
+            (
+                other,
+                "sub-ana",
+                "the console credentials carry no sign-in to this stack's user pool",
+            ),
+            (
+                POOL,
+                "sub-gone",
+                "the signed-in console user is not known to the user pool",
+            ),
+        ] {
+            let (status, body) = call(&deps, console(PAGE, Some(&id), pool, sub, json!(null))).await;
+            assert_eq!((status, body["message"].as_str()), (403, Some(reason)));
+        }
+        let timeline = deps.store.timeline(&id);
+        assert!(
+            !timeline.iter().any(|e| e.actor == "dara"),
+            "the reader's note was not written"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_board_and_a_page_show_the_incident_its_checklist_and_no_token() {
+        let (deps, id) = deps();
+        deps.store.keep(&id, "approval", "secret-task-token-123").await.unwrap();
+        let (status, body) = call(&deps, request(BOARD, None, Some("rita"), json!(null))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"][0]["id"], json!(id));
+        let (status, body) = call(&deps, request(PAGE, Some(&id), Some("rita"), json!(null))).await;
+        assert_eq!(status, 200, "{body}");
+        let page = &body["data"];
+        assert_eq!(page["approvers"], json!(["ana", "bilal"]));
+        assert!(page["checklist"].as_array().is_some_and(|c| !c.is_empty()), "{page}");
+        assert!(page["coe_gaps"].as_array().is_some_and(|c| !c.is_empty()), "{page}");
+        assert!(!body.to_string().contains("secret-task-token-123"));
+        let (status, _) = call(&deps, request(PAGE, Some(&id), None, json!(null))).await;
+        assert_eq!(status, 403, "a look needs a verified caller too");
     }
 
     #[tokio::test]

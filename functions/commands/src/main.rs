@@ -9,6 +9,7 @@ mod sms;
 use incident_aws::env_var;
 use incident_aws::follow_ups::Functions;
 use incident_aws::lambda::Wiring;
+use incident_aws::sign_ins::CognitoSignIns;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -30,6 +31,11 @@ async fn main() -> Result<(), Error> {
             &config,
             env_var("CAPTURE_EVIDENCE_FUNCTION")?,
             env_var("POSTMORTEM_FUNCTION")?,
+        ),
+        sign_ins: CognitoSignIns::new(
+            aws_sdk_cognitoidentityprovider::Client::new(&config),
+            config.region().ok_or("no AWS region is configured")?.as_ref(),
+            env_var("CONSOLE_USER_POOL_ID")?,
         ),
     };
     run(service_fn(|event: LambdaEvent<serde_json::Value>| async {

@@ -1,10 +1,9 @@
 //! Replies to pages by SMS. AWS End User Messaging SMS publishes each inbound text to the stack's
 //! replies topic, which delivers it here as an SNS event.
 
-use crate::handler::Deps;
+use crate::handler::{Deps, Store};
 use incident_core::ports::{
-    CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps, LiveIncidents, Notifier, PageCodes,
-    ReportIntake, TaskCallbacks, Tokens,
+    CatalogSink, CatalogSource, CommandError, FollowUps, Notifier, ReportIntake, TaskCallbacks,
 };
 use serde_json::Value;
 
@@ -18,9 +17,9 @@ pub fn is_sns(event: &Value) -> bool {
 /// Handles every text of the delivery. A refusal is final (logged; the refusal of a reply from
 /// another number is on the incident's timeline); a failure to reach the tables fails the
 /// invocation, so that Lambda delivers it again.
-pub async fn serve<S, C, N, K, F>(deps: &Deps<S, C, N, K, F>, event: &Value) -> Result<(), CommandError>
+pub async fn serve<S, C, N, K, F, G>(deps: &Deps<S, C, N, K, F, G>, event: &Value) -> Result<(), CommandError>
 where
-    S: CommandStore + Tokens + LiveIncidents + PageCodes,
+    S: Store,
     C: CatalogSource + CatalogSink,
     N: Notifier + ReportIntake,
     K: TaskCallbacks,

@@ -1,0 +1,75 @@
+//! The console's Cognito user pool: who the subject of a verified sign-in is, and their groups.
+//! Read on every console request (no cache), so a user disabled or moved out of the responders
+//! group loses the right at once.
+
+use crate::error::AwsError;
+use aws_sdk_cognitoidentityprovider::Client;
+use incident_core::console::SignedIn;
+use incident_core::ports::{PortResult, SignIns};
+
+pub struct CognitoSignIns {
+    client: Client,
+    pool_id: String,
+    provider: String,
+}
+
+impl CognitoSignIns {
+    /// The pool `pool_id` (`<region>_<id>`) of `region`.
+    pub fn new(client: Client, region: &str, pool_id: String) -> Self {
+        Self {
+            provider: format!("cognito-idp.{region}.amazonaws.com/{pool_id}"),
+            client,
+            pool_id,
+        }
+    }
+}
+
+/// A subject as a ListUsers filter value: a UUID; anything else is no user (never put into the
+/// filter, which is a small expression language of its own).
+fn plausible_sub(sub: &str) -> bool {
+    !sub.is_empty() && sub.len() <= 64 && sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+impl SignIns for CognitoSignIns {
+    fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    async fn signed_in(&self, sub: &str) -> PortResult<Option<SignedIn>> {
+        if !plausible_sub(sub) {
+            return Ok(None);
+        }
+        let users = self
+            .client
+            .list_users()
+            .user_pool_id(&self.pool_id)
+            .filter(format!("sub = \"{sub}\""))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("cognito-idp:ListUsers", e))?;
+        let Some(user) = users.users().first().filter(|u| u.enabled()) else {
+            return Ok(None);
+        };
+        let Some(username) = user.username() else {
+            return Ok(None);
+        };
+        let groups = self
+            .client
+            .admin_list_groups_for_user()
+            .user_pool_id(&self.pool_id)
+            .username(username)
+            .limit(60)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("cognito-idp:AdminListGroupsForUser", e))?;
+        Ok(Some(SignedIn {
+            username: username.to_string(),
+            groups: groups
+                .groups()
+                .iter()
+                .filter_map(|g| g.group_name().map(str::to_string))
+                .collect(),
+        }))
+    }
+}
