@@ -1,6 +1,7 @@
 //! The rules that route events to ingest, kept in step: what the home stack's rules take on the
 //! default bus, what it takes from member accounts on its own bus, what the forwarder template
-//! forwards, and what the core parses. No stack needed: this reads the templates.
+//! forwards, and what the core parses; and what a console sign-in may reach. No stack needed: this
+//! reads the templates.
 
 use serde_yaml::Value;
 use std::collections::BTreeSet;
@@ -234,4 +235,79 @@ fn the_operations_dashboard_charts_every_metric_the_functions_emit() {
         assert!(charted.contains(metric), "the dashboard does not chart {metric}");
     }
     assert!(charted.contains(incident_aws::metrics::NAMESPACE));
+}
+
+#[test]
+fn a_console_sign_in_reaches_only_the_incident_routes_and_the_server_knows_the_pool() {
+    let home = template("template.yaml");
+    let r = &home["Resources"];
+    let is_tagged = |v: &Value, tag: &str, name: &str| matches!(v, Value::Tagged(t) if t.tag == tag && t.value.as_str().is_some_and(|s| s.contains(name)));
+    let role = &r["ConsoleRole"]["Properties"];
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Principal"]["Federated"], "cognito-identity.amazonaws.com");
+    assert_eq!(trust["Action"], "sts:AssumeRoleWithWebIdentity");
+    assert!(is_tagged(
+        &trust["Condition"]["StringEquals"]["cognito-identity.amazonaws.com:aud"],
+        "!Ref",
+        "ConsoleIdentityPool"
+    ));
+    assert_eq!(
+        trust["Condition"]["ForAnyValue:StringLike"]["cognito-identity.amazonaws.com:amr"],
+        "authenticated"
+    );
+    let statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(statements.len(), 1, "one statement: the command API");
+    assert_eq!(statements[0]["Action"], "execute-api:Invoke");
+    let routes: Vec<String> = statements[0]["Resource"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| match v {
+            Value::Tagged(t) => t.value.as_str().unwrap().rsplit("}/*/").next().unwrap().to_string(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(routes, ["GET/incidents", "GET/incidents/*", "POST/incidents/*"]);
+
+    let declared: BTreeSet<String> = r
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|v| v["Type"] == "AWS::ApiGatewayV2::Route")
+        .filter_map(|v| v["Properties"]["RouteKey"].as_str().map(str::to_string))
+        .collect();
+    for key in ["GET /incidents", "GET /incidents/{id}", "POST /incidents/{id}"] {
+        assert!(declared.contains(key), "route {key} is declared");
+    }
+    assert_eq!(
+        r["ConsoleIdentityPool"]["Properties"]["AllowUnauthenticatedIdentities"],
+        false
+    );
+    assert_eq!(
+        r["ConsoleUserPool"]["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"],
+        true
+    );
+    assert!(is_tagged(
+        &r["CommandsFunction"]["Properties"]["Environment"]["Variables"]["CONSOLE_USER_POOL_ID"],
+        "!Ref",
+        "ConsoleUserPool"
+    ));
+    let block = &r["ConsoleBucket"]["Properties"]["PublicAccessBlockConfiguration"];
+    for k in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[k], true, "{k}");
+    }
+    let read = &r["ConsoleBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(read["Principal"]["Service"], "cloudfront.amazonaws.com");
+    assert!(is_tagged(
+        &read["Condition"]["StringEquals"]["AWS:SourceArn"],
+        "!Sub",
+        "distribution/${ConsoleDistribution}"
+    ));
 }

@@ -5,7 +5,7 @@
 // Screenshots go to $ARTIFACTS. Run by scripts/test (and by hand after scripts/local-up):
 //   CONSOLE_URL=… CONSOLE_PASSWORD=… INCIDENT=inc-… HOSTILE_INCIDENT=inc-… node console/tests/console.e2e.mjs
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const url = need("CONSOLE_URL");
@@ -13,6 +13,7 @@ const password = need("CONSOLE_PASSWORD");
 const incident = need("INCIDENT");
 const hostileIncident = need("HOSTILE_INCIDENT");
 const artifacts = process.env.ARTIFACTS || "console-screenshots";
+rmSync(artifacts, { recursive: true, force: true });
 mkdirSync(artifacts, { recursive: true });
 
 // The markers a successful injection would set; the test fails if any page sets one.
