@@ -3,6 +3,7 @@
 // name first and its answer (accepted or the API's refusal) shown in one line.
 import { useState } from "preact/hooks";
 import { Coe } from "./coe.jsx";
+import { Evidence } from "./evidence.jsx";
 import { Outcome, severity, useAction, usePoll, when } from "./ui.jsx";
 
 export function IncidentPage({ session, id, tab }) {
@@ -53,6 +54,7 @@ export function IncidentPage({ session, id, tab }) {
           <Checklist page={page} ask={ask} />
           <Updates page={page} ask={ask} />
           <Note ask={ask} id={i.id} />
+          <Evidence session={session} page={page} />
           <Signals signals={page.signals} />
           <Timeline entries={page.timeline} />
         </>

@@ -138,6 +138,11 @@ try {
   assert.match(approved.outcome, /approved candidate \d+ \(.+\) as ana/);
   await ana.getByRole("button", { name: "Refresh (r)" }).click();
   await ana.getByText(/— approved by ana/).waitFor();
+  step("the evidence: each capture's manifest verified intact, the alarm's metric charted");
+  const captured = ana.locator("table.manifests tr[data-capture]").first();
+  await captured.waitFor();
+  assert.match(await captured.locator("td").last().innerText(), /^intact \(\d+ objects, SHA-256\)$/);
+  await ana.locator('figure.chart[data-alarm="checkout-api-5xx"] canvas').waitFor();
   await ana.screenshot({ path: `${artifacts}/incident.png`, fullPage: true });
 
   step("hostile text is shown as text: an alarm name and a note with markup");

@@ -8,6 +8,7 @@ use crate::actions::ActionItem;
 use crate::approval::{approvers_of, Approval};
 use crate::catalog::Catalog;
 use crate::coe::{self, Authored, Record};
+use crate::evidence::{Finding, Manifest, METRIC_DATA};
 use crate::incident::Incident;
 use crate::record::Caller;
 use crate::resolution::{self, Item};
@@ -16,6 +17,7 @@ use crate::timeline::Entry;
 use crate::whys::Tree;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The user-pool group whose members may change incidents from the console; everyone else signed
 /// in may look.
@@ -119,6 +121,92 @@ pub fn page(record: Record, approval: Option<Approval>, catalog: &Catalog, now: 
     }
 }
 
+/// An incident's evidence as the console shows it: every capture, oldest first, with what
+/// verifying its objects against the bytes stored now found; and each alarm metric's points over
+/// all captures, read only from objects that are still what was captured.
+#[derive(Debug, Serialize)]
+pub struct Evidence {
+    pub captures: Vec<Capture>,
+    pub series: Vec<Series>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Capture {
+    pub manifest: Manifest,
+    pub findings: Vec<Finding>,
+    pub intact: bool,
+}
+
+/// One metric of one alarm: `(time, value)`, oldest first, each time once.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct Series {
+    pub alarm: String,
+    pub label: String,
+    pub points: Vec<(DateTime<Utc>, f64)>,
+}
+
+/// `stored` holds the current bytes of every object the manifests name (`None`: gone).
+pub fn evidence(manifests: Vec<Manifest>, stored: &BTreeMap<String, Option<Vec<u8>>>) -> Evidence {
+    #[derive(Deserialize)]
+    struct Point {
+        t: DateTime<Utc>,
+        v: f64,
+    }
+    #[derive(Deserialize)]
+    struct Result {
+        alarm: String,
+        #[serde(default)]
+        id: Option<String>,
+        #[serde(default)]
+        label: Option<String>,
+        #[serde(default)]
+        points: Vec<Point>,
+    }
+    #[derive(Deserialize)]
+    struct Object {
+        items: Vec<Result>,
+    }
+    let mut series: BTreeMap<(String, String), (String, BTreeMap<DateTime<Utc>, f64>)> = BTreeMap::new();
+    let captures = manifests
+        .into_iter()
+        .map(|manifest| {
+            let findings = crate::evidence::verify(&manifest, stored);
+            for (object, finding) in manifest.objects.iter().zip(&findings) {
+                let bytes = stored.get(&object.key).and_then(|b| b.as_deref());
+                let (true, Some(bytes)) = (object.source == METRIC_DATA && finding.is_intact(), bytes) else {
+                    continue;
+                };
+                for r in serde_json::from_slice::<Object>(bytes)
+                    .map(|o| o.items)
+                    .unwrap_or_default()
+                {
+                    let label = r.label.clone().or(r.id.clone()).unwrap_or_default();
+                    let key = (r.alarm.clone(), r.id.unwrap_or_default());
+                    let entry = series.entry(key).or_insert_with(|| (label, BTreeMap::new()));
+                    entry.1.extend(r.points.into_iter().map(|p| (p.t, p.v)));
+                }
+            }
+            let intact = findings.iter().all(Finding::is_intact);
+            Capture {
+                manifest,
+                findings,
+                intact,
+            }
+        })
+        .collect();
+    Evidence {
+        captures,
+        series: series
+            .into_iter()
+            .map(|((alarm, _), (label, points))| Series {
+                alarm,
+                label,
+                points: points.into_iter().collect(),
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +292,57 @@ mod tests {
         ]);
         let ids: Vec<_> = board.iter().map(|i| i.id.clone()).collect();
         assert_eq!(ids, vec![sev2_old.id, sev3_new.id, untriaged.id, resolved_new.id]);
+    }
+
+    #[test]
+    fn evidence_is_verified_and_charted_only_from_what_is_still_as_captured() {
+        use crate::evidence::{render, Collected, Moment, Window};
+        let id = IncidentId::for_service("checkout", &SignalKey::new("t", "e"));
+        let t0 = Utc::now() - chrono::Duration::minutes(30);
+        let at = |m: i64| t0 + chrono::Duration::minutes(m);
+        let window = Window { from: t0, to: at(30) };
+        let capture = |name: &str, points: &[(i64, f64)], alarm: &str| {
+            let mut c = Collected::new("GetMetricData", 100_000);
+            let points: Vec<_> = points
+                .iter()
+                .map(|(m, v)| serde_json::json!({"t": at(*m), "v": v}))
+                .collect();
+            c.push(
+                serde_json::json!({"alarm": alarm, "id": "m1", "label": "5xx", "status": "Complete", "points": points}),
+            );
+            let (bytes, object) = render(&id, name, METRIC_DATA, &window, &c);
+            let manifest = Manifest {
+                incident: id.clone(),
+                capture: name.into(),
+                moment: Moment::Opening,
+                window: window.clone(),
+                created_at: at(30),
+                size_cap_bytes: 100_000,
+                objects: vec![object],
+                errors: vec![],
+            };
+            (manifest, bytes)
+        };
+        let (first, first_bytes) = capture("c1", &[(2, 1.0), (1, 0.0)], "checkout-api-5xx");
+        let (second, second_bytes) = capture("c2", &[(2, 1.0), (3, 4.0)], "checkout-api-5xx");
+        let (tampered, _) = capture("c3", &[(4, 99.0)], "checkout-api-5xx");
+        let stored = BTreeMap::from([
+            (first.objects[0].key.clone(), Some(first_bytes)),
+            (second.objects[0].key.clone(), Some(second_bytes)),
+            (tampered.objects[0].key.clone(), Some(b"{\"items\": []}".to_vec())),
+        ]);
+        let view = evidence(vec![first, second, tampered], &stored);
+        let intact: Vec<bool> = view.captures.iter().map(|c| c.intact).collect();
+        assert_eq!(intact, [true, true, false]);
+        assert!(matches!(view.captures[2].findings[0], Finding::Changed { .. }));
+        assert_eq!(
+            view.series,
+            [Series {
+                alarm: "checkout-api-5xx".into(),
+                label: "5xx".into(),
+                points: vec![(at(1), 0.0), (at(2), 1.0), (at(3), 4.0)],
+            }],
+            "merged over captures, each time once, the tampered capture left out"
+        );
     }
 }

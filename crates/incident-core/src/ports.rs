@@ -300,6 +300,33 @@ pub trait EvidenceStore: Sync {
     fn list(&self, prefix: &str) -> impl Future<Output = PortResult<Vec<String>>> + Send;
 }
 
+/// Every capture's manifest of an incident, oldest first.
+pub async fn manifests<E: EvidenceStore>(evidence: &E, id: &IncidentId) -> PortResult<Vec<crate::evidence::Manifest>> {
+    let keys = crate::evidence::manifest_keys(evidence.list(&crate::evidence::prefix(id)).await?);
+    let mut out = Vec::new();
+    for key in keys {
+        let bytes = evidence
+            .get(&key)
+            .await?
+            .ok_or_else(|| PortError::NotFound(format!("{key} vanished")))?;
+        out.push(
+            serde_json::from_slice(&bytes).map_err(|e| PortError::Invalid(format!("{key} is not a manifest: {e}")))?,
+        );
+    }
+    Ok(out)
+}
+
+/// An incident's evidence for the console: its manifests and the current bytes of every object
+/// they name, verified and charted by [`crate::console::evidence`].
+pub async fn evidence_of<E: EvidenceStore>(evidence: &E, id: &IncidentId) -> PortResult<crate::console::Evidence> {
+    let manifests = manifests(evidence, id).await?;
+    let mut stored = BTreeMap::new();
+    for o in manifests.iter().flat_map(|m| &m.objects) {
+        stored.insert(o.key.clone(), evidence.get(&o.key).await?);
+    }
+    Ok(crate::console::evidence(manifests, &stored))
+}
+
 /// Where evidence comes from. Each source pages until the window is covered or `cap_bytes` is
 /// spent, and says what it asked (the `query` of its [`Collected`]).
 pub trait EvidenceSources: Sync {

@@ -125,17 +125,7 @@ pub async fn run(ctx: &Ctx, out: Output, id: &IncidentId, command: EvidenceComma
 
 /// Every capture's manifest, oldest first.
 async fn manifests(ctx: &Ctx, id: &IncidentId) -> Result<Vec<Manifest>> {
-    let keys = evidence::manifest_keys(ctx.evidence.list(&evidence::prefix(id)).await?);
-    let mut out = Vec::new();
-    for key in keys {
-        let bytes = ctx
-            .evidence
-            .get(&key)
-            .await?
-            .with_context(|| format!("{key} vanished"))?;
-        out.push(serde_json::from_slice(&bytes).with_context(|| format!("{key} is not a manifest"))?);
-    }
-    Ok(out)
+    Ok(incident_core::ports::manifests(&ctx.evidence, id).await?)
 }
 
 fn pick<'a>(manifests: &'a [Manifest], capture: Option<&str>) -> Result<&'a Manifest> {

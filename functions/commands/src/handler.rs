@@ -10,14 +10,15 @@ use incident_core::effects::{Effects, FollowUp};
 use incident_core::noise::{self, SilenceRequest};
 use incident_core::page_reply::{self, SmsReply};
 use incident_core::ports::{
-    coe_record, run_command, run_step, Approvals, CatalogSink, CatalogSource, CommandError, CommandStore, FollowUps,
-    LiveIncidents, Notifier, PageCodes, PortError, Postmortems, ReportIntake, TaskCallbacks, Tokens,
+    coe_record, evidence_of, run_command, run_step, Approvals, CatalogSink, CatalogSource, CommandError, CommandStore,
+    EvidenceStore, FollowUps, LiveIncidents, Notifier, PageCodes, PortError, Postmortems, ReportIntake, TaskCallbacks,
+    Tokens,
 };
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
 use serde_json::json;
 
-pub struct Deps<S, C, N, K, F, G> {
+pub struct Deps<S, C, N, K, F, G, E> {
     pub store: S,
     pub catalog: C,
     pub bus: N,
@@ -25,6 +26,8 @@ pub struct Deps<S, C, N, K, F, G> {
     pub functions: F,
     /// The console's user pool, for requests signed with its identity pool's credentials.
     pub sign_ins: G,
+    /// The evidence bucket, read for the console's evidence view.
+    pub evidence: E,
 }
 
 /// Everything the command API reads and writes in the incidents table.
@@ -36,6 +39,7 @@ impl<T: CommandStore + Tokens + LiveIncidents + PageCodes + Postmortems + Approv
 pub enum Read {
     Board,
     Page(IncidentId),
+    Evidence(IncidentId),
 }
 
 /// How far back the board reaches for incidents that are no longer live.
@@ -52,13 +56,14 @@ pub enum Request {
     Learning(incident_core::learning::LearningCommand),
 }
 
-impl<S, C, N, K, F, G> Deps<S, C, N, K, F, G>
+impl<S, C, N, K, F, G, E> Deps<S, C, N, K, F, G, E>
 where
     S: Store,
     C: CatalogSource + CatalogSink,
     N: Notifier + ReportIntake,
     K: TaskCallbacks,
     F: FollowUps,
+    E: EvidenceStore,
 {
     /// The board (every live incident and those of the last [`BOARD_DAYS`] days) or one page.
     pub async fn read(&self, read: Read, now: DateTime<Utc>) -> Result<Reply, CommandError> {
@@ -82,6 +87,15 @@ where
                 Ok(Reply {
                     message: format!("{id}: {}", page.incident.title),
                     data: json!(page),
+                })
+            }
+            Read::Evidence(id) => {
+                self.store.incident(&id).await?;
+                let evidence = evidence_of(&self.evidence, &id).await?;
+                let broken = evidence.captures.iter().filter(|c| !c.intact).count();
+                Ok(Reply {
+                    message: format!("{} captures of {id}, {broken} not intact", evidence.captures.len()),
+                    data: json!(evidence),
                 })
             }
         }

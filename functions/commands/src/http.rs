@@ -10,7 +10,8 @@ use incident_core::approval::Caller;
 use incident_core::command::{Refusal, ReportRequest};
 use incident_core::console::{self, Denied};
 use incident_core::ports::{
-    CatalogSink, CatalogSource, CommandError, FollowUps, Notifier, PortError, ReportIntake, SignIns, TaskCallbacks,
+    CatalogSink, CatalogSource, CommandError, EvidenceStore, FollowUps, Notifier, PortError, ReportIntake, SignIns,
+    TaskCallbacks,
 };
 use incident_core::IncidentId;
 use serde::de::DeserializeOwned;
@@ -27,6 +28,7 @@ pub const OVERRIDES: &str = "POST /oncall/overrides";
 pub const LEARNINGS: &str = "POST /learnings";
 pub const BOARD: &str = "GET /incidents";
 pub const PAGE: &str = "GET /incidents/{id}";
+pub const EVIDENCE: &str = "GET /incidents/{id}/evidence";
 
 /// What a request asks: a change, or a look.
 enum Asking {
@@ -63,6 +65,7 @@ fn parse(request: &Request) -> Result<Asking, Refusal> {
     let change = match route {
         BOARD => return Ok(Asking::Look(Read::Board)),
         PAGE => return Ok(Asking::Look(Read::Page(incident_id(request)?))),
+        EVIDENCE => return Ok(Asking::Look(Read::Evidence(incident_id(request)?))),
         INCIDENT_COMMAND => Asked::Incident(incident_id(request)?, body(request)?),
         CUSTOMER_REPORT => Asked::Report(body::<ReportRequest>(request)?),
         CATALOG_IMPORT => Asked::Catalog(Box::new(body(request)?)),
@@ -77,8 +80,8 @@ fn parse(request: &Request) -> Result<Asking, Refusal> {
 /// Who is asking, as the IAM authoriser verified: an IAM user or role, or (for credentials from
 /// the console's identity pool, which all name the pool's one role) the person whose user-pool
 /// sign-in API Gateway verified, admitted by the core's console rules. Never anything the body says.
-async fn caller<S, C, N, K, F, G>(
-    deps: &Deps<S, C, N, K, F, G>,
+async fn caller<S, C, N, K, F, G, E>(
+    deps: &Deps<S, C, N, K, F, G, E>,
     request: &Request,
     changes: bool,
 ) -> Result<Caller, (i64, String)>
@@ -155,8 +158,8 @@ pub fn failure(f: &CommandError) -> ApiGatewayV2httpResponse {
     }
 }
 
-pub async fn serve<S, C, N, K, F, G>(
-    deps: &Deps<S, C, N, K, F, G>,
+pub async fn serve<S, C, N, K, F, G, E>(
+    deps: &Deps<S, C, N, K, F, G, E>,
     request: Request,
 ) -> Result<ApiGatewayV2httpResponse, std::convert::Infallible>
 where
@@ -166,6 +169,7 @@ where
     K: TaskCallbacks,
     F: FollowUps,
     G: SignIns,
+    E: EvidenceStore,
 {
     let asking = parse(&request);
     let changes = !matches!(asking, Ok(Asking::Look(_)));
@@ -202,13 +206,14 @@ mod tests {
     use incident_core::console::SignedIn;
     use incident_core::incident::{Incident, Scope, Status};
     use incident_core::memory::{
-        MemoryCatalog, MemoryFunctions, MemoryLoop, MemoryNotifier, MemorySignIns, MemoryStore,
+        MemoryCatalog, MemoryEvidence, MemoryFunctions, MemoryLoop, MemoryNotifier, MemorySignIns, MemoryStore,
     };
     use incident_core::ports::{IncidentStore, Tokens};
     use incident_core::SignalKey;
     use std::sync::Mutex;
 
-    type TestDeps = Deps<MemoryStore, MemoryCatalog, MemoryNotifier, MemoryLoop, MemoryFunctions, MemorySignIns>;
+    type TestDeps =
+        Deps<MemoryStore, MemoryCatalog, MemoryNotifier, MemoryLoop, MemoryFunctions, MemorySignIns, MemoryEvidence>;
 
     const POOL: &str = "cognito-idp.us-east-1.amazonaws.com/us-east-1_Console";
 
@@ -242,6 +247,7 @@ mod tests {
                     ),
                 ],
             },
+            evidence: MemoryEvidence::default(),
         };
         (deps, id)
     }
@@ -355,6 +361,52 @@ mod tests {
         assert!(!body.to_string().contains("secret-task-token-123"));
         let (status, _) = call(&deps, request(PAGE, Some(&id), None, json!(null))).await;
         assert_eq!(status, 403, "a look needs a verified caller too");
+    }
+
+    #[tokio::test]
+    async fn the_evidence_view_says_which_capture_is_no_longer_as_captured() {
+        use incident_core::evidence::{manifest_key, render, Collected, Manifest, Moment, Window, METRIC_DATA};
+        use incident_core::ports::EvidenceStore;
+        let (deps, id) = deps();
+        let (status, body) = call(&deps, request(EVIDENCE, Some(&id), Some("rita"), json!(null))).await;
+        assert_eq!(
+            (status, body["data"]["captures"].as_array().map(Vec::len)),
+            (200, Some(0)),
+            "{body}"
+        );
+
+        let now = Utc::now();
+        let window = Window {
+            from: now - chrono::Duration::minutes(30),
+            to: now,
+        };
+        let (bytes, object) = render(&id, "c1", METRIC_DATA, &window, &Collected::new("GetMetricData", 1_000));
+        let manifest = Manifest {
+            incident: id.clone(),
+            capture: "c1".into(),
+            moment: Moment::Opening,
+            window,
+            created_at: now,
+            size_cap_bytes: 1_000,
+            objects: vec![object.clone()],
+            errors: vec![],
+        };
+        deps.evidence
+            .put(&manifest_key(&id, "c1"), serde_json::to_vec(&manifest).unwrap())
+            .await
+            .unwrap();
+        deps.evidence.put(&object.key, bytes).await.unwrap();
+        let (_, body) = call(&deps, request(EVIDENCE, Some(&id), Some("rita"), json!(null))).await;
+        assert_eq!(body["data"]["captures"][0]["intact"], true, "{body}");
+        deps.evidence
+            .objects
+            .lock()
+            .unwrap()
+            .insert(object.key.clone(), b"rewritten".to_vec());
+        let (_, body) = call(&deps, request(EVIDENCE, Some(&id), Some("rita"), json!(null))).await;
+        assert_eq!(body["data"]["captures"][0]["intact"], false);
+        assert_eq!(body["data"]["captures"][0]["findings"][0]["status"], "changed");
+        assert_eq!(body["message"], format!("1 captures of {id}, 1 not intact"));
     }
 
     #[tokio::test]

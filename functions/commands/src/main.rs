@@ -7,6 +7,7 @@ mod http;
 mod sms;
 
 use incident_aws::env_var;
+use incident_aws::evidence::S3Evidence;
 use incident_aws::follow_ups::Functions;
 use incident_aws::lambda::Wiring;
 use incident_aws::sign_ins::CognitoSignIns;
@@ -37,6 +38,7 @@ async fn main() -> Result<(), Error> {
             config.region().ok_or("no AWS region is configured")?.as_ref(),
             env_var("CONSOLE_USER_POOL_ID")?,
         ),
+        evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), env_var("EVIDENCE_BUCKET")?),
     };
     run(service_fn(|event: LambdaEvent<serde_json::Value>| async {
         let payload = event.payload;

@@ -3,7 +3,7 @@
 
 use crate::handler::{Deps, Store};
 use incident_core::ports::{
-    CatalogSink, CatalogSource, CommandError, FollowUps, Notifier, ReportIntake, TaskCallbacks,
+    CatalogSink, CatalogSource, CommandError, EvidenceStore, FollowUps, Notifier, ReportIntake, TaskCallbacks,
 };
 use serde_json::Value;
 
@@ -17,13 +17,14 @@ pub fn is_sns(event: &Value) -> bool {
 /// Handles every text of the delivery. A refusal is final (logged; the refusal of a reply from
 /// another number is on the incident's timeline); a failure to reach the tables fails the
 /// invocation, so that Lambda delivers it again.
-pub async fn serve<S, C, N, K, F, G>(deps: &Deps<S, C, N, K, F, G>, event: &Value) -> Result<(), CommandError>
+pub async fn serve<S, C, N, K, F, G, E>(deps: &Deps<S, C, N, K, F, G, E>, event: &Value) -> Result<(), CommandError>
 where
     S: Store,
     C: CatalogSource + CatalogSink,
     N: Notifier + ReportIntake,
     K: TaskCallbacks,
     F: FollowUps,
+    E: EvidenceStore,
 {
     for record in event["Records"].as_array().into_iter().flatten() {
         let message = record["Sns"]["Message"].as_str().unwrap_or_default();
