@@ -28,6 +28,7 @@ export function Coe({ page, ask }) {
       />
       <Whys page={page} ask={ask} />
       <Actions page={page} ask={ask} />
+      <Dependencies page={page} ask={ask} />
       <section aria-label="learnings">
         <h2>Learnings</h2>
         <ul>
@@ -143,6 +144,7 @@ function Whys({ page, ask }) {
         </select>
         <button type="submit">Add why</button>
       </form>
+      <AcceptRisk page={page} ask={ask} />
     </section>
   );
 }
@@ -205,6 +207,107 @@ function Actions({ page, ask }) {
         <input required value={form.text} onInput={set("text")} placeholder="What will change" aria-label="action item" />
         <button type="submit">Add action item</button>
       </form>
+      <CloseItem page={page} ask={ask} />
+    </section>
+  );
+}
+
+/// A leaf answered by accepting its risk instead of an action item.
+function AcceptRisk({ page, ask }) {
+  const nodes = page.whys.nodes || [];
+  const [node, setNode] = useState("");
+  const [reason, setReason] = useState("");
+  if (!nodes.length) return null;
+  return (
+    <form
+      class="row"
+      onSubmit={(e) => {
+        e.preventDefault();
+        ask(`Accept the risk of ${node} on ${page.incident.id} instead of an action item, because “${reason}”?`, { command: "why_accept", node, reason }, "Accept risk");
+      }}
+    >
+      <select required value={node} onChange={(e) => setNode(e.target.value)} aria-label="accept the risk of">
+        <option value="">accept the risk of…</option>
+        {nodes.map((n) => (
+          <option value={n.id}>{n.id}</option>
+        ))}
+      </select>
+      <input required value={reason} onInput={(e) => setReason(e.target.value)} placeholder="why the risk is acceptable" aria-label="risk reason" />
+      <button type="submit">Accept risk</button>
+    </form>
+  );
+}
+
+/// An action item closes only with how it was proven.
+function CloseItem({ page, ask }) {
+  const open = page.actions.filter((a) => !a.done);
+  const [item, setItem] = useState("");
+  const [validation, setValidation] = useState("");
+  if (!open.length) return null;
+  return (
+    <form
+      class="row"
+      onSubmit={(e) => {
+        e.preventDefault();
+        ask(`Close ${item} as validated by “${validation}”?`, { command: "action_done", item, validation }, "Close item");
+      }}
+    >
+      <select required value={item} onChange={(e) => setItem(e.target.value)} aria-label="close item">
+        <option value="">close an item…</option>
+        {open.map((a) => (
+          <option value={a.id}>{a.id}</option>
+        ))}
+      </select>
+      <input required value={validation} onInput={(e) => setValidation(e.target.value)} placeholder="the proof: a pipeline run, a test, a dashboard" aria-label="validation" />
+      <button type="submit">Close with proof</button>
+    </form>
+  );
+}
+
+/// The dependency review: the core's four questions for every dependency of the services.
+function Dependencies({ page, ask }) {
+  const questions = page.dependency_questions || [];
+  const fields = ["performed_as_promised", "our_use_was_right", "failure_was_foreseeable", "can_degrade_gracefully"];
+  const [drafts, setDrafts] = useState({});
+  if (!page.dependencies.length) return null;
+  const answered = (dep) => page.authored.dependencies.find((d) => d.dependency === dep) || {};
+  return (
+    <section aria-label="dependency review">
+      <h2>Dependency review</h2>
+      {page.dependencies.map((dep) => {
+        const done = answered(dep);
+        const draft = drafts[dep] || [];
+        return (
+          <form
+            class="dependency"
+            data-dependency={dep}
+            onSubmit={(e) => {
+              e.preventDefault();
+              const answers = fields.map((_, n) => (draft[n] ? draft[n] : null));
+              ask(`Record the review of ${dep} on ${page.incident.id}?`, { command: "coe_dependency", dependency: dep, answers }, "Record");
+            }}
+          >
+            <h3>{dep}</h3>
+            {questions.map((q, n) => (
+              <label>
+                {q}
+                {done[fields[n]] && <span class="answered"> — {done[fields[n]]}</span>}
+                <input
+                  value={draft[n] || ""}
+                  onInput={(e) => {
+                    const next = [...draft];
+                    next[n] = e.target.value;
+                    setDrafts({ ...drafts, [dep]: next });
+                  }}
+                  placeholder={done[fields[n]] ? "keep the answer above" : "answer"}
+                  aria-label={`${dep}: ${q}`}
+                />
+              </label>
+            ))}
+            <button type="submit">Record {dep}</button>
+          </form>
+        );
+      })}
     </section>
   );
 }

@@ -6,16 +6,17 @@ import { useEffect, useRef, useState } from "preact/hooks";
 /// (accepted or refused) goes to `onOutcome`.
 export function useAction(session, id, onOutcome, reload) {
   const [asking, setAsking] = useState(null);
+  const answered = useRef(0);
   const ask = (what, body, label = "Confirm") => setAsking({ what, body, label });
   const confirm = async () => {
     const { body } = asking;
     setAsking(null);
     try {
       const reply = await session.call("POST", `/incidents/${encodeURIComponent(id)}`, body);
-      onOutcome({ ok: true, text: reply.message });
+      onOutcome({ ok: true, text: reply.message, n: ++answered.current });
     } catch (e) {
       const missing = e.missing?.length ? ` Missing: ${e.missing.join("; ")}` : "";
-      onOutcome({ ok: false, text: `Refused: ${e.message}${missing}` });
+      onOutcome({ ok: false, text: `Refused: ${e.message}${missing}`, n: ++answered.current });
     }
     reload();
   };
@@ -46,7 +47,7 @@ function Confirm({ what, label, onYes, onNo }) {
 export function Outcome({ outcome }) {
   if (!outcome) return null;
   return (
-    <p class={outcome.ok ? "outcome ok" : "outcome refused"} role="status" data-testid="outcome">
+    <p class={outcome.ok ? "outcome ok" : "outcome refused"} role="status" data-testid="outcome" data-n={outcome.n}>
       {outcome.text}
     </p>
   );

@@ -65,10 +65,11 @@ async function confirm(page, names) {
   await dialog.waitFor();
   const text = await dialog.locator("p").innerText();
   for (const n of names) assert.ok(text.includes(n), `the confirmation names ${n}: ${text}`);
+  // Each answer is numbered: wait for the one this confirmation brings, not the last one shown.
+  const before = Number(await page.evaluate(() => document.querySelector("[data-testid=outcome]")?.dataset.n || 0));
   await dialog.locator("button.primary").click();
-  const outcome = page.getByTestId("outcome");
+  const outcome = page.locator(`[data-testid=outcome][data-n="${before + 1}"]`);
   await outcome.waitFor();
-  await page.waitForFunction(() => document.querySelector("[data-testid=outcome]")?.textContent.length > 0);
   return outcome.innerText();
 }
 
@@ -200,6 +201,13 @@ try {
   await ana.getByRole("button", { name: "Add action item" }).click();
   assert.match(await confirm(ana, ["short-term", "Make the canary stage mandatory"]), /action item|added/i);
   await leaf.locator(".leaf-item", { hasText: "Make the canary stage mandatory" }).waitFor();
+  step("the dependency review: one dependency's first question answered");
+  const dependency = ana.locator("form.dependency").first();
+  const name = await dependency.getAttribute("data-dependency");
+  await dependency.locator("input").first().fill("yes: it kept its SLA during the game day");
+  await dependency.getByRole("button").click();
+  assert.match(await confirm(ana, [`review of ${name}`, incident]), new RegExp(name));
+  await ana.locator(`form.dependency[data-dependency="${name}"] .answered`, { hasText: "kept its SLA" }).waitFor();
   await ana.screenshot({ path: `${artifacts}/coe.png`, fullPage: true });
 
   step("dark mode and a phone");

@@ -29,13 +29,23 @@ pub struct DependencyReview {
     pub can_degrade_gracefully: Option<String>,
 }
 
+/// The dependency review's four questions, in the order of [`DependencyReview`]'s answers (and
+/// of the `coe_dependency` command's).
+pub const DEPENDENCY_QUESTIONS: [&str; 4] = [
+    "Did it perform as promised?",
+    "Was our use of it right?",
+    "Was the failure mode foreseeable?",
+    "Can we degrade gracefully without it?",
+];
+
 impl DependencyReview {
     fn answers(&self) -> [(&'static str, &Option<String>); 4] {
+        let [q1, q2, q3, q4] = DEPENDENCY_QUESTIONS;
         [
-            ("Did it perform as promised?", &self.performed_as_promised),
-            ("Was our use of it right?", &self.our_use_was_right),
-            ("Was the failure mode foreseeable?", &self.failure_was_foreseeable),
-            ("Can we degrade gracefully without it?", &self.can_degrade_gracefully),
+            (q1, &self.performed_as_promised),
+            (q2, &self.our_use_was_right),
+            (q3, &self.failure_was_foreseeable),
+            (q4, &self.can_degrade_gracefully),
         ]
     }
 }

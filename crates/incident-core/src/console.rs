@@ -100,6 +100,8 @@ pub struct Page {
     pub approvers: Vec<String>,
     pub checklist: Vec<Item>,
     pub coe_gaps: Vec<String>,
+    /// The dependency review's questions, in the order of its answers.
+    pub dependency_questions: [&'static str; 4],
 }
 
 pub fn page(record: Record, approval: Option<Approval>, catalog: &Catalog, now: DateTime<Utc>) -> Page {
@@ -111,6 +113,7 @@ pub fn page(record: Record, approval: Option<Approval>, catalog: &Catalog, now: 
         approvers,
         checklist,
         coe_gaps,
+        dependency_questions: coe::DEPENDENCY_QUESTIONS,
         incident: record.incident,
         timeline: record.timeline,
         signals: record.signals,
@@ -166,7 +169,9 @@ pub fn evidence(manifests: Vec<Manifest>, stored: &BTreeMap<String, Option<Vec<u
     struct Object {
         items: Vec<Result>,
     }
-    let mut series: BTreeMap<(String, String), (String, BTreeMap<DateTime<Utc>, f64>)> = BTreeMap::new();
+    /// Label and points of each (alarm, metric id).
+    type Points = (String, BTreeMap<DateTime<Utc>, f64>);
+    let mut series: BTreeMap<(String, String), Points> = BTreeMap::new();
     let captures = manifests
         .into_iter()
         .map(|manifest| {
@@ -315,7 +320,7 @@ mod tests {
                 incident: id.clone(),
                 capture: name.into(),
                 moment: Moment::Opening,
-                window: window.clone(),
+                window,
                 created_at: at(30),
                 size_cap_bytes: 100_000,
                 objects: vec![object],
