@@ -269,7 +269,16 @@ fn a_console_sign_in_reaches_only_the_incident_routes_and_the_server_knows_the_p
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(routes, ["GET/incidents", "GET/incidents/*", "POST/incidents/*"]);
+    assert_eq!(
+        routes,
+        [
+            "GET/incidents",
+            "GET/incidents/*",
+            "GET/oncall",
+            "GET/review",
+            "POST/incidents/*"
+        ]
+    );
 
     let declared: BTreeSet<String> = r
         .as_mapping()
@@ -278,7 +287,14 @@ fn a_console_sign_in_reaches_only_the_incident_routes_and_the_server_knows_the_p
         .filter(|v| v["Type"] == "AWS::ApiGatewayV2::Route")
         .filter_map(|v| v["Properties"]["RouteKey"].as_str().map(str::to_string))
         .collect();
-    for key in ["GET /incidents", "GET /incidents/{id}", "POST /incidents/{id}"] {
+    for key in [
+        "GET /incidents",
+        "GET /incidents/{id}",
+        "GET /incidents/{id}/evidence",
+        "GET /oncall",
+        "GET /review",
+        "POST /incidents/{id}",
+    ] {
         assert!(declared.contains(key), "route {key} is declared");
     }
     assert_eq!(

@@ -268,10 +268,12 @@ function Updates({ page, ask }) {
   return (
     <section aria-label="customer updates">
       <h2>Customer updates</h2>
+      <p class="due" data-testid="update-due">{page.update_due}</p>
+      <p class="why">Draft: {page.update_draft}</p>
       <ul>
         {(i.customer_updates || []).map((u) => (
           <li>
-            {when(u.at)} — {u.text}
+            {u.n}. {when(u.at)} by {u.by} — {u.text}
           </li>
         ))}
       </ul>

@@ -5,12 +5,16 @@ import { useEffect, useState } from "preact/hooks";
 import { signIn } from "./session.js";
 import { Board } from "./board.jsx";
 import { IncidentPage } from "./incident.jsx";
+import { OnCall } from "./oncall.jsx";
+import { Review } from "./review.jsx";
 import { Shortcuts, useTheme } from "./ui.jsx";
 import "./style.css";
 
 /// Where the person is: `#/` the board, `#/incidents/<id>` an incident, `#/incidents/<id>/coe` its COE.
 function useRoute() {
   const read = () => {
+    if (location.hash === "#/oncall") return { oncall: true };
+    if (location.hash === "#/review") return { review: true };
     const m = location.hash.match(/^#\/incidents\/([A-Za-z0-9-]+)(\/coe)?$/);
     return m ? { incident: m[1], tab: m[2] ? "coe" : "incident" } : { incident: null };
   };
@@ -88,6 +92,8 @@ function App() {
         <a href="#/" class="brand">
           incident-loop
         </a>
+        <a href="#/oncall">On call (o)</a>
+        <a href="#/review">Review (w)</a>
         <span class="who">
           signed in as <strong>{session.username}</strong>
         </span>
@@ -99,7 +105,11 @@ function App() {
         </button>
       </header>
       <Shortcuts onTheme={toggleTheme} />
-      {route.incident ? (
+      {route.oncall ? (
+        <OnCall session={session} />
+      ) : route.review ? (
+        <Review session={session} />
+      ) : route.incident ? (
         <IncidentPage key={route.incident} session={session} id={route.incident} tab={route.tab} />
       ) : (
         <Board session={session} />

@@ -69,7 +69,7 @@ export function useTheme() {
   return [theme, toggle];
 }
 
-/// `/` focuses the filter, `b` goes to the board, `c` to the COE, `i` to the incident, `t` switches
+/// `/` focuses the filter, `b` goes to the board, `o` to who is on call, `w` to the weekly review, `c` to the COE, `i` to the incident, `t` switches
 /// the theme, `?` lists them. Pages add their own (`a` approve, `n` note) through data-key buttons.
 export function Shortcuts({ onTheme }) {
   const [help, setHelp] = useState(false);
@@ -84,6 +84,10 @@ export function Shortcuts({ onTheme }) {
         document.querySelector("[data-filter]")?.focus();
       } else if (e.key === "b") {
         location.hash = "#/";
+      } else if (e.key === "o") {
+        location.hash = "#/oncall";
+      } else if (e.key === "w") {
+        location.hash = "#/review";
       } else if (e.key === "c" && incident) {
         location.hash = `#/incidents/${incident}/coe`;
       } else if (e.key === "i" && incident) {
@@ -107,7 +111,7 @@ export function Shortcuts({ onTheme }) {
   return (
     <aside class="help" aria-label="keyboard shortcuts">
       <p>
-        <kbd>/</kbd> filter · <kbd>b</kbd> board · <kbd>i</kbd> incident · <kbd>c</kbd> COE · <kbd>a</kbd> approve ·{" "}
+        <kbd>/</kbd> filter · <kbd>b</kbd> board · <kbd>o</kbd> on call · <kbd>w</kbd> weekly review · <kbd>i</kbd> incident · <kbd>c</kbd> COE · <kbd>a</kbd> approve ·{" "}
         <kbd>n</kbd> note · <kbd>r</kbd> refresh · <kbd>t</kbd> theme · <kbd>?</kbd> this help
       </p>
     </aside>

@@ -139,6 +139,10 @@ try {
   assert.match(approved.outcome, /approved candidate \d+ \(.+\) as ana/);
   await ana.getByRole("button", { name: "Refresh (r)" }).click();
   await ana.getByText(/— approved by ana/).waitFor();
+  step("customer updates: where the cadence stands and the loop's draft, from the server");
+  assert.match(await ana.getByTestId("update-due").innerText(), /^(next update due in \d+ minutes|OVERDUE: .+|mitigated at .+|no update cadence .+)$/);
+  assert.match(await ana.locator("section[aria-label='customer updates'] .why").innerText(), /^Draft: .*checkout/);
+
   step("the evidence: each capture's manifest verified intact, the alarm's metric charted");
   const captured = ana.locator("table.manifests tr[data-capture]").first();
   await captured.waitFor();
@@ -209,6 +213,26 @@ try {
   assert.match(await confirm(ana, [`review of ${name}`, incident]), new RegExp(name));
   await ana.locator(`form.dependency[data-dependency="${name}"] .answered`, { hasText: "kept its SLA" }).waitFor();
   await ana.screenshot({ path: `${artifacts}/coe.png`, fullPage: true });
+
+  step("who is on call, from the catalog's rotations (o)");
+  await ana.evaluate(() => document.activeElement?.blur());
+  await ana.keyboard.press("o");
+  const payments = ana.locator('table.oncall tr[data-team="payments"]').first();
+  await payments.waitFor();
+  assert.match(await payments.locator("td").nth(2).innerText(), /^\w+ \(.+\)$/);
+  await ana.screenshot({ path: `${artifacts}/oncall.png`, fullPage: true });
+
+  step("the weekly review: this week's game days counted apart, the figures with their trend (w)");
+  await ana.keyboard.press("w");
+  const summary = ana.getByTestId("review-summary");
+  await summary.waitFor();
+  const [, all, gameDays] = (await summary.innerText()).match(/^(\d+) incidents \((\d+) game days\)/);
+  assert.ok(Number(gameDays) >= 2 && Number(all) >= Number(gameDays), await summary.innerText());
+  assert.equal(await ana.locator("table.figures tr[data-figure]").count(), 5);
+  await ana.locator("table.figures tr[data-figure] .trend canvas").first().waitFor();
+  await ana.screenshot({ path: `${artifacts}/review.png`, fullPage: true });
+  await ana.evaluate((h) => (location.hash = h), `#/incidents/${incident}/coe`);
+  await ana.locator("section[aria-label='five whys']").waitFor();
 
   step("dark mode and a phone");
   await ana.evaluate(() => document.activeElement?.blur());

@@ -102,13 +102,20 @@ pub struct Page {
     pub coe_gaps: Vec<String>,
     /// The dependency review's questions, in the order of its answers.
     pub dependency_questions: [&'static str; 4],
+    /// Customer updates: the loop's first draft, and where the cadence stands.
+    pub update_draft: String,
+    pub update_due: String,
 }
 
 pub fn page(record: Record, approval: Option<Approval>, catalog: &Catalog, now: DateTime<Utc>) -> Page {
     let coe_gaps = coe::gaps(&record, now);
     let checklist = resolution::checklist(&record.incident, &record.actions);
     let approvers = approvers_of(catalog, &record.incident);
+    let update_draft = crate::updates::first_draft(&record.incident);
+    let update_due = crate::updates::due(&record.incident, now).to_string();
     Page {
+        update_draft,
+        update_due,
         approval,
         approvers,
         checklist,

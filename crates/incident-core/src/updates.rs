@@ -98,6 +98,27 @@ pub enum Due {
     Mitigated { at: DateTime<Utc> },
 }
 
+/// Where the cadence stands, in one line (the CLI's `update` and the console say it alike).
+impl std::fmt::Display for Due {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Due::Done => write!(f, "no update cadence (closed, not customer-facing, or SEV4–5)"),
+            Due::Wait(w) => write!(f, "next update due in {} minutes", w.num_minutes()),
+            Due::Mitigated { at } => write!(
+                f,
+                "mitigated at {}: tell customers (one more update, then the cadence ends)",
+                at.format("%H:%M:%S UTC")
+            ),
+            Due::Overdue { since, cadence } => write!(
+                f,
+                "OVERDUE: the cadence is {} minutes and the last was at {}",
+                cadence.num_minutes(),
+                since.format("%H:%M:%S UTC")
+            ),
+        }
+    }
+}
+
 impl Due {
     /// When the reminder loop looks again, in seconds (at least a minute): when the next update
     /// falls due, or a cadence after a missed one. A mitigation or a resolution wakes it earlier; a

@@ -73,19 +73,7 @@ pub async fn update(ctx: &Ctx, out: Output, id: &IncidentId, text: Option<String
 
 fn show_updates(out: Output, incident: &Incident) -> Result<()> {
     let draft = updates::first_draft(incident);
-    let due = match updates::due(incident, Utc::now()) {
-        updates::Due::Done => "no update cadence (closed, not customer-facing, or SEV4–5)".to_string(),
-        updates::Due::Wait(w) => format!("next update due in {} minutes", w.num_minutes()),
-        updates::Due::Mitigated { at } => format!(
-            "mitigated at {}: tell customers (one more update, then the cadence ends)",
-            at.format("%H:%M:%S UTC")
-        ),
-        updates::Due::Overdue { since, cadence } => format!(
-            "OVERDUE: the cadence is {} minutes and the last was at {}",
-            cadence.num_minutes(),
-            since.format("%H:%M:%S UTC")
-        ),
-    };
+    let due = updates::due(incident, Utc::now()).to_string();
     let value = json!({ "draft": draft, "published": incident.customer_updates, "due": due });
     emit(out, &value, |_| {
         let mut text = format!("first draft: {draft}\n{due}\n");

@@ -10,9 +10,9 @@ use incident_core::effects::{Effects, FollowUp};
 use incident_core::noise::{self, SilenceRequest};
 use incident_core::page_reply::{self, SmsReply};
 use incident_core::ports::{
-    coe_record, evidence_of, run_command, run_step, Approvals, CatalogSink, CatalogSource, CommandError, CommandStore,
-    EvidenceStore, FollowUps, LiveIncidents, Notifier, PageCodes, PortError, Postmortems, ReportIntake, TaskCallbacks,
-    Tokens,
+    coe_record, evidence_of, review_of, run_command, run_step, Approvals, CatalogSink, CatalogSource, CommandError,
+    CommandStore, EvidenceStore, FollowUps, LiveIncidents, Notifier, PageCodes, PortError, Postmortems, ReportIntake,
+    TaskCallbacks, Tokens,
 };
 use incident_core::timeline::{Entry, EntryKind};
 use incident_core::IncidentId;
@@ -40,6 +40,10 @@ pub enum Read {
     Board,
     Page(IncidentId),
     Evidence(IncidentId),
+    /// Who is on call now in every layer of every team with rotations, and who is next.
+    OnCall,
+    /// The operational review of a week (the current one when none is named), computed now.
+    Review(Option<incident_core::review::Week>),
 }
 
 /// How far back the board reaches for incidents that are no longer live.
@@ -87,6 +91,21 @@ where
                 Ok(Reply {
                     message: format!("{id}: {}", page.incident.title),
                     data: json!(page),
+                })
+            }
+            Read::OnCall => {
+                let roster = incident_core::oncall::roster(&self.catalog.load().await?, None, now);
+                Ok(Reply {
+                    message: format!("{} layers on call", roster.len()),
+                    data: json!(roster),
+                })
+            }
+            Read::Review(week) => {
+                let week = week.unwrap_or_else(|| incident_core::review::Week::of(now));
+                let report = review_of(&self.store, &self.catalog, week, now).await?;
+                Ok(Reply {
+                    message: format!("{}: {} incidents", report.week, report.incidents.len()),
+                    data: json!(report),
                 })
             }
             Read::Evidence(id) => {

@@ -29,6 +29,8 @@ pub const LEARNINGS: &str = "POST /learnings";
 pub const BOARD: &str = "GET /incidents";
 pub const PAGE: &str = "GET /incidents/{id}";
 pub const EVIDENCE: &str = "GET /incidents/{id}/evidence";
+pub const ON_CALL: &str = "GET /oncall";
+pub const REVIEW: &str = "GET /review";
 
 /// What a request asks: a change, or a look.
 enum Asking {
@@ -66,6 +68,15 @@ fn parse(request: &Request) -> Result<Asking, Refusal> {
         BOARD => return Ok(Asking::Look(Read::Board)),
         PAGE => return Ok(Asking::Look(Read::Page(incident_id(request)?))),
         EVIDENCE => return Ok(Asking::Look(Read::Evidence(incident_id(request)?))),
+        ON_CALL => return Ok(Asking::Look(Read::OnCall)),
+        REVIEW => {
+            let week = request.query_string_parameters.first("week").filter(|w| !w.is_empty());
+            let week = week
+                .map(incident_core::review::Week::parse)
+                .transpose()
+                .map_err(Refusal::Invalid)?;
+            return Ok(Asking::Look(Read::Review(week)));
+        }
         INCIDENT_COMMAND => Asked::Incident(incident_id(request)?, body(request)?),
         CUSTOMER_REPORT => Asked::Report(body::<ReportRequest>(request)?),
         CATALOG_IMPORT => Asked::Catalog(Box::new(body(request)?)),
@@ -359,6 +370,29 @@ mod tests {
         assert!(page["checklist"].as_array().is_some_and(|c| !c.is_empty()), "{page}");
         assert!(page["coe_gaps"].as_array().is_some_and(|c| !c.is_empty()), "{page}");
         assert!(!body.to_string().contains("secret-task-token-123"));
+        let (status, body) = call(&deps, console(ON_CALL, None, POOL, "sub-dara", json!(null))).await;
+        assert_eq!(status, 200, "{body}");
+        let payments = body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["team"] == "payments")
+            .cloned();
+        assert!(payments.is_some_and(|r| r["now"]["person"].is_string()), "{body}");
+
+        let mut review = serde_json::to_value(request(REVIEW, None, Some("rita"), json!(null))).unwrap();
+        let week = incident_core::review::Week::of(Utc::now()).to_string();
+        review["queryStringParameters"] = json!({ "week": week });
+        let (status, body) = call(&deps, serde_json::from_value(review.clone()).unwrap()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["week"], json!(week));
+        assert_eq!(body["data"]["incidents"][0]["id"], json!(id));
+        review["queryStringParameters"] = json!({ "week": "last week" });
+        let (status, body) = call(&deps, serde_json::from_value(review).unwrap()).await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (400, Some("'last week' is not an ISO week like 2026-W48"))
+        );
         let (status, _) = call(&deps, request(PAGE, Some(&id), None, json!(null))).await;
         assert_eq!(status, 403, "a look needs a verified caller too");
     }
