@@ -38,6 +38,8 @@ install_tools() {
     "ministack==1.5.33" "awscli==1.46.3" "aws-sam-translator==1.110.0" \
     "cfn-lint==1.58.0" "cfn-lint-serverless==0.3.6" "cbor2==6.3.0" >/dev/null
   (cd "$ROOT/tools" && npm install --no-audit --no-fund --silent >/dev/null)
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
+    { echo "the web console's build (Vite) needs Node.js 20.19 or newer; this is $(node --version)" >&2; exit 1; }
   (cd "$ROOT/console" && npm ci --no-audit --no-fund --silent >/dev/null)
   # SAM CLI pins its own botocore and cfn-lint: it lives in a virtual environment of its own.
   if [ "$("$SAM_VENV/bin/sam" --version 2>/dev/null)" != "SAM CLI, version $SAM_VERSION" ]; then
@@ -192,9 +194,10 @@ console_url() {
 
 # publish_console [local]: `local` points the console at the emulator's API and Cognito.
 publish_console() {
-  local bucket region api cognito connect config
+  local bucket region api cognito connect config pool
   bucket=$(stack_output ConsoleBucketName)
-  region=${AWS_REGION:-$(aws configure get region 2>/dev/null || echo us-east-1)}
+  pool=$(stack_output ConsoleUserPoolId)
+  region=${pool%%_*}                                  # a user pool id is <region>_<id>
   if [ "${1:-}" = local ]; then
     api="$ENDPOINT/_aws/execute-api/$(stack_output CommandApiId)"
     cognito="$ENDPOINT/"
@@ -206,7 +209,7 @@ publish_console() {
   fi
   config=$(python3 -c 'import json,sys; a=sys.argv; print(json.dumps({"region": a[1], "apiUrl": a[2],
     "userPoolId": a[3], "userPoolClientId": a[4], "identityPoolId": a[5], "cognitoEndpoint": a[6] or None,
-    "identityEndpoint": a[6] or None}))' "$region" "$api" "$(stack_output ConsoleUserPoolId)" \
+    "identityEndpoint": a[6] or None}))' "$region" "$api" "$pool" \
     "$(stack_output ConsoleUserPoolClientId)" "$(stack_output ConsoleIdentityPoolId)" "$cognito")
   rm -rf "$LOCAL/console" && mkdir -p "$LOCAL/console" && cp -r "$ROOT/console/dist/." "$LOCAL/console/"
   python3 - "$LOCAL/console/index.html" "$connect" <<'PY'

@@ -327,3 +327,40 @@ fn a_console_sign_in_reaches_only_the_incident_routes_and_the_server_knows_the_p
         "distribution/${ConsoleDistribution}"
     ));
 }
+
+#[test]
+fn every_function_that_lists_the_evidence_bucket_lists_only_evidence() {
+    fn statements<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+        match v {
+            Value::Mapping(m) => {
+                if m.contains_key("Effect") && m.contains_key("Action") {
+                    out.push(v);
+                }
+                m.values().for_each(|x| statements(x, out));
+            }
+            Value::Sequence(s) => s.iter().for_each(|x| statements(x, out)),
+            Value::Tagged(t) => statements(&t.value, out),
+            _ => {}
+        }
+    }
+    let home = template("template.yaml");
+    let mut listing = Vec::new();
+    for (name, resource) in home["Resources"].as_mapping().unwrap() {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let mut found = Vec::new();
+        statements(&resource["Properties"]["Policies"], &mut found);
+        for s in found.into_iter().filter(|s| s["Action"] == "s3:ListBucket") {
+            let on_evidence = matches!(&s["Resource"], Value::Tagged(t) if t.value == "EvidenceBucket.Arn");
+            if on_evidence {
+                listing.push(name.as_str().unwrap().to_string());
+                assert_eq!(
+                    s["Condition"]["StringLike"]["s3:prefix"], "evidence/*",
+                    "{name:?} lists the evidence bucket beyond evidence/"
+                );
+            }
+        }
+    }
+    assert!(listing.len() >= 2, "the mitigate and commands functions list evidence: {listing:?}");
+}

@@ -128,8 +128,9 @@ function Whys({ page, ask }) {
         onSubmit={(e) => {
           e.preventDefault();
           const where = parent ? `under ${parent}` : "as a new root";
-          ask(`Add the why “${text}” ${where} on ${page.incident.id}?`, { command: "why_add", parent: parent || null, text }, "Add why");
-          setText("");
+          ask(`Add the why “${text}” ${where} on ${page.incident.id}?`, { command: "why_add", parent: parent || null, text }, "Add why", () =>
+            setText(""),
+          );
         }}
       >
         <label>

@@ -55,7 +55,7 @@ export function IncidentPage({ session, id, tab }) {
           <Updates page={page} ask={ask} />
           <Note ask={ask} id={i.id} />
           <Evidence session={session} page={page} />
-          <Signals signals={page.signals} />
+          <Signals signals={page.signals} contributors={page.contributors} />
           <Timeline entries={page.timeline} />
         </>
       )}
@@ -86,6 +86,18 @@ function Facts({ page }) {
         <dd>{i.owner || "—"}</dd>
         <dt>Commander</dt>
         <dd>{i.commander || "—"}</dd>
+        {(i.flapping || []).length > 0 && (
+          <>
+            <dt>Flapping</dt>
+            <dd>{i.flapping.join(", ")}</dd>
+          </>
+        )}
+        {(i.aws_events || []).length > 0 && (
+          <>
+            <dt>AWS-side</dt>
+            <dd>{i.aws_events.join("; ")}</dd>
+          </>
+        )}
         <dt>Paged</dt>
         <dd>{paged.length ? paged.join("; ") : "nobody yet"}</dd>
         <dt>Acknowledged</dt>
@@ -300,9 +312,10 @@ function Note({ ask, id }) {
         onSubmit={(e) => {
           e.preventDefault();
           const l = links.split(/\s+/).filter(Boolean);
-          ask(`Add this note to ${id}'s timeline?`, { command: "note", text, links: l }, "Add note");
-          setText("");
-          setLinks("");
+          ask(`Add this note to ${id}'s timeline?`, { command: "note", text, links: l }, "Add note", () => {
+            setText("");
+            setLinks("");
+          });
         }}
       >
         <textarea data-key="n" required placeholder="What you saw or did (n)" value={text} onInput={(e) => setText(e.target.value)} aria-label="note" />
@@ -313,10 +326,17 @@ function Note({ ask, id }) {
   );
 }
 
-function Signals({ signals }) {
+function Signals({ signals, contributors }) {
   return (
     <section aria-label="signals">
       <h2>Signals ({signals.length})</h2>
+      {contributors.length > 0 && (
+        <ul class="contributors" aria-label="contributors">
+          {contributors.map((c) => (
+            <li>{c}</li>
+          ))}
+        </ul>
+      )}
       <table>
         <tbody>
           {signals.map((s) => (

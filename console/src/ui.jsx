@@ -7,13 +7,16 @@ import { useEffect, useRef, useState } from "preact/hooks";
 export function useAction(session, id, onOutcome, reload) {
   const [asking, setAsking] = useState(null);
   const answered = useRef(0);
-  const ask = (what, body, label = "Confirm") => setAsking({ what, body, label });
+  // `onDone` runs once the server accepted (a form clears itself then, never before: a refusal or
+  // a cancel keeps what was typed).
+  const ask = (what, body, label = "Confirm", onDone) => setAsking({ what, body, label, onDone });
   const confirm = async () => {
-    const { body } = asking;
+    const { body, onDone } = asking;
     setAsking(null);
     try {
       const reply = await session.call("POST", `/incidents/${encodeURIComponent(id)}`, body);
       onOutcome({ ok: true, text: reply.message, n: ++answered.current });
+      onDone?.();
     } catch (e) {
       const missing = e.missing?.length ? ` Missing: ${e.missing.join("; ")}` : "";
       onOutcome({ ok: false, text: `Refused: ${e.message}${missing}`, n: ++answered.current });

@@ -11,15 +11,17 @@ pub struct CognitoSignIns {
     client: Client,
     pool_id: String,
     provider: String,
+    identity_pool: String,
 }
 
 impl CognitoSignIns {
-    /// The pool `pool_id` (`<region>_<id>`) of `region`.
-    pub fn new(client: Client, region: &str, pool_id: String) -> Self {
+    /// The user pool `pool_id` (`<region>_<id>`) of `region`, signed in through `identity_pool`.
+    pub fn new(client: Client, region: &str, pool_id: String, identity_pool: String) -> Self {
         Self {
             provider: format!("cognito-idp.{region}.amazonaws.com/{pool_id}"),
             client,
             pool_id,
+            identity_pool,
         }
     }
 }
@@ -33,6 +35,10 @@ fn plausible_sub(sub: &str) -> bool {
 impl SignIns for CognitoSignIns {
     fn provider(&self) -> &str {
         &self.provider
+    }
+
+    fn identity_pool(&self) -> &str {
+        &self.identity_pool
     }
 
     async fn signed_in(&self, sub: &str) -> PortResult<Option<SignedIn>> {
@@ -54,22 +60,28 @@ impl SignIns for CognitoSignIns {
         let Some(username) = user.username() else {
             return Ok(None);
         };
-        let groups = self
-            .client
-            .admin_list_groups_for_user()
-            .user_pool_id(&self.pool_id)
-            .username(username)
-            .limit(60)
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("cognito-idp:AdminListGroupsForUser", e))?;
+        let mut groups = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .admin_list_groups_for_user()
+                .user_pool_id(&self.pool_id)
+                .username(username)
+                .limit(60)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk("cognito-idp:AdminListGroupsForUser", e))?;
+            groups.extend(page.groups().iter().filter_map(|g| g.group_name().map(str::to_string)));
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
         Ok(Some(SignedIn {
             username: username.to_string(),
-            groups: groups
-                .groups()
-                .iter()
-                .filter_map(|g| g.group_name().map(str::to_string))
-                .collect(),
+            groups,
         }))
     }
 }

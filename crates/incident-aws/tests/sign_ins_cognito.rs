@@ -38,6 +38,7 @@ async fn a_subject_is_the_pool_user_with_that_sub_and_their_groups() {
         mock_client!(aws_sdk_cognitoidentityprovider, RuleMode::MatchAny, [&list, &groups]),
         "us-east-1",
         POOL.into(),
+        "us-east-1:identities".into(),
     );
     assert_eq!(pool.provider(), "cognito-idp.us-east-1.amazonaws.com/us-east-1_Console");
     let signed_in = pool.signed_in(SUB).await.unwrap();
@@ -57,6 +58,7 @@ async fn a_disabled_user_and_an_implausible_subject_are_nobody() {
         mock_client!(aws_sdk_cognitoidentityprovider, RuleMode::MatchAny, [&list]),
         "us-east-1",
         POOL.into(),
+        "us-east-1:identities".into(),
     );
     assert_eq!(pool.signed_in(SUB).await.unwrap(), None);
     assert_eq!(list.num_calls(), 1);

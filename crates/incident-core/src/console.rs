@@ -35,12 +35,19 @@ pub struct SignedIn {
 pub enum Denied {
     #[error("the console credentials carry no sign-in to this stack's user pool")]
     NoSignIn,
+    #[error("the console credentials come from another identity pool than this stack's")]
+    OtherIdentityPool,
     #[error("the signed-in console user is not known to the user pool")]
     UnknownUser,
     #[error("{0} is signed in but is not one of the catalog's people; ask a catalog owner to add them")]
     NotInCatalog(String),
     #[error("{0} may look but not act: only the user pool's {RESPONDERS} group changes incidents")]
     ReadOnly(String),
+}
+
+/// Whether credentials of identity pool `seen` are the stack's console's (`ours`).
+pub fn from_our_pool(seen: Option<&str>, ours: &str) -> Result<(), Denied> {
+    (seen == Some(ours)).then_some(()).ok_or(Denied::OtherIdentityPool)
 }
 
 /// The user-pool subject (`sub`) of a verified console sign-in: the `amr` entry
@@ -67,7 +74,7 @@ pub fn caller(user: &SignedIn, catalog: &Catalog, verified_arn: &str, changes: b
     }
     Ok(Caller {
         arn: verified_arn.to_string(),
-        name: person.iam.clone().unwrap_or_else(|| person.name.clone()),
+        name: person.acts_as(),
     })
 }
 
@@ -102,6 +109,8 @@ pub struct Page {
     pub coe_gaps: Vec<String>,
     /// The dependency review's questions, in the order of its answers.
     pub dependency_questions: [&'static str; 4],
+    /// The contributors among the signals (a Contributor Insights alarm's members), each in one line.
+    pub contributors: Vec<String>,
     /// Customer updates: the loop's first draft, and where the cadence stands.
     pub update_draft: String,
     pub update_due: String,
@@ -113,7 +122,12 @@ pub fn page(record: Record, approval: Option<Approval>, catalog: &Catalog, now: 
     let approvers = approvers_of(catalog, &record.incident);
     let update_draft = crate::updates::first_draft(&record.incident);
     let update_due = crate::updates::due(&record.incident, now).to_string();
+    let contributors = crate::signal::contributors(&record.signals)
+        .iter()
+        .map(|c| c.describe())
+        .collect();
     Page {
+        contributors,
         update_draft,
         update_due,
         approval,
@@ -255,6 +269,12 @@ mod tests {
         ]);
         assert_eq!(subject(&prefix_only, POOL), Err(Denied::NoSignIn));
         assert_eq!(subject(&amr(&["unauthenticated"]), POOL), Err(Denied::NoSignIn));
+        assert_eq!(from_our_pool(Some("us-east-1:ours"), "us-east-1:ours"), Ok(()));
+        assert_eq!(
+            from_our_pool(Some("us-east-1:theirs"), "us-east-1:ours"),
+            Err(Denied::OtherIdentityPool)
+        );
+        assert_eq!(from_our_pool(None, "us-east-1:ours"), Err(Denied::OtherIdentityPool));
     }
 
     #[test]
@@ -274,6 +294,14 @@ mod tests {
         assert_eq!(
             caller(&user("mallory", &[RESPONDERS]), &catalog(), arn, false),
             Err(Denied::NotInCatalog("mallory".into()))
+        );
+        let mut named_by_arn = catalog();
+        named_by_arn.people.iter_mut().find(|p| p.name == "ana").unwrap().iam =
+            Some("arn:aws:iam::000000000000:user/ana".into());
+        let ana = caller(&user("ana", &[RESPONDERS]), &named_by_arn, arn, true).unwrap();
+        assert_eq!(
+            ana.name, "ana",
+            "an ARN in the catalog names the person as the CLI would"
         );
         assert_eq!(
             Denied::ReadOnly("dara".into()).to_string(),

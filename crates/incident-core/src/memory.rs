@@ -566,12 +566,17 @@ impl DeadLetters for MemoryLoop {
 /// The console's user pool in memory: users by subject.
 pub struct MemorySignIns {
     pub provider: String,
+    pub identity_pool: String,
     pub users: Vec<(String, crate::console::SignedIn)>,
 }
 
 impl SignIns for MemorySignIns {
     fn provider(&self) -> &str {
         &self.provider
+    }
+
+    fn identity_pool(&self) -> &str {
+        &self.identity_pool
     }
 
     async fn signed_in(&self, sub: &str) -> PortResult<Option<crate::console::SignedIn>> {

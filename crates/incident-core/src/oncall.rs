@@ -30,6 +30,19 @@ pub struct Person {
     pub iam: Option<String>,
 }
 
+impl Person {
+    /// The name they act under, as a request signed by their IAM identity would be named
+    /// ([`crate::record::Caller::from_arn`]'s name for an ARN), so that approvers and owners apply
+    /// alike whether they sign in to the console, reply to a page or use the CLI.
+    pub fn acts_as(&self) -> String {
+        match self.iam.as_deref() {
+            Some(arn) if arn.starts_with("arn:") => crate::record::Caller::from_arn(arn).name,
+            Some(name) => name.to_string(),
+            None => self.name.clone(),
+        }
+    }
+}
+
 /// Hours of the day a rotation covers, `HH:MM` in its time zone (`to` before `from` runs past
 /// midnight; equal: the whole day).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -72,12 +72,8 @@ pub fn sender(reply: &SmsReply, issued: &IssuedCode, catalog: &Catalog) -> Resul
     match person {
         Some(p) if p.sms.as_deref() == Some(reply.origination_number.as_str()) => Ok(Caller {
             arn: format!("sms:{}", masked(&reply.origination_number)),
-            // Named as a signed request by the same identity would be (`from_arn`'s name).
-            name: match p.iam.as_deref() {
-                Some(arn) if arn.starts_with("arn:") => Caller::from_arn(arn).name,
-                Some(name) => name.to_string(),
-                None => p.name.clone(),
-            },
+            // Named as a signed request by the same identity would be.
+            name: p.acts_as(),
         }),
         _ => Err(Refusal::Refused(format!(
             "acknowledgement by SMS refused: the reply came from {}, not {}'s number",

@@ -273,6 +273,8 @@ pub trait Lifecycles: Sync {
 pub trait SignIns: Sync {
     /// `cognito-idp.<region>.amazonaws.com/<pool>`, the only provider whose sign-ins count.
     fn provider(&self) -> &str;
+    /// The identity pool whose credentials the console signs with (`<region>:<uuid>`).
+    fn identity_pool(&self) -> &str;
     /// The user with this subject (`sub`), and their groups; `None` when the pool has no such user.
     fn signed_in(&self, sub: &str) -> impl Future<Output = PortResult<Option<crate::console::SignedIn>>> + Send;
 }
@@ -319,10 +321,21 @@ pub async fn manifests<E: EvidenceStore>(evidence: &E, id: &IncidentId) -> PortR
 /// An incident's evidence for the console: its manifests and the current bytes of every object
 /// they name, verified and charted by [`crate::console::evidence`].
 pub async fn evidence_of<E: EvidenceStore>(evidence: &E, id: &IncidentId) -> PortResult<crate::console::Evidence> {
-    let manifests = manifests(evidence, id).await?;
+    // Only this incident's manifests, and only objects under its own prefix: a manifest naming
+    // another key finds that object missing rather than reading it.
+    let manifests: Vec<_> = manifests(evidence, id)
+        .await?
+        .into_iter()
+        .filter(|m| &m.incident == id)
+        .collect();
+    let prefix = crate::evidence::prefix(id);
     let mut stored = BTreeMap::new();
     for o in manifests.iter().flat_map(|m| &m.objects) {
-        stored.insert(o.key.clone(), evidence.get(&o.key).await?);
+        let bytes = match o.key.starts_with(&prefix) {
+            true => evidence.get(&o.key).await?,
+            false => None,
+        };
+        stored.insert(o.key.clone(), bytes);
     }
     Ok(crate::console::evidence(manifests, &stored))
 }

@@ -121,12 +121,16 @@ where
     let Some(identity) = &iam.cognito_identity else {
         return Ok(Caller::from_arn(arn));
     };
+    console::from_our_pool(identity.identity_pool_id.as_deref(), deps.sign_ins.identity_pool()).map_err(denied)?;
     let sub = console::subject(&identity.amr, deps.sign_ins.provider()).map_err(denied)?;
     let unavailable = |e: PortError| (503, format!("cannot check the console sign-in now: {e}"));
     let user = deps.sign_ins.signed_in(sub).await.map_err(unavailable)?;
     let user = user.ok_or_else(|| denied(Denied::UnknownUser))?;
     let catalog = deps.catalog.load().await.map_err(unavailable)?;
-    console::caller(&user, &catalog, arn, changes).map_err(denied)
+    let caller = console::caller(&user, &catalog, arn, changes).map_err(denied)?;
+    // The audit trail names the person, not only the console role's shared session.
+    tracing::info!(person = %caller.name, sub, identity = identity.identity_id.as_deref().unwrap_or_default(), "console caller");
+    Ok(caller)
 }
 
 fn respond(status: i64, body: Value) -> ApiGatewayV2httpResponse {
@@ -183,7 +187,8 @@ where
     E: EvidenceStore,
 {
     let asking = parse(&request);
-    let changes = !matches!(asking, Ok(Asking::Look(_)));
+    // A change is anything but a GET, whether or not the request can be understood.
+    let changes = request.request_context.http.method != aws_lambda_events::http::Method::GET;
     let caller = match caller(deps, &request, changes).await {
         Ok(caller) => caller,
         Err((status, reason)) => {
@@ -202,7 +207,7 @@ where
     Ok(match answer {
         Ok(reply) => respond(200, json!(reply)),
         Err(f) => {
-            tracing::info!(caller = %caller.arn, outcome = %f, "command not carried out");
+            tracing::info!(caller = %caller.arn, person = %caller.name, outcome = %f, "command not carried out");
             failure(&f)
         }
     })
@@ -241,6 +246,7 @@ mod tests {
             functions: MemoryFunctions::default(),
             sign_ins: MemorySignIns {
                 provider: POOL.into(),
+                identity_pool: "us-east-1:pool".into(),
                 users: vec![
                     (
                         "sub-ana".into(),
@@ -270,7 +276,7 @@ mod tests {
             "body": body.to_string(),
             "requestContext": { "routeKey": route, "accountId": "000000000000", "apiId": "a1b2c3d4",
                 "stage": "$default", "requestId": "r", "timeEpoch": 0,
-                "http": { "method": "POST", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t" } },
+                "http": { "method": route.split(' ').next().unwrap_or("POST"), "path": "/", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t" } },
         });
         if let Some(id) = id {
             event["pathParameters"] = json!({ "id": id });
@@ -332,6 +338,22 @@ mod tests {
         let (status, body) = call(&deps, console(PAGE, Some(&id), POOL, "sub-dara", json!(null))).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["data"]["incident"]["id"], json!(id));
+
+        let mut bad_id = serde_json::to_value(console(PAGE, Some(&id), POOL, "sub-dara", json!(null))).unwrap();
+        bad_id["pathParameters"]["id"] = json!("not-an-id");
+        let (status, _) = call(&deps, serde_json::from_value(bad_id).unwrap()).await;
+        assert_eq!(status, 400, "a reader's malformed look is malformed, not forbidden");
+        let mut elsewhere = serde_json::to_value(console(PAGE, Some(&id), POOL, "sub-ana", json!(null))).unwrap();
+        elsewhere["requestContext"]["authorizer"]["iam"]["cognitoIdentity"]["identityPoolId"] =
+            json!("us-east-1:other");
+        let (status, body) = call(&deps, serde_json::from_value(elsewhere).unwrap()).await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (
+                403,
+                Some("the console credentials come from another identity pool than this stack's")
+            )
+        );
 
         let other = "cognito-idp.us-east-1.amazonaws.com/us-east-1_Other";
         for (pool, sub, reason) in [

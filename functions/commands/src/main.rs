@@ -37,6 +37,7 @@ async fn main() -> Result<(), Error> {
             aws_sdk_cognitoidentityprovider::Client::new(&config),
             config.region().ok_or("no AWS region is configured")?.as_ref(),
             env_var("CONSOLE_USER_POOL_ID")?,
+            env_var("CONSOLE_IDENTITY_POOL_ID")?,
         ),
         evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), env_var("EVIDENCE_BUCKET")?),
     };
