@@ -362,5 +362,8 @@ fn every_function_that_lists_the_evidence_bucket_lists_only_evidence() {
             }
         }
     }
-    assert!(listing.len() >= 2, "the mitigate and commands functions list evidence: {listing:?}");
+    assert!(
+        listing.len() >= 2,
+        "the mitigate and commands functions list evidence: {listing:?}"
+    );
 }
