@@ -1,21 +1,11 @@
 // The board: open incidents first (the server's order), filtered by severity, service, team and
 // whether they are game days; it refreshes every 15 seconds.
 import { useState } from "preact/hooks";
-import { ago, severity, usePoll } from "./ui.jsx";
+import { ago, severity, useApi } from "./ui.jsx";
 
 export function Board({ session }) {
-  const [incidents, setIncidents] = useState(null);
-  const [error, setError] = useState("");
+  const [incidents, error, load] = useApi(session, "/incidents", 15);
   const [filter, setFilter] = useState({ severity: "", text: "", team: "", exercise: "all" });
-  const load = () =>
-    session.call("GET", "/incidents").then(
-      (r) => {
-        setIncidents(r.data);
-        setError("");
-      },
-      (e) => setError(e.message),
-    );
-  usePoll(load, 15, [session]);
   const all = incidents || [];
   const teams = [...new Set(all.map((i) => i.owner).filter(Boolean))].sort();
   const severities = [...new Set(all.map((i) => i.severity).filter(Boolean))].sort();

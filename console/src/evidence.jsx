@@ -1,22 +1,16 @@
 // The evidence captured for an incident: each alarm metric charted from the captured data (only
 // objects still as captured) with impact start, mitigation and recovery marked, and every
 // capture's manifest with what verifying it against the stored bytes found now.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { when } from "./ui.jsx";
+import { useApi, when } from "./ui.jsx";
 
 export function Evidence({ session, page }) {
   const id = page.incident.id;
-  const [evidence, setEvidence] = useState(null);
-  const [error, setError] = useState("");
   const captures = (page.timeline || []).filter((e) => e.kind === "evidence").length;
-  useEffect(() => {
-    session.call("GET", `/incidents/${encodeURIComponent(id)}/evidence`).then(
-      (r) => setEvidence(r.data),
-      (e) => setError(e.message),
-    );
-  }, [session, id, captures]);
+  // Read once, and again when a capture is added (not with every refresh of the page).
+  const [evidence, error] = useApi(session, `/incidents/${encodeURIComponent(id)}/evidence`, 0, captures);
   const marks = markers(page);
   return (
     <section aria-label="evidence">

@@ -4,21 +4,11 @@
 import { useState } from "preact/hooks";
 import { Coe } from "./coe.jsx";
 import { Evidence } from "./evidence.jsx";
-import { Outcome, severity, useAction, usePoll, when } from "./ui.jsx";
+import { Outcome, severity, useAction, useApi, when } from "./ui.jsx";
 
 export function IncidentPage({ session, id, tab }) {
-  const [page, setPage] = useState(null);
-  const [error, setError] = useState("");
+  const [page, error, load] = useApi(session, `/incidents/${encodeURIComponent(id)}`, 10);
   const [outcome, setOutcome] = useState(null);
-  const load = () =>
-    session.call("GET", `/incidents/${encodeURIComponent(id)}`).then(
-      (r) => {
-        setPage(r.data);
-        setError("");
-      },
-      (e) => setError(e.message),
-    );
-  usePoll(load, 10, [session, id]);
   const [ask, dialog] = useAction(session, id, setOutcome, load);
   if (error) return <main><p class="error">{error}</p></main>;
   if (!page) return <main><p>Loading…</p></main>;

@@ -1,18 +1,11 @@
 // Who is on call now, in every layer of every team with rotations, and who is next from when —
 // computed on the server from the catalog's rotations and overrides, as `incidentctl oncall` shows.
-import { useState } from "preact/hooks";
-import { usePoll, when } from "./ui.jsx";
+import { useApi, when } from "./ui.jsx";
 
 const who = (o) => (o ? `${o.person} (${o.via})` : "nobody");
 
 export function OnCall({ session }) {
-  const [rows, setRows] = useState(null);
-  const [error, setError] = useState("");
-  usePoll(
-    () => session.call("GET", "/oncall").then((r) => setRows(r.data), (e) => setError(e.message)),
-    60,
-    [session],
-  );
+  const [rows, error] = useApi(session, "/oncall", 60);
   return (
     <main>
       <h1>On call now</h1>

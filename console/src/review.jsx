@@ -4,7 +4,7 @@
 // items, on-call load, repeats and what to change centrally.
 import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
-import { usePoll, when } from "./ui.jsx";
+import { useApi, when } from "./ui.jsx";
 
 function minutes(secs) {
   if (secs === null || secs === undefined) return "—";
@@ -59,17 +59,7 @@ function Trend({ figure }) {
 
 export function Review({ session }) {
   const [week, setWeek] = useState("");
-  const [report, setReport] = useState(null);
-  const [error, setError] = useState("");
-  const load = () =>
-    session.call("GET", `/review${week ? `?week=${encodeURIComponent(week)}` : ""}`).then(
-      (r) => {
-        setReport(r.data);
-        setError("");
-      },
-      (e) => setError(e.message),
-    );
-  usePoll(load, 300, [session, week]);
+  const [report, error] = useApi(session, `/review${week ? `?week=${encodeURIComponent(week)}` : ""}`, 300);
   const [typed, setTyped] = useState("");
   return (
     <main>

@@ -138,12 +138,26 @@ export function severity(s) {
   return s ? s.toUpperCase() : "untriaged";
 }
 
-/// Reloads `load` now and every `seconds` while the page is visible.
-export function usePoll(load, seconds, deps) {
+/// `GET path` of the command API: its data (null until the first answer) and the API's one-line
+/// error, read again every `seconds` while the page is visible (never with `seconds` 0) and
+/// whenever `path` or `key` changes; `reload` reads it now.
+export function useApi(session, path, seconds, key) {
+  const [data, setData] = useState(null);
+  const [error, setError] = useState("");
+  const reload = () =>
+    session.call("GET", path).then(
+      (r) => {
+        setData(r.data);
+        setError("");
+      },
+      (e) => setError(e.message),
+    );
   useEffect(() => {
-    load();
-    const timer = setInterval(() => document.visibilityState === "visible" && load(), seconds * 1000);
+    reload();
+    if (!seconds) return undefined;
+    const timer = setInterval(() => document.visibilityState === "visible" && reload(), seconds * 1000);
     return () => clearInterval(timer);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, deps);
+  }, [session, path, seconds, key]);
+  return [data, error, reload];
 }
