@@ -157,7 +157,8 @@ where
     record_of(store, &catalog.load().await?, incident).await
 }
 
-async fn record_of<S>(store: &S, catalog: &Catalog, incident: Incident) -> PortResult<crate::coe::Record>
+/// [`coe_record`] with the catalog already loaded.
+pub async fn record_of<S>(store: &S, catalog: &Catalog, incident: Incident) -> PortResult<crate::coe::Record>
 where
     S: IncidentStore + Postmortems,
 {

@@ -10,7 +10,7 @@ use incident_core::effects::{Effects, FollowUp};
 use incident_core::noise::{self, SilenceRequest};
 use incident_core::page_reply::{self, SmsReply};
 use incident_core::ports::{
-    coe_record, evidence_of, review_of, run_command, run_step, Approvals, CatalogSink, CatalogSource, CommandError,
+    evidence_of, record_of, review_of, run_command, run_step, Approvals, CatalogSink, CatalogSource, CommandError,
     CommandStore, EvidenceStore, FollowUps, LiveIncidents, Notifier, PageCodes, PortError, Postmortems, ReportIntake,
     TaskCallbacks, Tokens,
 };
@@ -69,7 +69,8 @@ where
     F: FollowUps,
     E: EvidenceStore,
 {
-    /// The board (every live incident and those of the last [`BOARD_DAYS`] days) or one page.
+    /// What the read routes answer: the board (every live incident and those of the last
+    /// [`BOARD_DAYS`] days), an incident's page or evidence, who is on call, a week's review.
     pub async fn read(&self, read: Read, now: DateTime<Utc>) -> Result<Reply, CommandError> {
         match read {
             Read::Board => {
@@ -85,9 +86,10 @@ where
                 })
             }
             Read::Page(id) => {
-                let record = coe_record(&self.store, &self.catalog, &id).await?;
+                let catalog = self.catalog.load().await?;
+                let record = record_of(&self.store, &catalog, self.store.incident(&id).await?).await?;
                 let approval = self.store.latest(&id).await?;
-                let page = console::page(record, approval, &self.catalog.load().await?, now);
+                let page = console::page(record, approval, &catalog, now);
                 Ok(Reply {
                     message: format!("{id}: {}", page.incident.title),
                     data: json!(page),
