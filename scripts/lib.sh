@@ -29,7 +29,7 @@ LOCAL_PAGE_FROM=oncall-pages@example.com
 SAM_VERSION=1.170.0
 SAM_VENV="${SAM_VENV:-$HOME/.cache/incident-loop/sam-$SAM_VERSION}"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+log() { printf '\033[1m==> %s %s\033[0m\n' "$(date +%T)" "$*" >&2; }
 
 # Python tools, pinned together so that botocore stays consistent; node tools from tools/package.json.
 install_tools() {
@@ -146,18 +146,19 @@ build_functions() {
 # template is packaged and deployed through CloudFormation with the SAM transform.
 deploy_stack() {
   local_aws_env
+  local build="$LOCAL/build-$MINISTACK_PORT"  # one per emulator: scripts/test deploys two at once
   log "packaging template.yaml with the built binaries"
-  python3 "$ROOT/scripts/package_local.py" "$ROOT/template.yaml" "$CARGO_TARGET_DIR/debug" "$LOCAL/build"
+  python3 "$ROOT/scripts/package_local.py" "$ROOT/template.yaml" "$CARGO_TARGET_DIR/debug" "$build"
   aws --endpoint-url "$ENDPOINT" s3 mb "s3://$STACK_NAME-artifacts" >/dev/null 2>&1 || true
-  aws --endpoint-url "$ENDPOINT" cloudformation package --template-file "$LOCAL/build/template.json" \
-    --s3-bucket "$STACK_NAME-artifacts" --output-template-file "$LOCAL/build/packaged.json" --use-json \
-    >"$LOCAL/package.log" 2>&1 || { cat "$LOCAL/package.log" >&2; exit 1; }
+  aws --endpoint-url "$ENDPOINT" cloudformation package --template-file "$build/template.json" \
+    --s3-bucket "$STACK_NAME-artifacts" --output-template-file "$build/packaged.json" --use-json \
+    >"$build/package.log" 2>&1 || { cat "$build/package.log" >&2; exit 1; }
   # The packaged template goes through S3, as `sam deploy` sends it (inline bodies stop at 51,200
   # bytes); its whitespace is dropped all the same.
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); json.dump(d, open(sys.argv[1], "w"), separators=(",", ":"))' \
-    "$LOCAL/build/packaged.json"
+    "$build/packaged.json"
   log "deploying stack $STACK_NAME to the local stack"
-  aws --endpoint-url "$ENDPOINT" cloudformation deploy --template-file "$LOCAL/build/packaged.json" \
+  aws --endpoint-url "$ENDPOINT" cloudformation deploy --template-file "$build/packaged.json" \
     --stack-name "$STACK_NAME" --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
     --s3-bucket "$STACK_NAME-artifacts" --no-fail-on-empty-changeset \
     --parameter-overrides Architecture=x86_64 DeployRunbooks=false ConsoleViewerProtocol=allow-all \
@@ -340,7 +341,7 @@ deploy_member_account() {
     --template-file "$ROOT/forwarder/template.yaml" --stack-name "$STACK_NAME-member" \
     --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
     --parameter-overrides HomeAccountId=000000000000 HomeRegion=us-east-1 "HomeStackName=$STACK_NAME" \
-    "ExternalId=$LOCAL_MEMBER_EXTERNAL_ID" EmulatedHome=true Runbooks=true >"$LOCAL/member.log" 2>&1 || { cat "$LOCAL/member.log" >&2; exit 1; }
+    "ExternalId=$LOCAL_MEMBER_EXTERNAL_ID" EmulatedHome=true Runbooks=true >"$LOCAL/member-$MINISTACK_PORT.log" 2>&1 || { cat "$LOCAL/member-$MINISTACK_PORT.log" >&2; exit 1; }
 }
 
 create_team_topics() {

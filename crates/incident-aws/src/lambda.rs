@@ -76,7 +76,7 @@ pub struct Wiring {
 
 impl Wiring {
     pub async fn from_env() -> Result<Self, AwsError> {
-        let config = crate::sdk_config().await;
+        let config = crate::function_sdk_config().await;
         let dynamo = aws_sdk_dynamodb::Client::new(&config);
         Ok(Self {
             store: crate::store::Store::from_env(&dynamo)?,

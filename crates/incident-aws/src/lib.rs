@@ -28,11 +28,47 @@ pub mod tickets;
 
 pub use error::AwsError;
 
-/// The HTTP client of every SDK client: hyper with rustls on ring and the system's root
-/// certificates (which the SDK loads when the first client is built). The SDK's default client
-/// uses aws-lc, which makes every function's zip larger and its build slower.
+/// The HTTP client of the SDK clients people run (incidentctl) and the tests: hyper with rustls on
+/// ring and the system's root certificates (which the SDK loads when the first client is built).
+/// The SDK's default client uses aws-lc, which makes every function's zip larger and its build
+/// slower.
 pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     http_client_trusting(aws_smithy_http_client::tls::TrustStore::default())
+}
+
+/// The HTTP client of every function: [`http_client`] trusting the Mozilla root certificates
+/// compiled into the binary ([`compiled_roots`]) instead of reading the system's at every cold start
+/// (about 3 ms, most of a function's start-up: the bundle and `/etc/ssl/certs`' hashed directory,
+/// the same roots twice). A function whose environment names `SSL_CERT_FILE` or `SSL_CERT_DIR`
+/// (a private CA, an inspecting proxy) trusts what they name instead.
+pub fn function_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    if ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some())
+    {
+        return http_client();
+    }
+    http_client_trusting(compiled_roots())
+}
+
+/// Mozilla's root certificates as the `webpki-root-certs` crate carries them (Amazon Trust
+/// Services' roots, which sign every AWS endpoint, among them), as a trust store.
+pub fn compiled_roots() -> aws_smithy_http_client::tls::TrustStore {
+    aws_smithy_http_client::tls::TrustStore::empty().with_pem_certificate(compiled_roots_pem())
+}
+
+/// [`compiled_roots`] as one PEM bundle (the form the SDK's trust store takes).
+pub fn compiled_roots_pem() -> Vec<u8> {
+    let mut pem = Vec::with_capacity(256 * 1024);
+    for root in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        for line in aws_smithy_types::base64::encode(root.as_ref()).as_bytes().chunks(64) {
+            pem.extend_from_slice(line);
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+    pem
 }
 
 /// [`http_client`] with a trust store of its own (the system's roots unless it says otherwise).
@@ -53,12 +89,22 @@ pub fn http_client_trusting(
 /// The SDK configuration's loader with [`http_client`]: the default credential and region chains,
 /// `AWS_ENDPOINT_URL` and friends.
 pub fn config_loader() -> aws_config::ConfigLoader {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http_client())
+    loader_with(http_client())
 }
 
-/// Loads the shared SDK configuration once (at cold start, or at CLI start).
+fn loader_with(client: aws_sdk_dynamodb::config::SharedHttpClient) -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(client)
+}
+
+/// Loads the shared SDK configuration once (at CLI start, or a test's).
 pub async fn sdk_config() -> aws_config::SdkConfig {
     config_loader().load().await
+}
+
+/// Loads a function's SDK configuration once, at cold start: [`config_loader`] with
+/// [`function_http_client`].
+pub async fn function_sdk_config() -> aws_config::SdkConfig {
+    loader_with(function_http_client()).load().await
 }
 
 /// Reads a required environment variable, naming it in the error so that a misconfigured function

@@ -1,7 +1,9 @@
 //! The SDK clients' HTTP client (`incident_aws::http_client`: hyper and rustls on ring, in place of
 //! the SDK's default aws-lc client) speaks TLS and checks certificates: a DynamoDB call over HTTPS
 //! to a local server succeeds when the client trusts the server's certificate, and fails when it
-//! does not. (The local stack speaks plain HTTP, so this is where TLS is tested.)
+//! does not. The functions' trust store (`incident_aws::compiled_roots`, Mozilla's roots compiled
+//! in) is well formed, holds Amazon's roots and refuses what it does not hold. (The local stack
+//! speaks plain HTTP, so this is where TLS is tested.)
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_http_client::tls::TrustStore;
@@ -93,4 +95,54 @@ async fn a_server_whose_certificate_is_not_trusted_is_refused() {
     let refused = dynamodb(port, TrustStore::empty()).list_tables().send().await;
     assert!(refused.is_err(), "an untrusted certificate must fail the call");
     assert!(heads.try_recv().is_err(), "no request reached the server");
+}
+
+#[test]
+fn the_functions_roots_are_mozillas_compiled_in_with_amazons_among_them() {
+    use rustls::pki_types::pem::PemObject;
+    let pem = incident_aws::compiled_roots_pem();
+    let roots = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .expect("one well-formed PEM bundle");
+    assert_eq!(roots.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
+    assert!(roots.len() > 100, "{} roots", roots.len());
+    assert!(roots
+        .iter()
+        .zip(webpki_root_certs::TLS_SERVER_ROOT_CERTS)
+        .all(|(a, b)| a == b));
+    // Every AWS endpoint's chain ends at one of Amazon Trust Services' roots.
+    for name in [
+        "Amazon Root CA 1",
+        "Amazon Root CA 3",
+        "Starfield Services Root Certificate Authority - G2",
+    ] {
+        assert!(
+            roots
+                .iter()
+                .any(|r| r.windows(name.len()).any(|w| w == name.as_bytes())),
+            "{name} is not among the compiled roots"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_functions_roots_refuse_a_server_they_do_not_hold_and_take_one_added() {
+    let (port, pem, mut heads) = https_server().await;
+    let refused = dynamodb(port, incident_aws::compiled_roots())
+        .list_tables()
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a self-signed certificate is not among Mozilla's roots"
+    );
+    assert!(heads.try_recv().is_err(), "no request reached the server");
+    let trusted = incident_aws::compiled_roots().with_pem_certificate(pem.into_bytes());
+    let out = dynamodb(port, trusted)
+        .list_tables()
+        .send()
+        .await
+        .expect("ListTables over HTTPS");
+    assert!(out.table_names().is_empty());
+    assert!(heads.recv().await.is_some(), "the server decrypted a request");
 }
