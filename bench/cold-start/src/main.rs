@@ -12,8 +12,12 @@
 //! latency, and functions may end in an error their handler reports for the empty answer; that is
 //! printed beside the figures.
 //!
+//! A row named `FUNCTION+system-roots` starts that function trusting the system's root
+//! certificates, as every function did before they were compiled in.
+//!
 //! usage: cold-start [--runs N] [--bin-dir DIR] [FUNCTION...]
-//!   (default: 20 runs, $CARGO_TARGET_DIR/release, every function and echo-function)
+//!   (default: 20 runs, $CARGO_TARGET_DIR/release, every function, triage+system-roots and
+//!   echo-function)
 
 use anyhow::{anyhow, bail, Context, Result};
 use http_body_util::{BodyExt, Full};
@@ -43,6 +47,11 @@ const FUNCTIONS: [&str; 11] = [
     "review",
 ];
 const ECHO: &str = "echo-function";
+/// A function started with `SYSTEM_ROOTS` appended to its name trusts the system's root
+/// certificates (`SSL_CERT_FILE` and `SSL_CERT_DIR` set, as `incident_aws::function_http_client`
+/// reads them) instead of the ones compiled in: what every function paid before.
+const SYSTEM_ROOTS: &str = "+system-roots";
+const SYSTEM_ROOTS_ROWS: [&str; 1] = ["triage+system-roots"];
 const INCIDENT: &str = "inc-0123456789abcdef0123";
 const ALARM_EVENT: &str = include_str!("../../../events/cloudwatch/single-metric-alarm-tagged.json");
 
@@ -87,7 +96,7 @@ fn first_event(function: &str) -> Result<Value> {
 /// The environment the template gives the functions (a superset: each reads what it needs).
 fn environment(runtime_api: &str, aws_stub: &str, function: &str) -> Vec<(&'static str, String)> {
     let arn = |kind: &str, name: &str| format!("arn:aws:{kind}:us-east-1:000000000000:{name}");
-    vec![
+    let mut env = vec![
         ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
         ("AWS_LAMBDA_FUNCTION_NAME", function.to_string()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
@@ -116,7 +125,19 @@ fn environment(runtime_api: &str, aws_stub: &str, function: &str) -> Vec<(&'stat
         ("CAPTURE_EVIDENCE_FUNCTION", "capture-evidence".into()),
         ("POSTMORTEM_FUNCTION", "postmortem".into()),
         ("OPERATORS_TOPIC_ARN", arn("sns", "operators")),
-    ]
+        ("HOME_ACCOUNT_ID", "000000000000".into()),
+        ("EVIDENCE_LOG_GROUP_PREFIX", "/aws/".into()),
+        ("CONSOLE_USER_POOL_ID", "us-east-1_bench".into()),
+        (
+            "CONSOLE_IDENTITY_POOL_ID",
+            "us-east-1:00000000-0000-0000-0000-000000000000".into(),
+        ),
+    ];
+    if function.ends_with(SYSTEM_ROOTS) {
+        env.push(("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt".into()));
+        env.push(("SSL_CERT_DIR", "/etc/ssl/certs".into()));
+    }
+    env
 }
 
 /// What the local Runtime API saw of one run.
@@ -226,7 +247,7 @@ struct Run {
 }
 
 async fn run_once(binary: &Path, function: &str, aws: &str) -> Result<Run> {
-    let event = Arc::new(Bytes::from(serde_json::to_vec(&first_event(function)?)?));
+    let event = Arc::new(Bytes::from(serde_json::to_vec(&first_event(binary_of(function))?)?));
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let api = listener.local_addr()?.to_string();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -240,15 +261,24 @@ async fn run_once(binary: &Path, function: &str, aws: &str) -> Result<Run> {
         .envs(environment(&api, aws, function))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
+    let mut stderr = child.stderr.take().expect("piped");
     let result = async {
-        let next_at = match next_seen(&mut rx).await {
-            Some(Seen::Next(at)) => at,
-            Some(Seen::InitError(e)) => bail!("{function} failed to start: {e}"),
-            _ => bail!("{function} never asked for an event"),
+        let next_at = tokio::select! {
+            seen = next_seen(&mut rx) => match seen {
+                Some(Seen::Next(at)) => at,
+                Some(Seen::InitError(e)) => bail!("{function} failed to start: {e}"),
+                _ => bail!("{function} never asked for an event"),
+            },
+            status = child.wait() => {
+                let mut said = String::new();
+                let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut said).await;
+                let last = said.lines().last().unwrap_or_default().to_string();
+                bail!("{function} exited ({}) before asking for an event: {last}", status?)
+            }
         };
         match next_seen(&mut rx).await {
             Some(Seen::Answered(at, outcome)) => Ok(Run {
@@ -301,7 +331,11 @@ fn args() -> Result<Args> {
         bail!("--runs must be at least 1");
     }
     if parsed.functions.is_empty() {
-        parsed.functions = FUNCTIONS.iter().map(|f| f.to_string()).collect();
+        parsed.functions = FUNCTIONS
+            .iter()
+            .chain(&SYSTEM_ROOTS_ROWS)
+            .map(|f| f.to_string())
+            .collect();
     }
     if !parsed.functions.iter().any(|f| f == ECHO) {
         parsed.functions.push(ECHO.to_string());
@@ -319,7 +353,7 @@ async fn main() -> Result<()> {
     // Round-robin, so that whatever else the machine does falls on every function alike.
     for _ in 0..args.runs {
         for (i, function) in args.functions.iter().enumerate() {
-            let binary = args.bin_dir.join(function);
+            let binary = args.bin_dir.join(binary_of(function));
             runs[i].push(run_once(&binary, function, &aws).await?);
         }
     }
@@ -331,14 +365,14 @@ async fn main() -> Result<()> {
         args.bin_dir.display()
     );
     println!(
-        "{:<18} {:>24} {:>9} {:>26}  first outcome",
+        "{:<20} {:>24} {:>9} {:>26}  first outcome",
         "function", "init", "× echo", "first invocation"
     );
     for (function, runs) in args.functions.iter().zip(&runs) {
         let init = stats(runs.iter().map(|r| ms(r.init)).collect());
         let first = stats(runs.iter().map(|r| ms(r.first_invocation)).collect());
         println!(
-            "{function:<18} {:>7.2} / {:>6.2} / {:>7.2} {:>8.1}× {:>8.2} / {:>6.2} / {:>7.2}  {}",
+            "{function:<20} {:>7.2} / {:>6.2} / {:>7.2} {:>8.1}× {:>8.2} / {:>6.2} / {:>7.2}  {}",
             init.0,
             init.1,
             init.2,
@@ -350,6 +384,11 @@ async fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The binary a row starts: its name without [`SYSTEM_ROOTS`].
+fn binary_of(function: &str) -> &str {
+    function.strip_suffix(SYSTEM_ROOTS).unwrap_or(function)
 }
 
 fn ms(d: Duration) -> f64 {

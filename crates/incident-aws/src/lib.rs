@@ -80,10 +80,41 @@ pub fn http_client_trusting(
         .with_trust_store(roots)
         .build()
         .expect("a TLS context of root certificates only");
-    aws_smithy_http_client::Builder::new()
+    let client = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .tls_context(context)
-        .build_https()
+        .build_https();
+    aws_sdk_dynamodb::config::SharedHttpClient::new(TlsOnFirstRequest(client))
+}
+
+/// The SDK's HTTP client, setting up TLS (the root certificates parsed into rustls' store) once,
+/// when a request first needs it. The SDK's own client does it for every SDK client as it is
+/// made, throws the result away, and does it again for the first request: a function making six
+/// clients paid seven times (most of its cold start, measured by `scripts/bench-cold-start`).
+/// Connectors stay cached per connector settings by the inner client.
+#[derive(Debug)]
+struct TlsOnFirstRequest(aws_sdk_dynamodb::config::SharedHttpClient);
+
+impl aws_smithy_runtime_api::client::http::HttpClient for TlsOnFirstRequest {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn validate_final_config(
+        &self,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.0.validate_final_config(components, cfg)
+    }
+
+    fn connector_metadata(&self) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// The SDK configuration's loader with [`http_client`]: the default credential and region chains,
