@@ -1,6 +1,7 @@
 //! Telling the world: the app's own EventBridge bus, the teams' SNS topics, texts (SNS) and
 //! e-mails (SES) to people.
 
+use crate::lazy_client::Lazy;
 use crate::AwsError;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use incident_core::app_event::AppEvent;
@@ -13,13 +14,13 @@ pub const APP_SOURCE: &str = "incident-loop";
 
 #[derive(Clone, Debug)]
 pub struct Bus {
-    events: aws_sdk_eventbridge::Client,
-    sns: aws_sdk_sns::Client,
+    events: Lazy<aws_sdk_eventbridge::Client>,
+    sns: Lazy<aws_sdk_sns::Client>,
     bus_name: String,
     /// The number texts are sent from (`SMS_ORIGINATION_NUMBER`): the one whose two-way channel
     /// delivers replies to the replies topic. Unset, SNS picks one, and replies may go nowhere.
     sms_origination: Option<String>,
-    ses: aws_sdk_sesv2::Client,
+    ses: Lazy<aws_sdk_sesv2::Client>,
     /// The verified address e-mail pages are sent from (`PAGE_FROM_ADDRESS`). Unset, nobody is
     /// paged by e-mail.
     pub(crate) page_from: Option<String>,
@@ -28,10 +29,10 @@ pub struct Bus {
 impl Bus {
     pub fn new(config: &aws_config::SdkConfig, bus_name: impl Into<String>) -> Self {
         Self {
-            events: aws_sdk_eventbridge::Client::new(config),
-            sns: aws_sdk_sns::Client::new(config),
+            events: Lazy::new(config, aws_sdk_eventbridge::Client::new),
+            sns: Lazy::new(config, aws_sdk_sns::Client::new),
             sms_origination: non_empty_env("SMS_ORIGINATION_NUMBER"),
-            ses: aws_sdk_sesv2::Client::new(config),
+            ses: Lazy::new(config, aws_sdk_sesv2::Client::new),
             page_from: non_empty_env("PAGE_FROM_ADDRESS"),
             bus_name: bus_name.into(),
         }

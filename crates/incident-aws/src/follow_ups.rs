@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 #[derive(Clone, Debug)]
 pub struct Functions {
-    client: aws_sdk_lambda::Client,
+    client: crate::lazy_client::Lazy<aws_sdk_lambda::Client>,
     capture: String,
     postmortem: String,
 }
@@ -17,7 +17,7 @@ pub struct Functions {
 impl Functions {
     pub fn new(config: &aws_config::SdkConfig, capture: impl Into<String>, postmortem: impl Into<String>) -> Self {
         Self {
-            client: aws_sdk_lambda::Client::new(config),
+            client: crate::lazy_client::Lazy::new(config, aws_sdk_lambda::Client::new),
             capture: capture.into(),
             postmortem: postmortem.into(),
         }

@@ -14,6 +14,7 @@ pub mod evidence;
 pub mod follow_ups;
 pub mod items;
 pub mod lambda;
+pub mod lazy_client;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
@@ -133,9 +134,14 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 /// Loads a function's SDK configuration once, at cold start: [`config_loader`] with
-/// [`function_http_client`].
+/// [`function_http_client`], and the credentials Lambda gives every function in its environment
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) without the rest of the
+/// default chain, which would make an STS client for web identities at every cold start.
 pub async fn function_sdk_config() -> aws_config::SdkConfig {
-    loader_with(function_http_client()).load().await
+    loader_with(function_http_client())
+        .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
+        .load()
+        .await
 }
 
 /// Reads a required environment variable, naming it in the error so that a misconfigured function

@@ -1,5 +1,6 @@
 //! The incident lifecycle state machine: starting it, and completing its callbacks.
 
+use crate::lazy_client::Lazy;
 use crate::AwsError;
 use aws_sdk_sfn::Client;
 use incident_core::reconcile::{run_name, RunState};
@@ -8,14 +9,14 @@ use serde_json::json;
 
 #[derive(Clone, Debug)]
 pub struct Lifecycle {
-    client: Client,
+    client: Lazy<Client>,
     state_machine_arn: String,
 }
 
 impl Lifecycle {
     pub fn new(config: &aws_config::SdkConfig, state_machine_arn: impl Into<String>) -> Self {
         Self {
-            client: Client::new(config),
+            client: Lazy::new(config, Client::new),
             state_machine_arn: state_machine_arn.into(),
         }
     }
@@ -94,13 +95,13 @@ impl Lifecycle {
 /// Completes the lifecycle's waiting tasks with the tokens kept in the decisions table.
 #[derive(Clone, Debug)]
 pub struct Callbacks {
-    client: Client,
+    client: Lazy<Client>,
 }
 
 impl Callbacks {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            client: Client::new(config),
+            client: Lazy::new(config, Client::new),
         }
     }
 

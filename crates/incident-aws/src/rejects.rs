@@ -6,14 +6,14 @@ use aws_sdk_sqs::types::MessageAttributeValue;
 
 #[derive(Clone, Debug)]
 pub struct Rejects {
-    client: aws_sdk_sqs::Client,
+    client: crate::lazy_client::Lazy<aws_sdk_sqs::Client>,
     queue_url: String,
 }
 
 impl Rejects {
     pub fn new(config: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
         Self {
-            client: aws_sdk_sqs::Client::new(config),
+            client: crate::lazy_client::Lazy::new(config, aws_sdk_sqs::Client::new),
             queue_url: queue_url.into(),
         }
     }

@@ -8,7 +8,7 @@ use incident_core::console::SignedIn;
 use incident_core::ports::{PortResult, SignIns};
 
 pub struct CognitoSignIns {
-    client: Client,
+    client: crate::lazy_client::Lazy<Client>,
     pool_id: String,
     provider: String,
     identity_pool: String,
@@ -16,10 +16,15 @@ pub struct CognitoSignIns {
 
 impl CognitoSignIns {
     /// The user pool `pool_id` (`<region>_<id>`) of `region`, signed in through `identity_pool`.
-    pub fn new(client: Client, region: &str, pool_id: String, identity_pool: String) -> Self {
+    pub fn new(
+        client: impl Into<crate::lazy_client::Lazy<Client>>,
+        region: &str,
+        pool_id: String,
+        identity_pool: String,
+    ) -> Self {
         Self {
             provider: format!("cognito-idp.{region}.amazonaws.com/{pool_id}"),
-            client,
+            client: client.into(),
             pool_id,
             identity_pool,
         }

@@ -14,12 +14,12 @@ pub const SOURCE: &str = "incident-loop";
 
 #[derive(Clone, Debug)]
 pub struct OpsCenter {
-    client: aws_sdk_ssm::Client,
+    client: crate::lazy_client::Lazy<aws_sdk_ssm::Client>,
 }
 
 impl OpsCenter {
-    pub fn new(client: aws_sdk_ssm::Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<crate::lazy_client::Lazy<aws_sdk_ssm::Client>>) -> Self {
+        Self { client: client.into() }
     }
 }
 

@@ -5,6 +5,7 @@ mod handler;
 
 use incident_aws::evidence::{AwsAccounts, MemberRole, S3Evidence};
 use incident_aws::lambda::Wiring;
+use incident_aws::lazy_client::Lazy;
 use incident_aws::{env_var, lambda};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -25,7 +26,7 @@ async fn main() -> Result<(), Error> {
         store,
         catalog,
         sources: AwsAccounts::new(&config, Some(env_var("HOME_ACCOUNT_ID")?), MemberRole::from_env()),
-        evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), &bucket),
+        evidence: S3Evidence::new(Lazy::new(&config, aws_sdk_s3::Client::new), &bucket),
         bucket,
         lookback: chrono::TimeDelta::minutes(lookback),
         cap_bytes: cap as usize,

@@ -10,6 +10,7 @@ use incident_aws::env_var;
 use incident_aws::evidence::S3Evidence;
 use incident_aws::follow_ups::Functions;
 use incident_aws::lambda::Wiring;
+use incident_aws::lazy_client::Lazy;
 use incident_aws::sign_ins::CognitoSignIns;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -34,12 +35,12 @@ async fn main() -> Result<(), Error> {
             env_var("POSTMORTEM_FUNCTION")?,
         ),
         sign_ins: CognitoSignIns::new(
-            aws_sdk_cognitoidentityprovider::Client::new(&config),
+            Lazy::new(&config, aws_sdk_cognitoidentityprovider::Client::new),
             config.region().ok_or("no AWS region is configured")?.as_ref(),
             env_var("CONSOLE_USER_POOL_ID")?,
             env_var("CONSOLE_IDENTITY_POOL_ID")?,
         ),
-        evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), env_var("EVIDENCE_BUCKET")?),
+        evidence: S3Evidence::new(Lazy::new(&config, aws_sdk_s3::Client::new), env_var("EVIDENCE_BUCKET")?),
     };
     run(service_fn(|event: LambdaEvent<serde_json::Value>| async {
         let payload = event.payload;

@@ -4,6 +4,7 @@ mod handler;
 
 use incident_aws::evidence::{MemberRole, S3Evidence};
 use incident_aws::lambda::Wiring;
+use incident_aws::lazy_client::Lazy;
 use incident_aws::runbooks::SsmRunbooks;
 use incident_aws::{env_var, lambda};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
@@ -24,7 +25,7 @@ async fn main() -> Result<(), Error> {
         store,
         catalog,
         bus,
-        evidence: S3Evidence::new(aws_sdk_s3::Client::new(&config), env_var("EVIDENCE_BUCKET")?),
+        evidence: S3Evidence::new(Lazy::new(&config, aws_sdk_s3::Client::new), env_var("EVIDENCE_BUCKET")?),
         runbooks: SsmRunbooks::reaching(
             aws_sdk_ssm::Client::new(&config),
             &config,

@@ -6,6 +6,7 @@ mod handler;
 use incident_aws::env_var;
 use incident_aws::evidence::S3Evidence;
 use incident_aws::lambda::Wiring;
+use incident_aws::lazy_client::Lazy;
 use incident_aws::tickets::OpsCenter;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -23,8 +24,8 @@ async fn main() -> Result<(), Error> {
     let deps = handler::Deps {
         store,
         catalog,
-        documents: S3Evidence::documents(aws_sdk_s3::Client::new(&config), &bucket),
-        tickets: OpsCenter::new(aws_sdk_ssm::Client::new(&config)),
+        documents: S3Evidence::documents(Lazy::new(&config, aws_sdk_s3::Client::new), &bucket),
+        tickets: OpsCenter::new(Lazy::new(&config, aws_sdk_ssm::Client::new)),
         bus,
         bucket,
     };

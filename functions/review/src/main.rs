@@ -10,6 +10,7 @@ mod handler;
 use incident_aws::env_var;
 use incident_aws::evidence::S3Evidence;
 use incident_aws::lambda::Wiring;
+use incident_aws::lazy_client::Lazy;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -26,7 +27,7 @@ async fn main() -> Result<(), Error> {
     let deps = handler::Deps {
         store,
         catalog,
-        documents: S3Evidence::documents(aws_sdk_s3::Client::new(&config), &bucket),
+        documents: S3Evidence::documents(Lazy::new(&config, aws_sdk_s3::Client::new), &bucket),
         bus,
         bucket,
     };

@@ -10,15 +10,16 @@ pub use crate::places::MemberRole;
 pub use accounts::AwsAccounts;
 pub use s3::S3Evidence;
 
+use crate::lazy_client::Lazy;
 use incident_core::evidence::{AlarmRef, Collected, Window};
 use incident_core::ports::{EvidenceSources, PortResult};
 
-/// The AWS sources of evidence, one client each, built once.
+/// The AWS sources of evidence, one client each, made when first used.
 #[derive(Clone, Debug)]
 pub struct AwsSources {
-    cloudwatch: aws_sdk_cloudwatch::Client,
-    logs: aws_sdk_cloudwatchlogs::Client,
-    cloudtrail: aws_sdk_cloudtrail::Client,
+    cloudwatch: Lazy<aws_sdk_cloudwatch::Client>,
+    logs: Lazy<aws_sdk_cloudwatchlogs::Client>,
+    cloudtrail: Lazy<aws_sdk_cloudtrail::Client>,
     /// How long to wait for a Logs Insights query before recording it as timed out.
     pub logs_poll: std::time::Duration,
 }
@@ -26,9 +27,9 @@ pub struct AwsSources {
 impl AwsSources {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(config),
-            cloudtrail: aws_sdk_cloudtrail::Client::new(config),
+            cloudwatch: Lazy::new(config, aws_sdk_cloudwatch::Client::new),
+            logs: Lazy::new(config, aws_sdk_cloudwatchlogs::Client::new),
+            cloudtrail: Lazy::new(config, aws_sdk_cloudtrail::Client::new),
             logs_poll: std::time::Duration::from_secs(60),
         }
     }
@@ -39,9 +40,9 @@ impl AwsSources {
         cloudtrail: aws_sdk_cloudtrail::Client,
     ) -> Self {
         Self {
-            cloudwatch,
-            logs,
-            cloudtrail,
+            cloudwatch: cloudwatch.into(),
+            logs: logs.into(),
+            cloudtrail: cloudtrail.into(),
             logs_poll: std::time::Duration::from_secs(60),
         }
     }

@@ -8,22 +8,25 @@ use incident_core::ports::{EvidenceStore, PortResult};
 
 #[derive(Clone, Debug)]
 pub struct S3Evidence {
-    client: aws_sdk_s3::Client,
+    client: crate::lazy_client::Lazy<aws_sdk_s3::Client>,
     bucket: String,
     content_type: &'static str,
 }
 
 impl S3Evidence {
-    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<crate::lazy_client::Lazy<aws_sdk_s3::Client>>, bucket: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             bucket: bucket.into(),
             content_type: "application/json",
         }
     }
 
     /// The same store for Markdown documents (the postmortem bucket).
-    pub fn documents(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+    pub fn documents(
+        client: impl Into<crate::lazy_client::Lazy<aws_sdk_s3::Client>>,
+        bucket: impl Into<String>,
+    ) -> Self {
         Self {
             content_type: "text/markdown; charset=utf-8",
             ..Self::new(client, bucket)
